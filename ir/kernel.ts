@@ -1,0 +1,117 @@
+/**
+ * Kernel IR: the loop-level program that fusion groups are lowered to and that
+ * every code generator consumes. A program is a list of kernels over one arena
+ * of buffers; all sizes are static (a program is compiled for one batch size).
+ *
+ * Addressing: a kernel has an iteration space (`LoopKernel`: outer ++ inner
+ * dims; `MatmulKernel`: batch ++ [m, n]). A `View` maps a point of that space to
+ * an element index of a buffer: offset + sum(index[d] * strides[d]). Strides are
+ * in elements, may be 0 (broadcast) or negative (reversal).
+ */
+import type { DType } from './dtype.js';
+import type { BinaryOp, ReduceOp, UnaryOp } from './scalar.js';
+
+export interface View {
+  readonly offset: number;
+  readonly strides: readonly number[];
+}
+
+export type Expr =
+  /** Element of buffer `buf` at `view`; with `dyn`, the index adds clamp(dyn, 0, dynLimit - 1) * dynStride (gather). */
+  | { readonly k: 'load'; readonly buf: number; readonly view: View; readonly dtype: DType; readonly dyn?: DynIndex }
+  /** The integer value of `view` at the current point (iota). */
+  | { readonly k: 'index'; readonly view: View }
+  /** Uniform [0, 1) float32 from Philox4x32-10 keyed by `seed`, counter (`counter` expr, view index). */
+  | { readonly k: 'random'; readonly seed: number; readonly counter: Expr; readonly view: View }
+  | { readonly k: 'const'; readonly value: number; readonly dtype: DType }
+  /** Value of reduction `id` of this kernel (or the matmul accumulator, id 0). */
+  | { readonly k: 'acc'; readonly id: number; readonly dtype: DType }
+  | { readonly k: 'unary'; readonly op: UnaryOp; readonly a: Expr; readonly dtype: DType }
+  | { readonly k: 'binary'; readonly op: BinaryOp; readonly a: Expr; readonly b: Expr; readonly dtype: DType }
+  | { readonly k: 'select'; readonly cond: Expr; readonly a: Expr; readonly b: Expr; readonly dtype: DType }
+  | { readonly k: 'cast'; readonly a: Expr; readonly dtype: DType };
+
+export interface DynIndex {
+  readonly expr: Expr;
+  readonly stride: number;
+  readonly limit: number;
+}
+
+export interface Reduction {
+  readonly id: number;
+  readonly op: ReduceOp;
+  readonly dtype: DType;
+  /** Evaluated at every point of outer ++ inner; may read earlier reductions' `acc`. */
+  readonly expr: Expr;
+}
+
+export interface Store {
+  readonly buf: number;
+  readonly view: View;
+  readonly expr: Expr;
+  /**
+   * 'outer': stored once per outer point after all reductions (view's inner strides are 0);
+   * 'full': stored at every point of outer ++ inner.
+   */
+  readonly space: 'outer' | 'full';
+}
+
+/**
+ * Elementwise work, reductions and row-wise fused groups (softmax) in one form:
+ * for each outer point (parallel): run each reduction over the inner dims in
+ * order, then the 'outer' stores, then one pass over the inner dims for the
+ * 'full' stores. With no inner dims it is a plain elementwise loop nest.
+ */
+export interface LoopKernel {
+  readonly kind: 'loop';
+  readonly name: string;
+  readonly outer: readonly number[];
+  readonly inner: readonly number[];
+  readonly reductions: readonly Reduction[];
+  readonly stores: readonly Store[];
+}
+
+/** A batched matmul C = epilogue(A @ B); the epilogue sees the product as acc 0. */
+export interface MatmulKernel {
+  readonly kind: 'matmul';
+  readonly name: string;
+  readonly batch: readonly number[];
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly dtype: DType;
+  /** Strides over batch ++ [m, k]. */
+  readonly a: { readonly buf: number; readonly view: View };
+  /** Strides over batch ++ [k, n]. */
+  readonly b: { readonly buf: number; readonly view: View };
+  /** Loads in the epilogue are over batch ++ [m, n]. */
+  readonly epilogue: Expr;
+  /** View over batch ++ [m, n]. */
+  readonly out: { readonly buf: number; readonly view: View };
+}
+
+export type Kernel = LoopKernel | MatmulKernel;
+
+export type BufferRole = 'input' | 'output' | 'weight' | 'state' | 'temp';
+
+export interface BufferDecl {
+  readonly id: number;
+  readonly name: string;
+  readonly role: BufferRole;
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly size: number;
+  readonly shape: readonly number[];
+  /** Byte offset in the arena; -1 until memory planning assigns it. */
+  readonly offset: number;
+}
+
+export interface KernelProgram {
+  readonly name: string;
+  readonly buffers: readonly BufferDecl[];
+  readonly kernels: readonly Kernel[];
+  /** Total arena bytes (set by memory planning). */
+  readonly arenaBytes: number;
+}
+
+export const ARENA_ALIGN = 64;
