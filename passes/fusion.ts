@@ -1,0 +1,145 @@
+/**
+ * Fusion: partitions the graph's compute nodes into groups, each of which
+ * becomes one kernel. Visiting nodes from the outputs backwards, a node joins
+ * the group of its consumers when all of them sit in one group that can
+ * compute it in place:
+ *   - elementwise chains (and movement ops over materialized tensors, which
+ *     become load strides) fuse into one loop;
+ *   - a matmul takes its elementwise consumers (bias, activation) as epilogue;
+ *   - a reduction takes its elementwise producers as prologue and its
+ *     elementwise consumers as epilogue;
+ *   - a keepDims reduction over trailing axes that is broadcast back into a
+ *     loop of its input's shape (softmax, normalization) joins that loop as a
+ *     row reduction.
+ * Everything else is materialized: it roots a group of its own.
+ */
+import { type Shape, sameShape } from '../ir/dtype.js';
+import type { Graph, Node } from '../ir/graph.js';
+import { OPS, type ReduceAttrs } from '../ir/ops.js';
+
+export type GroupKind = 'loop' | 'matmul' | 'concat';
+
+export interface FusionGroup {
+  readonly id: number;
+  readonly kind: GroupKind;
+  /** The node whose value the group materializes. */
+  readonly root: number;
+  /** Member nodes in ascending id order (the root included). */
+  readonly nodes: readonly number[];
+  /** Shape of the iteration space: the root's shape, or a reduction's input shape. */
+  readonly space: Shape;
+  /** Axes of `space` reduced inside the group (trailing for row groups). */
+  readonly reduceAxes: readonly number[];
+}
+
+export interface FusedGraph extends Graph {
+  readonly groups: readonly FusionGroup[];
+}
+
+/** Marks for nodes outside every group. */
+export const PARAM = -1;
+export const INLINE = -2;
+
+interface Draft {
+  kind: GroupKind;
+  root: number;
+  nodes: number[];
+  space: Shape;
+  reduceAxes: number[];
+  /** Reductions in the group, and whether they are row reductions (space order kept). */
+  reduces: number[];
+  row: boolean;
+}
+
+const VIEWABLE = new Set(['reshape', 'transpose', 'broadcast', 'slice', 'constant', 'iota']);
+
+/** Whether `consumer` must read `operand` from a materialized buffer. */
+function needsBuffer(consumer: Node, operand: Node): boolean {
+  switch (OPS[consumer.op].fusion) {
+    case 'contraction': return !VIEWABLE.has(operand.op) || operand.op === 'constant' || operand.op === 'iota';
+    case 'opaque': return true;
+    case 'movement': return !VIEWABLE.has(operand.op);
+    default: return false;
+  }
+}
+
+function usersOf(graph: Graph): number[][] {
+  const users: number[][] = graph.nodes.map(() => []);
+  for (const n of graph.nodes) for (const i of n.inputs) users[i].push(n.id);
+  return users;
+}
+
+function isSuffix(axes: readonly number[], rank: number): boolean {
+  return axes.every((a, i) => a === rank - axes.length + i);
+}
+
+function commonGroup(cs: readonly Node[], groupOf: Int32Array, isOutput: boolean): number {
+  if (isOutput || cs.length === 0) return -1;
+  const g = groupOf[cs[0].id];
+  return g >= 0 && cs.every((c) => groupOf[c.id] === g) ? g : -1;
+}
+
+export function fuse(graph: Graph): FusedGraph {
+  const { nodes } = graph;
+  const users = usersOf(graph);
+  const outputs = new Set(graph.outputs);
+  const groupOf = new Int32Array(nodes.length).fill(PARAM);
+  const drafts: Draft[] = [];
+
+  const newGroup = (n: Node, kind: GroupKind, space: Shape = n.type.shape, reduceAxes: number[] = []): void => {
+    groupOf[n.id] = drafts.length;
+    drafts.push({ kind, root: n.id, nodes: [n.id], space, reduceAxes, reduces: reduceAxes.length ? [n.id] : [], row: false });
+  };
+  const join = (n: Node, g: number): void => {
+    groupOf[n.id] = g;
+    drafts[g].nodes.push(n.id);
+  };
+
+  for (let id = nodes.length - 1; id >= 0; id--) {
+    const n = nodes[id];
+    if (n.op === 'param') continue;
+    const cs = users[id].map((c) => nodes[c]);
+    const g = commonGroup(cs, groupOf, outputs.has(id));
+    const draft = g >= 0 && !cs.some((c) => needsBuffer(c, n)) ? drafts[g] : null;
+    const cls = OPS[n.op].fusion;
+    if ((n.op === 'constant' || n.op === 'iota') && cs.length && !outputs.has(id) && !cs.some((c) => needsBuffer(c, n))) {
+      groupOf[id] = INLINE;
+    } else if (cls === 'reduction') {
+      const inShape = nodes[n.inputs[0]].type.shape;
+      // A row reduction's consumers are broadcasts, which otherwise demand a buffer.
+      const d = g >= 0 && drafts[g].kind === 'loop' ? drafts[g] : null;
+      if (d && fitsRow(d, n, inShape, cs)) {
+        Object.assign(d, { row: true, reduceAxes: [...(n.attrs as ReduceAttrs).axes] });
+        d.reduces.push(id);
+        join(n, g);
+      } else if (d && d === draft && d.reduces.length === 0 && sameShape(d.space, n.type.shape) && cs.every((c) => OPS[c.op].fusion === 'elementwise')) {
+        Object.assign(d, { space: inShape, reduceAxes: [...(n.attrs as ReduceAttrs).axes] });
+        d.reduces.push(id);
+        join(n, g);
+      } else newGroup(n, 'loop', inShape, [...(n.attrs as ReduceAttrs).axes]);
+    } else if (cls === 'contraction') {
+      if (draft?.kind === 'loop' && draft.reduces.length === 0 && sameShape(draft.space, n.type.shape) && cs.every((c) => OPS[c.op].fusion === 'elementwise')) {
+        draft.kind = 'matmul';
+        join(n, g);
+      } else newGroup(n, 'matmul');
+    } else if (n.op === 'concat') {
+      newGroup(n, 'concat');
+    } else if (draft && draft.kind !== 'concat' && (draft.kind !== 'matmul' || cls === 'movement' || sameShape(n.type.shape, draft.space))) {
+      join(n, g);
+    } else {
+      newGroup(n, 'loop');
+    }
+  }
+  const groups = drafts.map((d, i): FusionGroup => ({
+    id: i, kind: d.kind, root: d.root, nodes: [...d.nodes].sort((a, b) => a - b), space: d.space, reduceAxes: d.reduceAxes,
+  }));
+  return { ...graph, groups };
+}
+
+/** A keepDims reduction over trailing axes, broadcast back into the group's space. */
+function fitsRow(d: Draft, n: Node, inShape: Shape, cs: readonly Node[]): boolean {
+  const { axes, keepDims } = n.attrs as ReduceAttrs;
+  const sameAxes = d.reduces.length === 0 ? true : d.row && d.reduceAxes.join() === axes.join();
+  return keepDims && sameAxes && axes.length > 0 && sameShape(inShape, d.space) && isSuffix(axes, d.space.length)
+    && cs.every((c) => c.op === 'broadcast' && sameShape(c.type.shape, d.space));
+}
