@@ -79,10 +79,14 @@ function commonGroup(cs: readonly Node[], groupOf: Int32Array, isOutput: boolean
   return g >= 0 && cs.every((c) => groupOf[c.id] === g) ? g : -1;
 }
 
-export function fuse(graph: Graph): FusedGraph {
+/**
+ * `materialize` names nodes that must root a group of their own (lowering
+ * asks for this when a reshape inside a group is not affine).
+ */
+export function fuse(graph: Graph, materialize: ReadonlySet<number> = new Set()): FusedGraph {
   const { nodes } = graph;
   const users = usersOf(graph);
-  const outputs = new Set(graph.outputs);
+  const outputs = new Set([...graph.outputs, ...materialize]);
   const groupOf = new Int32Array(nodes.length).fill(PARAM);
   const drafts: Draft[] = [];
 

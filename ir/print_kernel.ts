@@ -1,0 +1,43 @@
+/** A stable text form of the kernel IR, used in dumps and in pass tests. */
+import { shapeStr } from './dtype.js';
+import type { Expr, Kernel, KernelProgram, View } from './kernel.js';
+
+function viewText(v: View): string {
+  return `${v.offset}+[${v.strides.join(',')}]`;
+}
+
+export function printExpr(e: Expr, bufName: (id: number) => string): string {
+  const p = (x: Expr): string => printExpr(x, bufName);
+  switch (e.k) {
+    case 'load': return `${bufName(e.buf)}@${viewText(e.view)}${e.dyn ? `{${p(e.dyn.expr)}*${e.dyn.stride}<${e.dyn.limit}}` : ''}`;
+    case 'index': return `index(${viewText(e.view)})`;
+    case 'random': return `random(${e.seed}, ${p(e.counter)}, ${viewText(e.view)})`;
+    case 'const': return `${e.value}`;
+    case 'acc': return `acc${e.id}`;
+    case 'unary': return `${e.op}(${p(e.a)})`;
+    case 'binary': return `${e.op}(${p(e.a)}, ${p(e.b)})`;
+    case 'select': return `select(${p(e.cond)}, ${p(e.a)}, ${p(e.b)})`;
+    case 'cast': return `${e.dtype}(${p(e.a)})`;
+  }
+}
+
+export function printKernel(k: Kernel, bufName: (id: number) => string): string {
+  const p = (e: Expr): string => printExpr(e, bufName);
+  if (k.kind === 'matmul') {
+    return [
+      `matmul ${k.name} batch=${shapeStr(k.batch)} m=${k.m} n=${k.n} k=${k.k} ${k.dtype}`,
+      `  a = ${bufName(k.a.buf)}@${viewText(k.a.view)}  b = ${bufName(k.b.buf)}@${viewText(k.b.view)}`,
+      `  ${bufName(k.out.buf)}@${viewText(k.out.view)} = ${p(k.epilogue)}`,
+    ].join('\n');
+  }
+  const lines = [`loop ${k.name} outer=${shapeStr(k.outer)} inner=${shapeStr(k.inner)}`];
+  for (const r of k.reductions) lines.push(`  acc${r.id} = ${r.op} ${p(r.expr)}`);
+  for (const s of k.stores) lines.push(`  ${s.space} ${bufName(s.buf)}@${viewText(s.view)} = ${p(s.expr)}`);
+  return lines.join('\n');
+}
+
+export function printProgram(program: KernelProgram): string {
+  const name = (id: number): string => program.buffers[id].name;
+  const buffers = program.buffers.map((b) => `buffer ${b.name}: ${b.role} ${b.dtype}${shapeStr(b.shape)} @${b.offset}`);
+  return [`program ${program.name} arena=${program.arenaBytes}`, ...buffers, ...program.kernels.map((k) => printKernel(k, name))].join('\n');
+}

@@ -1,0 +1,142 @@
+/**
+ * The verifier: numbered invariants of the tensor IR (G*) and of the kernel IR
+ * (K*). The pipeline runner checks them after every pass, so a pass that
+ * breaks one fails where it ran, with the invariant's number.
+ *
+ * G1  node ids equal their index in `nodes`.
+ * G2  every input refers to an earlier node (topological order).
+ * G3  every op is in the op table.
+ * G4  every node's type equals its op's inference over its inputs.
+ * G5  outputs refer to existing nodes; there is at least one.
+ * G6  param names are unique.
+ *
+ * K1  buffer ids equal their index; sizes match shapes.
+ * K2  every load/store/operand refers to an existing buffer of the expected dtype.
+ * K3  every view stays inside its buffer over the kernel's iteration space.
+ * K4  inputs, weights and state are never written.
+ * K5  after memory planning: offsets are aligned and inside the arena, and no two
+ *     buffers that a kernel touches overlap unless they are the same buffer.
+ */
+import { DTYPE_BYTES, sameShape, shapeStr, sizeOf } from './dtype.js';
+import type { Graph } from './graph.js';
+import { ARENA_ALIGN, type Expr, type Kernel, type KernelProgram, type View } from './kernel.js';
+import { OPS } from './ops.js';
+
+export class VerifyError extends Error {
+  override name = 'VerifyError';
+}
+
+function check(cond: unknown, rule: string, message: () => string): void {
+  if (!cond) throw new VerifyError(`${rule}: ${message()}`);
+}
+
+export function verifyGraph(graph: Graph): void {
+  const names = new Set<string>();
+  graph.nodes.forEach((n, i) => {
+    check(n.id === i, 'G1', () => `node at index ${i} has id ${n.id}`);
+    for (const x of n.inputs) check(x >= 0 && x < i, 'G2', () => `node %${i} (${n.op}) reads %${x}, which is not an earlier node`);
+    check(n.op in OPS, 'G3', () => `node %${i} has unknown op '${n.op}'`);
+    let inferred;
+    try {
+      inferred = OPS[n.op].infer(n.inputs.map((x) => graph.nodes[x].type), n.attrs as never);
+    } catch (e) {
+      throw new VerifyError(`G4: node %${i} (${n.op}) no longer type-checks: ${(e as Error).message}`);
+    }
+    check(sameShape(inferred.shape, n.type.shape) && inferred.dtype === n.type.dtype, 'G4',
+      () => `node %${i} (${n.op}) is typed ${n.type.dtype}${shapeStr(n.type.shape)} but infers ${inferred.dtype}${shapeStr(inferred.shape)}`);
+    if (n.op === 'param') {
+      const name = (n.attrs as { name: string }).name;
+      check(!names.has(name), 'G6', () => `param name '${name}' is used twice`);
+      names.add(name);
+    }
+  });
+  check(graph.outputs.length > 0, 'G5', () => 'the graph has no outputs');
+  for (const o of graph.outputs) check(o >= 0 && o < graph.nodes.length, 'G5', () => `output %${o} does not exist`);
+}
+
+/** Smallest and largest element index a view reaches over `space`. */
+export function viewRange(view: View, space: readonly number[]): [number, number] {
+  let lo = view.offset;
+  let hi = view.offset;
+  space.forEach((d, i) => {
+    const s = view.strides[i] ?? 0;
+    if (s > 0) hi += s * (d - 1);
+    else lo += s * (d - 1);
+  });
+  return [lo, hi];
+}
+
+function kernelSpace(k: Kernel): { space: number[]; spaceA: number[]; spaceB: number[] } {
+  if (k.kind === 'loop') {
+    const space = [...k.outer, ...k.inner];
+    return { space, spaceA: space, spaceB: space };
+  }
+  return { space: [...k.batch, k.m, k.n], spaceA: [...k.batch, k.m, k.k], spaceB: [...k.batch, k.k, k.n] };
+}
+
+export function verifyProgram(p: KernelProgram, planned = false): void {
+  p.buffers.forEach((b, i) => {
+    check(b.id === i, 'K1', () => `buffer at index ${i} has id ${b.id}`);
+    check(b.size === sizeOf(b.shape), 'K1', () => `buffer ${b.name} has size ${b.size} but shape ${shapeStr(b.shape)}`);
+  });
+  for (const k of p.kernels) {
+    const { space, spaceA, spaceB } = kernelSpace(k);
+    if (space.some((d) => d === 0)) continue;
+    const touched = new Set<number>();
+    const access = (buf: number, view: View, over: readonly number[], what: string, dtype?: string): void => {
+      const b = p.buffers[buf];
+      check(b, 'K2', () => `kernel ${k.name}: ${what} refers to missing buffer ${buf}`);
+      check(dtype === undefined || b.dtype === dtype, 'K2', () => `kernel ${k.name}: ${what} of ${b.name} as ${dtype}, buffer is ${b.dtype}`);
+      check(view.strides.length === over.length, 'K3', () => `kernel ${k.name}: ${what} of ${b.name} has ${view.strides.length} strides for a rank-${over.length} space`);
+      const [lo, hi] = viewRange(view, over);
+      check(lo >= 0 && hi < b.size, 'K3', () => `kernel ${k.name}: ${what} of ${b.name} reaches [${lo}, ${hi}], buffer has ${b.size} elements`);
+      touched.add(buf);
+    };
+    const exprs = (e: Expr): void => {
+      switch (e.k) {
+        case 'load':
+          if (e.dyn) {
+            exprs(e.dyn.expr);
+            const [lo, hi] = viewRange(e.view, space);
+            access(e.buf, { offset: lo, strides: space.map(() => 0) }, space, 'gather base', e.dtype);
+            check(hi + e.dyn.stride * (e.dyn.limit - 1) < p.buffers[e.buf].size, 'K3', () => `kernel ${k.name}: gather from ${p.buffers[e.buf].name} can pass its end`);
+          } else access(e.buf, e.view, space, 'load', e.dtype);
+          return;
+        case 'random': return exprs(e.counter);
+        case 'unary': case 'cast': return exprs(e.a);
+        case 'binary': exprs(e.a); return exprs(e.b);
+        case 'select': exprs(e.cond); exprs(e.a); return exprs(e.b);
+        default: return;
+      }
+    };
+    const stored = (buf: number): void => {
+      const role = p.buffers[buf]?.role;
+      check(role === 'temp' || role === 'output', 'K4', () => `kernel ${k.name} writes ${p.buffers[buf]?.name}, a ${role} buffer`);
+    };
+    if (k.kind === 'matmul') {
+      access(k.a.buf, k.a.view, spaceA, 'matmul A', k.dtype);
+      access(k.b.buf, k.b.view, spaceB, 'matmul B', k.dtype);
+      exprs(k.epilogue);
+      access(k.out.buf, k.out.view, space, 'matmul out');
+      stored(k.out.buf);
+    } else {
+      for (const r of k.reductions) exprs(r.expr);
+      for (const s of k.stores) {
+        exprs(s.expr);
+        access(s.buf, s.view, space, 'store');
+        stored(s.buf);
+      }
+    }
+    if (!planned) continue;
+    const list = [...touched].map((b) => p.buffers[b]);
+    for (const b of list) {
+      check(b.offset >= 0 && b.offset % ARENA_ALIGN === 0, 'K5', () => `buffer ${b.name} has offset ${b.offset}`);
+      check(b.offset + b.size * DTYPE_BYTES[b.dtype] <= p.arenaBytes, 'K5', () => `buffer ${b.name} ends past the arena (${p.arenaBytes} bytes)`);
+      for (const o of list) {
+        if (o.id <= b.id) continue;
+        const overlap = b.offset < o.offset + o.size * DTYPE_BYTES[o.dtype] && o.offset < b.offset + b.size * DTYPE_BYTES[b.dtype];
+        check(!overlap || b.size === 0 || o.size === 0, 'K5', () => `kernel ${k.name} touches ${b.name} and ${o.name}, which share arena bytes`);
+      }
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Memory planning: gives every buffer a static byte offset in one arena.
+ * Params (inputs, weights, state) and outputs keep bytes of their own, since
+ * they live across runs; temporaries share bytes whenever their live ranges
+ * (from the kernel that writes them to the last kernel that reads them) do not
+ * overlap. Placement is greedy best-fit, largest buffers first.
+ */
+import { DTYPE_BYTES } from '../ir/dtype.js';
+import { ARENA_ALIGN, type BufferDecl, type Expr, type Kernel, type KernelProgram } from '../ir/kernel.js';
+
+export interface MemoryPlanStats {
+  /** Bytes of the shared region holding temporaries, as planned. */
+  readonly tempBytes: number;
+  /** Bytes the temporaries would take with one allocation each. */
+  readonly tempBytesUnplanned: number;
+  /** Bytes held by params and outputs. */
+  readonly residentBytes: number;
+}
+
+function align(n: number): number {
+  return Math.ceil(n / ARENA_ALIGN) * ARENA_ALIGN;
+}
+
+function bytesOf(b: BufferDecl): number {
+  return align(Math.max(b.size * DTYPE_BYTES[b.dtype], 1));
+}
+
+export function visitLoads(e: Expr, visit: (buf: number) => void): void {
+  switch (e.k) {
+    case 'load':
+      visit(e.buf);
+      if (e.dyn) visitLoads(e.dyn.expr, visit);
+      return;
+    case 'random': return visitLoads(e.counter, visit);
+    case 'unary': case 'cast': return visitLoads(e.a, visit);
+    case 'binary': visitLoads(e.a, visit); return visitLoads(e.b, visit);
+    case 'select': visitLoads(e.cond, visit); visitLoads(e.a, visit); return visitLoads(e.b, visit);
+    default: return;
+  }
+}
+
+/** Buffers a kernel reads and writes. */
+export function kernelAccess(k: Kernel): { reads: Set<number>; writes: Set<number> } {
+  const reads = new Set<number>();
+  const add = (b: number): void => void reads.add(b);
+  if (k.kind === 'matmul') {
+    reads.add(k.a.buf);
+    reads.add(k.b.buf);
+    visitLoads(k.epilogue, add);
+    return { reads, writes: new Set([k.out.buf]) };
+  }
+  for (const r of k.reductions) visitLoads(r.expr, add);
+  for (const s of k.stores) visitLoads(s.expr, add);
+  return { reads, writes: new Set(k.stores.map((s) => s.buf)) };
+}
+
+export function planMemory<P extends KernelProgram>(program: P): { program: P; stats: MemoryPlanStats } {
+  const { buffers, kernels } = program;
+  const first = new Array<number>(buffers.length).fill(Infinity);
+  const last = new Array<number>(buffers.length).fill(-1);
+  kernels.forEach((k, t) => {
+    const { reads, writes } = kernelAccess(k);
+    for (const b of [...reads, ...writes]) {
+      first[b] = Math.min(first[b], t);
+      last[b] = Math.max(last[b], t);
+    }
+  });
+  const offsets = new Array<number>(buffers.length).fill(-1);
+  let residentBytes = 0;
+  for (const b of buffers) {
+    if (b.role === 'temp') continue;
+    offsets[b.id] = residentBytes;
+    residentBytes += bytesOf(b);
+  }
+  const temps = buffers.filter((b) => b.role === 'temp').sort((p, q) => bytesOf(q) - bytesOf(p) || p.id - q.id);
+  const placed: BufferDecl[] = [];
+  let tempBytes = 0;
+  for (const b of temps) {
+    const size = bytesOf(b);
+    const busy = placed
+      .filter((o) => first[o.id] <= last[b.id] && first[b.id] <= last[o.id])
+      .map((o) => [offsets[o.id], offsets[o.id] + bytesOf(o)] as const)
+      .sort((p, q) => p[0] - q[0]);
+    // Best fit: the smallest gap between busy ranges that holds the buffer.
+    let best = -1;
+    let bestGap = Infinity;
+    let cursor = 0;
+    for (const [lo, hi] of busy) {
+      const gap = lo - cursor;
+      if (gap >= size && gap < bestGap) {
+        best = cursor;
+        bestGap = gap;
+      }
+      cursor = Math.max(cursor, hi);
+    }
+    if (best < 0) best = cursor;
+    offsets[b.id] = best;
+    tempBytes = Math.max(tempBytes, best + size);
+    placed.push(b);
+  }
+  const planned = buffers.map((b) => ({ ...b, offset: b.role === 'temp' ? residentBytes + offsets[b.id] : offsets[b.id] }));
+  const tempBytesUnplanned = temps.reduce((s, b) => s + bytesOf(b), 0);
+  return {
+    program: { ...program, buffers: planned, arenaBytes: residentBytes + tempBytes },
+    stats: { tempBytes, tempBytesUnplanned, residentBytes },
+  };
+}
+
+/** Whether two buffers' bytes overlap in the arena. */
+export function overlaps(a: BufferDecl, b: BufferDecl): boolean {
+  return a.offset < b.offset + bytesOf(b) && b.offset < a.offset + bytesOf(a);
+}
+
+export { bytesOf };

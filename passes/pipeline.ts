@@ -1,0 +1,64 @@
+/**
+ * The pass pipeline, as data: graph passes run in order, the IR is verified
+ * after each, and an optional `dump` callback sees the IR text between passes
+ * (the runtime wires it to KILN_DUMP_IR). Then fusion and lowering produce a
+ * kernel program and memory planning places its buffers.
+ */
+import type { Graph } from '../ir/graph.js';
+import { printGraph } from '../ir/print.js';
+import { printProgram } from '../ir/print_kernel.js';
+import { verifyGraph, verifyProgram } from '../ir/verify.js';
+import { type LoweredProgram, lower } from './lower.js';
+import { type MemoryPlanStats, planMemory } from './memory_plan.js';
+import { dce, simplify } from './simplify.js';
+
+export interface GraphPass {
+  readonly name: string;
+  readonly run: (graph: Graph) => Graph;
+}
+
+export const PREDICT_PASSES: readonly GraphPass[] = [
+  { name: 'dce', run: dce },
+  { name: 'simplify', run: simplify },
+  { name: 'dce', run: dce },
+];
+
+export interface PipelineOptions {
+  readonly name?: string;
+  readonly passes?: readonly GraphPass[];
+  /** Receives the IR text after each stage. */
+  readonly dump?: (stage: string, text: string) => void;
+}
+
+export interface PipelineResult {
+  readonly graph: Graph;
+  readonly program: LoweredProgram;
+  readonly memory: MemoryPlanStats;
+}
+
+export function runGraphPasses(graph: Graph, passes: readonly GraphPass[], dump?: PipelineOptions['dump']): Graph {
+  verifyGraph(graph);
+  dump?.('input', printGraph(graph));
+  let g = graph;
+  for (const pass of passes) {
+    g = pass.run(g);
+    try {
+      verifyGraph(g);
+    } catch (e) {
+      throw new Error(`after pass '${pass.name}': ${(e as Error).message}`);
+    }
+    dump?.(pass.name, printGraph(g));
+  }
+  return g;
+}
+
+export function compileToProgram(graph: Graph, options: PipelineOptions = {}): PipelineResult {
+  const g = runGraphPasses(graph, options.passes ?? PREDICT_PASSES, options.dump);
+  const lowered = lower(g, options.name ?? 'program');
+  verifyProgram(lowered);
+  options.dump?.('lower', printProgram(lowered));
+  const { program, stats } = planMemory(lowered);
+  verifyProgram(program, true);
+  options.dump?.('memory_plan', printProgram(program));
+  return { graph: g, program, memory: stats };
+}

@@ -1,0 +1,161 @@
+/**
+ * A plain-JS executor of the kernel IR (ir/kernel.ts): slow, obviously
+ * correct, and the oracle that lowering and the code generators are tested
+ * against. It follows the same arena plan as the native backends, so memory
+ * planning bugs (two live buffers sharing bytes) show up here too.
+ */
+import { type DType, type TypedArray, viewArray } from '../ir/dtype.js';
+import type { Expr, Kernel, KernelProgram, LoopKernel, MatmulKernel, View } from '../ir/kernel.js';
+import { philoxUniform } from '../ir/philox.js';
+import { scalarOp } from '../ir/scalar_eval.js';
+import type { Backend, Executable } from './backend.js';
+
+const REDUCE_INIT = { sum: 0, max: -Infinity, min: Infinity } as const;
+const INT_REDUCE_INIT = { sum: 0, max: -2147483648, min: 2147483647 } as const;
+
+function at(view: View, point: readonly number[]): number {
+  let i = view.offset;
+  for (let d = 0; d < point.length; d++) i += point[d] * view.strides[d];
+  return i;
+}
+
+function round(dtype: DType, v: number): number {
+  switch (dtype) {
+    case 'float32': return Math.fround(v);
+    case 'int32': return v | 0;
+    case 'bool': return v ? 1 : 0;
+    default: return v;
+  }
+}
+
+function castValue(v: number, from: DType, to: DType): number {
+  if (to === 'bool') return v !== 0 ? 1 : 0;
+  if (to === 'int32' && from !== 'int32') return Math.trunc(v) | 0;
+  return round(to, v);
+}
+
+class Machine {
+  readonly arrays: TypedArray[];
+  private point: number[] = [];
+  private accs: number[] = [];
+
+  constructor(readonly program: KernelProgram, arena: ArrayBuffer) {
+    this.arrays = program.buffers.map((b) => viewArray(arena, b.dtype, b.offset, b.size));
+  }
+
+  private eval(e: Expr): number {
+    switch (e.k) {
+      case 'load': {
+        let i = at(e.view, this.point);
+        if (e.dyn) i += Math.min(Math.max(this.eval(e.dyn.expr), 0), e.dyn.limit - 1) * e.dyn.stride;
+        return this.arrays[e.buf][i];
+      }
+      case 'index': return at(e.view, this.point) | 0;
+      case 'random': return philoxUniform(e.seed, this.eval(e.counter), at(e.view, this.point));
+      case 'const': return round(e.dtype, e.value);
+      case 'acc': return this.accs[e.id];
+      case 'unary': return scalarOp(e.op, e.dtype, this.eval(e.a));
+      case 'binary': {
+        const r = scalarOp(e.op, exprDType(e.a), this.eval(e.a), this.eval(e.b));
+        return e.dtype === 'bool' ? r : round(e.dtype, r);
+      }
+      case 'select': return this.eval(e.cond) ? this.eval(e.a) : this.eval(e.b);
+      case 'cast': return castValue(this.eval(e.a), exprDType(e.a), e.dtype);
+    }
+  }
+
+  run(kernel: Kernel): void {
+    if (kernel.kind === 'loop') this.loop(kernel);
+    else this.matmul(kernel);
+  }
+
+  private loop(k: LoopKernel): void {
+    const rank = k.outer.length + k.inner.length;
+    forEach(k.outer, (outer) => {
+      this.accs = [];
+      const inner = (visit: () => void): void => forEach(k.inner, (pt) => {
+        this.point = [...outer, ...pt];
+        visit();
+      });
+      for (const r of k.reductions) {
+        let acc: number = (r.dtype === 'int32' ? INT_REDUCE_INIT : REDUCE_INIT)[r.op];
+        inner(() => {
+          const v = this.eval(r.expr);
+          acc = r.op === 'sum' ? round(r.dtype, acc + v) : r.op === 'max' ? maxNaN(acc, v) : minNaN(acc, v);
+        });
+        this.accs[r.id] = acc;
+      }
+      this.point = [...outer, ...new Array<number>(rank - outer.length).fill(0)];
+      for (const s of k.stores) if (s.space === 'outer') this.arrays[s.buf][at(s.view, this.point)] = this.eval(s.expr);
+      const full = k.stores.filter((s) => s.space === 'full');
+      if (full.length) inner(() => {
+        for (const s of full) this.arrays[s.buf][at(s.view, this.point)] = this.eval(s.expr);
+      });
+    });
+  }
+
+  private matmul(k: MatmulKernel): void {
+    const a = this.arrays[k.a.buf];
+    const b = this.arrays[k.b.buf];
+    forEach([...k.batch, k.m, k.n], (pt) => {
+      const batch = pt.slice(0, -2);
+      const [i, j] = pt.slice(-2);
+      let sum = 0;
+      for (let p = 0; p < k.k; p++) {
+        sum += a[at(k.a.view, [...batch, i, p])] * b[at(k.b.view, [...batch, p, j])];
+      }
+      this.point = pt;
+      this.accs = [round(k.dtype, sum)];
+      this.arrays[k.out.buf][at(k.out.view, pt)] = this.eval(k.epilogue);
+    });
+  }
+}
+
+function maxNaN(a: number, b: number): number {
+  return Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b);
+}
+
+function minNaN(a: number, b: number): number {
+  return Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b);
+}
+
+export function exprDType(e: Expr): DType {
+  switch (e.k) {
+    case 'index': return 'int32';
+    case 'random': return 'float32';
+    default: return e.dtype;
+  }
+}
+
+function forEach(shape: readonly number[], visit: (point: number[]) => void): void {
+  if (shape.some((d) => d === 0)) return;
+  const idx = new Array<number>(shape.length).fill(0);
+  for (;;) {
+    visit([...idx]);
+    let d = shape.length - 1;
+    while (d >= 0 && ++idx[d] === shape[d]) idx[d--] = 0;
+    if (d < 0) return;
+  }
+}
+
+/** Loads a program into a fresh arena and runs it in JS. */
+export function loadInterpreted(program: KernelProgram): Executable {
+  const arena = new ArrayBuffer(Math.max(program.arenaBytes, 8));
+  const m = new Machine(program, arena);
+  return {
+    program,
+    write(buf, data, elementOffset = 0) {
+      m.arrays[buf].set(data, elementOffset);
+    },
+    read: async (buf) => m.arrays[buf].slice(),
+    async run() {
+      for (const k of program.kernels) m.run(k);
+    },
+    dispose() {},
+  };
+}
+
+export const kernelInterpreterBackend: Backend = {
+  name: 'kernel-interpreter',
+  load: async (program) => loadInterpreted(program),
+};
