@@ -7,6 +7,8 @@ import type { KernelProgram } from '../ir/kernel.js';
 
 export interface Executable {
   readonly program: KernelProgram;
+  /** True when the backend reused compiled code from its cache. */
+  readonly fromCache?: boolean;
   /** Copies `data` into buffer `buf`, starting at element `elementOffset`. */
   write(buf: number, data: TypedArray, elementOffset?: number): void;
   /** A copy of buffer `buf`'s contents. */
