@@ -3,8 +3,9 @@
  * becomes one kernel. Visiting nodes from the outputs backwards, a node joins
  * the group of its consumers when all of them sit in one group that can
  * compute it in place:
- *   - elementwise chains (and movement ops over materialized tensors, which
- *     become load strides) fuse into one loop;
+ *   - elementwise chains fuse into one loop, with transposes, slices and
+ *     reshapes as index maps (broadcasts read a buffer or a cheap source, so
+ *     nothing is recomputed per copy);
  *   - a matmul takes its elementwise consumers (bias, activation) as epilogue;
  *   - a reduction takes its elementwise producers as prologue and its
  *     elementwise consumers as epilogue;
@@ -58,7 +59,9 @@ function needsBuffer(consumer: Node, operand: Node): boolean {
   switch (OPS[consumer.op].fusion) {
     case 'contraction': return !VIEWABLE.has(operand.op) || operand.op === 'constant' || operand.op === 'iota';
     case 'opaque': return true;
-    case 'movement': return !VIEWABLE.has(operand.op);
+    // Transposes, slices and reshapes re-index their producer in place; a
+    // broadcast would recompute it for every copy, so it reads a buffer.
+    case 'movement': return consumer.op === 'broadcast' && !VIEWABLE.has(operand.op);
     default: return false;
   }
 }
@@ -146,4 +149,17 @@ function fitsRow(d: Draft, n: Node, inShape: Shape, cs: readonly Node[]): boolea
   const sameAxes = d.reduces.length === 0 ? true : d.row && d.reduceAxes.join() === axes.join();
   return keepDims && sameAxes && axes.length > 0 && sameShape(inShape, d.space) && isSuffix(axes, d.space.length)
     && cs.every((c) => c.op === 'broadcast' && sameShape(c.type.shape, d.space));
+}
+
+/** Stable text of a fusion: one line per group with its kind, root, space and members. */
+export function printFusion(fused: FusedGraph): string {
+  return fused.groups
+    .slice()
+    .sort((a, b) => a.root - b.root)
+    .map((g) => {
+      const red = g.reduceAxes.length ? ` reduce=[${g.reduceAxes.join(',')}]` : '';
+      const members = g.nodes.map((id) => `%${id}:${fused.nodes[id].op}`).join(' ');
+      return `${g.kind} %${g.root} space=[${g.space.join(',')}]${red}: ${members}`;
+    })
+    .join('\n');
 }
