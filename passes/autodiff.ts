@@ -1,0 +1,50 @@
+/**
+ * Reverse-mode autodiff over the tensor IR: copies the forward graph, then
+ * walks it backwards, calling each op's vjp (ir/vjp.ts) and summing the
+ * cotangents of values used more than once. The result is plain IR: the
+ * gradient graph goes through simplify, fusion and memory planning like any
+ * other.
+ */
+import { type Graph, GraphBuilder, type Value } from '../ir/graph.js';
+import type { AttrsMap, OpAttrs, OpName } from '../ir/ops.js';
+import { VJP } from '../ir/vjp.js';
+
+export interface GradResult {
+  readonly builder: GraphBuilder;
+  /** The forward graph's outputs in the new builder. */
+  readonly outputs: readonly Value[];
+  /** Gradient of `loss` with respect to each requested param (zeros when unrelated). */
+  readonly grads: readonly Value[];
+}
+
+/** Differentiates scalar output `lossIndex` of `graph` with respect to the params named `wrt`. */
+export function grad(graph: Graph, lossIndex: number, wrt: readonly string[]): GradResult {
+  const b = new GraphBuilder();
+  const values: Value[] = [];
+  for (const n of graph.nodes) values.push(b.op(n.op as OpName, n.inputs.map((i) => values[i]), n.attrs as OpAttrs[OpName]));
+  const lossId = graph.outputs[lossIndex];
+  const loss = values[lossId];
+  if (loss.shape.length !== 0) throw new Error(`grad: the loss must be a scalar, got shape [${loss.shape.join(', ')}]`);
+  const ct: (Value | undefined)[] = [];
+  ct[lossId] = b.constant(1, [], loss.dtype);
+  for (let id = lossId; id >= 0; id--) {
+    const g = ct[id];
+    const n = graph.nodes[id];
+    if (!g || n.inputs.length === 0) continue;
+    const vjp = VJP[n.op] as (bb: GraphBuilder, args: { inputs: Value[]; out: Value; attrs: unknown; g: Value }) => readonly (Value | null)[];
+    const parts = b.scoped(`grad of %${id} (${n.op})`, () => vjp(b, { inputs: n.inputs.map((i) => values[i]), out: values[id], attrs: n.attrs, g }));
+    n.inputs.forEach((input, k) => {
+      const part = parts[k];
+      if (!part) return;
+      const prev = ct[input];
+      ct[input] = prev ? b.add(prev, part) : part;
+    });
+  }
+  const byName = new Map(graph.nodes.filter((n) => n.op === 'param').map((n) => [(n.attrs as AttrsMap['param']).name, n.id]));
+  const grads = wrt.map((name) => {
+    const id = byName.get(name);
+    if (id === undefined) throw new Error(`grad: no param named '${name}'. Params: ${[...byName.keys()].join(', ')}`);
+    return ct[id] ?? b.broadcastTo(b.constant(0, [], values[id].dtype), values[id].shape);
+  });
+  return { builder: b, outputs: graph.outputs.map((o) => values[o]), grads };
+}

@@ -1,0 +1,79 @@
+/**
+ * Every differentiable op's vjp against central finite differences, in
+ * float64, through the interpreter: loss = sum(op(inputs) * r) for a fixed
+ * random r, differentiated by passes/autodiff.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Shape } from '../ir/dtype.js';
+import { GraphBuilder, type Value } from '../ir/graph.js';
+import { interpret } from '../ir/interpret.js';
+import type { BinaryOp, UnaryOp } from '../ir/scalar.js';
+import { grad } from '../passes/autodiff.js';
+import { closeTo, rng } from './helpers/nd.js';
+
+interface GradCase {
+  readonly name: string;
+  readonly shapes: readonly Shape[];
+  readonly positive?: boolean;
+  build(b: GraphBuilder, xs: readonly Value[]): Value;
+}
+
+const unary = (op: UnaryOp, positive = false): GradCase => ({ name: op, shapes: [[3, 4]], positive, build: (b, [x]) => b.unary(op, x) });
+const binary = (op: BinaryOp, positive = false): GradCase => ({ name: op, shapes: [[2, 1, 4], [3, 4]], positive, build: (b, [x, y]) => b.binary(op, x, y) });
+
+const CASES: readonly GradCase[] = [
+  ...(['neg', 'exp', 'expm1', 'tanh', 'sigmoid', 'abs'] as const).map((op) => unary(op)),
+  ...(['log', 'log1p', 'sqrt'] as const).map((op) => unary(op, true)),
+  ...(['add', 'sub', 'mul', 'maximum', 'minimum'] as const).map((op) => binary(op)),
+  binary('div', true), binary('pow', true),
+  { name: 'select', shapes: [[3, 4], [3, 4], [4]], build: (b, [c, x, y]) => b.select(b.binary('gt', c, 0), x, y) },
+  { name: 'reduce_sum', shapes: [[3, 4, 2]], build: (b, [x]) => b.sum(x, [0, 2]) },
+  { name: 'reduce_max', shapes: [[3, 5]], build: (b, [x]) => b.max(x, 1, true) },
+  { name: 'reduce_min', shapes: [[3, 5]], build: (b, [x]) => b.min(x, 0) },
+  { name: 'reshape + transpose', shapes: [[2, 6]], build: (b, [x]) => b.transpose(b.reshape(x, [3, 2, 2]), [2, 0, 1]) },
+  { name: 'broadcast', shapes: [[3, 1]], build: (b, [x]) => b.broadcastTo(x, [2, 3, 4]) },
+  { name: 'slice with steps', shapes: [[7, 6]], build: (b, [x]) => b.slice(x, [1, 5], [3, 2], [2, -3]) },
+  { name: 'concat', shapes: [[2, 3], [2, 2]], build: (b, xs) => b.concat(xs, 1) },
+  { name: 'gather', shapes: [[5, 3]], build: (b, [x]) => b.gather(x, b.constant(3, [4], 'int32'), 0) },
+  { name: 'gather axis 1 repeated', shapes: [[2, 4]], build: (b, [x]) => b.gather(x, b.concat([b.constant(1, [2], 'int32'), b.constant(3, [1], 'int32')], 0), 1) },
+  ...[[false, false], [true, false], [false, true], [true, true]].map(([ta, tb]): GradCase => ({
+    name: `matmul ta=${ta} tb=${tb}`, shapes: [ta ? [4, 3] : [3, 4], tb ? [5, 4] : [4, 5]], build: (b, [x, y]) => b.matmul(x, y, ta, tb),
+  })),
+  { name: 'matmul batched', shapes: [[2, 3, 4], [2, 4, 5]], build: (b, [x, y]) => b.matmul(x, y) },
+  ...[[false, false], [true, true]].map(([ta, tb]): GradCase => ({
+    name: `matmul batched x shared ta=${ta} tb=${tb}`, shapes: [ta ? [2, 4, 3] : [2, 3, 4], tb ? [5, 4] : [4, 5]], build: (b, [x, y]) => b.matmul(x, y, ta, tb),
+  })),
+];
+
+describe('vjp vs central finite differences (float64)', () => {
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const next = rng(99);
+    const b = new GraphBuilder();
+    const xs = c.shapes.map((s, i) => b.param(`x${i}`, s, 'float64'));
+    const y = c.build(b, xs);
+    const r = b.param('r', y.shape, 'float64');
+    const loss = b.sum(b.mul(y, r));
+    const graph = b.build([loss]);
+    const feeds: Record<string, Float64Array> = {};
+    c.shapes.forEach((s, i) => {
+      // Values kept apart so that max/min/abs/select are differentiable at the sample.
+      feeds[`x${i}`] = Float64Array.from({ length: s.reduce((p, q) => p * q, 1) }, (_, k) => (c.positive ? 0.5 + next() * 2 : (next() - 0.5) * 4 + k * 1e-3));
+    });
+    feeds.r = Float64Array.from({ length: y.shape.reduce((p, q) => p * q, 1) }, () => next() - 0.5);
+    const names = c.shapes.map((_, i) => `x${i}`);
+    const { builder, grads } = grad(graph, 0, names);
+    const analytic = interpret(builder.build(grads), feeds);
+    const f = (fs: Record<string, Float64Array>): number => interpret(graph, fs)[0][0];
+    names.forEach((name, i) => {
+      const h = 1e-6;
+      const numeric = Array.from(feeds[name], (_, k) => {
+        const plus = feeds[name].slice();
+        const minus = feeds[name].slice();
+        plus[k] += h;
+        minus[k] -= h;
+        return (f({ ...feeds, [name]: plus }) - f({ ...feeds, [name]: minus })) / (2 * h);
+      });
+      expect(closeTo(analytic[i], numeric, 1e-5, 1e-6), `d/d${name}`).toBeNull();
+    });
+  });
+});
