@@ -1,0 +1,97 @@
+/**
+ * Loop kernels (ir/kernel.ts LoopKernel) as LLVM functions
+ * `void name(i8* arena, i64 lo, i64 hi)` over rows [lo, hi): a row is a point
+ * of all outer dims but the last; the last outer dim is a serial loop inside
+ * the row so that the innermost loop runs over contiguous memory.
+ */
+import llvm from 'llvm-bindings';
+import type { DType } from '../../ir/dtype.js';
+import type { Expr, KernelProgram, LoopKernel } from '../../ir/kernel.js';
+import type { ReduceOp } from '../../ir/scalar.js';
+import { kernelAccess } from '../../passes/memory_plan.js';
+import type { Emitter } from './context.js';
+import { type Point, emitExpr, storeElement, viewIndex } from './expr.js';
+import { floatMinMax } from './scalar.js';
+
+type V = llvm.Value;
+
+export function rowsOf(k: LoopKernel): number {
+  return k.outer.slice(0, -1).reduce((p, q) => p * q, 1);
+}
+
+/** Typed base pointers of every buffer a kernel touches, emitted in the function's first block. */
+export function bufferPointers(e: Emitter, program: KernelProgram, bufs: Iterable<number>, arena: V): Map<number, V> {
+  const ptrs = new Map<number, V>();
+  for (const id of bufs) {
+    const buf = program.buffers[id];
+    ptrs.set(id, e.bufferPtr(arena, buf.offset, buf.dtype));
+  }
+  return ptrs;
+}
+
+/** Splits row index `r` into indices over `dims` (row-major). */
+export function unflatten(e: Emitter, r: V, dims: readonly number[]): V[] {
+  const out: V[] = [];
+  let rest = r;
+  for (let d = dims.length - 1; d >= 0; d--) {
+    if (d === 0) {
+      out.unshift(rest);
+      break;
+    }
+    out.unshift(e.b.CreateURem(rest, e.int64(dims[d])));
+    rest = e.b.CreateUDiv(rest, e.int64(dims[d]));
+  }
+  return out;
+}
+
+function reduceInit(e: Emitter, op: ReduceOp, dtype: DType): V {
+  if (op === 'sum') return e.constant(0, dtype);
+  if (dtype === 'int32') return e.constant(op === 'max' ? -2147483648 : 2147483647, dtype);
+  return e.constant(op === 'max' ? -Infinity : Infinity, dtype);
+}
+
+export function reduceStep(e: Emitter, op: ReduceOp, dtype: DType, acc: V, v: V): V {
+  const float = dtype !== 'int32';
+  if (op === 'sum') return float ? e.b.CreateFAdd(acc, v) : e.b.CreateAdd(acc, v);
+  if (float) return floatMinMax(e, op === 'max', acc, v);
+  return e.b.CreateSelect(op === 'max' ? e.b.CreateICmpSGT(v, acc) : e.b.CreateICmpSLT(v, acc), v, acc);
+}
+
+export function emitLoopKernel(e: Emitter, program: KernelProgram, k: LoopKernel, name: string): llvm.Function {
+  const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
+  const [arena, lo, hi] = [fn.getArg(0), fn.getArg(1), fn.getArg(2)];
+  const { reads, writes } = kernelAccess(k);
+  const ptrs = bufferPointers(e, program, new Set([...reads, ...writes]), arena);
+  const rowDims = k.outer.slice(0, -1);
+  const point = (idx: V[], accs: V[]): Point => ({ idx, accs, ptrs, memo: new Map<Expr, V>() });
+  const body = (outerIdx: V[]): void => {
+    const accs: V[] = [];
+    for (const r of k.reductions) {
+      const slot = e.alloca(e.typeOf(r.dtype), `acc${r.id}`);
+      e.b.CreateStore(reduceInit(e, r.op, r.dtype), slot);
+      e.loopNest(k.inner, (inner) => {
+        const v = emitExpr(e, r.expr, point([...outerIdx, ...inner], accs));
+        e.b.CreateStore(reduceStep(e, r.op, r.dtype, e.b.CreateLoad(e.typeOf(r.dtype), slot), v), slot);
+      }, `r${r.id}_`);
+      accs[r.id] = e.b.CreateLoad(e.typeOf(r.dtype), slot);
+    }
+    const zeros = k.inner.map(() => e.int64(0));
+    const at = point([...outerIdx, ...zeros], accs);
+    for (const s of k.stores.filter((x) => x.space === 'outer')) {
+      storeElement(e, ptrs.get(s.buf)!, viewIndex(e, s.view, at.idx), program.buffers[s.buf].dtype, emitExpr(e, s.expr, at));
+    }
+    const full = k.stores.filter((x) => x.space === 'full');
+    if (full.length === 0) return;
+    e.loopNest(k.inner, (inner) => {
+      const p = point([...outerIdx, ...inner], accs);
+      for (const s of full) storeElement(e, ptrs.get(s.buf)!, viewIndex(e, s.view, p.idx), program.buffers[s.buf].dtype, emitExpr(e, s.expr, p));
+    }, 'f');
+  };
+  e.loop(lo, hi, (r) => {
+    const rowIdx = unflatten(e, r, rowDims);
+    if (k.outer.length === 0) body([]);
+    else e.loop(0, k.outer[k.outer.length - 1], (j) => body([...rowIdx, j]), 'j');
+  }, 'row');
+  e.endFunction();
+  return fn;
+}

@@ -1,0 +1,109 @@
+/**
+ * Scalar op emitters: one entry per unary and binary op of ir/scalar.ts, so a
+ * new op fails `tsc` until it is handled here. Semantics follow
+ * ir/scalar_eval.ts (int32 division truncates and x / 0 = 0; max/min
+ * propagate NaN; round is half-to-even).
+ */
+import llvm from 'llvm-bindings';
+import type { DType } from '../../ir/dtype.js';
+import type { BinaryOp, UnaryOp } from '../../ir/scalar.js';
+import type { Emitter } from './context.js';
+
+type V = llvm.Value;
+type UnaryEmit = (e: Emitter, x: V, dtype: DType) => V;
+type BinaryEmit = (e: Emitter, x: V, y: V, dtype: DType) => V;
+
+const isFloat = (d: DType): boolean => d === 'float32' || d === 'float64';
+
+function intrinsic1(id: number): UnaryEmit {
+  return (e, x, dtype) => {
+    if (isFloat(dtype)) return e.b.CreateCall(e.intrinsic(id, [e.typeOf(dtype)]), [x]);
+    // Integer operands go through double and back, as the interpreter does.
+    const d = e.b.CreateSIToFP(x, e.f64);
+    return e.b.CreateFPToSI(e.b.CreateCall(e.intrinsic(id, [e.f64]), [d]), e.i32);
+  };
+}
+
+function libm(name: string): UnaryEmit {
+  return (e, x, dtype) => {
+    const f32 = dtype === 'float32';
+    const arg = isFloat(dtype) ? x : e.b.CreateSIToFP(x, e.f64);
+    const ty = f32 ? e.f32 : e.f64;
+    const r = e.b.CreateCall(e.external(f32 ? `${name}f` : name, ty, [ty]), [arg]);
+    return isFloat(dtype) ? r : e.b.CreateFPToSI(r, e.i32);
+  };
+}
+
+const identityForInt = (f: UnaryEmit): UnaryEmit => (e, x, dtype) => (isFloat(dtype) ? f(e, x, dtype) : x);
+
+function sign(e: Emitter, x: V, dtype: DType): V {
+  const b = e.b;
+  const zero = e.constant(0, dtype);
+  const gt = isFloat(dtype) ? b.CreateFCmpOGT(x, zero) : b.CreateICmpSGT(x, zero);
+  const lt = isFloat(dtype) ? b.CreateFCmpOLT(x, zero) : b.CreateICmpSLT(x, zero);
+  return b.CreateSelect(gt, e.constant(1, dtype), b.CreateSelect(lt, e.constant(-1, dtype), x));
+}
+
+export const UNARY: { readonly [P in UnaryOp]: UnaryEmit } = {
+  neg: (e, x, d) => (isFloat(d) ? e.b.CreateFNeg(x) : e.b.CreateNeg(x)),
+  abs: (e, x, d) => (isFloat(d) ? e.b.CreateCall(e.intrinsic(llvm.Intrinsic.fabs, [e.typeOf(d)]), [x]) : e.b.CreateSelect(e.b.CreateICmpSLT(x, e.int32(0)), e.b.CreateNeg(x), x)),
+  sign,
+  exp: intrinsic1(llvm.Intrinsic.exp),
+  expm1: libm('expm1'),
+  log: intrinsic1(llvm.Intrinsic.log),
+  log1p: libm('log1p'),
+  sqrt: intrinsic1(llvm.Intrinsic.sqrt),
+  tanh: libm('tanh'),
+  sigmoid: (e, x, d) => {
+    const ex = UNARY.exp(e, UNARY.neg(e, x, d), d);
+    return isFloat(d) ? e.b.CreateFDiv(e.constant(1, d), e.b.CreateFAdd(e.constant(1, d), ex)) : e.b.CreateSDiv(e.int32(1), e.b.CreateAdd(e.int32(1), ex));
+  },
+  floor: identityForInt(intrinsic1(llvm.Intrinsic.floor)),
+  ceil: identityForInt(intrinsic1(llvm.Intrinsic.ceil)),
+  round: identityForInt(intrinsic1(llvm.Intrinsic.rint)),
+  not: (e, x) => e.b.CreateXor(x, e.b.getTrue()),
+};
+
+function intDiv(e: Emitter, x: V, y: V): V {
+  const b = e.b;
+  const isZero = b.CreateICmpEQ(y, e.int32(0));
+  const isMinusOne = b.CreateICmpEQ(y, e.int32(-1));
+  const safe = b.CreateSelect(b.CreateOr(isZero, isMinusOne), e.int32(1), y);
+  return b.CreateSelect(isZero, e.int32(0), b.CreateSelect(isMinusOne, b.CreateNeg(x), b.CreateSDiv(x, safe)));
+}
+
+/** max/min that propagate NaN (llvm.maximum has no x86 lowering in LLVM 14). */
+export function floatMinMax(e: Emitter, max: boolean, x: V, y: V): V {
+  const pick = max ? e.b.CreateFCmpOGT(x, y) : e.b.CreateFCmpOLT(x, y);
+  return e.b.CreateSelect(e.b.CreateOr(e.b.CreateFCmpUNE(x, x), e.b.CreateFCmpUNE(y, y)), e.b.CreateFAdd(x, y), e.b.CreateSelect(pick, x, y));
+}
+
+function minMax(max: boolean): BinaryEmit {
+  return (e, x, y, d) => (isFloat(d) ? floatMinMax(e, max, x, y) : e.b.CreateSelect(max ? e.b.CreateICmpSGT(x, y) : e.b.CreateICmpSLT(x, y), x, y));
+}
+
+function compare(f: (b: llvm.IRBuilder, x: V, y: V) => V, i: (b: llvm.IRBuilder, x: V, y: V) => V): BinaryEmit {
+  return (e, x, y, d) => (isFloat(d) ? f(e.b, x, y) : i(e.b, x, y));
+}
+
+export const BINARY: { readonly [P in BinaryOp]: BinaryEmit } = {
+  add: (e, x, y, d) => (isFloat(d) ? e.b.CreateFAdd(x, y) : e.b.CreateAdd(x, y)),
+  sub: (e, x, y, d) => (isFloat(d) ? e.b.CreateFSub(x, y) : e.b.CreateSub(x, y)),
+  mul: (e, x, y, d) => (isFloat(d) ? e.b.CreateFMul(x, y) : e.b.CreateMul(x, y)),
+  div: (e, x, y, d) => (isFloat(d) ? e.b.CreateFDiv(x, y) : intDiv(e, x, y)),
+  pow: (e, x, y, d) => {
+    if (isFloat(d)) return e.b.CreateCall(e.intrinsic(llvm.Intrinsic.pow, [e.typeOf(d)]), [x, y]);
+    const r = e.b.CreateCall(e.intrinsic(llvm.Intrinsic.pow, [e.f64]), [e.b.CreateSIToFP(x, e.f64), e.b.CreateSIToFP(y, e.f64)]);
+    return e.b.CreateFPToSI(r, e.i32);
+  },
+  maximum: minMax(true),
+  minimum: minMax(false),
+  eq: compare((b, x, y) => b.CreateFCmpOEQ(x, y), (b, x, y) => b.CreateICmpEQ(x, y)),
+  ne: compare((b, x, y) => b.CreateFCmpUNE(x, y), (b, x, y) => b.CreateICmpNE(x, y)),
+  lt: compare((b, x, y) => b.CreateFCmpOLT(x, y), (b, x, y) => b.CreateICmpSLT(x, y)),
+  le: compare((b, x, y) => b.CreateFCmpOLE(x, y), (b, x, y) => b.CreateICmpSLE(x, y)),
+  gt: compare((b, x, y) => b.CreateFCmpOGT(x, y), (b, x, y) => b.CreateICmpSGT(x, y)),
+  ge: compare((b, x, y) => b.CreateFCmpOGE(x, y), (b, x, y) => b.CreateICmpSGE(x, y)),
+  and: (e, x, y) => e.b.CreateAnd(x, y),
+  or: (e, x, y) => e.b.CreateOr(x, y),
+};

@@ -1,0 +1,76 @@
+/**
+ * From kernel program to native shared object: emit the LLVM module, write
+ * bitcode, `opt-14 -O3`, `llc-14 -O3 -mcpu=native`, link with `cc -shared`
+ * against libgomp. Results are cached on disk under a content hash of the
+ * program, so a second compile of the same model does no LLVM work at all.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import llvm from 'llvm-bindings';
+import type { KernelProgram } from '../../ir/kernel.js';
+import { emitProgram } from './module.js';
+
+const run = promisify(execFile);
+
+/** A hash of the code generator's own files: a changed generator never reuses stale objects. */
+const CODEGEN_VERSION = (() => {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const h = createHash('sha256');
+  for (const f of readdirSync(dir).filter((n) => /\.(js|ts|ll)$/.test(n)).sort()) h.update(readFileSync(join(dir, f)));
+  return h.digest('hex');
+})();
+
+export interface NativeLibrary {
+  readonly path: string;
+  readonly fromCache: boolean;
+}
+
+export interface NativeOptions {
+  readonly threads: number;
+  readonly cacheDir: string;
+  /** Called with the LLVM IR text before optimization (KILN_PRINT_KERNEL). */
+  readonly print?: (text: string) => void;
+}
+
+export function programKey(program: KernelProgram, threads: number): string {
+  const h = createHash('sha256');
+  h.update(CODEGEN_VERSION);
+  h.update(`${process.arch} ${cpus()[0]?.model ?? ''} threads=${threads}\n`);
+  h.update(JSON.stringify({ buffers: program.buffers, kernels: program.kernels, arenaBytes: program.arenaBytes }));
+  return h.digest('hex').slice(0, 32);
+}
+
+async function tool(cmd: string, args: string[]): Promise<void> {
+  try {
+    await run(cmd, args, { maxBuffer: 64 << 20 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`codegen/llvm: '${cmd} ${args.join(' ')}' failed: ${err.stderr || err.message}`);
+  }
+}
+
+export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
+  const key = programKey(program, options.threads);
+  const path = join(options.cacheDir, `${key}.so`);
+  if (existsSync(path)) return { path, fromCache: true };
+  mkdirSync(options.cacheDir, { recursive: true });
+  const tmp = join(options.cacheDir, `${key}.${process.pid}.${Date.now()}`);
+  try {
+    const module = emitProgram(program, options.threads);
+    options.print?.(module.print());
+    llvm.WriteBitcodeToFile(module, `${tmp}.bc`);
+    await tool('opt-14', ['-O3', `${tmp}.bc`, '-o', `${tmp}.opt.bc`]);
+    await tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]);
+    await tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, '-lgomp', '-lm']);
+    renameSync(`${tmp}.so`, path);
+  } finally {
+    for (const ext of ['.bc', '.opt.bc', '.o', '.so']) rmSync(`${tmp}${ext}`, { force: true });
+  }
+  writeFileSync(join(options.cacheDir, `${key}.json`), `${JSON.stringify({ name: program.name, kernels: program.kernels.length })}\n`);
+  return { path, fromCache: false };
+}
