@@ -43,7 +43,7 @@ describe('interpreter vs independent reference', () => {
     const g = caseGraph(ci);
     const [got] = interpret(g, feeds);
     const want = c.ref(caseInputs[ci].map(({ name, spec }) => ({ shape: spec.shape, data: feeds.get(name)! })));
-    const [rtol, atol] = tolerance(g.nodes[g.outputs[0]].type.dtype);
+    const [rtol, atol] = c.tol ?? tolerance(g.nodes[g.outputs[0]].type.dtype);
     expect(closeTo(got, want.data, rtol, atol)).toBeNull();
   });
 });
@@ -55,7 +55,7 @@ async function checkCompiled(compile: (g: Graph) => Promise<{ write: (n: string,
   for (const [name, data] of feeds) exe.write(name, data);
   const got = await exe.run();
   return OP_CASES.flatMap((c, i) => {
-    const [rtol, atol] = tolerance(g.nodes[g.outputs[i]].type.dtype);
+    const [rtol, atol] = c.tol ?? tolerance(g.nodes[g.outputs[i]].type.dtype);
     const err = closeTo(got[i], want[i], rtol, atol);
     return err ? [`${c.name}: ${err}`] : [];
   });

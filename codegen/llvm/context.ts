@@ -21,6 +21,8 @@ export class Emitter {
   private allocaBlock: llvm.BasicBlock | null = null;
   private firstBlock: llvm.BasicBlock | null = null;
   fn: llvm.Function | null = null;
+  /** Micro-kernels (LLVM IR text) to link into the module, by function name. */
+  readonly microKernels = new Map<string, string>();
 
   constructor(name: string) {
     this.module = new llvm.Module(name, this.context);
@@ -78,6 +80,10 @@ export class Emitter {
     this.b.CreateBr(this.firstBlock!);
     this.allocaBlock = null;
     this.firstBlock = null;
+  }
+
+  requireMicroKernel(k: { name: string; ir: string }): void {
+    this.microKernels.set(k.name, k.ir);
   }
 
   alloca(type: llvm.Type, name = ''): llvm.Value {

@@ -1,7 +1,13 @@
 /**
- * Matmul kernels: C = epilogue(A @ B) over rows of (batch, m). This is the
- * straightforward form, correct for any strides; the packed, register-tiled
- * micro-kernel path replaces it where the shapes allow.
+ * Matmul kernels: C = epilogue(A @ B), blocked for the cache and computed by
+ * the register-tiled micro-kernel (./microkernel.ts). The work is split into
+ * units of (batch, MC rows, NC columns); each thread takes a range of units
+ * and uses its own packing buffers. Per unit and per KC slice of k, the A
+ * block and B block are packed into MR-row and NR-column panels (zero-padded
+ * at the edges, so the micro-kernel only ever sees full tiles), accumulated
+ * into a per-thread C tile, and the epilogue (bias, activation, ...) is
+ * applied once when the tile is complete. Any strides work: transposed
+ * operands cost nothing beyond the packing.
  */
 import llvm from 'llvm-bindings';
 import type { Expr, KernelProgram, MatmulKernel } from '../../ir/kernel.js';
@@ -9,37 +15,100 @@ import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
 import { emitExpr, loadElement, storeElement, viewIndex } from './expr.js';
 import { bufferPointers, unflatten } from './loop_kernel.js';
+import { MR, microKernel } from './microkernel.js';
 
 type V = llvm.Value;
 
-export function matmulRows(k: MatmulKernel): number {
-  return k.batch.reduce((p, q) => p * q, 1) * k.m;
+const KC = 256;
+const MC = 144;
+const NC = 128;
+
+function blocks(k: MatmulKernel): number[] {
+  return [...k.batch, Math.ceil(k.m / MC), Math.ceil(k.n / NC)];
 }
 
-export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string): llvm.Function {
+/** Units of work the kernel is split into across threads. */
+export function matmulRows(k: MatmulKernel): number {
+  return blocks(k).reduce((p, q) => p * q, 1);
+}
+
+/** A zero-initialized global array of `threads` slices of `size` elements. */
+function scratch(e: Emitter, name: string, elem: llvm.Type, size: number, threads: number): { base: V; size: number } {
+  const ty = llvm.ArrayType.get(elem, size * threads);
+  const existing = e.module.getGlobalVariable(name);
+  const g = existing ?? new llvm.GlobalVariable(e.module, ty, false, llvm.Function.LinkageTypes.InternalLinkage, llvm.Constant.getNullValue(ty), name);
+  return { base: e.b.CreateBitCast(g, llvm.PointerType.get(elem, 0)), size };
+}
+
+function min(e: Emitter, a: V, b: V): V {
+  return e.b.CreateSelect(e.b.CreateICmpSLT(a, b), a, b);
+}
+
+export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): llvm.Function {
+  if (k.dtype !== 'float32' && k.dtype !== 'float64') throw new Error(`codegen/llvm: matmul of ${k.dtype} is not supported`);
+  const uk = microKernel(k.dtype);
+  e.requireMicroKernel(uk);
+  const ty = e.typeOf(k.dtype);
+  const ptrTy = llvm.PointerType.get(ty, 0);
+  const ukFn = e.external(uk.name, e.void, [ptrTy, ptrTy, ptrTy, e.i64, e.i64]);
   const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
   const [arena, lo, hi] = [fn.getArg(0), fn.getArg(1), fn.getArg(2)];
+  const b = e.b;
   const { reads, writes } = kernelAccess(k);
   const ptrs = bufferPointers(e, program, new Set([...reads, ...writes]), arena);
-  const ty = e.typeOf(k.dtype);
-  const fma = e.intrinsic(llvm.Intrinsic.fmuladd, [ty]);
-  e.loop(lo, hi, (r) => {
-    const [...rowIdx] = unflatten(e, r, [...k.batch, k.m]);
-    const batch = rowIdx.slice(0, -1);
-    const i = rowIdx[rowIdx.length - 1];
-    e.loop(0, k.n, (j) => {
-      const slot = e.alloca(ty, 'sum');
-      e.b.CreateStore(e.constant(0, k.dtype), slot);
-      e.loop(0, k.k, (p) => {
-        const a = loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, i, p]), k.dtype);
-        const bv = loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, p, j]), k.dtype);
-        e.b.CreateStore(e.b.CreateCall(fma, [a, bv, e.b.CreateLoad(ty, slot)]), slot);
-      }, 'p');
-      const idx = [...batch, i, j];
-      const v = emitExpr(e, k.epilogue, { idx, accs: [e.b.CreateLoad(ty, slot)], ptrs, memo: new Map<Expr, V>() });
-      storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, idx), program.buffers[k.out.buf].dtype, v);
-    }, 'j');
-  }, 'row');
+  const tid = b.CreateSExt(b.CreateCall(e.external('omp_get_thread_num', e.i32, []), []), e.i64);
+  const slice = (s: { base: V; size: number }): V => b.CreateInBoundsGEP(ty, s.base, [b.CreateMul(tid, e.int64(s.size))]);
+  const suffix = k.dtype === 'float32' ? 'f32' : 'f64';
+  const ap = slice(scratch(e, `kiln_pack_a_${suffix}`, ty, MC * KC, threads));
+  const bp = slice(scratch(e, `kiln_pack_b_${suffix}`, ty, KC * NC, threads));
+  const cb = slice(scratch(e, `kiln_tile_c_${suffix}`, ty, MC * NC, threads));
+  const nr = uk.nr;
+  const zero = e.constant(0, k.dtype);
+  e.loop(lo, hi, (u) => {
+    const idx = unflatten(e, u, blocks(k));
+    const batch = idx.slice(0, -2);
+    const ic = b.CreateMul(idx[idx.length - 2], e.int64(MC));
+    const jc = b.CreateMul(idx[idx.length - 1], e.int64(NC));
+    const mc = min(e, e.int64(MC), b.CreateSub(e.int64(k.m), ic));
+    const nc = min(e, e.int64(NC), b.CreateSub(e.int64(k.n), jc));
+    const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(MR - 1)), e.int64(MR));
+    const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
+    e.loop(0, b.CreateMul(mPanels, e.int64(MR)), (i) => e.loop(0, b.CreateMul(nPanels, e.int64(nr)), (j) => {
+      b.CreateStore(zero, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC)), j)]));
+    }, 'zj'), 'zi');
+    e.loop(0, Math.ceil(k.k / KC), (pcIndex) => {
+      const p0 = b.CreateMul(pcIndex, e.int64(KC));
+      const kc = min(e, e.int64(KC), b.CreateSub(e.int64(k.k), p0));
+      // B block: nPanels panels of kc x nr, columns past nc read as zero.
+      e.loop(0, nPanels, (jp) => e.loop(0, kc, (p) => e.loop(0, nr, (t) => {
+        const j = b.CreateAdd(b.CreateMul(jp, e.int64(nr)), t);
+        const jj = min(e, j, b.CreateSub(nc, e.int64(1)));
+        const v = loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, b.CreateAdd(p0, p), b.CreateAdd(jc, jj)]), k.dtype);
+        const dst = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(jp, kc), p), e.int64(nr)), t);
+        b.CreateStore(b.CreateSelect(b.CreateICmpSLT(j, nc), v, zero), b.CreateInBoundsGEP(ty, bp, [dst]));
+      }, 'bt'), 'bpk'), 'bjp');
+      // A block: mPanels panels of kc x MR, rows past mc read as zero.
+      e.loop(0, mPanels, (ip) => e.loop(0, kc, (p) => e.loop(0, MR, (t) => {
+        const i = b.CreateAdd(b.CreateMul(ip, e.int64(MR)), t);
+        const ii = min(e, i, b.CreateSub(mc, e.int64(1)));
+        const v = loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, ii), b.CreateAdd(p0, p)]), k.dtype);
+        const dst = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(ip, kc), p), e.int64(MR)), t);
+        b.CreateStore(b.CreateSelect(b.CreateICmpSLT(i, mc), v, zero), b.CreateInBoundsGEP(ty, ap, [dst]));
+      }, 'at'), 'apk'), 'aip');
+      e.loop(0, nPanels, (jp) => e.loop(0, mPanels, (ip) => {
+        const aPanel = b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(ip, kc), e.int64(MR))]);
+        const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateMul(jp, kc), e.int64(nr))]);
+        const cTile = b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(b.CreateMul(ip, e.int64(MR)), e.int64(NC)), b.CreateMul(jp, e.int64(nr)))]);
+        b.CreateCall(ukFn, [aPanel, bPanel, cTile, kc, e.int64(NC)]);
+      }, 'uip'), 'ujp');
+    }, 'pc');
+    e.loop(0, mc, (i) => e.loop(0, nc, (j) => {
+      const acc = b.CreateLoad(ty, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC)), j)]));
+      const point = [...batch, b.CreateAdd(ic, i), b.CreateAdd(jc, j)];
+      const v = emitExpr(e, k.epilogue, { idx: point, accs: [acc], ptrs, memo: new Map<Expr, V>() });
+      storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, point), program.buffers[k.out.buf].dtype, v);
+    }, 'ej'), 'ei');
+  }, 'unit');
   e.endFunction();
   return fn;
 }

@@ -5,6 +5,9 @@
  * order. Threads come from libgomp's GOMP_parallel; each thread takes one
  * contiguous block of rows.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import llvm from 'llvm-bindings';
 import type { Kernel, KernelProgram } from '../../ir/kernel.js';
 import { Emitter } from './context.js';
@@ -47,11 +50,25 @@ function emitTrampoline(e: Emitter, kernel: llvm.Function, rows: number, name: s
   return fn;
 }
 
+/** Parses the micro-kernels' IR text and links it into the module. */
+function linkMicroKernels(e: Emitter): void {
+  if (e.microKernels.size === 0) return;
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-ll-'));
+  try {
+    const file = join(dir, 'microkernels.ll');
+    writeFileSync(file, [...e.microKernels.values()].join('\n'));
+    const parsed = llvm.parseIRFile(file, new llvm.SMDiagnostic(), e.context);
+    if (!parsed || llvm.Linker.linkModules(e.module, parsed)) throw new Error('codegen/llvm: linking the matmul micro-kernels failed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function emitProgram(program: KernelProgram, threads: number): llvm.Module {
   const e = new Emitter(program.name);
   const plans = program.kernels.map((k, i) => {
     const name = `k${i}_${k.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
-    const fn = k.kind === 'matmul' ? emitMatmulKernel(e, program, k, name) : emitLoopKernel(e, program, k, name);
+    const fn = k.kind === 'matmul' ? emitMatmulKernel(e, program, k, name, threads) : emitLoopKernel(e, program, k, name);
     const rows = rowCount(k);
     const parallel = threads > 1 && rows > 1 && workOf(k) >= PARALLEL_WORK;
     return { fn, rows, trampoline: parallel ? emitTrampoline(e, fn, rows, `${name}_omp`) : null };
@@ -64,6 +81,7 @@ export function emitProgram(program: KernelProgram, threads: number): llvm.Modul
     else e.b.CreateCall(p.fn, [arena, e.int64(0), e.int64(p.rows)]);
   }
   e.endFunction();
+  linkMicroKernels(e);
   if (llvm.verifyModule(e.module)) throw new Error(`codegen/llvm: the module for '${program.name}' does not verify`);
   return e.module;
 }

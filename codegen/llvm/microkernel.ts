@@ -1,0 +1,70 @@
+/**
+ * The matmul micro-kernel, as LLVM IR text with explicit vectors (the
+ * llvm-bindings API has no vector types): C[MR x NR] += A_panel @ B_panel
+ * over kc steps, MR = 6 rows by NR = two vectors of columns (6 x 16 for
+ * float32 with <8 x float>, 6 x 8 for float64 with <4 x double>): twelve
+ * accumulators live in registers, each step is two vector loads of B, six
+ * broadcasts of A and twelve FMAs. Panels are packed by the driver
+ * (./matmul.ts): A as kc x MR, B as kc x NR, both contiguous.
+ */
+import type { DType } from '../../ir/dtype.js';
+
+export const MR = 6;
+
+export interface MicroKernel {
+  readonly name: string;
+  /** Vector width in elements. */
+  readonly vw: number;
+  /** Columns per tile (two vectors). */
+  readonly nr: number;
+  readonly ir: string;
+}
+
+export function microKernel(dtype: 'float32' | 'float64'): MicroKernel {
+  const s = dtype === 'float32' ? 'float' : 'double';
+  const vw = dtype === 'float32' ? 8 : 4;
+  const nr = 2 * vw;
+  const v = `<${vw} x ${s}>`;
+  const name = `kiln_ukernel_${dtype === 'float32' ? 'f32' : 'f64'}`;
+  const intr = `@llvm.fma.v${vw}${dtype === 'float32' ? 'f32' : 'f64'}`;
+  const tiles: [number, number][] = [];
+  for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) tiles.push([r, h]);
+  const lines: string[] = [];
+  lines.push(`declare ${v} ${intr}(${v}, ${v}, ${v})`);
+  lines.push(`define void @${name}(${s}* noalias nocapture readonly %a, ${s}* noalias nocapture readonly %b, ${s}* noalias nocapture %c, i64 %kc, i64 %ldc) {`);
+  lines.push('entry:', '  br label %loop', 'loop:', '  %p = phi i64 [ 0, %entry ], [ %p.next, %loop ]');
+  for (const [r, h] of tiles) lines.push(`  %acc${r}_${h} = phi ${v} [ zeroinitializer, %entry ], [ %n${r}_${h}, %loop ]`);
+  lines.push(`  %boff = mul i64 %p, ${nr}`);
+  for (let h = 0; h < 2; h++) {
+    lines.push(`  %bo${h} = add i64 %boff, ${h * vw}`);
+    lines.push(`  %bs${h} = getelementptr inbounds ${s}, ${s}* %b, i64 %bo${h}`);
+    lines.push(`  %bp${h} = bitcast ${s}* %bs${h} to ${v}*`);
+    lines.push(`  %b${h} = load ${v}, ${v}* %bp${h}, align ${dtype === 'float32' ? 4 : 8}`);
+  }
+  lines.push(`  %aoff = mul i64 %p, ${MR}`);
+  for (let r = 0; r < MR; r++) {
+    lines.push(`  %ao${r} = add i64 %aoff, ${r}`);
+    lines.push(`  %ap${r} = getelementptr inbounds ${s}, ${s}* %a, i64 %ao${r}`);
+    lines.push(`  %as${r} = load ${s}, ${s}* %ap${r}`);
+    lines.push(`  %ai${r} = insertelement ${v} undef, ${s} %as${r}, i32 0`);
+    lines.push(`  %av${r} = shufflevector ${v} %ai${r}, ${v} undef, <${vw} x i32> zeroinitializer`);
+    for (let h = 0; h < 2; h++) lines.push(`  %n${r}_${h} = call ${v} ${intr}(${v} %av${r}, ${v} %b${h}, ${v} %acc${r}_${h})`);
+  }
+  lines.push('  %p.next = add i64 %p, 1', '  %done = icmp sge i64 %p.next, %kc', '  br i1 %done, label %exit, label %loop', 'exit:');
+  for (const [r, h] of tiles) {
+    const t = `${r}_${h}`;
+    lines.push(`  %co${t}.r = mul i64 %ldc, ${r}`);
+    lines.push(`  %co${t} = add i64 %co${t}.r, ${h * vw}`);
+    lines.push(`  %cs${t} = getelementptr inbounds ${s}, ${s}* %c, i64 %co${t}`);
+    lines.push(`  %cp${t} = bitcast ${s}* %cs${t} to ${v}*`);
+    lines.push(`  %cv${t} = load ${v}, ${v}* %cp${t}, align ${dtype === 'float32' ? 4 : 8}`);
+    lines.push(`  %cn${t} = fadd ${v} %cv${t}, %n${t}`);
+    lines.push(`  store ${v} %cn${t}, ${v}* %cp${t}, align ${dtype === 'float32' ? 4 : 8}`);
+  }
+  lines.push('  ret void', '}');
+  return { name, vw, nr, ir: `${lines.join('\n')}\n` };
+}
+
+export function isMicroKernelDType(dtype: DType): dtype is 'float32' | 'float64' {
+  return dtype === 'float32' || dtype === 'float64';
+}
