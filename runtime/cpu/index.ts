@@ -13,6 +13,10 @@ import type { Backend, Executable } from '../backend.js';
 import { config } from '../config.js';
 
 const libc = koffi.load('libc.so.6');
+// Held for the life of the process: compiled programs link libgomp, and its
+// worker threads outlive any one program, so it must never be unloaded with one.
+const libgomp = koffi.load('libgomp.so.1');
+void libgomp;
 const alignedAlloc = libc.func('void *aligned_alloc(size_t alignment, size_t size)');
 const memset = libc.func('void *memset(void *s, int c, size_t n)');
 const free = libc.func('void free(void *ptr)');
