@@ -141,17 +141,12 @@ class GroupLowering {
 
   /** A reduction's (or matmul's) accumulator: valid only where the map follows the kernel's outer point. */
   private accAt(n: Node, map: IndexMap, id: number): Expr {
-    const shape = n.type.shape;
-    const kept = shape.map((d, j) => (d === 1 && this.isReducedAxis(n, j) ? -1 : j));
+    // Axes of extent 1 always read coordinate 0, and dims of extent 1 never move: neither can differ.
     const expected = this.accMap(n);
-    const same = kept.every((j, a) => j < 0 || (map.offset[a] === expected.offset[a] && map.rows[a].every((c, d) => c === expected.rows[a][d])));
+    const same = n.type.shape.every((size, a) => size === 1
+      || (map.offset[a] === expected.offset[a] && map.rows[a].every((c, d) => this.kernelSpace[d] === 1 || c === expected.rows[a][d])));
     if (!same) throw new MaterializeRequest(n.id, 'its value is read at points other than the kernel\'s current one');
     return { k: 'acc', id, dtype: n.type.dtype };
-  }
-
-  private isReducedAxis(n: Node, j: number): boolean {
-    const a = n.attrs as { axes?: readonly number[]; keepDims?: boolean };
-    return Boolean(a.keepDims && a.axes?.includes(j));
   }
 
   /** The map under which a reduction/matmul value lines up with the kernel point. */

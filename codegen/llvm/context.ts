@@ -6,6 +6,12 @@
 import llvm from 'llvm-bindings';
 import type { DType } from '../../ir/dtype.js';
 
+/** Target triple and data layout of the host, so `opt` sees real vector widths and costs. */
+const HOST_TARGETS: Record<string, { triple: string; layout: string }> = {
+  x64: { triple: 'x86_64-pc-linux-gnu', layout: 'e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-f80:128-n8:16:32:64-S128' },
+  arm64: { triple: 'aarch64-unknown-linux-gnu', layout: 'e-m:e-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128' },
+};
+
 export class Emitter {
   readonly context = new llvm.LLVMContext();
   readonly module: llvm.Module;
@@ -26,6 +32,10 @@ export class Emitter {
 
   constructor(name: string) {
     this.module = new llvm.Module(name, this.context);
+    const host = HOST_TARGETS[process.arch];
+    if (!host) throw new Error(`codegen/llvm: no target for architecture '${process.arch}'. Supported: ${Object.keys(HOST_TARGETS).join(', ')}`);
+    this.module.setTargetTriple(host.triple);
+    this.module.setDataLayout(host.layout);
     this.b = new llvm.IRBuilder(this.context);
     this.i1 = this.b.getInt1Ty();
     this.i8 = this.b.getInt8Ty();

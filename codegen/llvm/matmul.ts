@@ -23,7 +23,18 @@ const KC = 256;
 const MC = 144;
 const NC = 128;
 
+/** Rows up to which the unpacked, B-streaming form is used (small-batch inference). */
+const STREAM_ROWS = 8;
+/** Columns per unit of the streaming form. */
+const STREAM_NB = 64;
+
+/** Few rows and contiguous B rows: stream B once instead of packing it (see emitStreamingMatmul). */
+function streaming(k: MatmulKernel): boolean {
+  return k.m <= STREAM_ROWS && k.b.view.strides[k.b.view.strides.length - 1] === 1;
+}
+
 function blocks(k: MatmulKernel): number[] {
+  if (streaming(k)) return [...k.batch, Math.ceil(k.n / STREAM_NB)];
   return [...k.batch, Math.ceil(k.m / MC), Math.ceil(k.n / NC)];
 }
 
@@ -44,8 +55,54 @@ function min(e: Emitter, a: V, b: V): V {
   return e.b.CreateSelect(e.b.CreateICmpSLT(a, b), a, b);
 }
 
+/**
+ * Small-m form (inference at batch 1-8): per unit of STREAM_NB columns,
+ * C_tile[m x NB] += A[i, p] * B[p, cols] for each p, so every row of B is read
+ * once, contiguously, and the inner loop vectorizes; then the epilogue.
+ */
+function emitStreamingMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): llvm.Function {
+  const ty = e.typeOf(k.dtype);
+  const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
+  const [arena, lo, hi] = [fn.getArg(0), fn.getArg(1), fn.getArg(2)];
+  const b = e.b;
+  const { reads, writes } = kernelAccess(k);
+  const ptrs = bufferPointers(e, program, new Set([...reads, ...writes]), arena);
+  const tid = b.CreateSExt(b.CreateCall(e.external('omp_get_thread_num', e.i32, []), []), e.i64);
+  const tileSize = STREAM_ROWS * STREAM_NB;
+  const tile = b.CreateInBoundsGEP(ty, scratch(e, `kiln_stream_c_${k.dtype}`, ty, tileSize, threads).base, [b.CreateMul(tid, e.int64(tileSize))]);
+  const fma = e.intrinsic(llvm.Intrinsic.fmuladd, [ty]);
+  const zero = e.constant(0, k.dtype);
+  e.loop(lo, hi, (u) => {
+    const idx = unflatten(e, u, blocks(k));
+    const batch = idx.slice(0, -1);
+    const jc = b.CreateMul(idx[idx.length - 1], e.int64(STREAM_NB));
+    const nc = min(e, e.int64(STREAM_NB), b.CreateSub(e.int64(k.n), jc));
+    const cell = (i: V, j: V): V => b.CreateInBoundsGEP(ty, tile, [b.CreateAdd(b.CreateMul(i, e.int64(STREAM_NB)), j)]);
+    e.loop(0, k.m, (i) => e.loop(0, nc, (j) => void b.CreateStore(zero, cell(i, j)), 'zj'), 'zi');
+    e.loop(0, k.k, (p) => {
+      const bRow = b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...batch, p, jc])]);
+      e.loop(0, k.m, (i) => {
+        const a = loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, i, p]), k.dtype);
+        e.loop(0, nc, (j) => {
+          const c = cell(i, j);
+          const bv = b.CreateLoad(ty, b.CreateInBoundsGEP(ty, bRow, [j]));
+          b.CreateStore(b.CreateCall(fma, [a, bv, b.CreateLoad(ty, c)]), c);
+        }, 'sj');
+      }, 'si');
+    }, 'sp');
+    e.loop(0, k.m, (i) => e.loop(0, nc, (j) => {
+      const point = [...batch, i, b.CreateAdd(jc, j)];
+      const v = emitExpr(e, k.epilogue, { idx: point, accs: [b.CreateLoad(ty, cell(i, j))], ptrs, memo: new Map<Expr, V>() });
+      storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, point), program.buffers[k.out.buf].dtype, v);
+    }, 'ej'), 'ei');
+  }, 'unit');
+  e.endFunction();
+  return fn;
+}
+
 export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): llvm.Function {
   if (k.dtype !== 'float32' && k.dtype !== 'float64') throw new Error(`codegen/llvm: matmul of ${k.dtype} is not supported`);
+  if (streaming(k)) return emitStreamingMatmul(e, program, k, name, threads);
   const uk = microKernel(k.dtype);
   e.requireMicroKernel(uk);
   const ty = e.typeOf(k.dtype);

@@ -56,7 +56,8 @@ function linkMicroKernels(e: Emitter): void {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-ll-'));
   try {
     const file = join(dir, 'microkernels.ll');
-    writeFileSync(file, [...e.microKernels.values()].join('\n'));
+    const header = `target datalayout = "${e.module.getDataLayoutStr()}"\ntarget triple = "${e.module.getTargetTriple()}"\n`;
+    writeFileSync(file, header + [...e.microKernels.values()].join('\n'));
     const parsed = llvm.parseIRFile(file, new llvm.SMDiagnostic(), e.context);
     if (!parsed || llvm.Linker.linkModules(e.module, parsed)) throw new Error('codegen/llvm: linking the matmul micro-kernels failed');
   } finally {

@@ -64,7 +64,7 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
     const module = emitProgram(program, options.threads);
     options.print?.(module.print());
     llvm.WriteBitcodeToFile(module, `${tmp}.bc`);
-    await tool('opt-14', ['-O3', `${tmp}.bc`, '-o', `${tmp}.opt.bc`]);
+    await tool('opt-14', ['-O3', '-mcpu=native', `${tmp}.bc`, '-o', `${tmp}.opt.bc`]);
     await tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]);
     await tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, '-lgomp', '-lm']);
     renameSync(`${tmp}.so`, path);
