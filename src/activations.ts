@@ -1,0 +1,62 @@
+/**
+ * Keras 2 activations as IR builder functions (keras/activations.py and the
+ * TensorFlow backend's K.relu/K.elu/K.softmax), looked up by name.
+ */
+import type { GraphBuilder, Value } from '../ir/graph.js';
+
+export type Activation = (b: GraphBuilder, x: Value) => Value;
+
+export interface ReluOptions {
+  readonly alpha?: number;
+  readonly maxValue?: number | null;
+  readonly threshold?: number;
+}
+
+/** K.relu(x, alpha, max_value, threshold) of Keras 2.2. */
+export function relu(b: GraphBuilder, x: Value, { alpha = 0, maxValue = null, threshold = 0 }: ReluOptions = {}): Value {
+  if (alpha !== 0 && maxValue === null && threshold === 0) {
+    // tf.nn.leaky_relu
+    return alpha <= 1 ? b.maximum(b.mul(x, alpha), x) : b.select(b.binary('gt', x, 0), x, b.mul(x, alpha));
+  }
+  const negative = alpha !== 0 ? b.maximum(b.add(b.unary('neg', x), threshold), 0) : null;
+  let y = threshold !== 0 ? b.mul(x, b.cast(b.binary('gt', x, threshold), x.dtype)) : b.maximum(x, 0);
+  if (maxValue !== null) y = b.minimum(b.maximum(y, 0), maxValue);
+  return negative ? b.sub(y, b.mul(negative, alpha)) : y;
+}
+
+export function elu(b: GraphBuilder, x: Value, alpha = 1): Value {
+  const neg = b.unary('expm1', b.minimum(x, 0));
+  return b.select(b.binary('gt', x, 0), x, alpha === 1 ? neg : b.mul(neg, alpha));
+}
+
+export function softmax(b: GraphBuilder, x: Value, axis = -1): Value {
+  const e = b.unary('exp', b.sub(x, b.max(x, axis, true)));
+  return b.div(e, b.sum(e, axis, true));
+}
+
+const SELU_ALPHA = 1.6732632423543772848170429916717;
+const SELU_SCALE = 1.0507009873554804934193349852946;
+
+export const ACTIVATIONS: Readonly<Record<string, Activation>> = {
+  linear: (_b, x) => x,
+  relu: (b, x) => relu(b, x),
+  elu: (b, x) => elu(b, x),
+  selu: (b, x) => b.mul(elu(b, x, SELU_ALPHA), SELU_SCALE),
+  softmax: (b, x) => softmax(b, x),
+  softplus: (b, x) => b.add(b.unary('log1p', b.unary('exp', b.unary('neg', b.unary('abs', x)))), b.maximum(x, 0)),
+  softsign: (b, x) => b.div(x, b.add(b.unary('abs', x), 1)),
+  tanh: (b, x) => b.unary('tanh', x),
+  sigmoid: (b, x) => b.unary('sigmoid', x),
+  hard_sigmoid: (b, x) => b.minimum(b.maximum(b.add(b.mul(x, 0.2), 0.5), 0), 1),
+  exponential: (b, x) => b.unary('exp', x),
+};
+
+export type ActivationIdentifier = string | null | undefined | { className?: string; class_name?: string };
+
+/** Resolves an activation name (or Keras config); unknown names list the valid ones. */
+export function getActivation(id: ActivationIdentifier): { name: string; fn: Activation } {
+  const name = id === null || id === undefined ? 'linear' : typeof id === 'string' ? id : (id.className ?? id.class_name ?? '');
+  const fn = ACTIVATIONS[name];
+  if (!fn) throw new Error(`Unknown activation '${name}'. Valid activations: ${Object.keys(ACTIVATIONS).join(', ')}`);
+  return { name, fn };
+}

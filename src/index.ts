@@ -1,0 +1,14 @@
+/** Kiln's public entry: the Keras 2 API over an ahead-of-time compiler. */
+import * as activations from './activations.js';
+import * as initializers from './initializers.js';
+import * as layers from './layers/index.js';
+
+export { Tensor, tensor } from './tensor.js';
+export type { DType, NestedArray, TypedArray } from './tensor.js';
+export { Sequential } from './models/sequential.js';
+export { Input, Model } from './models/model.js';
+export type { PredictOptions } from './models/network.js';
+export { modelFromJSON, modelToJSON } from './serialization.js';
+export { getBackend, setBackend } from '../runtime/executor.js';
+export type { CompileStats } from '../runtime/executor.js';
+export { activations, initializers, layers };

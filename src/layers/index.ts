@@ -1,0 +1,44 @@
+/** The `layers` namespace and the registry that deserialization looks classes up in. */
+import { Layer } from './base.js';
+import { Activation, Dense, Flatten, InputLayer, Permute, RepeatVector, Reshape } from './core.js';
+import { ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU } from './advanced_activations.js';
+import { AlphaDropout, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D } from './noise.js';
+
+export { Layer, SymbolicTensor } from './base.js';
+export type { KShape, LayerArgs, Weight } from './base.js';
+export {
+  Activation, AlphaDropout, Dense, Dropout, ELU, Flatten, GaussianDropout, GaussianNoise, InputLayer, LeakyReLU, PReLU, Permute,
+  ReLU, RepeatVector, Reshape, Softmax, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, ThresholdedReLU,
+};
+
+type Config = Record<string, unknown> & { name?: string };
+
+/** Builds a layer from its (camelCase) Keras config; positional Keras arguments come first. */
+export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
+  InputLayer: (c) => new InputLayer(c),
+  Dense: (c) => new Dense(Number(c.units), c),
+  Activation: (c) => new Activation(String(c.activation), c),
+  Dropout: (c) => new Dropout(Number(c.rate), c),
+  SpatialDropout1D: (c) => new SpatialDropout1D(Number(c.rate), c),
+  SpatialDropout2D: (c) => new SpatialDropout2D(Number(c.rate), c),
+  SpatialDropout3D: (c) => new SpatialDropout3D(Number(c.rate), c),
+  AlphaDropout: (c) => new AlphaDropout(Number(c.rate), c),
+  GaussianDropout: (c) => new GaussianDropout(Number(c.rate), c),
+  GaussianNoise: (c) => new GaussianNoise(Number(c.stddev), c),
+  Flatten: (c) => new Flatten(c),
+  Reshape: (c) => new Reshape(c.targetShape as number[], c),
+  Permute: (c) => new Permute(c.dims as number[], c),
+  RepeatVector: (c) => new RepeatVector(Number(c.n), c),
+  LeakyReLU: (c) => new LeakyReLU(c),
+  PReLU: (c) => new PReLU(c),
+  ELU: (c) => new ELU(c),
+  ThresholdedReLU: (c) => new ThresholdedReLU(c),
+  ReLU: (c) => new ReLU(c),
+  Softmax: (c) => new Softmax(c),
+};
+
+export function layerFromConfig(className: string, config: Config): Layer {
+  const make = LAYER_CLASSES[className];
+  if (!make) throw new Error(`Unknown layer class '${className}'. Valid layer classes: ${Object.keys(LAYER_CLASSES).sort().join(', ')}`);
+  return make(config);
+}

@@ -1,0 +1,223 @@
+/**
+ * What Sequential and functional models share: an ordered list of layer
+ * applications from one input to one output, compiled per batch size into a
+ * program (runtime/executor.ts) whose weights are written from the layers'
+ * host copies whenever they change.
+ */
+import { sizeOf } from '../../ir/dtype.js';
+import { GraphBuilder, type Value } from '../../ir/graph.js';
+import { type CompiledGraph, type CompileStats, compileGraph } from '../../runtime/executor.js';
+import { type KShape, type Layer, type Weight, shapeText } from '../layers/base.js';
+import { Tensor, type NestedArray, type TypedArray, toTensor } from '../tensor.js';
+import { summaryText } from './summary.js';
+
+/** One layer application: `layer` applied to the outputs of `inputs` (indices into the step list, -1 = the model input). */
+export interface Step {
+  readonly layer: Layer;
+  readonly inputs: readonly number[];
+  readonly outputShape: KShape;
+}
+
+export interface PredictOptions {
+  readonly batchSize?: number;
+  readonly verbose?: number;
+}
+
+interface Program {
+  readonly compiled: CompiledGraph;
+  /** The host array each weight was last written from: setWeights replaces arrays, so identity tells staleness. */
+  readonly written: Map<Weight, Float32Array>;
+}
+
+export abstract class Network {
+  name: string;
+  private readonly programs = new Map<number, Program>();
+  private lastStats: CompileStats | null = null;
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Model input shape with the batch dim (null). */
+  abstract get inputShape(): KShape;
+
+  abstract get outputShape(): KShape;
+
+  /** Layer applications in execution order. */
+  protected abstract steps(): readonly Step[];
+
+  /** Layers as Keras lists them (`model.layers`). */
+  abstract get layers(): readonly Layer[];
+
+  get compileStats(): CompileStats | null {
+    return this.lastStats;
+  }
+
+  /** Compiled programs must be rebuilt (layers changed). */
+  protected invalidate(): void {
+    for (const p of this.programs.values()) p.compiled.dispose();
+    this.programs.clear();
+  }
+
+  /** Every weight of the model, in Keras get_weights() order, deduplicated. */
+  protected allWeights(): Weight[] {
+    const seen = new Set<Weight>();
+    for (const l of this.layers) for (const w of l.weights) seen.add(w);
+    return [...seen];
+  }
+
+  getWeights(): Tensor[] {
+    return this.allWeights().map((w) => new Tensor(w.value.slice(), w.shape));
+  }
+
+  setWeights(weights: readonly Tensor[]): void {
+    const all = this.allWeights();
+    if (weights.length !== all.length) {
+      throw new Error(`Model ${this.name} expects ${all.length} weight arrays (${all.map((w) => `${w.name} [${w.shape.join(', ')}]`).join(', ')}), got ${weights.length}`);
+    }
+    weights.forEach((t, i) => {
+      const w = all[i];
+      if (t.shape.length !== w.shape.length || t.shape.some((d, j) => d !== w.shape[j])) {
+        throw new Error(`Model ${this.name}: weight ${i} (${w.name}) has shape [${w.shape.join(', ')}], got [${t.shape.join(', ')}]`);
+      }
+    });
+    weights.forEach((t, i) => (all[i].value = Float32Array.from(t.data)));
+  }
+
+  getLayer(nameOrIndex: string | number): Layer {
+    const layers = this.layers;
+    if (typeof nameOrIndex === 'number') {
+      const l = layers[nameOrIndex];
+      if (!l) throw new Error(`Model ${this.name} has ${layers.length} layers; index ${nameOrIndex} is out of range`);
+      return l;
+    }
+    const l = layers.find((x) => x.name === nameOrIndex);
+    if (!l) throw new Error(`No layer named '${nameOrIndex}' in model ${this.name}. Layers: ${layers.map((x) => x.name).join(', ')}`);
+    return l;
+  }
+
+  countParams(): number {
+    return this.allWeights().reduce((s, w) => s + w.value.length, 0);
+  }
+
+  /** Prints Keras's summary table (with `print`, default console.log) and returns it. */
+  summary(print: (line: string) => void = console.log): string {
+    const text = summaryText(this.name, this.summaryRows());
+    print(text);
+    return text;
+  }
+
+  protected summaryRows(): { layer: Layer; output: KShape }[] {
+    return this.steps().map((s) => ({ layer: s.layer, output: s.outputShape }));
+  }
+
+  /** The inference graph for a fixed batch size. */
+  buildGraph(batch: number): ReturnType<GraphBuilder['build']> {
+    const b = new GraphBuilder();
+    const input = b.param('input', [batch, ...(this.inputShape.slice(1) as number[])]);
+    const params = new Map<Weight, Value>();
+    const ctx = {
+      training: false,
+      weight: (w: Weight): Value => {
+        let v = params.get(w);
+        if (!v) {
+          v = b.param(w.name, w.shape, 'float32', 'weight');
+          params.set(w, v);
+        }
+        return v;
+      },
+    };
+    const values: Value[] = [];
+    const steps = this.steps();
+    for (const s of steps) {
+      const x = s.inputs.map((i) => (i < 0 ? input : values[i]))[0];
+      values.push(b.scoped(s.layer.name, () => s.layer.call(b, x, ctx)));
+    }
+    return b.build([steps.length ? values[values.length - 1] : input]);
+  }
+
+  private async program(batch: number): Promise<Program> {
+    let p = this.programs.get(batch);
+    if (!p) {
+      const compiled = await compileGraph(this.buildGraph(batch), { name: `${this.name}_b${batch}` });
+      p = { compiled, written: new Map() };
+      this.programs.set(batch, p);
+      this.lastStats = compiled.stats;
+    }
+    for (const w of this.allWeights()) {
+      if (p.written.get(w) === w.value) continue;
+      p.compiled.write(w.name, w.value);
+      p.written.set(w, w.value);
+    }
+    return p;
+  }
+
+  private checkInput(x: Tensor): void {
+    const want = this.inputShape;
+    const ok = x.shape.length === want.length && want.every((d, i) => i === 0 || d === null || d === x.shape[i]);
+    if (!ok) {
+      throw new Error(`Error when checking input of model ${this.name}: expected shape ${shapeText(want)}, got array with shape (${x.shape.join(', ')})`);
+    }
+  }
+
+  /** Runs the model on `x` in batches of `batchSize` (default 32), like Keras's predict. */
+  async predict(x: Tensor | TypedArray | NestedArray, options: PredictOptions = {}): Promise<Tensor> {
+    const input = toTensor(x);
+    this.checkInput(input);
+    const n = input.shape[0];
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predict: batchSize must be a positive integer, got ${batchSize}`);
+    const batch = Math.max(1, Math.min(batchSize, n));
+    const p = await this.program(batch);
+    const rowIn = sizeOf(input.shape.slice(1));
+    const outShape = this.outputShape.slice(1) as number[];
+    const rowOut = sizeOf(outShape);
+    const out = new Float32Array(n * rowOut);
+    const data = input.data instanceof Float32Array ? input.data : Float32Array.from(input.data);
+    const padded = new Float32Array(batch * rowIn);
+    for (let start = 0; start < n; start += batch) {
+      const count = Math.min(batch, n - start);
+      const chunk = data.subarray(start * rowIn, (start + count) * rowIn);
+      // A partial last batch runs zero-padded through the same program.
+      if (count === batch) p.compiled.write('input', chunk);
+      else {
+        padded.fill(0).set(chunk);
+        p.compiled.write('input', padded);
+      }
+      const [y] = await p.compiled.run();
+      out.set(y.subarray(0, count * rowOut), start * rowOut);
+    }
+    return new Tensor(out, [n, ...outShape]);
+  }
+
+  /** One batch, no batching (Keras's predict_on_batch). */
+  async predictOnBatch(x: Tensor | TypedArray | NestedArray): Promise<Tensor> {
+    const input = toTensor(x);
+    return this.predict(input, { batchSize: Math.max(1, input.shape[0]) });
+  }
+
+  /** Class indices: argmax over the last axis, or probability > 0.5 for a single unit. */
+  async predictClasses(x: Tensor | TypedArray | NestedArray, options: PredictOptions = {}): Promise<Tensor> {
+    const p = await this.predict(x, options);
+    const k = p.shape[p.shape.length - 1];
+    if (k === 1) return new Tensor(Int32Array.from(p.data, (v) => (v > 0.5 ? 1 : 0)), p.shape, 'int32');
+    const rows = p.data.length / k;
+    const out = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (p.data[r * k + j] > p.data[r * k + best]) best = j;
+      out[r] = best;
+    }
+    return new Tensor(out, p.shape.slice(0, -1), 'int32');
+  }
+
+  /** Keras's predict_proba: the model's outputs, which should be probabilities. */
+  predictProba(x: Tensor | TypedArray | NestedArray, options: PredictOptions = {}): Promise<Tensor> {
+    return this.predict(x, options);
+  }
+
+  /** Releases compiled programs (native code and arenas). */
+  dispose(): void {
+    this.invalidate();
+  }
+}

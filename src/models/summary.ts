@@ -1,0 +1,33 @@
+/** model.summary(): Keras 2's table for sequential-like models (keras/utils/layer_utils.py print_summary). */
+import { type KShape, type Layer, shapeText } from '../layers/base.js';
+
+const LINE = 65;
+/** Column ends: Keras's [.45, .85, 1.] of 65 characters. */
+const POSITIONS = [29, 55, 65];
+
+function row(fields: readonly string[]): string {
+  let line = '';
+  fields.forEach((f, i) => {
+    if (i > 0) line = `${line.slice(0, -1)} `;
+    line += f;
+    line = line.slice(0, POSITIONS[i]);
+    line += ' '.repeat(POSITIONS[i] - line.length);
+  });
+  return line;
+}
+
+function group(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export function summaryText(name: string, rows: readonly { layer: Layer; output: KShape }[]): string {
+  const lines = [`Model: "${name}"`, '_'.repeat(LINE), row(['Layer (type)', 'Output Shape', 'Param #']), '='.repeat(LINE)];
+  rows.forEach(({ layer, output }, i) => {
+    lines.push(row([`${layer.name} (${layer.className})`, shapeText(output), String(layer.countParams())]));
+    lines.push(i === rows.length - 1 ? '='.repeat(LINE) : '_'.repeat(LINE));
+  });
+  const total = rows.reduce((s, r) => s + r.layer.countParams(), 0);
+  const trainable = rows.reduce((s, r) => s + (r.layer.trainable ? r.layer.weights.filter((w) => w.trainable).reduce((t, w) => t + w.value.length, 0) : 0), 0);
+  lines.push(`Total params: ${group(total)}`, `Trainable params: ${group(trainable)}`, `Non-trainable params: ${group(total - trainable)}`, '_'.repeat(LINE));
+  return lines.map((l) => l.trimEnd()).join('\n');
+}
