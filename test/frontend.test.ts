@@ -1,0 +1,229 @@
+/** The Keras front end: tensors, layers, models, weights, configs and the errors users see. */
+import { describe, expect, it } from 'vitest';
+import { Input, Model, Sequential, layers, modelFromJSON, modelToJSON, setBackend, tensor } from '../src/index.js';
+import { TEST_BACKEND } from './helpers/backend.js';
+import { closeTo } from './helpers/nd.js';
+
+setBackend(TEST_BACKEND);
+
+const near = (got: ArrayLike<number>, want: readonly number[], tol = 1e-5): void => expect(closeTo(got, want, tol, tol)).toBeNull();
+
+describe('tensor()', () => {
+  it('infers shapes from nested arrays and checks sizes', () => {
+    const t = tensor([[1, 2, 3], [4, 5, 6]]);
+    expect(t.shape).toEqual([2, 3]);
+    expect(Array.from(t.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(t.dtype).toBe('float32');
+    expect(tensor(Int32Array.of(1, 2), [2, 1]).dtype).toBe('int32');
+    expect(() => tensor([[1, 2], [3]])).toThrow(/ragged nested array: element\[1\] has length 1, expected length 2/);
+    expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/shape \[2, 2\] needs 4 values, got 3/);
+  });
+});
+
+describe('layers', () => {
+  it('Dense computes x @ kernel + bias, then the activation', async () => {
+    const model = new Sequential([new layers.Dense(2, { inputShape: [3], activation: 'relu' })]);
+    model.setWeights([tensor([[1, -1], [2, 0], [0, 3]]), tensor([0.5, -4])]);
+    const y = await model.predict(tensor([[1, 1, 1], [0, 1, -1]]));
+    near(y.data, [3.5, 0, 2.5, 0]);
+  });
+
+  it('Dense on rank-3 input applies to the last axis', async () => {
+    const model = new Sequential([new layers.Dense(1, { inputShape: [2, 2], useBias: false, kernelInitializer: 'ones' })]);
+    expect(model.outputShape).toEqual([null, 2, 1]);
+    near((await model.predict(tensor([[[1, 2], [3, 4]]]))).data, [3, 7]);
+  });
+
+  it('Flatten, Reshape with -1, Permute and RepeatVector move data as Keras does', async () => {
+    const x = tensor([[[1, 2, 3], [4, 5, 6]]]);
+    const permute = new Sequential([new layers.Permute([2, 1], { inputShape: [2, 3] })]);
+    near((await permute.predict(x)).data, [1, 4, 2, 5, 3, 6]);
+    const reshape = new Sequential([new layers.Reshape([-1, 2], { inputShape: [2, 3] }), new layers.Flatten()]);
+    expect(reshape.layers[0].outputShape).toEqual([null, 3, 2]);
+    near((await reshape.predict(x)).data, [1, 2, 3, 4, 5, 6]);
+    const repeat = new Sequential([new layers.RepeatVector(2, { inputShape: [3] })]);
+    const r = await repeat.predict(tensor([[1, 2, 3]]));
+    expect(r.shape).toEqual([1, 2, 3]);
+    near(r.data, [1, 2, 3, 1, 2, 3]);
+  });
+
+  it('advanced activations match their Keras definitions', async () => {
+    const x = tensor([[-2, -0.5, 0, 0.5, 2, 7]]);
+    const run = async (layer: InstanceType<typeof layers.Layer>): Promise<Float32Array> => (await new Sequential([layer]).predict(x)).data as Float32Array;
+    near(await run(new layers.ReLU({ inputShape: [6], maxValue: 6, negativeSlope: 0.1, threshold: 0.5 })), [-0.25, -0.1, -0.05, 0, 2, 6]);
+    near(await run(new layers.LeakyReLU({ inputShape: [6] })), [-0.6, -0.15, 0, 0.5, 2, 7]);
+    near(await run(new layers.ELU({ inputShape: [6], alpha: 2 })), [2 * Math.expm1(-2), 2 * Math.expm1(-0.5), 0, 0.5, 2, 7]);
+    near(await run(new layers.ThresholdedReLU({ inputShape: [6], theta: 0.5 })), [0, 0, 0, 0, 2, 7]);
+    const prelu = new layers.PReLU({ inputShape: [6], alphaInitializer: 'ones' });
+    near(await run(prelu), [-2, -0.5, 0, 0.5, 2, 7]);
+    const e = [-2, -0.5, 0, 0.5, 2, 7].map(Math.exp);
+    near(await run(new layers.Softmax({ inputShape: [6] })), e.map((v) => v / e.reduce((a, b) => a + b)));
+  });
+
+  it('PReLU shares alpha over sharedAxes', () => {
+    const layer = new layers.PReLU({ inputShape: [4, 3], sharedAxes: [1] });
+    new Sequential([layer]);
+    expect(layer.getWeights()[0].shape).toEqual([1, 3]);
+  });
+
+  it('Dropout and noise layers are the identity at inference', async () => {
+    const model = new Sequential([
+      new layers.Dropout(0.5, { inputShape: [4] }), new layers.GaussianNoise(1), new layers.GaussianDropout(0.3),
+      new layers.AlphaDropout(0.2), new layers.SpatialDropout1D(0.1),
+    ]);
+    near((await model.predict(tensor([[1, 2, 3, 4]]))).data, [1, 2, 3, 4]);
+  });
+});
+
+describe('initializers', () => {
+  const values = (init: string | object, shape: number[]): Float32Array => {
+    const layer = new layers.Dense(shape[1], { inputShape: [shape[0]], kernelInitializer: init as string, useBias: false });
+    new Sequential([layer]);
+    return layer.getWeights()[0].data as Float32Array;
+  };
+  const stats = (v: Float32Array): { mean: number; std: number; max: number } => {
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    return { mean, std: Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length), max: Math.max(...v.map(Math.abs)) };
+  };
+
+  it('follow Keras 2 scales', () => {
+    const limit = Math.sqrt(6 / (200 + 300));
+    const g = stats(values('glorot_uniform', [200, 300]));
+    expect(g.max).toBeLessThanOrEqual(limit);
+    expect(g.std).toBeCloseTo(limit / Math.sqrt(3), 2);
+    const he = stats(values('he_normal', [400, 300]));
+    expect(Math.abs(he.mean)).toBeLessThan(0.005);
+    expect(he.std).toBeCloseTo(Math.sqrt(2 / 400), 2);
+    expect(he.max).toBeLessThanOrEqual((2 * Math.sqrt(2 / 400)) / 0.87962566103423978 + 1e-6);
+    const t = stats(values({ className: 'TruncatedNormal', config: { stddev: 1 } }, [100, 100]));
+    expect(t.max).toBeLessThanOrEqual(2);
+    expect(Array.from(values('ones', [2, 2]))).toEqual([1, 1, 1, 1]);
+    expect(Array.from(values({ className: 'Identity', config: { gain: 2 } }, [2, 3]))).toEqual([2, 0, 0, 0, 2, 0]);
+  });
+
+  it('orthogonal gives orthonormal columns', () => {
+    const q = values('orthogonal', [6, 4]);
+    for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) {
+      let dot = 0;
+      for (let i = 0; i < 6; i++) dot += q[i * 4 + a] * q[i * 4 + b];
+      expect(dot).toBeCloseTo(a === b ? 1 : 0, 5);
+    }
+  });
+
+  it('are reproducible for a seed and differ across seeds', () => {
+    const a = values({ className: 'RandomNormal', config: { seed: 7 } }, [10, 10]);
+    const b = values({ className: 'RandomNormal', config: { seed: 7 } }, [10, 10]);
+    const c = values({ className: 'RandomNormal', config: { seed: 8 } }, [10, 10]);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(a)).not.toEqual(Array.from(c));
+  });
+});
+
+describe('models', () => {
+  it('summary prints Keras 2 table', () => {
+    const model = new Sequential([new layers.Dense(4, { inputShape: [3], name: 'hidden' }), new layers.Activation('tanh', { name: 'act' })], { name: 'tiny' });
+    const lines: string[] = [];
+    const text = model.summary((l) => lines.push(l));
+    expect(lines.join('\n')).toBe(text);
+    expect(text).toBe([
+      'Model: "tiny"',
+      '_'.repeat(65),
+      'Layer (type)                 Output Shape              Param #',
+      '='.repeat(65),
+      'hidden (Dense)               (None, 4)                 16',
+      '_'.repeat(65),
+      'act (Activation)             (None, 4)                 0',
+      '='.repeat(65),
+      'Total params: 16',
+      'Trainable params: 16',
+      'Non-trainable params: 0',
+      '_'.repeat(65),
+    ].join('\n'));
+  });
+
+  it('functional and Sequential models of the same layers agree; getLayer finds layers', async () => {
+    const dense = new layers.Dense(3, { activation: 'sigmoid' });
+    const input = Input({ shape: [5] });
+    const model = new Model({ inputs: input, outputs: dense.apply(input) });
+    const seq = new Sequential([new layers.Dense(3, { inputShape: [5], activation: 'sigmoid' })]);
+    seq.setWeights(model.getWeights());
+    const x = tensor(Array.from({ length: 10 }, (_, i) => [i, -i, 0.5, 1, 2].map((v) => v / 10)));
+    near((await model.predict(x)).data, Array.from((await seq.predict(x)).data));
+    expect(model.getLayer(dense.name)).toBe(dense);
+    expect(model.getLayer(1)).toBe(dense);
+    expect(() => model.getLayer('nope')).toThrow(/No layer named 'nope'/);
+  });
+
+  it('predict batches with a padded last batch; predictOnBatch, predictClasses and predictProba', async () => {
+    const model = new Sequential([new layers.Dense(3, { inputShape: [2], activation: 'softmax' })]);
+    const x = tensor([[1, 2], [3, 4], [5, 6], [-1, 0], [0, 0]]);
+    const whole = await model.predictOnBatch(x);
+    const batched = await model.predict(x, { batchSize: 2 });
+    near(batched.data, Array.from(whole.data));
+    const classes = await model.predictClasses(x);
+    expect(classes.shape).toEqual([5]);
+    for (let r = 0; r < 5; r++) {
+      const row = Array.from(whole.data.subarray(r * 3, r * 3 + 3));
+      expect(classes.data[r]).toBe(row.indexOf(Math.max(...row)));
+    }
+    near((await model.predictProba(x)).data, Array.from(whole.data));
+  });
+
+  it('pop and add rebuild the model', async () => {
+    const model = new Sequential([new layers.Dense(2, { inputShape: [2], kernelInitializer: 'identity' }), new layers.Activation('exponential')]);
+    near((await model.predict(tensor([[0, 1]]))).data, [1, Math.E], 1e-5);
+    model.pop();
+    near((await model.predict(tensor([[0, 1]]))).data, [0, 1]);
+    model.add(new layers.Activation('softsign'));
+    near((await model.predict(tensor([[0, 1]]))).data, [0, 0.5]);
+  });
+
+  it('weights: get, set on models and layers, with shape checks naming the layer', async () => {
+    const model = new Sequential([new layers.Dense(2, { inputShape: [2], name: 'd' })]);
+    expect(model.getWeights().map((w) => w.shape)).toEqual([[2, 2], [2]]);
+    model.getLayer('d').setWeights([tensor([[1, 0], [0, 1]]), tensor([1, 1])]);
+    near((await model.predict(tensor([[2, 3]]))).data, [3, 4]);
+    model.setWeights([tensor([[2, 0], [0, 2]]), tensor([0, 0])]);
+    near((await model.predict(tensor([[2, 3]]))).data, [4, 6]);
+    expect(() => model.getLayer('d').setWeights([tensor([[1, 2, 3]]), tensor([1, 1])])).toThrow(/Layer d: weight d\/kernel:0 has shape \[2, 2\], got \[1, 3\]/);
+    expect(() => model.setWeights([tensor([1])])).toThrow(/expects 2 weight arrays/);
+  });
+
+  it('round-trips through Keras 2 JSON', async () => {
+    const model = new Sequential([
+      new layers.Dense(4, { inputShape: [3], activation: 'elu', kernelInitializer: 'he_uniform' }),
+      new layers.Reshape([2, 2]), new layers.Permute([2, 1]), new layers.Flatten(), new layers.LeakyReLU({ alpha: 0.2 }),
+    ]);
+    const json = modelToJSON(model);
+    expect(JSON.parse(json).config.layers[0].config.kernel_initializer.class_name).toBe('VarianceScaling');
+    const copy = modelFromJSON(json);
+    copy.setWeights(model.getWeights());
+    const x = tensor([[0.1, -0.7, 2]]);
+    near((await copy.predict(x)).data, Array.from((await model.predict(x)).data));
+    expect(copy.layers.map((l) => l.className)).toEqual(['Dense', 'Reshape', 'Permute', 'Flatten', 'LeakyReLU']);
+  });
+});
+
+describe('bad input gets a clear error', () => {
+  it('predict with a wrong input shape names expected and given shapes', async () => {
+    const model = new Sequential([new layers.Dense(2, { inputShape: [4] })], { name: 'm' });
+    await expect(model.predict(tensor([[1, 2, 3]]))).rejects.toThrow('Error when checking input of model m: expected shape (None, 4), got array with shape (1, 3)');
+  });
+
+  it('unknown activation and initializer names list the valid ones', () => {
+    expect(() => new layers.Dense(2, { activation: 'relu6' })).toThrow(/Unknown activation 'relu6'. Valid activations: linear, relu, elu, selu, softmax/);
+    expect(() => new layers.Dense(2, { kernelInitializer: 'glorot' })).toThrow(/Unknown initializer 'glorot'. Valid initializers: .*glorot_uniform/);
+  });
+
+  it('a config with an unknown layer class names it and lists the valid ones', () => {
+    const json = { class_name: 'Sequential', config: [{ class_name: 'Dense', config: { units: 2, batch_input_shape: [null, 3] } }, { class_name: 'Conv9D', config: {} }] };
+    expect(() => modelFromJSON(json)).toThrow(/Unknown layer class 'Conv9D'. Valid layer classes: Activation, AlphaDropout, Dense/);
+    expect(() => modelFromJSON('{"class_name": "Sequential"')).toThrow(/modelFromJSON: not valid JSON/);
+  });
+
+  it('layers applied to incompatible shapes name the layer and both shapes', () => {
+    const input = Input({ shape: [2, 3] });
+    expect(() => new layers.Permute([1, 2, 3]).apply(input)).toThrow(/Permute permute_\d+ with dims \[1, 2, 3\] expects an input of rank 4, got shape \(None, 2, 3\)/);
+    expect(() => new layers.Reshape([4], { inputShape: [2, 3] }).computeOutputShape([null, 2, 3])).toThrow(/cannot reshape input of shape \(None, 2, 3\) \(6 values per sample\) to target shape \(4\)/);
+  });
+});
