@@ -19,20 +19,27 @@ type Field = [number, number | string | Uint8Array | Field[]];
 
 /** Encodes fields (number: varint; string/bytes/nested: length-delimited). */
 export function message(fields: readonly Field[]): Uint8Array {
-  const out: number[] = [];
+  const chunks: Uint8Array[] = [];
   for (const [tag, value] of fields) {
     if (typeof value === 'number') {
-      out.push(...varint(tag << 3), ...varint(value));
+      chunks.push(Uint8Array.from([...varint(tag << 3), ...varint(value)]));
       continue;
     }
     const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value instanceof Uint8Array ? value : message(value);
-    out.push(...varint((tag << 3) | 2), ...varint(bytes.length), ...bytes);
+    chunks.push(Uint8Array.from([...varint((tag << 3) | 2), ...varint(bytes.length)]), bytes);
   }
-  return Uint8Array.from(out);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
-export function valueInfo(name: string, shape: readonly number[]): Field[] {
-  const dims: Field[] = shape.map((d) => [1, [[1, d]]]);
+/** A tensor's name and shape; a string dim is symbolic (dim_param), e.g. the batch. */
+export function valueInfo(name: string, shape: readonly (number | string)[]): Field[] {
+  const dims: Field[] = shape.map((d) => [1, [typeof d === 'string' ? [2, d] : [1, d]]]);
   return [[1, name], [2, [[1, [[1, 1], [2, dims]]]]]];
 }
 

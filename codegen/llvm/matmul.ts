@@ -100,6 +100,29 @@ function emitStreamingMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel
   return fn;
 }
 
+/**
+ * Packs `panels` panels of kc x width into `dst` (panel-major, then p, then
+ * lane) from `load(index, p)`. Full panels copy without bounds logic, so the
+ * loops vectorize; only the last, partial panel clamps its reads and pads
+ * with zeros.
+ */
+function packPanels(e: Emitter, panels: V, extent: V, width: number, kc: V, dst: V, load: (index: V, p: V) => V, zero: V, ty: llvm.Type, tag: string): void {
+  const b = e.b;
+  const full = b.CreateSDiv(extent, e.int64(width));
+  const store = (panel: V, p: V, t: V, v: V): void => {
+    const at = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(panel, kc), p), e.int64(width)), t);
+    b.CreateStore(v, b.CreateInBoundsGEP(ty, dst, [at]));
+  };
+  e.loop(0, full, (panel) => e.loop(0, kc, (p) => e.loop(0, width, (t) => {
+    store(panel, p, t, load(b.CreateAdd(b.CreateMul(panel, e.int64(width)), t), p));
+  }, `${tag}t`), `${tag}p`), `${tag}panel`);
+  e.loop(full, panels, (panel) => e.loop(0, kc, (p) => e.loop(0, width, (t) => {
+    const index = b.CreateAdd(b.CreateMul(panel, e.int64(width)), t);
+    const clamped = min(e, index, b.CreateSub(extent, e.int64(1)));
+    store(panel, p, t, b.CreateSelect(b.CreateICmpSLT(index, extent), load(clamped, p), zero));
+  }, `${tag}tt`), `${tag}tp`), `${tag}tail`);
+}
+
 export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): llvm.Function {
   if (k.dtype !== 'float32' && k.dtype !== 'float64') throw new Error(`codegen/llvm: matmul of ${k.dtype} is not supported`);
   if (streaming(k)) return emitStreamingMatmul(e, program, k, name, threads);
@@ -136,22 +159,9 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     e.loop(0, Math.ceil(k.k / KC), (pcIndex) => {
       const p0 = b.CreateMul(pcIndex, e.int64(KC));
       const kc = min(e, e.int64(KC), b.CreateSub(e.int64(k.k), p0));
-      // B block: nPanels panels of kc x nr, columns past nc read as zero.
-      e.loop(0, nPanels, (jp) => e.loop(0, kc, (p) => e.loop(0, nr, (t) => {
-        const j = b.CreateAdd(b.CreateMul(jp, e.int64(nr)), t);
-        const jj = min(e, j, b.CreateSub(nc, e.int64(1)));
-        const v = loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, b.CreateAdd(p0, p), b.CreateAdd(jc, jj)]), k.dtype);
-        const dst = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(jp, kc), p), e.int64(nr)), t);
-        b.CreateStore(b.CreateSelect(b.CreateICmpSLT(j, nc), v, zero), b.CreateInBoundsGEP(ty, bp, [dst]));
-      }, 'bt'), 'bpk'), 'bjp');
-      // A block: mPanels panels of kc x MR, rows past mc read as zero.
-      e.loop(0, mPanels, (ip) => e.loop(0, kc, (p) => e.loop(0, MR, (t) => {
-        const i = b.CreateAdd(b.CreateMul(ip, e.int64(MR)), t);
-        const ii = min(e, i, b.CreateSub(mc, e.int64(1)));
-        const v = loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, ii), b.CreateAdd(p0, p)]), k.dtype);
-        const dst = b.CreateAdd(b.CreateMul(b.CreateAdd(b.CreateMul(ip, kc), p), e.int64(MR)), t);
-        b.CreateStore(b.CreateSelect(b.CreateICmpSLT(i, mc), v, zero), b.CreateInBoundsGEP(ty, ap, [dst]));
-      }, 'at'), 'apk'), 'aip');
+      // B block: nPanels panels of kc x nr; A block: mPanels panels of kc x MR.
+      packPanels(e, nPanels, nc, nr, kc, bp, (j, p) => loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, b.CreateAdd(p0, p), b.CreateAdd(jc, j)]), k.dtype), zero, ty, 'b');
+      packPanels(e, mPanels, mc, MR, kc, ap, (i, p) => loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]), k.dtype), zero, ty, 'a');
       e.loop(0, nPanels, (jp) => e.loop(0, mPanels, (ip) => {
         const aPanel = b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(ip, kc), e.int64(MR))]);
         const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateMul(jp, kc), e.int64(nr))]);
