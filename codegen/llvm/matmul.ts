@@ -19,7 +19,8 @@ import { MR, microKernel } from './microkernel.js';
 
 type V = llvm.Value;
 
-const KC = 256;
+/** Largest k slice; slices are balanced (k = 784 runs as 3 x 262, not 256 + 256 + 256 + 16). */
+const KC_MAX = 384;
 const MC = 144;
 const NC = 128;
 
@@ -139,8 +140,8 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
   const tid = b.CreateSExt(b.CreateCall(e.external('omp_get_thread_num', e.i32, []), []), e.i64);
   const slice = (s: { base: V; size: number }): V => b.CreateInBoundsGEP(ty, s.base, [b.CreateMul(tid, e.int64(s.size))]);
   const suffix = k.dtype === 'float32' ? 'f32' : 'f64';
-  const ap = slice(scratch(e, `kiln_pack_a_${suffix}`, ty, MC * KC, threads));
-  const bp = slice(scratch(e, `kiln_pack_b_${suffix}`, ty, KC * NC, threads));
+  const ap = slice(scratch(e, `kiln_pack_a_${suffix}`, ty, MC * KC_MAX, threads));
+  const bp = slice(scratch(e, `kiln_pack_b_${suffix}`, ty, KC_MAX * NC, threads));
   const cb = slice(scratch(e, `kiln_tile_c_${suffix}`, ty, MC * NC, threads));
   const nr = uk.nr;
   const zero = e.constant(0, k.dtype);
@@ -156,9 +157,11 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     e.loop(0, b.CreateMul(mPanels, e.int64(MR)), (i) => e.loop(0, b.CreateMul(nPanels, e.int64(nr)), (j) => {
       b.CreateStore(zero, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC)), j)]));
     }, 'zj'), 'zi');
-    e.loop(0, Math.ceil(k.k / KC), (pcIndex) => {
-      const p0 = b.CreateMul(pcIndex, e.int64(KC));
-      const kc = min(e, e.int64(KC), b.CreateSub(e.int64(k.k), p0));
+    const slices = Math.ceil(k.k / KC_MAX);
+    const sliceK = Math.ceil(k.k / Math.max(slices, 1));
+    e.loop(0, slices, (pcIndex) => {
+      const p0 = b.CreateMul(pcIndex, e.int64(sliceK));
+      const kc = min(e, e.int64(sliceK), b.CreateSub(e.int64(k.k), p0));
       // B block: nPanels panels of kc x nr; A block: mPanels panels of kc x MR.
       packPanels(e, nPanels, nc, nr, kc, bp, (j, p) => loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, b.CreateAdd(p0, p), b.CreateAdd(jc, j)]), k.dtype), zero, ty, 'b');
       packPanels(e, mPanels, mc, MR, kc, ap, (i, p) => loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]), k.dtype), zero, ty, 'a');
