@@ -9,7 +9,7 @@ import { type TypedArray, allocArray, isFloat } from '../ir/dtype.js';
 import { type Graph, GraphBuilder } from '../ir/graph.js';
 import { interpret } from '../ir/interpret.js';
 import { compileForTest, compileKernelInterpreted, TEST_BACKEND } from './helpers/backend.js';
-import { closeTo, rng } from './helpers/nd.js';
+import { atBroadcast, broadcastShape, closeTo, make, rng } from './helpers/nd.js';
 import { OP_CASES, generate } from './helpers/op_cases.js';
 
 const feeds = new Map<string, TypedArray>();
@@ -67,5 +67,44 @@ describe('compiled pipeline vs interpreter', () => {
   });
   it(`backend '${TEST_BACKEND}'`, async () => {
     expect(await checkCompiled((g) => compileForTest(g, 'ops'))).toEqual([]);
+  });
+});
+
+describe('random shapes with broadcasting', () => {
+  const OPS = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'gt', 'pow'] as const;
+  const REF: Record<(typeof OPS)[number], (a: number, b: number) => number> = {
+    add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b,
+    maximum: Math.max, minimum: Math.min, gt: (a, b) => +(a > b), pow: (a, b) => a ** b,
+  };
+  const draw = rng(777);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(draw() * xs.length)];
+  const cases = Array.from({ length: 24 }, (_, i) => {
+    const rank = 1 + Math.floor(draw() * 4);
+    const full = Array.from({ length: rank }, () => pick([1, 2, 3, 5, 7, 13]));
+    const a = full.map((d) => (draw() < 0.3 ? 1 : d));
+    const b = full.slice(Math.floor(draw() * rank)).map((d) => (draw() < 0.3 ? 1 : d));
+    const op = OPS[i % OPS.length];
+    const gen = (shape: number[]): Float32Array => Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => (op === 'pow' || op === 'div' ? 0.5 + draw() : draw() * 4 - 2));
+    return { op, a, b, da: gen(a), db: gen(b) };
+  });
+  const b = new GraphBuilder();
+  const outs = cases.map((c, i) => b.binary(c.op, b.param(`a${i}`, c.a), b.param(`b${i}`, c.b)));
+  const graph = b.build(outs);
+  const feeds = new Map<string, TypedArray>(cases.flatMap((c, i) => [[`a${i}`, c.da], [`b${i}`, c.db]] as [string, TypedArray][]));
+  const want = interpret(graph, feeds);
+
+  it('interpreter matches the independent reference', () => {
+    cases.forEach((c, i) => {
+      const shape = broadcastShape(c.a, c.b);
+      const ref = make(shape, (idx) => REF[c.op](atBroadcast({ shape: c.a, data: c.da }, idx), atBroadcast({ shape: c.b, data: c.db }, idx)));
+      expect(closeTo(want[i], ref.data, 2e-5, 2e-6), `${c.op} [${c.a}] [${c.b}]`).toBeNull();
+    });
+  });
+
+  it(`backend '${TEST_BACKEND}' matches the interpreter`, async () => {
+    const exe = await compileForTest(graph, 'broadcast');
+    for (const [name, data] of feeds) exe.write(name, data);
+    const got = await exe.run();
+    cases.forEach((c, i) => expect(closeTo(got[i], want[i], 2e-5, 2e-6), `${c.op} [${c.a}] [${c.b}]`).toBeNull());
   });
 });
