@@ -52,6 +52,39 @@ function scratch(e: Emitter, name: string, elem: llvm.Type, size: number, thread
   return { base: e.b.CreateBitCast(g, llvm.PointerType.get(elem, 0)), size };
 }
 
+interface MatmulFunction {
+  readonly fn: llvm.Function;
+  readonly lo: V;
+  readonly hi: V;
+  readonly ptrs: Map<number, V>;
+  /** This thread's slice of a per-thread scratch array. */
+  scratch(name: string, size: number): V;
+}
+
+/** `void name(i8* arena, i64 lo, i64 hi)` with the kernel's buffer pointers and per-thread scratch. */
+function beginMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): MatmulFunction {
+  const ty = e.typeOf(k.dtype);
+  const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
+  const b = e.b;
+  const { reads, writes } = kernelAccess(k);
+  const ptrs = bufferPointers(e, program, new Set([...reads, ...writes]), fn.getArg(0));
+  const tid = b.CreateSExt(b.CreateCall(e.external('omp_get_thread_num', e.i32, []), []), e.i64);
+  return {
+    fn, lo: fn.getArg(1), hi: fn.getArg(2), ptrs,
+    scratch: (label, size) => b.CreateInBoundsGEP(ty, scratch(e, `kiln_${label}_${k.dtype}`, ty, size, threads).base, [b.CreateMul(tid, e.int64(size))]),
+  };
+}
+
+/** out[batch, row0 + i, col0 + j] = epilogue(acc(i, j)) for i < rows, j < cols. */
+function emitEpilogue(e: Emitter, program: KernelProgram, k: MatmulKernel, ptrs: Map<number, V>, batch: V[], origin: [V, V], extent: [V | number, V | number], acc: (i: V, j: V) => V): void {
+  const b = e.b;
+  e.loop(0, extent[0], (i) => e.loop(0, extent[1], (j) => {
+    const point = [...batch, b.CreateAdd(origin[0], i), b.CreateAdd(origin[1], j)];
+    const v = emitExpr(e, k.epilogue, { idx: point, accs: [acc(i, j)], ptrs, memo: new Map<Expr, V>() });
+    storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, point), program.buffers[k.out.buf].dtype, v);
+  }, 'ej'), 'ei');
+}
+
 function min(e: Emitter, a: V, b: V): V {
   return e.b.CreateSelect(e.b.CreateICmpSLT(a, b), a, b);
 }
@@ -63,14 +96,9 @@ function min(e: Emitter, a: V, b: V): V {
  */
 function emitStreamingMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): llvm.Function {
   const ty = e.typeOf(k.dtype);
-  const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
-  const [arena, lo, hi] = [fn.getArg(0), fn.getArg(1), fn.getArg(2)];
+  const { fn, lo, hi, ptrs, scratch: threadScratch } = beginMatmul(e, program, k, name, threads);
   const b = e.b;
-  const { reads, writes } = kernelAccess(k);
-  const ptrs = bufferPointers(e, program, new Set([...reads, ...writes]), arena);
-  const tid = b.CreateSExt(b.CreateCall(e.external('omp_get_thread_num', e.i32, []), []), e.i64);
-  const tileSize = STREAM_ROWS * STREAM_NB;
-  const tile = b.CreateInBoundsGEP(ty, scratch(e, `kiln_stream_c_${k.dtype}`, ty, tileSize, threads).base, [b.CreateMul(tid, e.int64(tileSize))]);
+  const tile = threadScratch('stream_c', STREAM_ROWS * STREAM_NB);
   const fma = e.intrinsic(llvm.Intrinsic.fmuladd, [ty]);
   const zero = e.constant(0, k.dtype);
   e.loop(lo, hi, (u) => {
@@ -91,11 +119,7 @@ function emitStreamingMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel
         }, 'sj');
       }, 'si');
     }, 'sp');
-    e.loop(0, k.m, (i) => e.loop(0, nc, (j) => {
-      const point = [...batch, i, b.CreateAdd(jc, j)];
-      const v = emitExpr(e, k.epilogue, { idx: point, accs: [b.CreateLoad(ty, cell(i, j))], ptrs, memo: new Map<Expr, V>() });
-      storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, point), program.buffers[k.out.buf].dtype, v);
-    }, 'ej'), 'ei');
+    emitEpilogue(e, program, k, ptrs, batch, [e.int64(0), jc], [k.m, nc], (i, j) => b.CreateLoad(ty, cell(i, j)));
   }, 'unit');
   e.endFunction();
   return fn;
@@ -132,17 +156,11 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
   const ty = e.typeOf(k.dtype);
   const ptrTy = llvm.PointerType.get(ty, 0);
   const ukFn = e.external(uk.name, e.void, [ptrTy, ptrTy, ptrTy, e.i64, e.i64]);
-  const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
-  const [arena, lo, hi] = [fn.getArg(0), fn.getArg(1), fn.getArg(2)];
+  const { fn, lo, hi, ptrs, scratch: threadScratch } = beginMatmul(e, program, k, name, threads);
   const b = e.b;
-  const { reads, writes } = kernelAccess(k);
-  const ptrs = bufferPointers(e, program, new Set([...reads, ...writes]), arena);
-  const tid = b.CreateSExt(b.CreateCall(e.external('omp_get_thread_num', e.i32, []), []), e.i64);
-  const slice = (s: { base: V; size: number }): V => b.CreateInBoundsGEP(ty, s.base, [b.CreateMul(tid, e.int64(s.size))]);
-  const suffix = k.dtype === 'float32' ? 'f32' : 'f64';
-  const ap = slice(scratch(e, `kiln_pack_a_${suffix}`, ty, MC * KC_MAX, threads));
-  const bp = slice(scratch(e, `kiln_pack_b_${suffix}`, ty, KC_MAX * NC, threads));
-  const cb = slice(scratch(e, `kiln_tile_c_${suffix}`, ty, MC * NC, threads));
+  const ap = threadScratch('pack_a', MC * KC_MAX);
+  const bp = threadScratch('pack_b', KC_MAX * NC);
+  const cb = threadScratch('tile_c', MC * NC);
   const nr = uk.nr;
   const zero = e.constant(0, k.dtype);
   e.loop(lo, hi, (u) => {
@@ -172,12 +190,7 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
         b.CreateCall(ukFn, [aPanel, bPanel, cTile, kc, e.int64(NC)]);
       }, 'uip'), 'ujp');
     }, 'pc');
-    e.loop(0, mc, (i) => e.loop(0, nc, (j) => {
-      const acc = b.CreateLoad(ty, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC)), j)]));
-      const point = [...batch, b.CreateAdd(ic, i), b.CreateAdd(jc, j)];
-      const v = emitExpr(e, k.epilogue, { idx: point, accs: [acc], ptrs, memo: new Map<Expr, V>() });
-      storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, point), program.buffers[k.out.buf].dtype, v);
-    }, 'ej'), 'ei');
+    emitEpilogue(e, program, k, ptrs, batch, [ic, jc], [mc, nc], (i, j) => b.CreateLoad(ty, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC)), j)])));
   }, 'unit');
   e.endFunction();
   return fn;
