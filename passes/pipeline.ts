@@ -10,7 +10,8 @@ import { printProgram } from '../ir/print_kernel.js';
 import { verifyGraph, verifyProgram } from '../ir/verify.js';
 import { type LoweredProgram, lower } from './lower.js';
 import { type MemoryPlanStats, planMemory } from './memory_plan.js';
-import { dce, simplify } from './simplify.js';
+import { dce } from './dce.js';
+import { simplify } from './simplify.js';
 
 export interface GraphPass {
   readonly name: string;

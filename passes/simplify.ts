@@ -1,16 +1,15 @@
 /**
- * Simplify, CSE and DCE, as pure graph -> graph passes.
+ * Simplify and CSE, a pure graph -> graph pass.
  *
  * simplify: folds splat constants through elementwise ops, removes identities
  *   (x + 0, x * 1, x / 1, casts and reshapes/transposes/broadcasts to the same
  *   type), merges chains of reshapes, transposes and broadcasts, and turns
  *   broadcasts of constants into constants; common subexpressions share one node.
- * dce: drops nodes no output depends on (params stay: they are the program's
- *   interface).
  */
 import { sameShape } from '../ir/dtype.js';
-import { type Graph, GraphBuilder, type Node, type Value } from '../ir/graph.js';
-import { type AttrsMap, type OpAttrs, type OpName, isBinaryOp, isUnaryOp } from '../ir/ops.js';
+import type { Graph, GraphBuilder, Node, Value } from '../ir/graph.js';
+import { type AttrsMap, isBinaryOp, isUnaryOp } from '../ir/ops.js';
+import { rebuild } from './rebuild.js';
 import { scalarOp } from '../ir/scalar_eval.js';
 
 type Rewrite = (b: GraphBuilder, n: Node, xs: readonly Value[]) => Value | null;
@@ -69,30 +68,6 @@ function movement(b: GraphBuilder, n: Node, xs: readonly Value[]): Value | null 
 
 const RULES: readonly Rewrite[] = [fold, identity, movement];
 
-/** Rebuilds `graph` node by node through `rewrite`, sharing structurally equal nodes. */
-function rebuild(graph: Graph, rewrite: (b: GraphBuilder, n: Node, xs: readonly Value[]) => Value | null, keep: (n: Node) => boolean = () => true): Graph {
-  const b = new GraphBuilder();
-  const map: Value[] = [];
-  const seen = new Map<string, Value>();
-  for (const n of graph.nodes) {
-    if (!keep(n)) continue;
-    const xs = n.inputs.map((i) => map[i]);
-    const replaced = rewrite(b, n, xs);
-    if (replaced) {
-      map[n.id] = replaced;
-      continue;
-    }
-    const key = n.op === 'param' ? `param:${(n.attrs as AttrsMap['param']).name}` : `${n.op}(${xs.map((x) => x.id).join(',')})${JSON.stringify(n.attrs)}`;
-    let v = seen.get(key);
-    if (!v) {
-      v = b.op(n.op as OpName, xs, n.attrs as OpAttrs[OpName]);
-      seen.set(key, v);
-    }
-    map[n.id] = v;
-  }
-  return b.build(graph.outputs.map((o) => map[o]));
-}
-
 export function simplify(graph: Graph): Graph {
   return rebuild(graph, (b, n, xs) => {
     for (const rule of RULES) {
@@ -101,13 +76,4 @@ export function simplify(graph: Graph): Graph {
     }
     return null;
   });
-}
-
-export function dce(graph: Graph): Graph {
-  const live = new Uint8Array(graph.nodes.length);
-  for (const o of graph.outputs) live[o] = 1;
-  for (let i = graph.nodes.length - 1; i >= 0; i--) {
-    if (live[i]) for (const x of graph.nodes[i].inputs) live[x] = 1;
-  }
-  return rebuild(graph, () => null, (n) => live[n.id] === 1 || n.op === 'param');
 }

@@ -1,8 +1,8 @@
 /** The Keras front end: tensors, layers, models, weights, configs and the errors users see. */
 import { describe, expect, it } from 'vitest';
-import { Input, Model, Sequential, layers, modelFromJSON, modelToJSON, setBackend, tensor } from '../src/index.js';
-import { TEST_BACKEND } from './helpers/backend.js';
-import { closeTo } from './helpers/nd.js';
+import { Input, Model, Sequential, layers, modelFromJSON, modelToJSON, setBackend, tensor } from '../../src/index.js';
+import { TEST_BACKEND } from '../helpers/backend.js';
+import { closeTo } from '../helpers/nd.js';
 
 setBackend(TEST_BACKEND);
 

@@ -5,12 +5,12 @@
  * graph per compiled check so the native backend compiles once.
  */
 import { describe, expect, it } from 'vitest';
-import { type TypedArray, allocArray, isFloat } from '../ir/dtype.js';
-import { type Graph, GraphBuilder } from '../ir/graph.js';
-import { interpret } from '../ir/interpret.js';
-import { compileForTest, compileKernelInterpreted, TEST_BACKEND } from './helpers/backend.js';
-import { atBroadcast, broadcastShape, closeTo, make, rng } from './helpers/nd.js';
-import { OP_CASES, generate } from './helpers/op_cases.js';
+import { type TypedArray, allocArray, isFloat } from '../../ir/dtype.js';
+import { type Graph, GraphBuilder } from '../../ir/graph.js';
+import { interpret } from '../../ir/interpret.js';
+import { compileForTest, compileKernelInterpreted, TEST_BACKEND } from '../helpers/backend.js';
+import { atBroadcast, broadcastShape, closeTo, make, rng } from '../helpers/nd.js';
+import { OP_CASES, generate } from '../helpers/op_cases.js';
 
 const feeds = new Map<string, TypedArray>();
 const next = rng(1234);

@@ -4,12 +4,12 @@
  * random r, differentiated by passes/autodiff.
  */
 import { describe, expect, it } from 'vitest';
-import type { Shape } from '../ir/dtype.js';
-import { GraphBuilder, type Value } from '../ir/graph.js';
-import { interpret } from '../ir/interpret.js';
-import type { BinaryOp, UnaryOp } from '../ir/scalar.js';
-import { grad } from '../passes/autodiff.js';
-import { closeTo, rng } from './helpers/nd.js';
+import type { Shape } from '../../ir/dtype.js';
+import { GraphBuilder, type Value } from '../../ir/graph.js';
+import { interpret } from '../../ir/interpret.js';
+import type { BinaryOp, UnaryOp } from '../../ir/scalar.js';
+import { grad } from '../../passes/autodiff.js';
+import { closeTo, rng } from '../helpers/nd.js';
 
 interface GradCase {
   readonly name: string;

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 it('imports from the package entry in another directory and predicts', () => {
   expect(existsSync(join(root, 'dist', 'src', 'index.js')), 'run `npm run build` first').toBe(true);

@@ -9,10 +9,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LAYER_CLASSES } from '../src/layers/index.js';
-import { modelFromJSON, setBackend, tensor } from '../src/index.js';
-import { TEST_BACKEND } from './helpers/backend.js';
-import { closeTo } from './helpers/nd.js';
+import { LAYER_CLASSES } from '../../src/layers/index.js';
+import { modelFromJSON, setBackend, tensor } from '../../src/index.js';
+import { TEST_BACKEND } from '../helpers/backend.js';
+import { closeTo } from '../helpers/nd.js';
 
 interface Record_ {
   id: string;
@@ -22,7 +22,7 @@ interface Record_ {
   expected: { shape: number[]; data: number[] }[];
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const file = process.env.KILN_CONFORMANCE ?? join(root, '..', 'shared', 'conformance', 'keras2-layers.jsonl');
 if (!existsSync(file)) throw new Error(`conformance set not found at ${file}; set KILN_CONFORMANCE to its path`);
 const records: Record_[] = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));

@@ -1,0 +1,59 @@
+/** Each numbered invariant of ir/verify.ts, broken on purpose, is reported by number. */
+import { describe, expect, it } from 'vitest';
+import { type Graph, GraphBuilder, type Node } from '../../ir/graph.js';
+import type { KernelProgram, LoopKernel } from '../../ir/kernel.js';
+import { verifyGraph, verifyProgram } from '../../ir/verify.js';
+import { lower } from '../../passes/lower.js';
+import { planMemory } from '../../passes/memory_plan.js';
+
+function graph(): Graph {
+  const b = new GraphBuilder();
+  const x = b.param('x', [2, 3]);
+  const y = b.param('y', [2, 3]);
+  return b.build([b.unary('exp', b.add(x, y))]);
+}
+
+const edit = (g: Graph, id: number, change: Partial<Node>): Graph => ({ ...g, nodes: g.nodes.map((n) => (n.id === id ? ({ ...n, ...change } as Node) : n)) });
+
+describe('tensor IR invariants', () => {
+  it('accepts a well-formed graph', () => expect(() => verifyGraph(graph())).not.toThrow());
+  it('G1 ids equal indices', () => expect(() => verifyGraph(edit(graph(), 2, { id: 7 }))).toThrow(/^G1: node at index 2 has id 7/));
+  it('G2 topological order', () => expect(() => verifyGraph(edit(graph(), 2, { inputs: [0, 3] }))).toThrow(/^G2: node %2 \(add\) reads %3/));
+  it('G3 known ops', () => expect(() => verifyGraph(edit(graph(), 3, { op: 'cosh' as never }))).toThrow(/^G3: node %3 has unknown op 'cosh'/));
+  it('G4 types match inference', () => expect(() => verifyGraph(edit(graph(), 3, { type: { shape: [2, 3], dtype: 'int32' } }))).toThrow(/^G4: node %3 \(exp\) is typed int32\[2, 3\] but infers float32\[2, 3\]/));
+  it('G5 outputs exist', () => {
+    expect(() => verifyGraph({ ...graph(), outputs: [9] })).toThrow(/^G5: output %9 does not exist/);
+    expect(() => verifyGraph({ ...graph(), outputs: [] })).toThrow(/^G5: the graph has no outputs/);
+  });
+  it('G6 unique param names', () => {
+    const g = graph();
+    expect(() => verifyGraph(edit(g, 1, { attrs: { ...(g.nodes[1].attrs as object), name: 'x' } as never }))).toThrow(/^G6: param name 'x' is used twice/);
+  });
+});
+
+describe('kernel IR invariants', () => {
+  const planned = (): KernelProgram => planMemory(lower(graph(), 'p')).program;
+  const withKernel = (p: KernelProgram, change: (k: LoopKernel) => LoopKernel): KernelProgram => ({ ...p, kernels: p.kernels.map((k) => change(k as LoopKernel)) });
+  it('accepts a planned program', () => expect(() => verifyProgram(planned(), true)).not.toThrow());
+  it('K1 buffer sizes match shapes', () => {
+    const p = planned();
+    expect(() => verifyProgram({ ...p, buffers: p.buffers.map((b, i) => (i === 0 ? { ...b, size: 5 } : b)) })).toThrow(/^K1: buffer x has size 5 but shape \[2, 3\]/);
+  });
+  it('K2 loads match buffer dtypes', () => {
+    const p = withKernel(planned(), (k) => ({ ...k, stores: k.stores.map((s) => ({ ...s, expr: { k: 'load', buf: 0, view: s.view, dtype: 'int32' } })) }));
+    expect(() => verifyProgram(p)).toThrow(/^K2: kernel p_k0_exp: load of x as int32, buffer is float32/);
+  });
+  it('K3 views stay inside buffers', () => {
+    const p = withKernel(planned(), (k) => ({ ...k, stores: k.stores.map((s) => ({ ...s, view: { offset: 1, strides: s.view.strides } })) }));
+    expect(() => verifyProgram(p)).toThrow(/^K3: kernel p_k0_exp: store of %3 reaches \[1, 6\], buffer has 6 elements/);
+  });
+  it('K4 params are never written', () => {
+    const p = withKernel(planned(), (k) => ({ ...k, stores: k.stores.map((s) => ({ ...s, buf: 1 })) }));
+    expect(() => verifyProgram(p)).toThrow(/^K4: kernel p_k0_exp writes y, a input buffer/);
+  });
+  it('K5 buffers a kernel touches do not share bytes', () => {
+    const p = planned();
+    expect(() => verifyProgram({ ...p, buffers: p.buffers.map((b) => (b.name === 'y' ? { ...b, offset: 0 } : b)) }, true)).toThrow(/^K5: kernel p_k0_exp touches x and y, which share arena bytes/);
+    expect(() => verifyProgram({ ...p, buffers: p.buffers.map((b) => (b.name === 'y' ? { ...b, offset: 8200 } : b)) }, true)).toThrow(/^K5: buffer y has offset 8200/);
+  });
+});
