@@ -29,6 +29,8 @@ export interface PipelineOptions {
   readonly passes?: readonly GraphPass[];
   /** Receives the IR text after each stage. */
   readonly dump?: (stage: string, text: string) => void;
+  /** Verify the IR after every pass (default true). */
+  readonly verify?: boolean;
 }
 
 export interface PipelineResult {
@@ -37,14 +39,14 @@ export interface PipelineResult {
   readonly memory: MemoryPlanStats;
 }
 
-export function runGraphPasses(graph: Graph, passes: readonly GraphPass[], dump?: PipelineOptions['dump']): Graph {
-  verifyGraph(graph);
+export function runGraphPasses(graph: Graph, passes: readonly GraphPass[], dump?: PipelineOptions['dump'], verify = true): Graph {
+  if (verify) verifyGraph(graph);
   dump?.('input', printGraph(graph));
   let g = graph;
   for (const pass of passes) {
     g = pass.run(g);
     try {
-      verifyGraph(g);
+      if (verify) verifyGraph(g);
     } catch (e) {
       throw new Error(`after pass '${pass.name}': ${(e as Error).message}`);
     }
@@ -54,12 +56,13 @@ export function runGraphPasses(graph: Graph, passes: readonly GraphPass[], dump?
 }
 
 export function compileToProgram(graph: Graph, options: PipelineOptions = {}): PipelineResult {
-  const g = runGraphPasses(graph, options.passes ?? PREDICT_PASSES, options.dump);
+  const verify = options.verify ?? true;
+  const g = runGraphPasses(graph, options.passes ?? PREDICT_PASSES, options.dump, verify);
   const lowered = lower(g, options.name ?? 'program');
-  verifyProgram(lowered);
+  if (verify) verifyProgram(lowered);
   options.dump?.('lower', printProgram(lowered));
   const { program, stats } = planMemory(lowered);
-  verifyProgram(program, true);
+  if (verify) verifyProgram(program, true);
   options.dump?.('memory_plan', printProgram(program));
   return { graph: g, program, memory: stats };
 }

@@ -24,11 +24,12 @@ function intermediateBytes(graph: Graph): number {
 }
 
 function dumpToStderr(stage: string, text: string): void {
-  process.stderr.write(`--- KILN_DUMP_IR: after ${stage} ---\n${text}\n`);
+  const want = config.dumpIr;
+  if (want === 'all' || want?.has(stage)) process.stderr.write(`--- KILN_DUMP_IR: after ${stage} ---\n${text}\n`);
 }
 
 export async function compileWithBackend(graph: Graph, name: string, backend: Backend, backendName: BackendName): Promise<CompiledGraph> {
-  const { graph: simplified, program, memory } = compileToProgram(graph, { name, dump: config.dumpIr ? dumpToStderr : undefined });
+  const { graph: simplified, program, memory } = compileToProgram(graph, { name, dump: config.dumpIr ? dumpToStderr : undefined, verify: config.verify });
   const exe = await backend.load(program);
   const stats: CompileStats = {
     opsBefore: countOps(graph),

@@ -22,13 +22,31 @@ function findPackageRoot(): string {
 }
 const packageRoot = resolve(findPackageRoot());
 
+/** Pass stages by the names KILN_DUMP_IR accepts (and short aliases). */
+const STAGE_ALIASES: Record<string, string> = { fusion: 'lower', memory: 'memory_plan' };
+
+/** null: off; 'all'; or a set of stage names. */
+function stageList(value: string | undefined): 'all' | ReadonlySet<string> | null {
+  if (!value || value === '0') return null;
+  if (value === '1' || value === 'all') return 'all';
+  return new Set(value.split(',').map((s) => STAGE_ALIASES[s.trim()] ?? s.trim()));
+}
+
+/** null: off; 'all'; or a substring of the program names to print. */
+function filter(value: string | undefined): string | null {
+  if (!value || value === '0') return null;
+  return value === '1' || value === 'all' ? 'all' : value;
+}
+
 export const config = Object.freeze({
   /** Threads for native kernels (default: every core). */
   numThreads: positiveInt('KILN_NUM_THREADS', process.env.KILN_NUM_THREADS, cpus().length),
   /** Where compiled native code is cached, keyed by content hash. */
   cacheDir: process.env.KILN_CACHE_DIR || join(packageRoot, '.kiln-cache'),
-  /** When set, the pipeline runner prints the IR after every pass to stderr. */
-  dumpIr: Boolean(process.env.KILN_DUMP_IR),
-  /** When set, code generators print the kernels they emit to stderr. */
-  printKernel: Boolean(process.env.KILN_PRINT_KERNEL),
+  /** KILN_DUMP_IR=all|<stage>,...: the pipeline runner prints the IR after those stages to stderr (input, dce, simplify, lower or fusion, memory_plan or memory). */
+  dumpIr: stageList(process.env.KILN_DUMP_IR),
+  /** KILN_PRINT_KERNEL=all|<substring>: code generators print the code of matching programs to stderr. */
+  printKernel: filter(process.env.KILN_PRINT_KERNEL),
+  /** KILN_VERIFY=0 skips verifying the IR between passes (on by default). */
+  verify: process.env.KILN_VERIFY !== '0',
 });

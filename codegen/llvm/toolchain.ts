@@ -57,7 +57,10 @@ async function tool(cmd: string, args: string[]): Promise<void> {
 export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
   const key = programKey(program, options.threads);
   const path = join(options.cacheDir, `${key}.so`);
-  if (existsSync(path)) return { path, fromCache: true };
+  if (existsSync(path)) {
+    if (options.print) options.print(emitProgram(program, options.threads).print());
+    return { path, fromCache: true };
+  }
   mkdirSync(options.cacheDir, { recursive: true });
   const tmp = join(options.cacheDir, `${key}.${process.pid}.${Date.now()}`);
   try {

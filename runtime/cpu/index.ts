@@ -21,6 +21,10 @@ const alignedAlloc = libc.func('void *aligned_alloc(size_t alignment, size_t siz
 const memset = libc.func('void *memset(void *s, int c, size_t n)');
 const free = libc.func('void free(void *ptr)');
 
+function wantsPrint(name: string): boolean {
+  return config.printKernel === 'all' || (config.printKernel !== null && name.includes(config.printKernel));
+}
+
 export interface CpuOptions {
   /** Threads for this program (default: KILN_NUM_THREADS or every core). */
   readonly threads?: number;
@@ -28,7 +32,7 @@ export interface CpuOptions {
 
 export async function loadCpu(program: KernelProgram, options: CpuOptions = {}): Promise<Executable> {
   const threads = options.threads ?? config.numThreads;
-  const lib = await compileNative(program, { threads, cacheDir: config.cacheDir, print: config.printKernel ? (t) => process.stderr.write(t) : undefined });
+  const lib = await compileNative(program, { threads, cacheDir: config.cacheDir, print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
   const native = koffi.load(lib.path);
   const entry = native.func(`void ${ENTRY}(void *arena)`);
   const bytes = Math.ceil(Math.max(program.arenaBytes, ARENA_ALIGN) / ARENA_ALIGN) * ARENA_ALIGN;

@@ -12,7 +12,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LAYER_CLASSES } from '../../src/layers/index.js';
 import { modelFromJSON, setBackend, tensor } from '../../src/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
-import { closeTo } from '../helpers/nd.js';
 
 interface Record_ {
   id: string;
@@ -49,7 +48,7 @@ describe(`Keras 2 conformance (${TEST_BACKEND} backend)`, () => {
     const y = await model.predict(tensor(input.data, [1, ...input.shape]));
     const [want] = r.expected;
     expect(y.shape).toEqual([1, ...want.shape]);
-    expect(closeTo(y.data, want.data, 1e-4, 1e-4)).toBeNull();
+    expect(y.data).toBeAllClose(want.data, { rtol: 1e-4, atol: 1e-4 });
     model.dispose();
     passed.set(family(r), (passed.get(family(r)) ?? 0) + 1);
   });

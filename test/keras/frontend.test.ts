@@ -2,11 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { Input, Model, Sequential, layers, modelFromJSON, modelToJSON, setBackend, tensor } from '../../src/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
-import { closeTo } from '../helpers/nd.js';
 
 setBackend(TEST_BACKEND);
 
-const near = (got: ArrayLike<number>, want: readonly number[], tol = 1e-5): void => expect(closeTo(got, want, tol, tol)).toBeNull();
+const near = (got: ArrayLike<number>, want: readonly number[], tol = 1e-5): void => expect(got).toBeAllClose(want, { rtol: tol, atol: tol });
 
 describe('tensor()', () => {
   it('infers shapes from nested arrays and checks sizes', () => {

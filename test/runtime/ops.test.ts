@@ -44,7 +44,7 @@ describe('interpreter vs independent reference', () => {
     const [got] = interpret(g, feeds);
     const want = c.ref(caseInputs[ci].map(({ name, spec }) => ({ shape: spec.shape, data: feeds.get(name)! })));
     const [rtol, atol] = c.tol ?? tolerance(g.nodes[g.outputs[0]].type.dtype);
-    expect(closeTo(got, want.data, rtol, atol)).toBeNull();
+    expect(got).toBeAllClose(want.data, { rtol, atol });
   });
 });
 
@@ -97,7 +97,7 @@ describe('random shapes with broadcasting', () => {
     cases.forEach((c, i) => {
       const shape = broadcastShape(c.a, c.b);
       const ref = make(shape, (idx) => REF[c.op](atBroadcast({ shape: c.a, data: c.da }, idx), atBroadcast({ shape: c.b, data: c.db }, idx)));
-      expect(closeTo(want[i], ref.data, 2e-5, 2e-6), `${c.op} [${c.a}] [${c.b}]`).toBeNull();
+      expect(want[i], `${c.op} [${c.a}] [${c.b}]`).toBeAllClose(ref.data, { rtol: 2e-5, atol: 2e-6 });
     });
   });
 
@@ -105,6 +105,11 @@ describe('random shapes with broadcasting', () => {
     const exe = await compileForTest(graph, 'broadcast');
     for (const [name, data] of feeds) exe.write(name, data);
     const got = await exe.run();
-    cases.forEach((c, i) => expect(closeTo(got[i], want[i], 2e-5, 2e-6), `${c.op} [${c.a}] [${c.b}]`).toBeNull());
+    cases.forEach((c, i) => expect(got[i], `${c.op} [${c.a}] [${c.b}]`).toBeAllClose(want[i], { rtol: 2e-5, atol: 2e-6 }));
   });
+});
+
+it('toBeAllClose rejects values outside the tolerance', () => {
+  expect([1, 2]).not.toBeAllClose([1, 2.001], { rtol: 1e-5, atol: 1e-6 });
+  expect([1, NaN]).toBeAllClose([1, NaN]);
 });
