@@ -1,5 +1,6 @@
 /**
- * The Keras 2 conformance set (../shared/conformance/keras2-layers.jsonl):
+ * The Keras 2 conformance set (./data/keras2-layers.jsonl, a copy of
+ * ../shared/conformance; provenance and MIT notice in ./data/README.md):
  * every record whose layers Kiln implements is loaded from its Keras config,
  * given its weights, run, and compared with what real Keras produced at
  * rtol = atol = 1e-4. Records needing layers not built yet are listed as not
@@ -21,8 +22,7 @@ interface Record_ {
   expected: { shape: number[]; data: number[] }[];
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const file = process.env.KILN_CONFORMANCE ?? join(root, '..', 'shared', 'conformance', 'keras2-layers.jsonl');
+const file = process.env.KILN_CONFORMANCE ?? join(dirname(fileURLToPath(import.meta.url)), 'data', 'keras2-layers.jsonl');
 if (!existsSync(file)) throw new Error(`conformance set not found at ${file}; set KILN_CONFORMANCE to its path`);
 const records: Record_[] = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 
