@@ -16,9 +16,16 @@ export interface Node<K extends OpName = OpName> {
   readonly type: TensorType;
 }
 
+/** A state param (target) that takes a new value at the end of every run: weights, optimizer slots, counters. */
+export interface Update {
+  readonly target: number;
+  readonly value: number;
+}
+
 export interface Graph {
   readonly nodes: readonly Node[];
   readonly outputs: readonly number[];
+  readonly updates?: readonly Update[];
 }
 
 /** A handle on a node being built. */
@@ -72,8 +79,9 @@ export class GraphBuilder {
     return { id: node.id, shape: type.shape, dtype: type.dtype };
   }
 
-  build(outputs: readonly Value[]): Graph {
-    return { nodes: [...this.nodes], outputs: outputs.map((v) => v.id) };
+  build(outputs: readonly Value[], updates: readonly { target: Value; value: Value }[] = []): Graph {
+    const graph: Graph = { nodes: [...this.nodes], outputs: outputs.map((v) => v.id) };
+    return updates.length ? { ...graph, updates: updates.map((u) => ({ target: u.target.id, value: u.value.id })) } : graph;
   }
 
   param(name: string, shape: Shape, dtype: DType = 'float32', role: ParamRole = 'input'): Value {

@@ -9,6 +9,17 @@ import { OPS } from './ops.js';
 
 /** Feeds are keyed by param name. Returns one array per graph output. */
 export function interpret(graph: Graph, feeds: ReadonlyMap<string, TypedArray> | Record<string, TypedArray>): TypedArray[] {
+  return interpretRun(graph, feeds).outputs;
+}
+
+/** One run: the outputs, and the new value of every updated state param (by name). */
+export function interpretRun(graph: Graph, feeds: ReadonlyMap<string, TypedArray> | Record<string, TypedArray>): { outputs: TypedArray[]; updates: Map<string, TypedArray> } {
+  const values = evaluateAll(graph, feeds);
+  const updates = new Map((graph.updates ?? []).map((u) => [(graph.nodes[u.target].attrs as { name: string }).name, values[u.value]]));
+  return { outputs: graph.outputs.map((o) => values[o]), updates };
+}
+
+function evaluateAll(graph: Graph, feeds: ReadonlyMap<string, TypedArray> | Record<string, TypedArray>): TypedArray[] {
   const get = (name: string): TypedArray | undefined => (feeds instanceof Map ? feeds.get(name) : (feeds as Record<string, TypedArray>)[name]);
   const values: TypedArray[] = [];
   for (const node of graph.nodes) {
@@ -24,5 +35,5 @@ export function interpret(graph: Graph, feeds: ReadonlyMap<string, TypedArray> |
     const types = node.inputs.map((i) => graph.nodes[i].type);
     values.push(OPS[node.op].evaluate(inputs, types, node.attrs as never, node.type));
   }
-  return graph.outputs.map((o) => values[o]);
+  return values;
 }

@@ -16,6 +16,7 @@ export function printNode(node: Node): string {
 
 export function printGraph(graph: Graph): string {
   const lines = graph.nodes.map(printNode);
+  for (const u of graph.updates ?? []) lines.push(`update %${u.target} <- %${u.value}`);
   lines.push(`return ${graph.outputs.map((o) => `%${o}`).join(', ')}`);
   return lines.join('\n');
 }

@@ -9,11 +9,12 @@
  * G4  every node's type equals its op's inference over its inputs.
  * G5  outputs refer to existing nodes; there is at least one.
  * G6  param names are unique.
+ * G7  updates target distinct 'state' params with values of the same type.
  *
  * K1  buffer ids equal their index; sizes match shapes.
  * K2  every load/store/operand refers to an existing buffer of the expected dtype.
  * K3  every view stays inside its buffer over the kernel's iteration space.
- * K4  inputs, weights and state are never written.
+ * K4  inputs and weights are never written (state is, by its update copy).
  * K5  after memory planning: offsets are aligned and inside the arena, and no two
  *     buffers that a kernel touches overlap unless they are the same buffer.
  */
@@ -50,6 +51,15 @@ export function verifyGraph(graph: Graph): void {
       names.add(name);
     }
   });
+  const targets = new Set<number>();
+  for (const u of graph.updates ?? []) {
+    const t = graph.nodes[u.target];
+    const v = graph.nodes[u.value];
+    check(t?.op === 'param' && (t.attrs as { role: string }).role === 'state', 'G7', () => `update target %${u.target} is not a state param`);
+    check(v && sameShape(v.type.shape, t.type.shape) && v.type.dtype === t.type.dtype, 'G7', () => `update of %${u.target} (${t.type.dtype}${shapeStr(t.type.shape)}) gets %${u.value} of another type`);
+    check(!targets.has(u.target), 'G7', () => `%${u.target} is updated twice`);
+    targets.add(u.target);
+  }
   check(graph.outputs.length > 0, 'G5', () => 'the graph has no outputs');
   for (const o of graph.outputs) check(o >= 0 && o < graph.nodes.length, 'G5', () => `output %${o} does not exist`);
 }
@@ -111,7 +121,7 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
     };
     const stored = (buf: number): void => {
       const role = p.buffers[buf]?.role;
-      check(role === 'temp' || role === 'output', 'K4', () => `kernel ${k.name} writes ${p.buffers[buf]?.name}, a ${role} buffer`);
+      check(role === 'temp' || role === 'output' || role === 'state', 'K4', () => `kernel ${k.name} writes ${p.buffers[buf]?.name}, a ${role} buffer`);
     };
     if (k.kind === 'matmul') {
       access(k.a.buf, k.a.view, spaceA, 'matmul A', k.dtype);

@@ -89,7 +89,7 @@ function commonGroup(cs: readonly Node[], groupOf: Int32Array, isOutput: boolean
 export function fuse(graph: Graph, materialize: ReadonlySet<number> = new Set()): FusedGraph {
   const { nodes } = graph;
   const users = usersOf(graph);
-  const outputs = new Set([...graph.outputs, ...materialize]);
+  const outputs = new Set([...graph.outputs, ...(graph.updates ?? []).map((u) => u.value), ...materialize]);
   const groupOf = new Int32Array(nodes.length).fill(PARAM);
   const drafts: Draft[] = [];
 

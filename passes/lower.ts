@@ -300,6 +300,13 @@ function tryLower(graph: Graph, fused: FusedGraph, name: string): LoweredProgram
     kernels.push({ kind: 'loop', name: `${name}_copy${buf}`, outer: [...n.type.shape], inner: [], reductions: [], stores: [{ buf, view, space: 'full', expr: { k: 'load', buf: bufferOf[id], view, dtype: n.type.dtype } }] });
     return buf;
   });
+  // State updates run last, once every kernel has read the old values.
+  for (const u of graph.updates ?? []) {
+    const n = graph.nodes[u.target];
+    const view = { offset: 0, strides: stridesOf(n.type.shape) };
+    const load: Expr = { k: 'load', buf: bufferOf[u.value], view, dtype: n.type.dtype };
+    kernels.push({ kind: 'loop', name: `${name}_update_${buffers[bufferOf[u.target]].name.replace(/[^A-Za-z0-9_]/g, '_')}`, outer: [...n.type.shape], inner: [], reductions: [], stores: [{ buf: bufferOf[u.target], view, space: 'full', expr: load }] });
+  }
   return { name, buffers, kernels, arenaBytes: 0, params, outputs, fused };
 }
 

@@ -23,5 +23,5 @@ export function rebuild(graph: Graph, rewrite: (b: GraphBuilder, n: Node, xs: re
     }
     map[n.id] = v;
   }
-  return b.build(graph.outputs.map((o) => map[o]));
+  return b.build(graph.outputs.map((o) => map[o]), (graph.updates ?? []).map((u) => ({ target: map[u.target], value: map[u.value] })));
 }

@@ -49,6 +49,11 @@ export async function compileWithBackend(graph: Graph, name: string, backend: Ba
       if (data.length !== expected) throw new Error(`Param '${paramName}' holds ${expected} elements, got ${data.length}`);
       exe.write(buf, data);
     },
+    read(paramName: string) {
+      const buf = program.params.get(paramName);
+      if (buf === undefined) throw new Error(`No param named '${paramName}'. Params: ${[...program.params.keys()].join(', ')}`);
+      return exe.read(buf);
+    },
     async run() {
       await exe.run();
       return Promise.all(program.outputs.map((b) => exe.read(b)));

@@ -5,7 +5,7 @@
  */
 import type { TypedArray } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
-import { interpret } from '../ir/interpret.js';
+import { interpretRun } from '../ir/interpret.js';
 
 export const BACKEND_NAMES = ['cpu', 'interpreter'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -25,8 +25,10 @@ export interface CompileStats {
 export interface CompiledGraph {
   readonly backend: BackendName;
   readonly stats: CompileStats;
-  /** Writes a param (input or weight) by name. */
+  /** Writes a param (input, weight or state) by name. */
   write(name: string, data: TypedArray): void;
+  /** The current value of a param: state params change with every run that updates them. */
+  read(name: string): Promise<TypedArray>;
   /** Runs the program; resolves to one array per graph output (copies). */
   run(): Promise<TypedArray[]>;
   dispose(): void;
@@ -56,7 +58,16 @@ function compileInterpreted(graph: Graph): CompiledGraph {
     backend: 'interpreter',
     stats: { opsBefore: ops, opsAfter: ops, kernels: ops, arenaBytes: 0, intermediateBytes: 0, cached: false },
     write: (name, data) => void feeds.set(name, data.slice()),
-    run: async () => interpret(graph, feeds).map((a) => a.slice()),
+    read: async (name) => {
+      const v = feeds.get(name);
+      if (!v) throw new Error(`No value for param '${name}'`);
+      return v.slice();
+    },
+    async run() {
+      const { outputs, updates } = interpretRun(graph, feeds);
+      for (const [name, value] of updates) feeds.set(name, value.slice());
+      return outputs.map((a) => a.slice());
+    },
     dispose: () => feeds.clear(),
   };
 }

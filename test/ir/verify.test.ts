@@ -31,6 +31,16 @@ describe('tensor IR invariants', () => {
   });
 });
 
+it('G7 updates target state params with values of their type', () => {
+  const b = new GraphBuilder();
+  const w = b.param('w', [2], 'float32', 'state');
+  const x = b.param('x', [2]);
+  const ok = b.build([x], [{ target: w, value: b.add(w, x) }]);
+  expect(() => verifyGraph(ok)).not.toThrow();
+  expect(() => verifyGraph({ ...ok, updates: [{ target: x.id, value: w.id }] })).toThrow(/^G7: update target %1 is not a state param/);
+  expect(() => verifyGraph({ ...ok, updates: [{ target: w.id, value: b.sum(x).id }] })).toThrow(/^G7: update of %0 \(float32\[2\]\) gets %\d+ of another type/);
+});
+
 describe('kernel IR invariants', () => {
   const planned = (): KernelProgram => planMemory(lower(graph(), 'p')).program;
   const withKernel = (p: KernelProgram, change: (k: LoopKernel) => LoopKernel): KernelProgram => ({ ...p, kernels: p.kernels.map((k) => change(k as LoopKernel)) });
