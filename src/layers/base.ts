@@ -24,7 +24,17 @@ export interface Weight {
 export interface CallContext {
   /** The IR value of a weight in the program being built. */
   weight(w: Weight): Value;
+  /** Learning phase: 1 in training programs (dropout and noise active), 0 otherwise. */
   readonly training: boolean;
+  /** Uniform [0, 1) values of `shape`, new at every training step, reproducible for `seed`. */
+  random(seed: number, shape: readonly number[]): Value;
+}
+
+/** A stable 32-bit seed from a layer name, for layers created without one. */
+export function seedFromName(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }
 
 export interface LayerArgs {

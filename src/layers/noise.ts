@@ -5,16 +5,37 @@
  * training programs.
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
-import { type KShape, Layer, type LayerArgs } from './base.js';
+import { type CallContext, type KShape, Layer, type LayerArgs, seedFromName } from './base.js';
 
 abstract class InferenceIdentity extends Layer {
   computeOutputShape(s: KShape): KShape {
     return s;
   }
 
-  call(_b: GraphBuilder, x: Value): Value {
+  call(_b: GraphBuilder, x: Value, _ctx: CallContext): Value {
     return x;
   }
+}
+
+/** Standard normal values from two uniform streams (Box-Muller). */
+function normal(b: GraphBuilder, ctx: CallContext, seed: number, shape: readonly number[]): Value {
+  const u1 = ctx.random(seed, shape);
+  const u2 = ctx.random((seed ^ 0x5bd1e995) >>> 0, shape);
+  const radius = b.unary('sqrt', b.mul(b.unary('log', b.sub(1, u1)), -2));
+  return b.mul(radius, cosTwoPi(b, u2));
+}
+
+/** cos(2 pi u) for u in [0, 1), from a short even polynomial on the reduced argument. */
+function cosTwoPi(b: GraphBuilder, u: Value): Value {
+  // Reduce to t = 2 pi (u - 1/2) in [-pi, pi): cos(2 pi u) = -cos(t); then cos(t) by range-halving: cos(t) = 2 cos^2(t/2) - 1.
+  const half = b.mul(b.sub(u, 0.5), Math.PI);
+  const h2 = b.mul(half, half);
+  // Taylor series of cos on [-pi/2, pi/2] to degree 12: error < 3e-9.
+  const coeffs = [1, -1 / 2, 1 / 24, -1 / 720, 1 / 40320, -1 / 3628800, 1 / 479001600];
+  let c: Value = b.mul(h2, coeffs[coeffs.length - 1]);
+  for (let i = coeffs.length - 2; i > 0; i--) c = b.mul(b.add(c, coeffs[i]), h2);
+  c = b.add(c, coeffs[0]);
+  return b.unary('neg', b.sub(b.mul(b.mul(c, c), 2), 1));
 }
 
 function checkRate(layer: Layer, rate: number): void {
@@ -32,6 +53,13 @@ export class Dropout extends InferenceIdentity {
   constructor(readonly rate: number, readonly args: DropoutArgs = {}) {
     super(args);
     checkRate(this, rate);
+  }
+
+  /** Training: inverted dropout, keep with probability 1 - rate and scale by 1 / (1 - rate). */
+  override call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+    if (!ctx.training || this.rate === 0) return x;
+    const u = ctx.random(this.args.seed ?? seedFromName(this.name), x.shape);
+    return b.select(b.binary('ge', u, this.rate), b.mul(x, 1 / (1 - this.rate)), 0);
   }
 
   protected override layerConfig(): Record<string, unknown> {
@@ -63,6 +91,13 @@ export class GaussianDropout extends InferenceIdentity {
     checkRate(this, rate);
   }
 
+  /** Training: multiplies by N(1, sqrt(rate / (1 - rate))) noise. */
+  override call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+    if (!ctx.training || this.rate === 0) return x;
+    const stddev = Math.sqrt(this.rate / (1 - this.rate));
+    return b.mul(x, b.add(b.mul(normal(b, ctx, seedFromName(this.name), x.shape), stddev), 1));
+  }
+
   protected override layerConfig(): Record<string, unknown> {
     return { rate: this.rate };
   }
@@ -73,6 +108,12 @@ export class GaussianNoise extends InferenceIdentity {
 
   constructor(readonly stddev: number, args: LayerArgs = {}) {
     super(args);
+  }
+
+  /** Training: adds N(0, stddev) noise (Box-Muller over two uniforms). */
+  override call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+    if (!ctx.training || this.stddev === 0) return x;
+    return b.add(x, b.mul(normal(b, ctx, seedFromName(this.name), x.shape), this.stddev));
   }
 
   protected override layerConfig(): Record<string, unknown> {

@@ -7,9 +7,11 @@
 import { sizeOf } from '../../ir/dtype.js';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { type CompiledGraph, type CompileStats, compileGraph } from '../../runtime/executor.js';
-import { type KShape, type Layer, type Weight, shapeText } from '../layers/base.js';
+import { type CallContext, type KShape, type Layer, type Weight, shapeText } from '../layers/base.js';
 import { Tensor, type NestedArray, type TypedArray, toTensor } from '../tensor.js';
 import { summaryText } from './summary.js';
+import type { History } from '../callbacks.js';
+import { type CompileArgs, type EvaluateArgs, type FitArgs, Trainer } from '../training/trainer.js';
 
 /** One layer application: `layer` applied to the outputs of `inputs` (indices into the step list, -1 = the model input). */
 export interface Step {
@@ -60,7 +62,7 @@ export abstract class Network {
   }
 
   /** Every weight of the model, in Keras get_weights() order, deduplicated. */
-  protected allWeights(): Weight[] {
+  allWeights(): Weight[] {
     const seen = new Set<Weight>();
     for (const l of this.layers) for (const w of l.weights) seen.add(w);
     return [...seen];
@@ -111,29 +113,42 @@ export abstract class Network {
     return this.steps().map((s) => ({ layer: s.layer, output: s.outputShape }));
   }
 
-  /** The inference graph for a fixed batch size. */
-  buildGraph(batch: number): ReturnType<GraphBuilder['build']> {
-    const b = new GraphBuilder();
-    const input = b.param('input', [batch, ...(this.inputShape.slice(1) as number[])]);
-    const params = new Map<Weight, Value>();
-    const ctx = {
-      training: false,
-      weight: (w: Weight): Value => {
-        let v = params.get(w);
-        if (!v) {
-          v = b.param(w.name, w.shape, 'float32', 'weight');
-          params.set(w, v);
-        }
-        return v;
-      },
-    };
+  /** The model's computation on `input`, emitted into `b` (used by inference and training programs). */
+  forward(b: GraphBuilder, input: Value, ctx: CallContext): Value {
     const values: Value[] = [];
     const steps = this.steps();
     for (const s of steps) {
       const x = s.inputs.map((i) => (i < 0 ? input : values[i]))[0];
       values.push(b.scoped(s.layer.name, () => s.layer.call(b, x, ctx)));
     }
-    return b.build([steps.length ? values[values.length - 1] : input]);
+    return steps.length ? values[values.length - 1] : input;
+  }
+
+  /** Every weight as a param of `role`, created on first use. */
+  static weightParams(b: GraphBuilder, role: 'weight' | 'state'): (w: Weight) => Value {
+    const params = new Map<Weight, Value>();
+    return (w) => {
+      let v = params.get(w);
+      if (!v) {
+        v = b.param(w.name, w.shape, 'float32', role);
+        params.set(w, v);
+      }
+      return v;
+    };
+  }
+
+  /** The inference graph for a fixed batch size. */
+  buildGraph(batch: number): ReturnType<GraphBuilder['build']> {
+    const b = new GraphBuilder();
+    const input = b.param('input', [batch, ...(this.inputShape.slice(1) as number[])]);
+    const ctx: CallContext = {
+      training: false,
+      random: () => {
+        throw new Error('random values are only drawn in training programs');
+      },
+      weight: Network.weightParams(b, 'weight'),
+    };
+    return b.build([this.forward(b, input, ctx)]);
   }
 
   private async program(batch: number): Promise<Program> {
@@ -216,8 +231,58 @@ export abstract class Network {
     return this.predict(x, options);
   }
 
+  private trainer: Trainer | null = null;
+  /** Set by callbacks (EarlyStopping, TerminateOnNaN) to end fit() after the current batch. */
+  stopTraining = false;
+
+  /** Configures training: optimizer, loss and metrics (names or objects), as Keras's compile. */
+  compile(args: CompileArgs): void {
+    this.trainer?.dispose();
+    this.trainer = new Trainer(this, args);
+  }
+
+  private compiled(): Trainer {
+    if (!this.trainer) throw new Error(`Model ${this.name} must be compiled before training or evaluating: call model.compile({ optimizer, loss })`);
+    return this.trainer;
+  }
+
+  /** Keras's metrics_names: 'loss' and the compiled metrics. */
+  get metricsNames(): readonly string[] {
+    return this.compiled().metricsNames;
+  }
+
+  /** The optimizer's learning rate, read and set between steps (schedulers). */
+  get lr(): number {
+    return this.compiled().lr;
+  }
+
+  set lr(value: number) {
+    this.compiled().lr = value;
+  }
+
+  fit(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, args: FitArgs = {}): Promise<History> {
+    return this.compiled().fit(x, y, args);
+  }
+
+  /** Loss and metrics on (x, y): a number with no metrics, else [loss, ...metrics] (Keras's convention). */
+  async evaluate(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, args: EvaluateArgs = {}): Promise<number | number[]> {
+    const outs = await this.compiled().evaluate(x, y, args);
+    return outs.length === 1 ? outs[0] : outs;
+  }
+
+  async trainOnBatch(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, sampleWeight?: Tensor): Promise<number | number[]> {
+    const outs = await this.compiled().trainOnBatch(x, y, sampleWeight);
+    return outs.length === 1 ? outs[0] : outs;
+  }
+
+  async testOnBatch(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, sampleWeight?: Tensor): Promise<number | number[]> {
+    const outs = await this.compiled().testOnBatch(x, y, sampleWeight);
+    return outs.length === 1 ? outs[0] : outs;
+  }
+
   /** Releases compiled programs (native code and arenas). */
   dispose(): void {
     this.invalidate();
+    this.trainer?.dispose();
   }
 }

@@ -1,0 +1,90 @@
+/**
+ * Train and test programs. A training step is one graph: the forward pass in
+ * the training phase (dropout active, randomness keyed by the step counter),
+ * the loss weighted by sample weights, metrics, the backward pass from
+ * passes/autodiff, and the optimizer's update of every weight and slot as
+ * state updates, so weights, slots and the counter stay resident in the
+ * program between steps and only a batch goes in.
+ *
+ * Params: input, target, sample_weight (0 marks padding in a partial last
+ * batch), and state: the weights by name, optimizer slots
+ * (`<weight>/<slot>`), optimizer globals (`optimizer/<name>`), `iterations`
+ * (int32) and `lr`.
+ */
+import type { Shape } from '../../ir/dtype.js';
+import { type Graph, GraphBuilder, type Value } from '../../ir/graph.js';
+import { grad } from '../../passes/autodiff.js';
+import type { CallContext, Weight } from '../layers/base.js';
+import type { Loss } from '../losses.js';
+import type { Metric } from '../metrics.js';
+import { Network } from '../models/network.js';
+import type { Optimizer } from '../optimizers.js';
+
+export interface TrainSetup {
+  readonly loss: { readonly name: string; readonly fn: Loss };
+  readonly metrics: readonly { readonly name: string; readonly fn: Metric }[];
+  readonly optimizer: Optimizer;
+}
+
+export const slotName = (w: Weight, slot: string): string => `${w.name}/${slot}`;
+export const globalName = (name: string): string => `optimizer/${name}`;
+
+interface Scored {
+  readonly b: GraphBuilder;
+  readonly outputs: Value[];
+}
+
+/** Forward pass, weighted loss and masked metrics: outputs [loss, ...metrics]. */
+function score(net: Network, b: GraphBuilder, batch: number, targetShape: Shape, setup: TrainSetup, ctx: CallContext): Scored {
+  const input = b.param('input', [batch, ...(net.inputShape.slice(1) as number[])]);
+  const target = b.param('target', [batch, ...targetShape]);
+  const weights = b.param('sample_weight', [batch]);
+  const pred = net.forward(b, input, ctx);
+  const perSample = b.scoped('loss', () => setup.loss.fn(b, target, pred));
+  if (perSample.shape.length !== 1) throw new Error(`loss '${setup.loss.name}' must give one value per sample, got shape [${perSample.shape.join(', ')}]`);
+  const mask = b.cast(b.binary('ne', weights, 0), 'float32');
+  const count = b.maximum(b.sum(mask), 1);
+  const loss = b.div(b.sum(b.mul(perSample, weights)), count);
+  const metrics = setup.metrics.map((m) => b.scoped(`metric ${m.name}`, () => b.div(b.sum(b.mul(m.fn(b, target, pred), mask)), count)));
+  return { b, outputs: [loss, ...metrics] };
+}
+
+export function testGraph(net: Network, batch: number, targetShape: Shape, setup: TrainSetup): Graph {
+  const b = new GraphBuilder();
+  const ctx: CallContext = {
+    training: false,
+    weight: Network.weightParams(b, 'weight'),
+    random: () => {
+      throw new Error('random values are only drawn in training programs');
+    },
+  };
+  const { outputs } = score(net, b, batch, targetShape, setup, ctx);
+  return b.build(outputs);
+}
+
+export function trainGraph(net: Network, batch: number, targetShape: Shape, setup: TrainSetup): Graph {
+  const b = new GraphBuilder();
+  const iterations = b.param('iterations', [], 'int32', 'state');
+  const lr = b.param('lr', [], 'float32', 'state');
+  const ctx: CallContext = {
+    training: true,
+    weight: Network.weightParams(b, 'state'),
+    random: (seed, shape) => b.random(seed, shape, iterations),
+  };
+  const { outputs } = score(net, b, batch, targetShape, setup, ctx);
+  const trainable = net.allWeights().filter((w) => w.trainable && net.layers.some((l) => l.trainable && l.weights.includes(w)));
+  const params = trainable.map((w) => ctx.weight(w));
+  const slots = trainable.map((w) => setup.optimizer.slotNames.map((s) => b.param(slotName(w, s), w.shape, 'float32', 'state')));
+  const globals = setup.optimizer.globals.map((g) => b.param(globalName(g.name), [], 'float32', 'state'));
+  const forward = b.build(outputs);
+  const { builder, grads } = grad(forward, 0, trainable.map((w) => w.name));
+  // grad() copies the forward graph node for node: values of `b` name the same nodes in `builder`.
+  const step = setup.optimizer.step(builder, params.map((p, i) => ({ param: p, grad: grads[i], slots: slots[i] })), { iterations: builder.cast(iterations, 'float32'), lr }, globals);
+  const updates = [
+    ...params.map((p, i) => ({ target: p, value: step.params[i] })),
+    ...slots.flatMap((ss, i) => ss.map((s, j) => ({ target: s, value: step.slots[i][j] }))),
+    ...globals.map((g, i) => ({ target: g, value: step.globals[i] })),
+    { target: iterations, value: builder.add(iterations, builder.constant(1, [], 'int32')) },
+  ];
+  return builder.build(outputs, updates);
+}

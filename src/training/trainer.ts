@@ -1,0 +1,246 @@
+/**
+ * compile/fit/evaluate for a model: owns the compiled train and test programs
+ * (one per batch size), keeps host copies of the training state, and runs the
+ * Keras 2 training loop with callbacks. Weights live in the active train
+ * program between steps; they are pulled back to the layers at the end of
+ * every epoch and before predict/evaluate.
+ */
+import type { CompiledGraph } from '../../runtime/executor.js';
+import { compileGraph } from '../../runtime/executor.js';
+import { BaseLogger, type Callback, CallbackList, History, type Logs, ProgbarLogger } from '../callbacks.js';
+import type { Weight } from '../layers/base.js';
+import { type Loss, getLoss } from '../losses.js';
+import { type Metric, getMetric } from '../metrics.js';
+import type { Network } from '../models/network.js';
+import { type Optimizer, getOptimizer } from '../optimizers.js';
+import { type NestedArray, Tensor, type TypedArray, toTensor } from '../tensor.js';
+import { epochOrder, gatherRows, makeRandom, sampleWeights, sliceRows } from './data.js';
+import { type TrainSetup, globalName, slotName, testGraph, trainGraph } from './programs.js';
+
+export interface CompileArgs {
+  readonly optimizer: string | Optimizer;
+  readonly loss: string | Loss;
+  readonly metrics?: readonly (string | Metric)[];
+}
+
+type Data = Tensor | TypedArray | NestedArray;
+
+export interface FitArgs {
+  readonly batchSize?: number;
+  readonly epochs?: number;
+  readonly verbose?: number;
+  readonly callbacks?: readonly Callback[];
+  readonly validationSplit?: number;
+  readonly validationData?: readonly [Data, Data];
+  readonly shuffle?: boolean | 'batch';
+  readonly classWeight?: Readonly<Record<number, number>>;
+  readonly sampleWeight?: Tensor;
+  readonly initialEpoch?: number;
+  readonly stepsPerEpoch?: number;
+}
+
+export interface EvaluateArgs {
+  readonly batchSize?: number;
+  readonly verbose?: number;
+  readonly sampleWeight?: Tensor;
+}
+
+export class Trainer {
+  readonly setup: TrainSetup;
+  readonly metricsNames: readonly string[];
+  private readonly programs = new Map<string, CompiledGraph>();
+  private active: CompiledGraph | null = null;
+  /** The host weight arrays last written to (or read from) the active program. */
+  private readonly pushed = new Map<Weight, Float32Array>();
+  private readonly state = new Map<string, TypedArray>();
+  private dirty = false;
+  private readonly random = makeRandom(0x6b696c6e);
+  lr: number;
+
+  constructor(private readonly net: Network, args: CompileArgs) {
+    const loss = getLoss(args.loss);
+    const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name, net.outputShape));
+    this.setup = { loss, metrics, optimizer: getOptimizer(args.optimizer) };
+    this.metricsNames = ['loss', ...metrics.map((m) => m.name)];
+    this.lr = this.setup.optimizer.lr;
+  }
+
+  private checkData(x: Tensor, y: Tensor): void {
+    if (x.shape[0] !== y.shape[0]) {
+      throw new Error(`Input arrays should have the same number of samples as target arrays. Found ${x.shape[0]} input samples and ${y.shape[0]} target samples.`);
+    }
+    const out = this.net.outputShape.slice(1);
+    const given = y.shape.slice(1);
+    const sparse = this.setup.loss.name === 'sparse_categorical_crossentropy';
+    const ok = sparse ? given.length === 0 || (given.length === 1 && given[0] === 1) : given.length === out.length && given.every((d, i) => d === out[i]);
+    if (!ok) {
+      const expect = sparse ? 'integer class labels of shape (N,) or (N, 1)' : 'targets of the same shape as the output';
+      throw new Error(`A target array with shape (${y.shape.join(', ')}) was passed for an output of shape (None, ${out.join(', ')}) while using as loss \`${this.setup.loss.name}\`. This loss expects ${expect}.`);
+    }
+  }
+
+  private async program(kind: 'train' | 'test', batch: number, targetShape: readonly number[]): Promise<CompiledGraph> {
+    const key = `${kind}:${batch}:${targetShape.join(',')}`;
+    let p = this.programs.get(key);
+    if (!p) {
+      const graph = kind === 'train' ? trainGraph(this.net, batch, targetShape, this.setup) : testGraph(this.net, batch, targetShape, this.setup);
+      p = await compileGraph(graph, { name: `${this.net.name}_${kind}_b${batch}` });
+      this.programs.set(key, p);
+    }
+    return p;
+  }
+
+  /** Makes `p` the program holding the training state, moving the state over if needed. */
+  private async activate(p: CompiledGraph): Promise<void> {
+    if (this.active !== p) {
+      await this.pull();
+      this.pushed.clear();
+      const opt = this.setup.optimizer;
+      for (const w of this.net.allWeights()) {
+        for (const s of opt.slotNames) p.write(slotName(w, s), this.state.get(slotName(w, s)) ?? new Float32Array(w.value.length));
+      }
+      for (const g of opt.globals) p.write(globalName(g.name), this.state.get(globalName(g.name)) ?? Float32Array.of(g.init));
+      p.write('iterations', this.state.get('iterations') ?? new Int32Array(1));
+      this.active = p;
+    }
+    for (const w of this.net.allWeights()) {
+      if (this.pushed.get(w) === w.value) continue;
+      p.write(w.name, w.value);
+      this.pushed.set(w, w.value);
+    }
+    p.write('lr', Float32Array.of(this.lr));
+  }
+
+  /** Copies the training state from the active program back to the host (weights into the layers). */
+  async pull(): Promise<void> {
+    const p = this.active;
+    if (!p || !this.dirty) return;
+    for (const w of this.net.allWeights()) {
+      w.value = (await p.read(w.name)) as Float32Array;
+      this.pushed.set(w, w.value);
+      for (const s of this.setup.optimizer.slotNames) this.state.set(slotName(w, s), await p.read(slotName(w, s)));
+    }
+    for (const g of this.setup.optimizer.globals) this.state.set(globalName(g.name), await p.read(globalName(g.name)));
+    this.state.set('iterations', await p.read('iterations'));
+    this.dirty = false;
+  }
+
+  /** One step on rows [start, end) of `order`; returns [loss, ...metrics]. */
+  private async step(kind: 'train' | 'test', x: Tensor, y: Tensor, w: Float32Array, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<number[]> {
+    const p = await this.program(kind, batch, y.shape.slice(1));
+    if (kind === 'train') {
+      await this.activate(p);
+      this.dirty = true;
+    } else {
+      await this.pull();
+      for (const wt of this.net.allWeights()) p.write(wt.name, wt.value);
+    }
+    const xs = new Float32Array(batch * (x.data.length / x.shape[0]));
+    const ys = new Float32Array(batch * (y.data.length / y.shape[0]));
+    gatherRows(x, order, start, end, xs);
+    gatherRows(y, order, start, end, ys);
+    const ws = new Float32Array(batch);
+    for (let i = start; i < end; i++) ws[i - start] = w[order[i]];
+    p.write('input', xs);
+    p.write('target', ys);
+    p.write('sample_weight', ws);
+    return Array.from(await p.run(), (a) => a[0]);
+  }
+
+  async fit(xIn: Data, yIn: Data, args: FitArgs = {}): Promise<History> {
+    let x = toTensor(xIn);
+    let y = toTensor(yIn);
+    this.checkData(x, y);
+    const batchSize = args.batchSize ?? 32;
+    const epochs = args.epochs ?? 1;
+    const verbose = args.verbose ?? 1;
+    let validation: [Tensor, Tensor] | null = args.validationData ? [toTensor(args.validationData[0]), toTensor(args.validationData[1])] : null;
+    let weights = sampleWeights(y, args.sampleWeight, args.classWeight);
+    if (!validation && args.validationSplit) {
+      // Keras takes the validation samples from the end, before any shuffling.
+      const split = Math.floor(x.shape[0] * (1 - args.validationSplit));
+      validation = [sliceRows(x, split, x.shape[0]), sliceRows(y, split, y.shape[0])];
+      [x, y, weights] = [sliceRows(x, 0, split), sliceRows(y, 0, split), weights.slice(0, split)];
+    }
+    const n = x.shape[0];
+    const batch = Math.max(1, Math.min(batchSize, n));
+    const steps = args.stepsPerEpoch ?? Math.ceil(n / batch);
+    const metrics = [...this.metricsNames, ...(validation ? this.metricsNames.map((m) => `val_${m}`) : [])];
+    const history = new History();
+    const list = [new BaseLogger(), ...(verbose ? [new ProgbarLogger()] : []), ...(args.callbacks ?? []), history];
+    const model = this.net as unknown as { stopTraining: boolean };
+    for (const c of list) {
+      c.setParams({ epochs, steps, samples: Math.min(n, steps * batch), batchSize: batch, verbose, doValidation: !!validation, metrics });
+      c.setModel(model);
+    }
+    const callbacks = new CallbackList(list);
+    model.stopTraining = false;
+    await callbacks.call('onTrainBegin');
+    for (let epoch = args.initialEpoch ?? 0; epoch < epochs && !model.stopTraining; epoch++) {
+      await callbacks.call('onEpochBegin', epoch);
+      const order = epochOrder(n, batch, args.shuffle ?? true, this.random);
+      for (let s = 0; s < steps && !model.stopTraining; s++) {
+        const start = (s * batch) % n;
+        const end = Math.min(start + batch, n);
+        const logs: Logs = { batch: s, size: end - start };
+        await callbacks.call('onBatchBegin', s, logs);
+        const outs = await this.step('train', x, y, weights, order, start, end, batch);
+        this.metricsNames.forEach((m, i) => (logs[m] = outs[i]));
+        await callbacks.call('onBatchEnd', s, logs);
+      }
+      const epochLogs: Logs = {};
+      await this.pull();
+      if (validation) {
+        const val = await this.evaluate(validation[0], validation[1], { batchSize: batch, verbose: 0 });
+        this.metricsNames.forEach((m, i) => (epochLogs[`val_${m}`] = val[i]));
+      }
+      await callbacks.call('onEpochEnd', epoch, epochLogs);
+    }
+    await this.pull();
+    await callbacks.call('onTrainEnd');
+    return history;
+  }
+
+  /** Loss and metrics over (x, y), in batches, weighted by batch size as Keras does. */
+  async evaluate(xIn: Data, yIn: Data, args: EvaluateArgs = {}): Promise<number[]> {
+    const x = toTensor(xIn);
+    const y = toTensor(yIn);
+    this.checkData(x, y);
+    const n = x.shape[0];
+    const batch = Math.max(1, Math.min(args.batchSize ?? 32, n));
+    const weights = sampleWeights(y, args.sampleWeight);
+    const order = Int32Array.from({ length: n }, (_, i) => i);
+    const totals = this.metricsNames.map(() => 0);
+    for (let start = 0; start < n; start += batch) {
+      const end = Math.min(start + batch, n);
+      const outs = await this.step('test', x, y, weights, order, start, end, batch);
+      outs.forEach((v, i) => (totals[i] += v * (end - start)));
+    }
+    return totals.map((t) => t / n);
+  }
+
+  async trainOnBatch(xIn: Data, yIn: Data, sampleWeight?: Tensor): Promise<number[]> {
+    const x = toTensor(xIn);
+    const y = toTensor(yIn);
+    this.checkData(x, y);
+    const n = x.shape[0];
+    const outs = await this.step('train', x, y, sampleWeights(y, sampleWeight), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+    // Leave the layers' weights current, as after every public training call.
+    await this.pull();
+    return outs;
+  }
+
+  async testOnBatch(xIn: Data, yIn: Data, sampleWeight?: Tensor): Promise<number[]> {
+    const x = toTensor(xIn);
+    const y = toTensor(yIn);
+    this.checkData(x, y);
+    const n = x.shape[0];
+    return this.step('test', x, y, sampleWeights(y, sampleWeight), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+  }
+
+  dispose(): void {
+    for (const p of this.programs.values()) p.dispose();
+    this.programs.clear();
+    this.active = null;
+  }
+}
