@@ -16,4 +16,7 @@ export * as losses from './losses.js';
 export * as metrics from './metrics.js';
 export * as optimizers from './optimizers.js';
 export type { CompileArgs, EvaluateArgs, FitArgs } from './training/trainer.js';
+export * as utils from './utils.js';
+import * as fashion_mnist from './datasets/fashion_mnist.js';
+export const datasets = { fashion_mnist };
 export { activations, initializers, layers };

@@ -3,10 +3,13 @@ import { type DType, type TypedArray, allocArray, shapeStr, sizeOf } from '../ir
 
 export type { DType, TypedArray };
 
+/** Element types of front-end tensors: the IR's, plus uint8 for datasets. */
+export type TensorDType = DType | 'uint8';
+
 export type NestedArray = number | boolean | readonly NestedArray[];
 
 export class Tensor {
-  constructor(readonly data: TypedArray, readonly shape: readonly number[], readonly dtype: DType = 'float32') {
+  constructor(readonly data: TypedArray, readonly shape: readonly number[], readonly dtype: TensorDType = 'float32') {
     if (data.length !== sizeOf(shape)) throw new Error(`Tensor of shape ${shapeStr(shape)} needs ${sizeOf(shape)} values, got ${data.length}`);
   }
 

@@ -1,0 +1,27 @@
+/** keras.utils: toCategorical and normalize. */
+import { Tensor } from './tensor.js';
+
+/** One-hot float32 rows for integer class labels (Keras's to_categorical). */
+export function toCategorical(y: Tensor, numClasses?: number): Tensor {
+  const labels = Array.from(y.data, Number);
+  const classes = numClasses ?? Math.max(...labels) + 1;
+  const out = new Float32Array(labels.length * classes);
+  labels.forEach((c, i) => {
+    if (!Number.isInteger(c) || c < 0 || c >= classes) throw new Error(`toCategorical: label ${c} at index ${i} is not in [0, ${classes})`);
+    out[i * classes + c] = 1;
+  });
+  const rows = y.shape[y.shape.length - 1] === 1 ? y.shape.slice(0, -1) : y.shape;
+  return new Tensor(out, [...rows, classes]);
+}
+
+/** Scales vectors along the last axis to unit L`order` norm (Keras's normalize). */
+export function normalize(x: Tensor, order = 2): Tensor {
+  const d = x.shape[x.shape.length - 1];
+  const out = Float32Array.from(x.data);
+  for (let r = 0; r < out.length / d; r++) {
+    const row = out.subarray(r * d, (r + 1) * d);
+    const norm = order === 1 ? row.reduce((s, v) => s + Math.abs(v), 0) : Math.sqrt(row.reduce((s, v) => s + v * v, 0));
+    if (norm > 0) for (let j = 0; j < d; j++) row[j] /= norm;
+  }
+  return new Tensor(out, x.shape);
+}
