@@ -90,19 +90,27 @@ function formatTime(seconds: number): string {
   return `${s}s`;
 }
 
-/** Keras's progress bar: `n/N [=====>....] - ETA: 3s - loss: 0.4321`. */
+/**
+ * Keras's progress bar: `n/N [=====>....] - ETA: 3s - loss: 0.4321`. On a
+ * terminal it redraws at most every 50 ms; elsewhere (logs, CI) it prints only
+ * the closing line, as Keras does for non-interactive output.
+ */
 export class Progbar {
   private readonly start = performance.now();
+  private lastDraw = 0;
   private lastWidth = 0;
   private readonly sums = new Map<string, [number, number]>();
 
-  constructor(private readonly target: number, private readonly write: (s: string) => void = (s) => void process.stdout.write(s), private readonly width = 30) {}
+  constructor(private readonly target: number, private readonly write: (s: string) => void = (s) => void process.stdout.write(s), private readonly interactive = Boolean(process.stdout.isTTY), private readonly width = 30) {}
 
   update(current: number, values: Logs, last = false): void {
     for (const [k, v] of Object.entries(values)) {
       const [sum, n] = this.sums.get(k) ?? [0, 0];
       this.sums.set(k, [sum + v * (values.size ?? 1), n + (values.size ?? 1)]);
     }
+    const now = performance.now();
+    if (!last && (!this.interactive || now - this.lastDraw < 50)) return;
+    this.lastDraw = now;
     const digits = String(this.target).length;
     const fraction = current / this.target;
     const filled = Math.floor(this.width * fraction);
@@ -114,7 +122,7 @@ export class Progbar {
     for (const [k, [sum, n]] of this.sums) if (k !== 'size' && k !== 'batch') line += ` - ${k}: ${(sum / n).toFixed(4)}`;
     const pad = Math.max(this.lastWidth - line.length, 0);
     this.lastWidth = line.length;
-    this.write(`\r${line}${' '.repeat(pad)}${last ? '\n' : ''}`);
+    this.write(`${this.interactive ? '\r' : ''}${line}${' '.repeat(pad)}${last ? '\n' : ''}`);
   }
 
   /** Appends final values (validation metrics) to the epoch's closing line. */
