@@ -260,7 +260,7 @@ export abstract class Network {
     this.compiled().lr = value;
   }
 
-  fit(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, args: FitArgs = {}): Promise<History> {
+  async fit(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, args: FitArgs = {}): Promise<History> {
     return this.compiled().fit(x, y, args);
   }
 
