@@ -239,3 +239,103 @@ export class LambdaCallback extends Callback {
     Object.assign(this, hooks);
   }
 }
+
+/** What scheduling callbacks need from the model: its learning rate. */
+interface LrModel extends CallbackModel {
+  lr: number;
+}
+
+/** Sets the learning rate at the start of every epoch from `schedule(epoch, lr)`. */
+export class LearningRateScheduler extends Callback {
+  constructor(private readonly schedule: (epoch: number, lr: number) => number, private readonly verbose = 0) {
+    super();
+  }
+
+  override async onEpochBegin(epoch: number): Promise<void> {
+    const model = this.model as LrModel;
+    const lr = this.schedule(epoch, model.lr);
+    if (!Number.isFinite(lr)) throw new Error(`LearningRateScheduler: the schedule returned ${lr} for epoch ${epoch}; it must return a finite number`);
+    model.lr = lr;
+    if (this.verbose) process.stdout.write(`\nEpoch ${String(epoch + 1).padStart(5, '0')}: LearningRateScheduler setting learning rate to ${lr}.\n`);
+  }
+}
+
+export interface ReduceLROnPlateauArgs {
+  readonly monitor?: string;
+  readonly factor?: number;
+  readonly patience?: number;
+  readonly verbose?: number;
+  readonly mode?: 'auto' | 'min' | 'max';
+  readonly minDelta?: number;
+  readonly cooldown?: number;
+  readonly minLr?: number;
+}
+
+/** Multiplies the learning rate by `factor` when `monitor` stalls for `patience` epochs. */
+export class ReduceLROnPlateau extends Callback {
+  private readonly args: Required<ReduceLROnPlateauArgs>;
+  private readonly sign: number;
+  private best = Infinity;
+  private wait = 0;
+  private cooldownLeft = 0;
+
+  constructor(args: ReduceLROnPlateauArgs = {}) {
+    super();
+    this.args = { monitor: 'val_loss', factor: 0.1, patience: 10, verbose: 0, mode: 'auto', minDelta: 1e-4, cooldown: 0, minLr: 0, ...args };
+    if (this.args.factor >= 1) throw new Error(`ReduceLROnPlateau does not support a factor >= 1.0, got ${this.args.factor}`);
+    this.sign = this.args.mode === 'max' || (this.args.mode === 'auto' && /acc/.test(this.args.monitor)) ? -1 : 1;
+  }
+
+  override async onTrainBegin(): Promise<void> {
+    this.best = Infinity;
+    this.wait = 0;
+    this.cooldownLeft = 0;
+  }
+
+  override async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {
+    const value = logs[this.args.monitor];
+    if (value === undefined) throw new Error(`ReduceLROnPlateau monitors '${this.args.monitor}', which is not in the logs. Available: ${Object.keys(logs).join(', ')}`);
+    const model = this.model as LrModel;
+    logs.lr = model.lr;
+    if (this.cooldownLeft > 0) {
+      this.cooldownLeft--;
+      this.wait = 0;
+    }
+    if (this.sign * value < this.best - this.args.minDelta) {
+      this.best = this.sign * value;
+      this.wait = 0;
+    } else if (this.cooldownLeft === 0 && ++this.wait >= this.args.patience) {
+      const lr = Math.max(model.lr * this.args.factor, this.args.minLr);
+      if (lr < model.lr) {
+        model.lr = lr;
+        if (this.args.verbose) process.stdout.write(`\nEpoch ${String(epoch + 1).padStart(5, '0')}: ReduceLROnPlateau reducing learning rate to ${lr}.\n`);
+        this.cooldownLeft = this.args.cooldown;
+        this.wait = 0;
+      }
+    }
+  }
+}
+
+/** Streams epoch results to a CSV file (epoch, then the logs' keys sorted), as Keras's CSVLogger. */
+export class CSVLogger extends Callback {
+  private keys: string[] | null = null;
+
+  constructor(private readonly filename: string, private readonly separator = ',', private readonly append = false) {
+    super();
+  }
+
+  override async onTrainBegin(): Promise<void> {
+    const { existsSync, writeFileSync } = await import('node:fs');
+    this.keys = null;
+    if (!this.append || !existsSync(this.filename)) writeFileSync(this.filename, '');
+  }
+
+  override async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {
+    const { appendFileSync } = await import('node:fs');
+    if (!this.keys) {
+      this.keys = Object.keys(logs).sort();
+      appendFileSync(this.filename, `${['epoch', ...this.keys].join(this.separator)}\n`);
+    }
+    appendFileSync(this.filename, `${[epoch, ...this.keys.map((k) => logs[k] ?? 'NA')].join(this.separator)}\n`);
+  }
+}
