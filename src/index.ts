@@ -15,6 +15,8 @@ export * as callbacks from './callbacks.js';
 export * as losses from './losses.js';
 export * as metrics from './metrics.js';
 export * as optimizers from './optimizers.js';
+export * as regularizers from './regularizers.js';
+export { maxNorm as max_norm, minMaxNorm as min_max_norm, nonNeg as non_neg, unitNorm as unit_norm } from './regularizers.js';
 export type { CompileArgs, EvaluateArgs, FitArgs } from './training/trainer.js';
 export * as utils from './utils.js';
 import * as fashion_mnist from './datasets/fashion_mnist.js';

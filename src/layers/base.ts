@@ -5,6 +5,7 @@
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type Initializer, type InitializerIdentifier, getInitializer } from '../initializers.js';
+import type { Constraint, Regularizer } from '../regularizers.js';
 import { Tensor } from '../tensor.js';
 
 /** A Keras shape: the batch dimension (first) is null. */
@@ -19,6 +20,10 @@ export interface Weight {
   readonly shape: readonly number[];
   value: Float32Array;
   readonly trainable: boolean;
+  /** Penalty added to the training loss. */
+  readonly regularizer?: Regularizer | null;
+  /** Applied to the weight after every optimizer step. */
+  readonly constraint?: Constraint | null;
 }
 
 export interface CallContext {
@@ -28,6 +33,8 @@ export interface CallContext {
   readonly training: boolean;
   /** Uniform [0, 1) values of `shape`, new at every training step, reproducible for `seed`. */
   random(seed: number, shape: readonly number[]): Value;
+  /** Adds a scalar to the training loss (activity regularization); absent outside loss programs. */
+  addLoss?(penalty: Value): void;
 }
 
 /** A stable 32-bit seed from a layer name, for layers created without one. */
@@ -94,8 +101,11 @@ export abstract class Layer {
 
   abstract call(b: GraphBuilder, x: Value, ctx: CallContext): Value;
 
-  protected addWeight(name: string, shape: readonly number[], initializer: Initializer, trainable = true): Weight {
-    const w: Weight = { name: `${this.name}/${name}:0`, shape, value: initializer.init(shape), trainable };
+  /** Penalty on this layer's output, added to the training loss (Keras's activity_regularizer). */
+  activityRegularizer: Regularizer | null = null;
+
+  protected addWeight(name: string, shape: readonly number[], initializer: Initializer, trainable = true, regularizer: Regularizer | null = null, constraint: Constraint | null = null): Weight {
+    const w: Weight = { name: `${this.name}/${name}:0`, shape, value: initializer.init(shape), trainable, regularizer, constraint };
     this.weights.push(w);
     return w;
   }

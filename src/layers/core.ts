@@ -2,6 +2,7 @@
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type Activation as ActivationFn, getActivation } from '../activations.js';
 import type { Initializer, InitializerIdentifier } from '../initializers.js';
+import { type Constraint, type Regularizer, getConstraint, getRegularizer } from '../regularizers.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, expectRank, initializerArg, initializerConfig, shapeText } from './base.js';
 
 export interface InputLayerArgs extends LayerArgs {
@@ -48,7 +49,8 @@ export class Dense extends Layer {
   readonly useBias: boolean;
   private readonly kernelInitializer: Initializer;
   private readonly biasInitializer: Initializer;
-  private readonly extra: Record<string, unknown>;
+  private readonly regularizers: { kernel: Regularizer | null; bias: Regularizer | null };
+  private readonly constraints: { kernel: Constraint | null; bias: Constraint | null };
   private kernel: Weight | null = null;
   private bias: Weight | null = null;
 
@@ -59,18 +61,17 @@ export class Dense extends Layer {
     this.useBias = args.useBias ?? true;
     this.kernelInitializer = initializerArg(args.kernelInitializer, 'glorot_uniform');
     this.biasInitializer = initializerArg(args.biasInitializer, 'zeros');
-    this.extra = {
-      kernelRegularizer: args.kernelRegularizer ?? null, biasRegularizer: args.biasRegularizer ?? null,
-      activityRegularizer: args.activityRegularizer ?? null, kernelConstraint: args.kernelConstraint ?? null, biasConstraint: args.biasConstraint ?? null,
-    };
+    this.regularizers = { kernel: getRegularizer(args.kernelRegularizer as never), bias: getRegularizer(args.biasRegularizer as never) };
+    this.activityRegularizer = getRegularizer(args.activityRegularizer as never);
+    this.constraints = { kernel: getConstraint(args.kernelConstraint as never), bias: getConstraint(args.biasConstraint as never) };
   }
 
   override build(inputShape: KShape): void {
     expectRank(this, inputShape, 2);
     const inDim = inputShape[inputShape.length - 1];
     if (inDim === null) throw new Error(`Dense ${this.name}: the last dimension of the input must be known, got ${shapeText(inputShape)}`);
-    this.kernel = this.addWeight('kernel', [inDim, this.units], this.kernelInitializer);
-    if (this.useBias) this.bias = this.addWeight('bias', [this.units], this.biasInitializer);
+    this.kernel = this.addWeight('kernel', [inDim, this.units], this.kernelInitializer, true, this.regularizers.kernel, this.constraints.kernel);
+    if (this.useBias) this.bias = this.addWeight('bias', [this.units], this.biasInitializer, true, this.regularizers.bias, this.constraints.bias);
     this.built = true;
   }
 
@@ -94,8 +95,33 @@ export class Dense extends Layer {
   protected override layerConfig(): Record<string, unknown> {
     return {
       units: this.units, activation: this.activation.name, useBias: this.useBias,
-      kernelInitializer: initializerConfig(this.kernelInitializer), biasInitializer: initializerConfig(this.biasInitializer), ...this.extra,
+      kernelInitializer: initializerConfig(this.kernelInitializer), biasInitializer: initializerConfig(this.biasInitializer),
+      kernelRegularizer: this.regularizers.kernel?.config ?? null, biasRegularizer: this.regularizers.bias?.config ?? null,
+      activityRegularizer: this.activityRegularizer?.config ?? null,
+      kernelConstraint: this.constraints.kernel?.config ?? null, biasConstraint: this.constraints.bias?.config ?? null,
     };
+  }
+}
+
+/** Identity that adds l1 * sum|x| + l2 * sum x^2 of its input to the training loss. */
+export class ActivityRegularization extends Layer {
+  readonly className = 'ActivityRegularization';
+
+  constructor(private readonly args: LayerArgs & { l1?: number; l2?: number } = {}) {
+    super(args);
+    this.activityRegularizer = getRegularizer({ className: 'L1L2', config: { l1: args.l1 ?? 0, l2: args.l2 ?? 0 } });
+  }
+
+  computeOutputShape(s: KShape): KShape {
+    return s;
+  }
+
+  call(_b: GraphBuilder, x: Value): Value {
+    return x;
+  }
+
+  protected override layerConfig(): Record<string, unknown> {
+    return { l1: this.args.l1 ?? 0, l2: this.args.l2 ?? 0 };
   }
 }
 

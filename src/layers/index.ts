@@ -1,13 +1,13 @@
 /** The `layers` namespace and the registry that deserialization looks classes up in. */
 import { Layer } from './base.js';
-import { Activation, Dense, Flatten, InputLayer, Permute, RepeatVector, Reshape } from './core.js';
+import { Activation, ActivityRegularization, Dense, Flatten, InputLayer, Permute, RepeatVector, Reshape } from './core.js';
 import { ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU } from './advanced_activations.js';
 import { AlphaDropout, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D } from './noise.js';
 
 export { Layer, SymbolicTensor } from './base.js';
 export type { KShape, LayerArgs, Weight } from './base.js';
 export {
-  Activation, AlphaDropout, Dense, Dropout, ELU, Flatten, GaussianDropout, GaussianNoise, InputLayer, LeakyReLU, PReLU, Permute,
+  Activation, ActivityRegularization, AlphaDropout, Dense, Dropout, ELU, Flatten, GaussianDropout, GaussianNoise, InputLayer, LeakyReLU, PReLU, Permute,
   ReLU, RepeatVector, Reshape, Softmax, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, ThresholdedReLU,
 };
 
@@ -18,6 +18,7 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   InputLayer: (c) => new InputLayer(c),
   Dense: (c) => new Dense(Number(c.units), c),
   Activation: (c) => new Activation(String(c.activation), c),
+  ActivityRegularization: (c) => new ActivityRegularization(c),
   Dropout: (c) => new Dropout(Number(c.rate), c),
   SpatialDropout1D: (c) => new SpatialDropout1D(Number(c.rate), c),
   SpatialDropout2D: (c) => new SpatialDropout2D(Number(c.rate), c),

@@ -119,7 +119,10 @@ export abstract class Network {
     const steps = this.steps();
     for (const s of steps) {
       const x = s.inputs.map((i) => (i < 0 ? input : values[i]))[0];
-      values.push(b.scoped(s.layer.name, () => s.layer.call(b, x, ctx)));
+      const out = b.scoped(s.layer.name, () => s.layer.call(b, x, ctx));
+      const activity = s.layer.activityRegularizer;
+      if (activity && ctx.addLoss) ctx.addLoss(b.scoped(`${s.layer.name} activity regularizer`, () => activity(b, out)));
+      values.push(out);
     }
     return steps.length ? values[values.length - 1] : input;
   }

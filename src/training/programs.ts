@@ -39,12 +39,17 @@ function score(net: Network, b: GraphBuilder, batch: number, targetShape: Shape,
   const input = b.param('input', [batch, ...(net.inputShape.slice(1) as number[])]);
   const target = b.param('target', [batch, ...targetShape]);
   const weights = b.param('sample_weight', [batch]);
-  const pred = net.forward(b, input, ctx);
+  const penalties: Value[] = [];
+  const pred = net.forward(b, input, { ...ctx, addLoss: (v) => void penalties.push(v) });
+  for (const w of net.allWeights()) {
+    if (w.regularizer) penalties.push(b.scoped(`${w.name} regularizer`, () => w.regularizer!(b, ctx.weight(w))));
+  }
   const perSample = b.scoped('loss', () => setup.loss.fn(b, target, pred));
   if (perSample.shape.length !== 1) throw new Error(`loss '${setup.loss.name}' must give one value per sample, got shape [${perSample.shape.join(', ')}]`);
   const mask = b.cast(b.binary('ne', weights, 0), 'float32');
   const count = b.maximum(b.sum(mask), 1);
-  const loss = b.div(b.sum(b.mul(perSample, weights)), count);
+  // Keras 2's total loss: the weighted data loss plus every regularization penalty.
+  const loss = penalties.reduce((total, p) => b.add(total, p), b.div(b.sum(b.mul(perSample, weights)), count));
   const metrics = setup.metrics.map((m) => b.scoped(`metric ${m.name}`, () => b.div(b.sum(b.mul(m.fn(b, target, pred), mask)), count)));
   return { b, outputs: [loss, ...metrics] };
 }
@@ -80,8 +85,9 @@ export function trainGraph(net: Network, batch: number, targetShape: Shape, setu
   const { builder, grads } = grad(forward, 0, trainable.map((w) => w.name));
   // grad() copies the forward graph node for node: values of `b` name the same nodes in `builder`.
   const step = setup.optimizer.step(builder, params.map((p, i) => ({ param: p, grad: grads[i], slots: slots[i] })), { iterations: builder.cast(iterations, 'float32'), lr }, globals);
+  const constrained = step.params.map((v, i) => (trainable[i].constraint ? trainable[i].constraint!(builder, v) : v));
   const updates = [
-    ...params.map((p, i) => ({ target: p, value: step.params[i] })),
+    ...params.map((p, i) => ({ target: p, value: constrained[i] })),
     ...slots.flatMap((ss, i) => ss.map((s, j) => ({ target: s, value: step.slots[i][j] }))),
     ...globals.map((g, i) => ({ target: g, value: step.globals[i] })),
     { target: iterations, value: builder.add(iterations, builder.constant(1, [], 'int32')) },
