@@ -216,7 +216,7 @@ describe('bad input gets a clear error', () => {
 
   it('a config with an unknown layer class names it and lists the valid ones', () => {
     const json = { class_name: 'Sequential', config: [{ class_name: 'Dense', config: { units: 2, batch_input_shape: [null, 3] } }, { class_name: 'Conv9D', config: {} }] };
-    expect(() => modelFromJSON(json)).toThrow(/Unknown layer class 'Conv9D'. Valid layer classes: Activation, AlphaDropout, Dense/);
+    expect(() => modelFromJSON(json)).toThrow(/Unknown layer class 'Conv9D'. Valid layer classes: Activation, ActivityRegularization, AlphaDropout, Dense/);
     expect(() => modelFromJSON('{"class_name": "Sequential"')).toThrow(/modelFromJSON: not valid JSON/);
   });
 
