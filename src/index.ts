@@ -11,6 +11,7 @@ export type { PredictOptions } from './models/network.js';
 export { modelFromJSON, modelToJSON } from './serialization.js';
 export { getBackend, setBackend } from '../runtime/executor.js';
 export type { CompileStats } from '../runtime/executor.js';
+export { K, KTensor } from './backend.js';
 export * as callbacks from './callbacks.js';
 export * as losses from './losses.js';
 export * as metrics from './metrics.js';

@@ -6,6 +6,8 @@
  * extreme predictions.
  */
 import type { GraphBuilder, Value } from '../ir/graph.js';
+import { type KFunction, traceK } from './backend.js';
+import { oneHot } from './tensor_ops.js';
 
 export type Loss = (b: GraphBuilder, yTrue: Value, yPred: Value) => Value;
 
@@ -25,13 +27,6 @@ function categoricalCrossentropy(b: GraphBuilder, yTrue: Value, yPred: Value): V
 /** Integer class labels ([batch] or [batch, 1]) against probabilities [batch, classes]. */
 function sparseCategoricalCrossentropy(b: GraphBuilder, yTrue: Value, yPred: Value): Value {
   return categoricalCrossentropy(b, oneHot(b, yTrue, yPred), yPred);
-}
-
-export function oneHot(b: GraphBuilder, labels: Value, like: Value): Value {
-  const classes = like.shape[like.shape.length - 1];
-  const flat = b.reshape(b.cast(labels, 'int32'), [like.shape[0], 1]);
-  const hit = b.binary('eq', b.broadcastTo(flat, [like.shape[0], classes]), b.iota([like.shape[0], classes], 1));
-  return b.cast(hit, like.dtype);
 }
 
 function binaryCrossentropy(b: GraphBuilder, yTrue: Value, yPred: Value): Value {
@@ -85,9 +80,13 @@ export const LOSS_ALIASES: Readonly<Record<string, string>> = {
   msle: 'mean_squared_logarithmic_error', kld: 'kullback_leibler_divergence', cosine: 'cosine_proximity',
 };
 
-/** Resolves a loss name or alias; unknown names list the valid ones. */
-export function getLoss(id: string | Loss): { name: string; fn: Loss } {
-  if (typeof id === 'function') return { name: id.name || 'custom_loss', fn: id };
+/**
+ * Resolves a loss name or alias (unknown names list the valid ones), or a
+ * custom function: `(yTrue, yPred) => K...` over the K namespace, or
+ * `(b, yTrue, yPred) => Value` over the IR builder.
+ */
+export function getLoss(id: string | Loss | KFunction): { name: string; fn: Loss } {
+  if (typeof id === 'function') return { name: id.name || 'custom_loss', fn: id.length === 2 ? traceK(id as KFunction) : (id as Loss) };
   const name = LOSS_ALIASES[id] ?? id;
   const fn = LOSSES[name];
   if (!fn) throw new Error(`Unknown loss '${id}'. Valid losses: ${[...Object.keys(LOSSES), ...Object.keys(LOSS_ALIASES)].join(', ')}`);

@@ -4,17 +4,11 @@
  * them over the batch. Loss functions double as metrics, as in Keras.
  */
 import type { GraphBuilder, Value } from '../ir/graph.js';
-import { LOSSES, LOSS_ALIASES, type Loss, oneHot } from './losses.js';
+import { type KFunction, traceK } from './backend.js';
+import { LOSSES, LOSS_ALIASES, type Loss } from './losses.js';
+import { argmax, oneHot } from './tensor_ops.js';
 
 export type Metric = Loss;
-
-/** Index of the first maximum along the last axis, as float32. */
-export function argmax(b: GraphBuilder, x: Value): Value {
-  const axis = x.shape.length - 1;
-  const isMax = b.binary('eq', x, b.max(x, axis, true));
-  const index = b.iota(x.shape, axis, 'float32');
-  return b.min(b.select(isMax, index, x.shape[axis]), axis);
-}
 
 const asFloat = (b: GraphBuilder, x: Value): Value => b.cast(x, 'float32');
 const labels = (b: GraphBuilder, t: Value): Value => asFloat(b, b.reshape(t, [t.shape[0]]));
@@ -40,8 +34,8 @@ export const METRICS: Readonly<Record<string, Metric>> = {
  * categorical or sparse accuracy from the loss and output shape, and keep the
  * name the user gave (Keras reports 'acc' for 'acc').
  */
-export function getMetric(id: string | Metric, lossName: string, outputShape: readonly (number | null)[]): { name: string; fn: Metric } {
-  if (typeof id === 'function') return { name: id.name || 'custom_metric', fn: id };
+export function getMetric(id: string | Metric | KFunction, lossName: string, outputShape: readonly (number | null)[]): { name: string; fn: Metric } {
+  if (typeof id === 'function') return { name: id.name || 'custom_metric', fn: id.length === 2 ? traceK(id as KFunction) : (id as Metric) };
   if (id === 'accuracy' || id === 'acc') {
     const kind = lossName === 'binary_crossentropy' || outputShape[outputShape.length - 1] === 1 ? 'binary_accuracy'
       : lossName === 'sparse_categorical_crossentropy' ? 'sparse_categorical_accuracy' : 'categorical_accuracy';

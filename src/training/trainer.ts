@@ -8,6 +8,7 @@
 import type { CompiledGraph } from '../../runtime/executor.js';
 import { compileGraph } from '../../runtime/executor.js';
 import { BaseLogger, type Callback, CallbackList, History, type Logs, ProgbarLogger } from '../callbacks.js';
+import type { KFunction } from '../backend.js';
 import type { Weight } from '../layers/base.js';
 import { type Loss, getLoss } from '../losses.js';
 import { type Metric, getMetric } from '../metrics.js';
@@ -19,8 +20,8 @@ import { type TrainSetup, globalName, slotName, testGraph, trainGraph } from './
 
 export interface CompileArgs {
   readonly optimizer: string | Optimizer;
-  readonly loss: string | Loss;
-  readonly metrics?: readonly (string | Metric)[];
+  readonly loss: string | Loss | KFunction;
+  readonly metrics?: readonly (string | Metric | KFunction)[];
 }
 
 type Data = Tensor | TypedArray | NestedArray;

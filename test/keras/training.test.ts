@@ -1,6 +1,6 @@
 /** fit/evaluate: convergence for every loss, Keras's validation split, callback order, errors. */
 import { describe, expect, it } from 'vitest';
-import { Sequential, Tensor, callbacks, layers, losses, setBackend, tensor } from '../../src/index.js';
+import { K, type KTensor, Sequential, Tensor, callbacks, layers, losses, setBackend, tensor } from '../../src/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 
 setBackend(TEST_BACKEND);
@@ -156,5 +156,28 @@ describe('bad input', () => {
     expect(seen.length).toBeLessThan(40);
     expect(model.stopTraining).toBe(true);
     expect((await model.predict(inputs)).shape).toEqual([N, 1]);
+  });
+});
+
+describe('custom losses and metrics with K', () => {
+  it('are traced into the program and agree with the built-in equivalents', async () => {
+    const x = tensor(Array.from({ length: 12 }, (_, i) => [Math.sin(i), Math.cos(i)]));
+    const y = tensor(Array.from({ length: 12 }, (_, i) => [Math.sin(2 * i)]));
+    const myMse = (yTrue: KTensor, yPred: KTensor): KTensor => K.mean(K.square(K.sub(yPred, yTrue)), -1);
+    const maxError = function max_error(yTrue: KTensor, yPred: KTensor): KTensor {
+      return K.max(K.abs(K.sub(yPred, yTrue)), -1);
+    };
+    const build = (): Sequential => new Sequential([new layers.Dense(1, { inputShape: [2], kernelInitializer: 'ones' })]);
+    const custom = build();
+    custom.compile({ optimizer: 'sgd', loss: myMse, metrics: [maxError] });
+    const builtin = build();
+    builtin.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['mae'] });
+    expect(custom.metricsNames).toEqual(['loss', 'max_error']);
+    const [a, ma] = (await custom.evaluate(x, y)) as number[];
+    const [b, mb] = (await builtin.evaluate(x, y)) as number[];
+    expect([a, ma]).toBeAllClose([b, mb], { rtol: 1e-6, atol: 1e-7 });
+    await custom.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, shuffle: false });
+    await builtin.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, shuffle: false });
+    expect(custom.getWeights()[0].data).toBeAllClose(builtin.getWeights()[0].data, { rtol: 1e-5, atol: 1e-6 });
   });
 });
