@@ -185,6 +185,12 @@ export interface EarlyStoppingArgs {
   readonly verbose?: number;
   readonly mode?: 'auto' | 'min' | 'max';
   readonly baseline?: number | null;
+  readonly restoreBestWeights?: boolean;
+}
+
+interface WeightsModel extends CallbackModel {
+  getWeights(): unknown[];
+  setWeights(weights: readonly unknown[]): void;
 }
 
 /** Stops when `monitor` has not improved by `minDelta` for `patience` epochs. */
@@ -196,6 +202,8 @@ export class EarlyStopping extends Callback {
   private readonly baseline: number | null;
   private best = Infinity;
   private wait = 0;
+  private bestWeights: unknown[] | null = null;
+  private readonly restore: boolean;
   stoppedEpoch = 0;
 
   constructor(args: EarlyStoppingArgs = {}) {
@@ -207,6 +215,7 @@ export class EarlyStopping extends Callback {
     this.sign = maximize ? -1 : 1;
     this.minDelta = Math.abs(args.minDelta ?? 0);
     this.baseline = args.baseline ?? null;
+    this.restore = args.restoreBestWeights ?? false;
   }
 
   override async onTrainBegin(): Promise<void> {
@@ -223,9 +232,11 @@ export class EarlyStopping extends Callback {
     if (this.sign * value < this.best - this.minDelta) {
       this.best = this.sign * value;
       this.wait = 0;
+      if (this.restore) this.bestWeights = (this.model as WeightsModel).getWeights();
     } else if (++this.wait >= this.patience) {
       this.stoppedEpoch = epoch;
       if (this.model) this.model.stopTraining = true;
+      if (this.restore && this.bestWeights) (this.model as WeightsModel).setWeights(this.bestWeights);
     }
   }
 }
@@ -237,6 +248,57 @@ export class LambdaCallback extends Callback {
   constructor(hooks: LambdaHooks) {
     super();
     Object.assign(this, hooks);
+  }
+}
+
+export interface ModelCheckpointArgs {
+  readonly monitor?: string;
+  readonly verbose?: number;
+  readonly saveBestOnly?: boolean;
+  readonly mode?: 'auto' | 'min' | 'max';
+  readonly period?: number;
+}
+
+/** Fills Keras-style path templates: `weights.{epoch:02d}-{val_loss:.2f}.h5` (epoch counts from 1). */
+export function formatPath(template: string, epoch: number, logs: Logs): string {
+  return template.replace(/\{(\w+)(?::(\d*)([d.])(\d*)f?)?\}/g, (match, key: string, width: string, kind: string, digits: string) => {
+    const value = key === 'epoch' ? epoch + 1 : logs[key];
+    if (value === undefined) throw new Error(`ModelCheckpoint: '${key}' in '${template}' is not in the logs. Available: epoch, ${Object.keys(logs).join(', ')}`);
+    if (kind === 'd') return String(Math.round(value)).padStart(Number(width || 0), '0');
+    if (kind === '.') return value.toFixed(Number(digits));
+    return String(value);
+  });
+}
+
+interface SavingModel extends CallbackModel {
+  saveWeights(path: string): Promise<void>;
+}
+
+/** Saves the weights after an epoch (weights only for now), optionally only when `monitor` improves. */
+export class ModelCheckpoint extends Callback {
+  private readonly args: Required<ModelCheckpointArgs>;
+  private readonly sign: number;
+  private best = Infinity;
+  private sinceSave = 0;
+
+  constructor(private readonly filepath: string, args: ModelCheckpointArgs = {}) {
+    super();
+    this.args = { monitor: 'val_loss', verbose: 0, saveBestOnly: false, mode: 'auto', period: 1, ...args };
+    this.sign = this.args.mode === 'max' || (this.args.mode === 'auto' && /acc/.test(this.args.monitor)) ? -1 : 1;
+  }
+
+  override async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {
+    if (++this.sinceSave < this.args.period) return;
+    this.sinceSave = 0;
+    const path = formatPath(this.filepath, epoch, logs);
+    if (this.args.saveBestOnly) {
+      const value = logs[this.args.monitor];
+      if (value === undefined) throw new Error(`ModelCheckpoint monitors '${this.args.monitor}', which is not in the logs. Available: ${Object.keys(logs).join(', ')}`);
+      if (!(this.sign * value < this.best)) return;
+      this.best = this.sign * value;
+    }
+    if (this.args.verbose) process.stdout.write(`\nEpoch ${String(epoch + 1).padStart(5, '0')}: saving model to ${path}\n`);
+    await (this.model as SavingModel).saveWeights(path);
   }
 }
 

@@ -283,6 +283,18 @@ export abstract class Network {
     return outs.length === 1 ? outs[0] : outs;
   }
 
+  /** Writes the weights in Keras 2's HDF5 layout, atomically (Keras's save_weights). */
+  async saveWeights(path: string): Promise<void> {
+    const { saveWeightsFile } = await import('../weights_file.js');
+    await saveWeightsFile(path, this.layers);
+  }
+
+  /** Reads weights written by saveWeights or by Keras's save_weights, matching layers by name. */
+  async loadWeights(path: string): Promise<void> {
+    const { loadWeightsFile } = await import('../weights_file.js');
+    await loadWeightsFile(path, this.layers);
+  }
+
   /** Releases compiled programs (native code and arenas). */
   dispose(): void {
     this.invalidate();
