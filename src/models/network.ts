@@ -11,7 +11,9 @@ import { type CallContext, type KShape, type Layer, type Weight, shapeText } fro
 import { Tensor, type NestedArray, type TypedArray, toTensor } from '../tensor.js';
 import { summaryText } from './summary.js';
 import type { History } from '../callbacks.js';
-import { type CompileArgs, type EvaluateArgs, type FitArgs, Trainer } from '../training/trainer.js';
+import type { Batch, BatchSource } from '../training/generators.js';
+import { Prefetcher } from '../training/generators.js';
+import { type CompileArgs, type EvaluateArgs, type FitArgs, type GeneratorFitArgs, Trainer } from '../training/trainer.js';
 
 /** One layer application: `layer` applied to the outputs of `inputs` (indices into the step list, -1 = the model input). */
 export interface Step {
@@ -281,6 +283,36 @@ export abstract class Network {
   async testOnBatch(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, sampleWeight?: Tensor): Promise<number | number[]> {
     const outs = await this.compiled().testOnBatch(x, y, sampleWeight);
     return outs.length === 1 ? outs[0] : outs;
+  }
+
+  /** Trains on batches [x, y] or [x, y, sampleWeight] from an (async) iterable (Keras's fit_generator). */
+  async fitGenerator(source: BatchSource<Batch>, args: GeneratorFitArgs): Promise<History> {
+    return this.compiled().fitGenerator(source, args);
+  }
+
+  async evaluateGenerator(source: BatchSource<Batch>, args: { steps: number; maxQueueSize?: number }): Promise<number | number[]> {
+    const outs = await this.compiled().evaluateGenerator(source, args);
+    return outs.length === 1 ? outs[0] : outs;
+  }
+
+  /** Predictions for `steps` input batches from an (async) iterable, concatenated (Keras's predict_generator). */
+  async predictGenerator(source: BatchSource<Tensor | readonly [Tensor, ...Tensor[]]>, args: { steps: number; maxQueueSize?: number }): Promise<Tensor> {
+    const queue = new Prefetcher(source, args.maxQueueSize ?? 10);
+    const parts: Tensor[] = [];
+    for (let s = 0; s < args.steps; s++) {
+      const item = await queue.next();
+      if (!item) throw new Error(`predictGenerator: the source ran out after ${s} of ${args.steps} batches`);
+      const x = item instanceof Tensor ? item : item[0];
+      parts.push(await this.predict(x, { batchSize: Math.max(1, x.shape[0]) }));
+    }
+    const rows = parts.reduce((n, p) => n + p.shape[0], 0);
+    const out = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p.data, at);
+      at += p.data.length;
+    }
+    return new Tensor(out, [rows, ...this.outputShape.slice(1) as number[]]);
   }
 
   /** Writes the weights in Keras 2's HDF5 layout, atomically (Keras's save_weights). */

@@ -16,6 +16,7 @@ import type { Network } from '../models/network.js';
 import { type Optimizer, getOptimizer } from '../optimizers.js';
 import { type NestedArray, Tensor, type TypedArray, toTensor } from '../tensor.js';
 import { epochOrder, gatherRows, makeRandom, sampleWeights, sliceRows } from './data.js';
+import { type Batch, type BatchSource, Prefetcher } from './generators.js';
 import { type TrainSetup, globalName, slotName, testGraph, trainGraph } from './programs.js';
 
 export interface CompileArgs {
@@ -38,6 +39,16 @@ export interface FitArgs {
   readonly sampleWeight?: Tensor;
   readonly initialEpoch?: number;
   readonly stepsPerEpoch?: number;
+}
+
+export interface GeneratorFitArgs {
+  readonly stepsPerEpoch: number;
+  readonly epochs?: number;
+  readonly verbose?: number;
+  readonly callbacks?: readonly Callback[];
+  readonly validationData?: readonly [Data, Data];
+  readonly maxQueueSize?: number;
+  readonly initialEpoch?: number;
 }
 
 export interface EvaluateArgs {
@@ -237,6 +248,71 @@ export class Trainer {
     this.checkData(x, y);
     const n = x.shape[0];
     return this.step('test', x, y, sampleWeights(y, sampleWeight), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+  }
+
+  /** Keras's fit_generator: `stepsPerEpoch` batches from `source` per epoch, prefetched. */
+  async fitGenerator(source: BatchSource<Batch>, args: GeneratorFitArgs): Promise<History> {
+    const { stepsPerEpoch, epochs = 1, verbose = 1, maxQueueSize = 10 } = args;
+    if (!(stepsPerEpoch > 0)) throw new Error(`fitGenerator needs stepsPerEpoch > 0, got ${stepsPerEpoch}`);
+    const queue = new Prefetcher(source, maxQueueSize);
+    const history = new History();
+    const validation = args.validationData ? args.validationData.map((t) => toTensor(t)) as [Tensor, Tensor] : null;
+    const metrics = [...this.metricsNames, ...(validation ? this.metricsNames.map((m) => `val_${m}`) : [])];
+    const list = [new BaseLogger(), ...(verbose ? [new ProgbarLogger()] : []), ...(args.callbacks ?? []), history];
+    const model = this.net as unknown as { stopTraining: boolean };
+    for (const c of list) {
+      c.setParams({ epochs, steps: stepsPerEpoch, samples: stepsPerEpoch, batchSize: 0, verbose, doValidation: !!validation, metrics });
+      c.setModel(model);
+    }
+    const callbacks = new CallbackList(list);
+    model.stopTraining = false;
+    await callbacks.call('onTrainBegin');
+    for (let epoch = args.initialEpoch ?? 0; epoch < epochs && !model.stopTraining; epoch++) {
+      await callbacks.call('onEpochBegin', epoch);
+      for (let s = 0; s < stepsPerEpoch && !model.stopTraining; s++) {
+        const batch = await queue.next();
+        if (!batch) throw new Error(`fitGenerator: the source ran out after ${s} batches of epoch ${epoch + 1}; it must yield stepsPerEpoch (${stepsPerEpoch}) batches per epoch`);
+        const [x, y, w] = batch;
+        const logs: Logs = { batch: s, size: 1 };
+        await callbacks.call('onBatchBegin', s, logs);
+        const outs = await this.stepOn('train', x, y, w);
+        this.metricsNames.forEach((m, i) => (logs[m] = outs[i]));
+        await callbacks.call('onBatchEnd', s, logs);
+      }
+      const epochLogs: Logs = {};
+      await this.pull();
+      if (validation) {
+        const val = await this.evaluate(validation[0], validation[1], { verbose: 0 });
+        this.metricsNames.forEach((m, i) => (epochLogs[`val_${m}`] = val[i]));
+      }
+      await callbacks.call('onEpochEnd', epoch, epochLogs);
+    }
+    await this.pull();
+    await callbacks.call('onTrainEnd');
+    return history;
+  }
+
+  /** Keras's evaluate_generator: loss and metrics over `steps` batches, weighted by batch size. */
+  async evaluateGenerator(source: BatchSource<Batch>, args: { steps: number; maxQueueSize?: number }): Promise<number[]> {
+    const queue = new Prefetcher(source, args.maxQueueSize ?? 10);
+    const totals = this.metricsNames.map(() => 0);
+    let seen = 0;
+    for (let s = 0; s < args.steps; s++) {
+      const batch = await queue.next();
+      if (!batch) throw new Error(`evaluateGenerator: the source ran out after ${s} of ${args.steps} batches`);
+      const [x, y, w] = batch;
+      const outs = await this.stepOn('test', x, y, w);
+      outs.forEach((v, i) => (totals[i] += v * x.shape[0]));
+      seen += x.shape[0];
+    }
+    return totals.map((t) => t / seen);
+  }
+
+  private async stepOn(kind: 'train' | 'test', xIn: Tensor, yIn: Tensor, w?: Tensor): Promise<number[]> {
+    const [x, y] = [toTensor(xIn), toTensor(yIn)];
+    this.checkData(x, y);
+    const n = x.shape[0];
+    return this.step(kind, x, y, sampleWeights(y, w), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
   }
 
   dispose(): void {
