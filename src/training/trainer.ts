@@ -41,6 +41,17 @@ export interface FitArgs {
   readonly stepsPerEpoch?: number;
 }
 
+interface LoopConfig {
+  readonly epochs: number;
+  readonly steps: number;
+  readonly samples: number;
+  readonly batchSize: number;
+  readonly verbose: number;
+  readonly callbacks?: readonly Callback[];
+  readonly initialEpoch?: number;
+  readonly validation: [Tensor, Tensor] | null;
+}
+
 export interface GeneratorFitArgs {
   readonly stepsPerEpoch: number;
   readonly epochs?: number;
@@ -177,33 +188,50 @@ export class Trainer {
     const n = x.shape[0];
     const batch = Math.max(1, Math.min(batchSize, n));
     const steps = args.stepsPerEpoch ?? Math.ceil(n / batch);
-    const metrics = [...this.metricsNames, ...(validation ? this.metricsNames.map((m) => `val_${m}`) : [])];
+    let order: Int32Array = new Int32Array(0);
+    return this.trainLoop({ epochs, steps, samples: Math.min(n, steps * batch), batchSize: batch, verbose, callbacks: args.callbacks, initialEpoch: args.initialEpoch, validation }, {
+      beginEpoch: () => void (order = epochOrder(n, batch, args.shuffle ?? true, this.random)),
+      step: async (s) => {
+        const start = (s * batch) % n;
+        const end = Math.min(start + batch, n);
+        return { size: end - start, run: () => this.step('train', x, y, weights, order, start, end, batch) };
+      },
+    });
+  }
+
+  /**
+   * The Keras 2 training loop shared by fit and fitGenerator: callbacks in
+   * Keras's order (BaseLogger, ProgbarLogger, the user's, History), epochs of
+   * `steps` batches, validation at each epoch end, weights pulled to the host
+   * after every epoch.
+   */
+  private async trainLoop(cfg: LoopConfig, source: { beginEpoch?: (epoch: number) => void; step: (s: number, epoch: number) => Promise<{ size: number; run: () => Promise<number[]> }> }): Promise<History> {
+    const metrics = [...this.metricsNames, ...(cfg.validation ? this.metricsNames.map((m) => `val_${m}`) : [])];
     const history = new History();
-    const list = [new BaseLogger(), ...(verbose ? [new ProgbarLogger()] : []), ...(args.callbacks ?? []), history];
+    const list = [new BaseLogger(), ...(cfg.verbose ? [new ProgbarLogger()] : []), ...(cfg.callbacks ?? []), history];
     const model = this.net as unknown as { stopTraining: boolean };
     for (const c of list) {
-      c.setParams({ epochs, steps, samples: Math.min(n, steps * batch), batchSize: batch, verbose, doValidation: !!validation, metrics });
+      c.setParams({ epochs: cfg.epochs, steps: cfg.steps, samples: cfg.samples, batchSize: cfg.batchSize, verbose: cfg.verbose, doValidation: !!cfg.validation, metrics });
       c.setModel(model);
     }
     const callbacks = new CallbackList(list);
     model.stopTraining = false;
     await callbacks.call('onTrainBegin');
-    for (let epoch = args.initialEpoch ?? 0; epoch < epochs && !model.stopTraining; epoch++) {
+    for (let epoch = cfg.initialEpoch ?? 0; epoch < cfg.epochs && !model.stopTraining; epoch++) {
       await callbacks.call('onEpochBegin', epoch);
-      const order = epochOrder(n, batch, args.shuffle ?? true, this.random);
-      for (let s = 0; s < steps && !model.stopTraining; s++) {
-        const start = (s * batch) % n;
-        const end = Math.min(start + batch, n);
-        const logs: Logs = { batch: s, size: end - start };
+      source.beginEpoch?.(epoch);
+      for (let s = 0; s < cfg.steps && !model.stopTraining; s++) {
+        const { size, run } = await source.step(s, epoch);
+        const logs: Logs = { batch: s, size };
         await callbacks.call('onBatchBegin', s, logs);
-        const outs = await this.step('train', x, y, weights, order, start, end, batch);
+        const outs = await run();
         this.metricsNames.forEach((m, i) => (logs[m] = outs[i]));
         await callbacks.call('onBatchEnd', s, logs);
       }
       const epochLogs: Logs = {};
       await this.pull();
-      if (validation) {
-        const val = await this.evaluate(validation[0], validation[1], { batchSize: batch, verbose: 0 });
+      if (cfg.validation) {
+        const val = await this.evaluate(cfg.validation[0], cfg.validation[1], { batchSize: cfg.batchSize || 32, verbose: 0 });
         this.metricsNames.forEach((m, i) => (epochLogs[`val_${m}`] = val[i]));
       }
       await callbacks.call('onEpochEnd', epoch, epochLogs);
@@ -255,41 +283,15 @@ export class Trainer {
     const { stepsPerEpoch, epochs = 1, verbose = 1, maxQueueSize = 10 } = args;
     if (!(stepsPerEpoch > 0)) throw new Error(`fitGenerator needs stepsPerEpoch > 0, got ${stepsPerEpoch}`);
     const queue = new Prefetcher(source, maxQueueSize);
-    const history = new History();
-    const validation = args.validationData ? args.validationData.map((t) => toTensor(t)) as [Tensor, Tensor] : null;
-    const metrics = [...this.metricsNames, ...(validation ? this.metricsNames.map((m) => `val_${m}`) : [])];
-    const list = [new BaseLogger(), ...(verbose ? [new ProgbarLogger()] : []), ...(args.callbacks ?? []), history];
-    const model = this.net as unknown as { stopTraining: boolean };
-    for (const c of list) {
-      c.setParams({ epochs, steps: stepsPerEpoch, samples: stepsPerEpoch, batchSize: 0, verbose, doValidation: !!validation, metrics });
-      c.setModel(model);
-    }
-    const callbacks = new CallbackList(list);
-    model.stopTraining = false;
-    await callbacks.call('onTrainBegin');
-    for (let epoch = args.initialEpoch ?? 0; epoch < epochs && !model.stopTraining; epoch++) {
-      await callbacks.call('onEpochBegin', epoch);
-      for (let s = 0; s < stepsPerEpoch && !model.stopTraining; s++) {
+    const validation = args.validationData ? (args.validationData.map((t) => toTensor(t)) as [Tensor, Tensor]) : null;
+    return this.trainLoop({ epochs, steps: stepsPerEpoch, samples: stepsPerEpoch, batchSize: 0, verbose, callbacks: args.callbacks, initialEpoch: args.initialEpoch, validation }, {
+      step: async (s, epoch) => {
         const batch = await queue.next();
         if (!batch) throw new Error(`fitGenerator: the source ran out after ${s} batches of epoch ${epoch + 1}; it must yield stepsPerEpoch (${stepsPerEpoch}) batches per epoch`);
         const [x, y, w] = batch;
-        const logs: Logs = { batch: s, size: 1 };
-        await callbacks.call('onBatchBegin', s, logs);
-        const outs = await this.stepOn('train', x, y, w);
-        this.metricsNames.forEach((m, i) => (logs[m] = outs[i]));
-        await callbacks.call('onBatchEnd', s, logs);
-      }
-      const epochLogs: Logs = {};
-      await this.pull();
-      if (validation) {
-        const val = await this.evaluate(validation[0], validation[1], { verbose: 0 });
-        this.metricsNames.forEach((m, i) => (epochLogs[`val_${m}`] = val[i]));
-      }
-      await callbacks.call('onEpochEnd', epoch, epochLogs);
-    }
-    await this.pull();
-    await callbacks.call('onTrainEnd');
-    return history;
+        return { size: 1, run: () => this.stepOn('train', x, y, w) };
+      },
+    });
   }
 
   /** Keras's evaluate_generator: loss and metrics over `steps` batches, weighted by batch size. */
