@@ -46,17 +46,8 @@ export function make(shape: Shape, f: (idx: number[]) => number): Nd {
   return { shape, data: indices(shape).map(f) };
 }
 
-/** A seeded uniform generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform generator (the library's mulberry32; data generation only, not an oracle). */
+export { makeRandom as rng } from '../../src/training/data.js';
 
 export function closeTo(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): string | null {
   if (got.length !== want.length) return `length ${got.length} vs ${want.length}`;
