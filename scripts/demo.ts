@@ -51,6 +51,11 @@ async function main(): Promise<void> {
   const perEpoch = steady.reduce((a, b) => a + b, 0) / steady.length;
   console.log(`Training throughput: ${Math.round(xTrain.shape[0] / perEpoch).toLocaleString('en-US')} samples/s (${perEpoch.toFixed(1)} s per epoch, validation included)`);
 
+  const t = model.trainCompileStats!;
+  console.log(`\ntrain-step program (forward, loss, backward, RMSprop update, metrics in one native call):`);
+  console.log(`  tensor-IR ops:         ${t.opsBefore} as built, ${t.opsAfter} after simplify; ${t.kernels} fused kernels`);
+  console.log(`  arena for temporaries: ${t.arenaBytes} bytes planned vs ${t.intermediateBytes} bytes for all intermediate tensors`);
+
   const probs = await model.predict(xTest, { batchSize: BATCH });
   const s = model.compileStats!;
   console.log(`\npredict on ${probs.shape[0]} test samples; compile statistics of the predict program (CPU backend, LLVM):`);

@@ -251,6 +251,11 @@ export abstract class Network {
     return this.trainer;
   }
 
+  /** Compile statistics of the train-step program (after the first training step). */
+  get trainCompileStats(): CompileStats | null {
+    return this.trainer?.trainStats ?? null;
+  }
+
   /** Keras's metrics_names: 'loss' and the compiled metrics. */
   get metricsNames(): readonly string[] {
     return this.compiled().metricsNames;

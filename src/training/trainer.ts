@@ -5,7 +5,7 @@
  * program between steps; they are pulled back to the layers at the end of
  * every epoch and before predict/evaluate.
  */
-import type { CompiledGraph } from '../../runtime/executor.js';
+import type { CompiledGraph, CompileStats } from '../../runtime/executor.js';
 import { compileGraph } from '../../runtime/executor.js';
 import { BaseLogger, type Callback, CallbackList, History, type Logs, ProgbarLogger } from '../callbacks.js';
 import type { KFunction } from '../backend.js';
@@ -77,6 +77,8 @@ export class Trainer {
   private readonly pushed = new Map<Weight, Float32Array>();
   private readonly state = new Map<string, TypedArray>();
   private dirty = false;
+  /** Compile statistics of the last train program compiled (ops, kernels, planned arena vs. all intermediates). */
+  trainStats: CompileStats | null = null;
   private readonly random = makeRandom(0x6b696c6e);
   lr: number;
 
@@ -109,6 +111,7 @@ export class Trainer {
       const graph = kind === 'train' ? trainGraph(this.net, batch, targetShape, this.setup) : testGraph(this.net, batch, targetShape, this.setup);
       p = await compileGraph(graph, { name: `${this.net.name}_${kind}_b${batch}` });
       this.programs.set(key, p);
+      if (kind === 'train') this.trainStats = p.stats;
     }
     return p;
   }
