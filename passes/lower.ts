@@ -250,6 +250,8 @@ export interface LoweredProgram extends KernelProgram {
   readonly outputs: readonly number[];
   /** The fusion the program was lowered from. */
   readonly fused: FusedGraph;
+  /** The copy kernel of each state update: kernel index, source and target buffers. */
+  readonly updateCopies: readonly { readonly kernel: number; readonly from: number; readonly to: number }[];
 }
 
 function roleOf(n: Node, outputs: ReadonlySet<number>): BufferRole {
@@ -301,13 +303,15 @@ function tryLower(graph: Graph, fused: FusedGraph, name: string): LoweredProgram
     return buf;
   });
   // State updates run last, once every kernel has read the old values.
+  const updateCopies: { kernel: number; from: number; to: number }[] = [];
   for (const u of graph.updates ?? []) {
+    updateCopies.push({ kernel: kernels.length, from: bufferOf[u.value], to: bufferOf[u.target] });
     const n = graph.nodes[u.target];
     const view = { offset: 0, strides: stridesOf(n.type.shape) };
     const load: Expr = { k: 'load', buf: bufferOf[u.value], view, dtype: n.type.dtype };
     kernels.push({ kind: 'loop', name: `${name}_update_${buffers[bufferOf[u.target]].name.replace(/[^A-Za-z0-9_]/g, '_')}`, outer: [...n.type.shape], inner: [], reductions: [], stores: [{ buf: bufferOf[u.target], view, space: 'full', expr: load }] });
   }
-  return { name, buffers, kernels, arenaBytes: 0, params, outputs, fused };
+  return { name, buffers, kernels, arenaBytes: 0, params, outputs, fused, updateCopies };
 }
 
 /** Fuses and lowers a graph; re-fuses with more materialized nodes until every group lowers. */

@@ -72,7 +72,8 @@ export function planMemory<P extends KernelProgram>(program: P): { program: P; s
     offsets[b.id] = residentBytes;
     residentBytes += bytesOf(b);
   }
-  const temps = buffers.filter((b) => b.role === 'temp').sort((p, q) => bytesOf(q) - bytesOf(p) || p.id - q.id);
+  // Temporaries no kernel touches (rewritten away by earlier passes) take no bytes.
+  const temps = buffers.filter((b) => b.role === 'temp' && first[b.id] !== Infinity).sort((p, q) => bytesOf(q) - bytesOf(p) || p.id - q.id);
   const placed: BufferDecl[] = [];
   let tempBytes = 0;
   for (const b of temps) {
@@ -98,7 +99,7 @@ export function planMemory<P extends KernelProgram>(program: P): { program: P; s
     tempBytes = Math.max(tempBytes, best + size);
     placed.push(b);
   }
-  const planned = buffers.map((b) => ({ ...b, offset: b.role === 'temp' ? residentBytes + offsets[b.id] : offsets[b.id] }));
+  const planned = buffers.map((b) => ({ ...b, offset: b.role === 'temp' ? residentBytes + Math.max(offsets[b.id], 0) : offsets[b.id] }));
   const tempBytesUnplanned = temps.reduce((s, b) => s + bytesOf(b), 0);
   return {
     program: { ...program, buffers: planned, arenaBytes: residentBytes + tempBytes },
