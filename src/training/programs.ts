@@ -22,6 +22,8 @@ import type { Optimizer } from '../optimizers.js';
 
 export interface TrainSetup {
   readonly loss: { readonly name: string; readonly fn: Loss };
+  /** Scales the data loss (Keras's loss_weights, for the model's one output). */
+  readonly lossWeight: number;
   readonly metrics: readonly { readonly name: string; readonly fn: Metric }[];
   readonly optimizer: Optimizer;
 }
@@ -44,14 +46,20 @@ function score(net: Network, b: GraphBuilder, batch: number, targetShape: Shape,
   for (const w of net.allWeights()) {
     if (w.regularizer) penalties.push(b.scoped(`${w.name} regularizer`, () => w.regularizer!(b, ctx.weight(w))));
   }
-  const perSample = b.scoped('loss', () => setup.loss.fn(b, target, pred));
-  if (perSample.shape.length !== 1) throw new Error(`loss '${setup.loss.name}' must give one value per sample, got shape [${perSample.shape.join(', ')}]`);
+  // Keras averages a loss over any axes past the sample axis (e.g. timesteps) before weighting.
+  const perSample = perBatchRow(b, b.scoped('loss', () => setup.loss.fn(b, target, pred)));
   const mask = b.cast(b.binary('ne', weights, 0), 'float32');
   const count = b.maximum(b.sum(mask), 1);
   // Keras 2's total loss: the weighted data loss plus every regularization penalty.
-  const loss = penalties.reduce((total, p) => b.add(total, p), b.div(b.sum(b.mul(perSample, weights)), count));
-  const metrics = setup.metrics.map((m) => b.scoped(`metric ${m.name}`, () => b.div(b.sum(b.mul(m.fn(b, target, pred), mask)), count)));
+  const dataLoss = b.div(b.sum(b.mul(perSample, weights)), count);
+  const loss = penalties.reduce((total, p) => b.add(total, p), setup.lossWeight === 1 ? dataLoss : b.mul(dataLoss, setup.lossWeight));
+  const metrics = setup.metrics.map((m) => b.scoped(`metric ${m.name}`, () => b.div(b.sum(b.mul(perBatchRow(b, m.fn(b, target, pred)), mask)), count)));
   return { b, outputs: [loss, ...metrics] };
+}
+
+function perBatchRow(b: GraphBuilder, v: Value): Value {
+  if (v.shape.length === 0) throw new Error('a loss or metric must keep the batch axis, got a scalar');
+  return v.shape.length === 1 ? v : b.mean(v, v.shape.map((_, i) => i).slice(1));
 }
 
 export function testGraph(net: Network, batch: number, targetShape: Shape, setup: TrainSetup): Graph {

@@ -23,6 +23,8 @@ export interface CompileArgs {
   readonly optimizer: string | Optimizer;
   readonly loss: string | Loss | KFunction;
   readonly metrics?: readonly (string | Metric | KFunction)[];
+  /** Keras's loss_weights: one number (or a one-element list or {outputName: weight}) for the model's output. */
+  readonly lossWeights?: number | readonly number[] | Readonly<Record<string, number>>;
 }
 
 type Data = Tensor | TypedArray | NestedArray;
@@ -68,6 +70,13 @@ export interface EvaluateArgs {
   readonly sampleWeight?: Tensor;
 }
 
+function lossWeightOf(w: CompileArgs['lossWeights']): number {
+  if (w === undefined) return 1;
+  const list = typeof w === 'number' ? [w] : Array.isArray(w) ? w : Object.values(w);
+  if (list.length !== 1 || !Number.isFinite(list[0])) throw new Error(`lossWeights must give one finite weight for the model's one output, got ${JSON.stringify(w)}`);
+  return list[0];
+}
+
 export class Trainer {
   readonly setup: TrainSetup;
   readonly metricsNames: readonly string[];
@@ -85,7 +94,7 @@ export class Trainer {
   constructor(private readonly net: Network, args: CompileArgs) {
     const loss = getLoss(args.loss);
     const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name, net.outputShape));
-    this.setup = { loss, metrics, optimizer: getOptimizer(args.optimizer) };
+    this.setup = { loss, lossWeight: lossWeightOf(args.lossWeights), metrics, optimizer: getOptimizer(args.optimizer) };
     this.metricsNames = ['loss', ...metrics.map((m) => m.name)];
     this.lr = this.setup.optimizer.lr;
   }

@@ -181,3 +181,20 @@ describe('custom losses and metrics with K', () => {
     expect(custom.getWeights()[0].data).toBeAllClose(builtin.getWeights()[0].data, { rtol: 1e-5, atol: 1e-6 });
   });
 });
+
+describe('loss weights and per-timestep losses', () => {
+  it('lossWeights scales the loss; losses over sequences average over timesteps', async () => {
+    const x = tensor(Array.from({ length: 8 }, (_, i) => [[i / 8, 1], [1 - i / 8, 0.5], [0.25, i / 4]]));
+    const y = tensor(Array.from({ length: 8 }, (_, i) => [[i / 4], [0], [1]]));
+    const make = (): Sequential => new Sequential([new layers.Dense(1, { inputShape: [3, 2], kernelInitializer: 'ones' })]);
+    const plain = make();
+    plain.compile({ optimizer: 'sgd', loss: 'mse' });
+    const weighted = make();
+    weighted.compile({ optimizer: 'sgd', loss: 'mse', lossWeights: [0.5] });
+    const l = (await plain.evaluate(x, y)) as number;
+    expect([(await weighted.evaluate(x, y)) as number]).toBeAllClose([0.5 * l], { rtol: 1e-6, atol: 1e-7 });
+    const p = Array.from((await plain.predict(x)).data);
+    expect([l]).toBeAllClose([p.reduce((s, v, i) => s + (v - y.data[i]) ** 2, 0) / p.length], { rtol: 1e-5, atol: 1e-6 });
+    expect(() => plain.compile({ optimizer: 'sgd', loss: 'mse', lossWeights: [1, 2] })).toThrow(/lossWeights must give one finite weight/);
+  });
+});
