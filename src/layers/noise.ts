@@ -45,6 +45,8 @@ function checkRate(layer: Layer, rate: number): void {
 export interface DropoutArgs extends LayerArgs {
   readonly noiseShape?: readonly (number | null)[] | null;
   readonly seed?: number | null;
+  /** SpatialDropout2D/3D: where the channels are (default channels_last). */
+  readonly dataFormat?: string;
 }
 
 export class Dropout extends InferenceIdentity {
@@ -55,11 +57,24 @@ export class Dropout extends InferenceIdentity {
     checkRate(this, rate);
   }
 
+  /** Shape of the random mask: noiseShape with nulls taken from the input (Keras's _get_noise_shape). */
+  protected noiseShape(x: Value): number[] {
+    const ns = this.args.noiseShape;
+    if (!ns) return [...x.shape];
+    if (ns.length !== x.shape.length) throw new Error(`${this.className} ${this.name}: noiseShape (${ns.join(', ')}) does not match the input rank ${x.shape.length}`);
+    return ns.map((d, i) => d ?? x.shape[i]);
+  }
+
+  /** Keep mask (as a bool tensor of the input's shape), drawn fresh every training step. */
+  protected keep(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+    const u = ctx.random(this.args.seed ?? seedFromName(this.name), this.noiseShape(x));
+    return b.broadcastTo(b.binary('ge', u, this.rate), x.shape);
+  }
+
   /** Training: inverted dropout, keep with probability 1 - rate and scale by 1 / (1 - rate). */
   override call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
     if (!ctx.training || this.rate === 0) return x;
-    const u = ctx.random(this.args.seed ?? seedFromName(this.name), x.shape);
-    return b.select(b.binary('ge', u, this.rate), b.mul(x, 1 / (1 - this.rate)), 0);
+    return b.select(this.keep(b, x, ctx), b.mul(x, 1 / (1 - this.rate)), 0);
   }
 
   protected override layerConfig(): Record<string, unknown> {
@@ -67,20 +82,37 @@ export class Dropout extends InferenceIdentity {
   }
 }
 
-export class SpatialDropout1D extends Dropout {
+/** Drops whole feature maps: one draw per (sample, channel), channels last (or first with dataFormat). */
+abstract class SpatialDropout extends Dropout {
+  protected override noiseShape(x: Value): number[] {
+    const channelsFirst = this.args.dataFormat === 'channels_first';
+    return x.shape.map((d, i) => (i === 0 || (channelsFirst ? i === 1 : i === x.shape.length - 1) ? d : 1));
+  }
+}
+
+export class SpatialDropout1D extends SpatialDropout {
   override readonly className: string = 'SpatialDropout1D';
 }
 
-export class SpatialDropout2D extends Dropout {
+export class SpatialDropout2D extends SpatialDropout {
   override readonly className: string = 'SpatialDropout2D';
 }
 
-export class SpatialDropout3D extends Dropout {
+export class SpatialDropout3D extends SpatialDropout {
   override readonly className: string = 'SpatialDropout3D';
 }
 
+/** Dropout that keeps SELU's self-normalization: dropped units take SELU's negative saturation, then an affine fix-up. */
 export class AlphaDropout extends Dropout {
   override readonly className: string = 'AlphaDropout';
+
+  override call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+    if (!ctx.training || this.rate === 0) return x;
+    const alphaP = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946;
+    const a = ((1 - this.rate) * (1 + this.rate * alphaP ** 2)) ** -0.5;
+    const shift = -a * alphaP * this.rate;
+    return b.add(b.mul(b.select(this.keep(b, x, ctx), x, alphaP), a), shift);
+  }
 }
 
 export class GaussianDropout extends InferenceIdentity {
