@@ -198,3 +198,29 @@ describe('loss weights and per-timestep losses', () => {
     expect(() => plain.compile({ optimizer: 'sgd', loss: 'mse', lossWeights: [1, 2] })).toThrow(/lossWeights must give one finite weight/);
   });
 });
+
+describe('shuffling', () => {
+  it("true permutes samples, 'batch' permutes whole batches, false keeps the order", async () => {
+    const { epochOrder, makeRandom } = await import('../../src/training/data.js');
+    const ident = Array.from({ length: 10 }, (_, i) => i);
+    const shuffled = Array.from(epochOrder(10, 4, true, makeRandom(1)));
+    expect([...shuffled].sort((a, b) => a - b)).toEqual(ident);
+    expect(shuffled).not.toEqual(ident);
+    expect(Array.from(epochOrder(10, 4, true, makeRandom(1)))).toEqual(shuffled);
+    const byBatch = Array.from(epochOrder(10, 4, 'batch', makeRandom(2)));
+    const chunks = [byBatch.slice(0, 4), byBatch.slice(4, 8), byBatch.slice(8)].filter((c) => c.length);
+    const starts = new Set([0, 4, 8]);
+    expect(byBatch.join()).not.toBe(ident.join());
+    // Every original batch survives as one contiguous run.
+    let i = 0;
+    while (i < byBatch.length) {
+      const s = byBatch[i];
+      expect(starts.has(s)).toBe(true);
+      const len = Math.min(4, 10 - s);
+      expect(byBatch.slice(i, i + len)).toEqual(Array.from({ length: len }, (_, k) => s + k));
+      i += len;
+    }
+    expect(chunks.length).toBe(3);
+    expect(Array.from(epochOrder(10, 4, false, makeRandom(3)))).toEqual(ident);
+  });
+});
