@@ -47,11 +47,20 @@ export function epochOrder(n: number, batchSize: number, shuffle: boolean | 'bat
   return order;
 }
 
-/** Per-sample weights from sampleWeight and classWeight (keyed by class index), as Keras combines them. */
-export function sampleWeights(y: Tensor, sampleWeight?: Tensor, classWeight?: Readonly<Record<number, number>>): Float32Array {
+/**
+ * Per-sample weights from sampleWeight and classWeight (keyed by class index),
+ * as Keras combines them; `timesteps` > 0 is sampleWeightMode 'temporal': one
+ * weight per sample and timestep, shape [n, timesteps].
+ */
+export function sampleWeights(y: Tensor, sampleWeight?: Tensor, classWeight?: Readonly<Record<number, number>>, timesteps = 0): Float32Array {
   const n = y.shape[0];
-  const w = sampleWeight ? Float32Array.from(sampleWeight.data) : new Float32Array(n).fill(1);
-  if (sampleWeight && sampleWeight.data.length !== n) throw new Error(`sampleWeight has ${sampleWeight.data.length} values for ${n} samples`);
+  const per = Math.max(timesteps, 1);
+  const w = sampleWeight ? Float32Array.from(sampleWeight.data) : new Float32Array(n * per).fill(1);
+  if (sampleWeight && sampleWeight.data.length !== n * per) {
+    const want = timesteps ? `shape (${n}, ${timesteps}) with sampleWeightMode 'temporal'` : `${n} values, one per sample`;
+    throw new Error(`sampleWeight has shape (${sampleWeight.shape.join(', ')}); expected ${want}`);
+  }
+  if (classWeight && timesteps) throw new Error("classWeight is not supported with sampleWeightMode 'temporal'; pass per-timestep sampleWeight instead");
   if (classWeight) {
     const row = sizeOf(y.shape.slice(1));
     for (let i = 0; i < n; i++) {

@@ -24,6 +24,8 @@ export interface TrainSetup {
   readonly loss: { readonly name: string; readonly fn: Loss };
   /** Scales the data loss (Keras's loss_weights, for the model's one output). */
   readonly lossWeight: number;
+  /** > 0 for sampleWeightMode 'temporal': sample weights have shape [batch, timesteps]. */
+  readonly timesteps: number;
   readonly metrics: readonly { readonly name: string; readonly fn: Metric }[];
   readonly optimizer: Optimizer;
 }
@@ -40,26 +42,29 @@ interface Scored {
 function score(net: Network, b: GraphBuilder, batch: number, targetShape: Shape, setup: TrainSetup, ctx: CallContext): Scored {
   const input = b.param('input', [batch, ...(net.inputShape.slice(1) as number[])]);
   const target = b.param('target', [batch, ...targetShape]);
-  const weights = b.param('sample_weight', [batch]);
+  const weights = b.param('sample_weight', setup.timesteps ? [batch, setup.timesteps] : [batch]);
   const penalties: Value[] = [];
   const pred = net.forward(b, input, { ...ctx, addLoss: (v) => void penalties.push(v) });
   for (const w of net.allWeights()) {
     if (w.regularizer) penalties.push(b.scoped(`${w.name} regularizer`, () => w.regularizer!(b, ctx.weight(w))));
   }
   // Keras averages a loss over any axes past the sample axis (e.g. timesteps) before weighting.
-  const perSample = perBatchRow(b, b.scoped('loss', () => setup.loss.fn(b, target, pred)));
+  const perSample = perBatchRow(b, b.scoped('loss', () => setup.loss.fn(b, target, pred)), weights.shape.length);
   const mask = b.cast(b.binary('ne', weights, 0), 'float32');
-  const count = b.maximum(b.sum(mask), 1);
-  // Keras 2's total loss: the weighted data loss plus every regularization penalty.
-  const dataLoss = b.div(b.sum(b.mul(perSample, weights)), count);
+  // Keras 2's total loss: the weighted data loss (over the nonzero weights) plus every regularization penalty.
+  const dataLoss = b.div(b.sum(b.mul(perSample, weights)), b.maximum(b.sum(mask), 1));
   const loss = penalties.reduce((total, p) => b.add(total, p), setup.lossWeight === 1 ? dataLoss : b.mul(dataLoss, setup.lossWeight));
-  const metrics = setup.metrics.map((m) => b.scoped(`metric ${m.name}`, () => b.div(b.sum(b.mul(perBatchRow(b, m.fn(b, target, pred)), mask)), count)));
+  // Metrics are unweighted, over the samples that carry any weight (padding rows carry none).
+  const rows = mask.shape.length === 1 ? mask : b.max(mask, 1);
+  const count = b.maximum(b.sum(rows), 1);
+  const metrics = setup.metrics.map((m) => b.scoped(`metric ${m.name}`, () => b.div(b.sum(b.mul(perBatchRow(b, m.fn(b, target, pred)), rows)), count)));
   return { b, outputs: [loss, ...metrics] };
 }
 
-function perBatchRow(b: GraphBuilder, v: Value): Value {
-  if (v.shape.length === 0) throw new Error('a loss or metric must keep the batch axis, got a scalar');
-  return v.shape.length === 1 ? v : b.mean(v, v.shape.map((_, i) => i).slice(1));
+/** Averages a loss or metric over its axes past the first `keep` (batch, and timesteps in temporal mode). */
+function perBatchRow(b: GraphBuilder, v: Value, keep = 1): Value {
+  if (v.shape.length < keep) throw new Error(`a loss or metric must keep the batch${keep > 1 ? ' and time' : ''} axes, got shape [${v.shape.join(', ')}]`);
+  return v.shape.length === keep ? v : b.mean(v, v.shape.map((_, i) => i).slice(keep));
 }
 
 export function testGraph(net: Network, batch: number, targetShape: Shape, setup: TrainSetup): Graph {

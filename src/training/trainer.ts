@@ -23,6 +23,8 @@ export interface CompileArgs {
   readonly optimizer: string | Optimizer;
   readonly loss: string | Loss | KFunction;
   readonly metrics?: readonly (string | Metric | KFunction)[];
+  /** 'temporal': sample weights per timestep, shape [samples, timesteps] (Keras's sample_weight_mode). */
+  readonly sampleWeightMode?: 'temporal' | null;
   /** Keras's loss_weights: one number (or a one-element list or {outputName: weight}) for the model's output. */
   readonly lossWeights?: number | readonly number[] | Readonly<Record<string, number>>;
 }
@@ -94,7 +96,11 @@ export class Trainer {
   constructor(private readonly net: Network, args: CompileArgs) {
     const loss = getLoss(args.loss);
     const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name, net.outputShape));
-    this.setup = { loss, lossWeight: lossWeightOf(args.lossWeights), metrics, optimizer: getOptimizer(args.optimizer) };
+    const timesteps = args.sampleWeightMode === 'temporal' ? Number(net.outputShape[1]) : 0;
+    if (args.sampleWeightMode && (args.sampleWeightMode !== 'temporal' || net.outputShape.length < 3)) {
+      throw new Error(`sampleWeightMode '${args.sampleWeightMode}' needs the value 'temporal' and an output of rank 3 or more (batch, timesteps, ...); the output is (None, ${net.outputShape.slice(1).join(', ')})`);
+    }
+    this.setup = { loss, lossWeight: lossWeightOf(args.lossWeights), timesteps, metrics, optimizer: getOptimizer(args.optimizer) };
     this.metricsNames = ['loss', ...metrics.map((m) => m.name)];
     this.lr = this.setup.optimizer.lr;
   }
@@ -174,8 +180,9 @@ export class Trainer {
     const ys = new Float32Array(batch * (y.data.length / y.shape[0]));
     gatherRows(x, order, start, end, xs);
     gatherRows(y, order, start, end, ys);
-    const ws = new Float32Array(batch);
-    for (let i = start; i < end; i++) ws[i - start] = w[order[i]];
+    const per = Math.max(this.setup.timesteps, 1);
+    const ws = new Float32Array(batch * per);
+    for (let i = start; i < end; i++) ws.set(w.subarray(order[i] * per, (order[i] + 1) * per), (i - start) * per);
     p.write('input', xs);
     p.write('target', ys);
     p.write('sample_weight', ws);
@@ -190,12 +197,12 @@ export class Trainer {
     const epochs = args.epochs ?? 1;
     const verbose = args.verbose ?? 1;
     let validation: [Tensor, Tensor] | null = args.validationData ? [toTensor(args.validationData[0]), toTensor(args.validationData[1])] : null;
-    let weights = sampleWeights(y, args.sampleWeight, args.classWeight);
+    let weights = sampleWeights(y, args.sampleWeight, args.classWeight, this.setup.timesteps);
     if (!validation && args.validationSplit) {
       // Keras takes the validation samples from the end, before any shuffling.
       const split = Math.floor(x.shape[0] * (1 - args.validationSplit));
       validation = [sliceRows(x, split, x.shape[0]), sliceRows(y, split, y.shape[0])];
-      [x, y, weights] = [sliceRows(x, 0, split), sliceRows(y, 0, split), weights.slice(0, split)];
+      [x, y, weights] = [sliceRows(x, 0, split), sliceRows(y, 0, split), weights.slice(0, split * Math.max(this.setup.timesteps, 1))];
     }
     const n = x.shape[0];
     const batch = Math.max(1, Math.min(batchSize, n));
@@ -260,7 +267,7 @@ export class Trainer {
     this.checkData(x, y);
     const n = x.shape[0];
     const batch = Math.max(1, Math.min(args.batchSize ?? 32, n));
-    const weights = sampleWeights(y, args.sampleWeight);
+    const weights = sampleWeights(y, args.sampleWeight, undefined, this.setup.timesteps);
     const order = Int32Array.from({ length: n }, (_, i) => i);
     const totals = this.metricsNames.map(() => 0);
     for (let start = 0; start < n; start += batch) {
@@ -276,7 +283,7 @@ export class Trainer {
     const y = toTensor(yIn);
     this.checkData(x, y);
     const n = x.shape[0];
-    const outs = await this.step('train', x, y, sampleWeights(y, sampleWeight), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+    const outs = await this.step('train', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
     // Leave the layers' weights current, as after every public training call.
     await this.pull();
     return outs;
@@ -287,7 +294,7 @@ export class Trainer {
     const y = toTensor(yIn);
     this.checkData(x, y);
     const n = x.shape[0];
-    return this.step('test', x, y, sampleWeights(y, sampleWeight), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+    return this.step('test', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
   }
 
   /** Keras's fit_generator: `stepsPerEpoch` batches from `source` per epoch, prefetched. */
@@ -326,7 +333,7 @@ export class Trainer {
     const [x, y] = [toTensor(xIn), toTensor(yIn)];
     this.checkData(x, y);
     const n = x.shape[0];
-    return this.step(kind, x, y, sampleWeights(y, w), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+    return this.step(kind, x, y, sampleWeights(y, w, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
   }
 
   dispose(): void {

@@ -224,3 +224,25 @@ describe('shuffling', () => {
     expect(Array.from(epochOrder(10, 4, false, makeRandom(3)))).toEqual(ident);
   });
 });
+
+describe("sampleWeightMode 'temporal'", () => {
+  it('weights each timestep; zero weights drop timesteps from the loss', async () => {
+    const x = tensor(Array.from({ length: 4 }, (_, i) => [[i, 1], [1, i], [0.5, 0.5]]));
+    const y = tensor(Array.from({ length: 4 }, (_, i) => [[i], [0], [1]]));
+    const m = new Sequential([new layers.Dense(1, { inputShape: [3, 2], kernelInitializer: 'ones' })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', sampleWeightMode: 'temporal' });
+    const sw = tensor(Array.from({ length: 4 }, () => [1, 0, 2]));
+    const p = Array.from((await m.predict(x)).data);
+    let num = 0;
+    let den = 0;
+    p.forEach((v, k) => {
+      const w = sw.data[k];
+      num += w * (v - y.data[k]) ** 2;
+      den += w !== 0 ? 1 : 0;
+    });
+    expect([(await m.evaluate(x, y, { sampleWeight: sw })) as number]).toBeAllClose([num / den], { rtol: 1e-5, atol: 1e-6 });
+    await expect(m.evaluate(x, y, { sampleWeight: tensor([1, 1, 1, 1]) })).rejects.toThrow(/sampleWeight has shape \(4\); expected shape \(4, 3\) with sampleWeightMode 'temporal'/);
+    const flat = new Sequential([new layers.Dense(1, { inputShape: [2] })]);
+    expect(() => flat.compile({ optimizer: 'sgd', loss: 'mse', sampleWeightMode: 'temporal' })).toThrow(/needs the value 'temporal' and an output of rank 3/);
+  });
+});
