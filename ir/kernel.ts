@@ -102,8 +102,14 @@ export interface BufferDecl {
   /** Number of elements. */
   readonly size: number;
   readonly shape: readonly number[];
-  /** Byte offset in the arena; -1 until memory planning assigns it. */
+  /** Byte offset in the arena (or in the shared state arena); -1 until memory planning assigns it. */
   readonly offset: number;
+  /**
+   * Lives in the shared state arena, whose layout every program of a model
+   * agrees on: weights that predict, evaluate and train programs all read
+   * (and the train program updates) in one place.
+   */
+  readonly shared?: boolean;
 }
 
 export interface KernelProgram {
@@ -112,6 +118,8 @@ export interface KernelProgram {
   readonly kernels: readonly Kernel[];
   /** Total arena bytes (set by memory planning). */
   readonly arenaBytes: number;
+  /** Bytes of the shared state arena the program expects (0 when it has none). */
+  readonly sharedBytes?: number;
 }
 
 export const ARENA_ALIGN = 64;

@@ -15,8 +15,9 @@
  * K2  every load/store/operand refers to an existing buffer of the expected dtype.
  * K3  every view stays inside its buffer over the kernel's iteration space.
  * K4  inputs and weights are never written (state is, by its update copy).
- * K5  after memory planning: offsets are aligned and inside the arena, and no two
- *     buffers that a kernel touches overlap unless they are the same buffer.
+ * K5  after memory planning: offsets are aligned and inside their arena (the
+ *     program's, or the shared state arena), and no two buffers that a kernel
+ *     touches overlap unless they are the same buffer.
  */
 import { DTYPE_BYTES, sameShape, shapeStr, sizeOf } from './dtype.js';
 import type { Graph } from './graph.js';
@@ -140,10 +141,11 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
     if (!planned) continue;
     const list = [...touched].map((b) => p.buffers[b]);
     for (const b of list) {
+      const limit = b.shared ? (p.sharedBytes ?? 0) : p.arenaBytes;
       check(b.offset >= 0 && b.offset % ARENA_ALIGN === 0, 'K5', () => `buffer ${b.name} has offset ${b.offset}`);
-      check(b.offset + b.size * DTYPE_BYTES[b.dtype] <= p.arenaBytes, 'K5', () => `buffer ${b.name} ends past the arena (${p.arenaBytes} bytes)`);
+      check(b.offset + b.size * DTYPE_BYTES[b.dtype] <= limit, 'K5', () => `buffer ${b.name} ends past the ${b.shared ? 'shared ' : ''}arena (${limit} bytes)`);
       for (const o of list) {
-        if (o.id <= b.id) continue;
+        if (o.id <= b.id || !!o.shared !== !!b.shared) continue;
         const overlap = b.offset < o.offset + o.size * DTYPE_BYTES[o.dtype] && o.offset < b.offset + b.size * DTYPE_BYTES[b.dtype];
         check(!overlap || b.size === 0 || o.size === 0, 'K5', () => `kernel ${k.name} touches ${b.name} and ${o.name}, which share arena bytes`);
       }

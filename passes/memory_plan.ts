@@ -54,7 +54,14 @@ export function kernelAccess(k: Kernel): { reads: Set<number>; writes: Set<numbe
   return { reads, writes: new Set(k.stores.map((s) => s.buf)) };
 }
 
-export function planMemory<P extends KernelProgram>(program: P): { program: P; stats: MemoryPlanStats } {
+/** Where params live in a model's shared state arena: byte offset by param name, and its size. */
+export interface SharedLayout {
+  readonly offsets: ReadonlyMap<string, number>;
+  readonly bytes: number;
+}
+
+export function planMemory<P extends KernelProgram>(program: P, shared?: SharedLayout): { program: P; stats: MemoryPlanStats } {
+  const inShared = (b: BufferDecl): boolean => b.role !== 'temp' && b.role !== 'output' && !!shared?.offsets.has(b.name);
   const { buffers, kernels } = program;
   const first = new Array<number>(buffers.length).fill(Infinity);
   const last = new Array<number>(buffers.length).fill(-1);
@@ -69,6 +76,10 @@ export function planMemory<P extends KernelProgram>(program: P): { program: P; s
   let residentBytes = 0;
   for (const b of buffers) {
     if (b.role === 'temp') continue;
+    if (inShared(b)) {
+      offsets[b.id] = shared!.offsets.get(b.name)!;
+      continue;
+    }
     offsets[b.id] = residentBytes;
     residentBytes += bytesOf(b);
   }
@@ -99,10 +110,10 @@ export function planMemory<P extends KernelProgram>(program: P): { program: P; s
     tempBytes = Math.max(tempBytes, best + size);
     placed.push(b);
   }
-  const planned = buffers.map((b) => ({ ...b, offset: b.role === 'temp' ? residentBytes + Math.max(offsets[b.id], 0) : offsets[b.id] }));
+  const planned = buffers.map((b) => (inShared(b) ? { ...b, offset: offsets[b.id], shared: true } : { ...b, offset: b.role === 'temp' ? residentBytes + Math.max(offsets[b.id], 0) : offsets[b.id] }));
   const tempBytesUnplanned = temps.reduce((s, b) => s + bytesOf(b), 0);
   return {
-    program: { ...program, buffers: planned, arenaBytes: residentBytes + tempBytes },
+    program: { ...program, buffers: planned, arenaBytes: residentBytes + tempBytes, sharedBytes: shared?.bytes ?? 0 },
     stats: { tempBytes, tempBytesUnplanned, residentBytes },
   };
 }

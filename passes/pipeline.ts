@@ -10,7 +10,7 @@ import { printProgram } from '../ir/print_kernel.js';
 import { verifyGraph, verifyProgram } from '../ir/verify.js';
 import { inPlaceUpdates } from './in_place_updates.js';
 import { type LoweredProgram, lower } from './lower.js';
-import { type MemoryPlanStats, planMemory } from './memory_plan.js';
+import { type MemoryPlanStats, type SharedLayout, planMemory } from './memory_plan.js';
 import { dce } from './dce.js';
 import { simplify } from './simplify.js';
 
@@ -32,6 +32,8 @@ export interface PipelineOptions {
   readonly dump?: (stage: string, text: string) => void;
   /** Verify the IR after every pass (default true). */
   readonly verify?: boolean;
+  /** Params placed in a model's shared state arena instead of the program's own. */
+  readonly shared?: SharedLayout;
 }
 
 export interface PipelineResult {
@@ -62,7 +64,7 @@ export function compileToProgram(graph: Graph, options: PipelineOptions = {}): P
   const lowered = inPlaceUpdates(lower(g, options.name ?? 'program'));
   if (verify) verifyProgram(lowered);
   options.dump?.('lower', printProgram(lowered));
-  const { program, stats } = planMemory(lowered);
+  const { program, stats } = planMemory(lowered, options.shared);
   if (verify) verifyProgram(program, true);
   options.dump?.('memory_plan', printProgram(program));
   return { graph: g, program, memory: stats };

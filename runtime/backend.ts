@@ -1,6 +1,7 @@
 /**
- * The narrow backend contract (DESIGN.md contract 4): load a compiled kernel
- * program, realize its arena, write and read buffer regions, run it.
+ * The narrow backend contract (DESIGN.md contract 4): allocate memory, load a
+ * compiled kernel program onto its arena (and a model's shared state arena),
+ * write and read buffer regions, run it.
  */
 import type { TypedArray } from '../ir/dtype.js';
 import type { KernelProgram } from '../ir/kernel.js';
@@ -18,7 +19,22 @@ export interface Executable {
   dispose(): void;
 }
 
+/**
+ * Memory several programs of one model address together (weights that
+ * predict, evaluate and train programs share). `buffer` is host-visible: on
+ * the CPU it is the native memory itself.
+ */
+export interface SharedMemory {
+  readonly bytes: number;
+  readonly buffer: ArrayBuffer;
+  /** Backend-specific handle (the native pointer on the CPU). */
+  readonly handle: unknown;
+  dispose(): void;
+}
+
 export interface Backend {
   readonly name: string;
-  load(program: KernelProgram): Promise<Executable>;
+  /** Zeroed, 64-byte-aligned memory for a shared state arena. */
+  allocShared(bytes: number): SharedMemory;
+  load(program: KernelProgram, shared?: SharedMemory): Promise<Executable>;
 }

@@ -9,6 +9,7 @@ import { compileToProgram } from '../passes/pipeline.js';
 import type { Backend } from './backend.js';
 import { config } from './config.js';
 import type { BackendName, CompiledGraph, CompileStats } from './executor.js';
+import type { SharedState } from './shared_state.js';
 
 function countOps(graph: Graph): number {
   return graph.nodes.filter((n) => n.op !== 'param' && n.op !== 'constant').length;
@@ -28,9 +29,9 @@ function dumpToStderr(stage: string, text: string): void {
   if (want === 'all' || want?.has(stage)) process.stderr.write(`--- KILN_DUMP_IR: after ${stage} ---\n${text}\n`);
 }
 
-export async function compileWithBackend(graph: Graph, name: string, backend: Backend, backendName: BackendName): Promise<CompiledGraph> {
-  const { graph: simplified, program, memory } = compileToProgram(graph, { name, dump: config.dumpIr ? dumpToStderr : undefined, verify: config.verify });
-  const exe = await backend.load(program);
+export async function compileWithBackend(graph: Graph, name: string, backend: Backend, backendName: BackendName, shared?: SharedState): Promise<CompiledGraph> {
+  const { graph: simplified, program, memory } = compileToProgram(graph, { name, dump: config.dumpIr ? dumpToStderr : undefined, verify: config.verify, shared: shared?.layout });
+  const exe = await backend.load(program, shared?.memoryFor(backend.name, (bytes) => backend.allocShared(bytes)));
   const stats: CompileStats = {
     opsBefore: countOps(graph),
     opsAfter: countOps(simplified),
@@ -62,7 +63,7 @@ export async function compileWithBackend(graph: Graph, name: string, backend: Ba
   };
 }
 
-export async function compileNativeGraph(graph: Graph, name: string): Promise<CompiledGraph> {
+export async function compileNativeGraph(graph: Graph, name: string, shared?: SharedState): Promise<CompiledGraph> {
   const { cpuBackend } = await import('./cpu/index.js');
-  return compileWithBackend(graph, name, cpuBackend, 'cpu');
+  return compileWithBackend(graph, name, cpuBackend, 'cpu', shared);
 }

@@ -6,6 +6,8 @@
 import type { TypedArray } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import { interpretRun } from '../ir/interpret.js';
+import { allocSharedHost } from './kernel_interpreter.js';
+import type { SharedState } from './shared_state.js';
 
 export const BACKEND_NAMES = ['cpu', 'interpreter'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -51,13 +53,20 @@ function countOps(graph: Graph): number {
   return graph.nodes.filter((n) => n.op !== 'param' && n.op !== 'constant').length;
 }
 
-function compileInterpreted(graph: Graph): CompiledGraph {
+function compileInterpreted(graph: Graph, shared?: SharedState): CompiledGraph {
   const feeds = new Map<string, TypedArray>();
   const ops = countOps(graph);
+  if (shared) shared.memoryFor('interpreter', allocSharedHost);
+  const isShared = (name: string): boolean => !!shared?.has(name);
+  // Shared params are live views of the model's state arena; the others are this program's own.
+  for (const n of graph.nodes) {
+    const name = (n.attrs as { name?: string }).name;
+    if (n.op === 'param' && name && isShared(name)) feeds.set(name, shared!.view(name));
+  }
   return {
     backend: 'interpreter',
     stats: { opsBefore: ops, opsAfter: ops, kernels: ops, arenaBytes: 0, intermediateBytes: 0, cached: false },
-    write: (name, data) => void feeds.set(name, data.slice()),
+    write: (name, data) => (isShared(name) ? feeds.get(name)!.set(data) : void feeds.set(name, data.slice())),
     read: async (name) => {
       const v = feeds.get(name);
       if (!v) throw new Error(`No value for param '${name}'`);
@@ -65,17 +74,27 @@ function compileInterpreted(graph: Graph): CompiledGraph {
     },
     async run() {
       const { outputs, updates } = interpretRun(graph, feeds);
-      for (const [name, value] of updates) feeds.set(name, value.slice());
+      for (const [name, value] of updates) {
+        if (isShared(name)) feeds.get(name)!.set(value);
+        else feeds.set(name, value.slice());
+      }
       return outputs.map((a) => a.slice());
     },
     dispose: () => feeds.clear(),
   };
 }
 
-export async function compileGraph(graph: Graph, options: { backend?: BackendName; name?: string } = {}): Promise<CompiledGraph> {
+export interface CompileOptions {
+  readonly backend?: BackendName;
+  readonly name?: string;
+  /** A model's shared state: params named in it live there, shared with the model's other programs. */
+  readonly shared?: SharedState;
+}
+
+export async function compileGraph(graph: Graph, options: CompileOptions = {}): Promise<CompiledGraph> {
   const backend = options.backend ?? defaultBackend;
-  if (backend === 'interpreter') return compileInterpreted(graph);
+  if (backend === 'interpreter') return compileInterpreted(graph, options.shared);
   // The native pipeline is wired in runtime/compile_native.ts.
   const { compileNativeGraph } = await import('./compile_native.js');
-  return compileNativeGraph(graph, options.name ?? 'model');
+  return compileNativeGraph(graph, options.name ?? 'model', options.shared);
 }

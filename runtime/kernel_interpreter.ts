@@ -8,7 +8,7 @@ import { type DType, type TypedArray, viewArray } from '../ir/dtype.js';
 import type { Expr, Kernel, KernelProgram, LoopKernel, MatmulKernel, View } from '../ir/kernel.js';
 import { philoxUniform } from '../ir/philox.js';
 import { scalarOp } from '../ir/scalar_eval.js';
-import type { Backend, Executable } from './backend.js';
+import type { Backend, Executable, SharedMemory } from './backend.js';
 
 const REDUCE_INIT = { sum: 0, max: -Infinity, min: Infinity } as const;
 const INT_REDUCE_INIT = { sum: 0, max: -2147483648, min: 2147483647 } as const;
@@ -39,8 +39,8 @@ class Machine {
   private point: number[] = [];
   private accs: number[] = [];
 
-  constructor(readonly program: KernelProgram, arena: ArrayBuffer) {
-    this.arrays = program.buffers.map((b) => viewArray(arena, b.dtype, b.offset, b.size));
+  constructor(readonly program: KernelProgram, arena: ArrayBuffer, shared?: ArrayBuffer) {
+    this.arrays = program.buffers.map((b) => viewArray(b.shared ? shared! : arena, b.dtype, b.offset, b.size));
   }
 
   private eval(e: Expr): number {
@@ -138,10 +138,17 @@ function forEach(shape: readonly number[], visit: (point: number[]) => void): vo
   }
 }
 
+/** Host memory for a shared state arena. */
+export function allocSharedHost(bytes: number): SharedMemory {
+  const buffer = new ArrayBuffer(Math.max(bytes, 8));
+  return { bytes: buffer.byteLength, buffer, handle: null, dispose() {} };
+}
+
 /** Loads a program into a fresh arena and runs it in JS. */
-export function loadInterpreted(program: KernelProgram): Executable {
+export function loadInterpreted(program: KernelProgram, shared?: SharedMemory): Executable {
+  if ((program.sharedBytes ?? 0) > (shared?.bytes ?? 0)) throw new Error(`program '${program.name}' needs a shared state arena of ${program.sharedBytes} bytes`);
   const arena = new ArrayBuffer(Math.max(program.arenaBytes, 8));
-  const m = new Machine(program, arena);
+  const m = new Machine(program, arena, shared?.buffer);
   return {
     program,
     write(buf, data, elementOffset = 0) {
@@ -157,5 +164,6 @@ export function loadInterpreted(program: KernelProgram): Executable {
 
 export const kernelInterpreterBackend: Backend = {
   name: 'kernel-interpreter',
-  load: async (program) => loadInterpreted(program),
+  allocShared: allocSharedHost,
+  load: async (program, shared) => loadInterpreted(program, shared),
 };

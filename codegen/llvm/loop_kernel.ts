@@ -1,6 +1,6 @@
 /**
  * Loop kernels (ir/kernel.ts LoopKernel) as LLVM functions
- * `void name(i8* arena, i64 lo, i64 hi)` over rows [lo, hi): a row is a point
+ * `void name(i8* bases, i64 lo, i64 hi)` over rows [lo, hi): a row is a point
  * of all outer dims but the last; the last outer dim is a serial loop inside
  * the row so that the innermost loop runs over contiguous memory.
  */
@@ -19,12 +19,20 @@ export function rowsOf(k: LoopKernel): number {
   return k.outer.slice(0, -1).reduce((p, q) => p * q, 1);
 }
 
-/** Typed base pointers of every buffer a kernel touches, emitted in the function's first block. */
-export function bufferPointers(e: Emitter, program: KernelProgram, bufs: Iterable<number>, arena: V): Map<number, V> {
+/**
+ * Typed base pointers of every buffer a kernel touches, emitted in the
+ * function's first block. `bases` points to two pointers: the program's arena
+ * and the model's shared state arena.
+ */
+export function bufferPointers(e: Emitter, program: KernelProgram, bufs: Iterable<number>, bases: V): Map<number, V> {
   const ptrs = new Map<number, V>();
+  const slots = e.b.CreateBitCast(bases, llvm.PointerType.get(e.i8p, 0));
+  const base = (shared: boolean): V => e.b.CreateLoad(e.i8p, e.b.CreateInBoundsGEP(e.i8p, slots, [e.int64(shared ? 1 : 0)]));
+  const arena = base(false);
+  const sharedArena = [...bufs].some((id) => program.buffers[id].shared) ? base(true) : null;
   for (const id of bufs) {
     const buf = program.buffers[id];
-    ptrs.set(id, e.bufferPtr(arena, buf.offset, buf.dtype));
+    ptrs.set(id, e.bufferPtr(buf.shared ? sharedArena! : arena, buf.offset, buf.dtype));
   }
   return ptrs;
 }

@@ -61,7 +61,7 @@ interface MatmulFunction {
   scratch(name: string, size: number): V;
 }
 
-/** `void name(i8* arena, i64 lo, i64 hi)` with the kernel's buffer pointers and per-thread scratch. */
+/** `void name(i8* bases, i64 lo, i64 hi)` with the kernel's buffer pointers and per-thread scratch. */
 function beginMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): MatmulFunction {
   const ty = e.typeOf(k.dtype);
   const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);

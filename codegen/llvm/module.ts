@@ -1,8 +1,9 @@
 /**
  * A kernel program as one LLVM module: a function per kernel over a range of
  * rows, an OpenMP trampoline per kernel big enough to share across threads,
- * and the entry point `void kiln_run(i8* arena)` that runs every kernel in
- * order. Threads come from libgomp's GOMP_parallel; each thread takes one
+ * and the entry point `void kiln_run(i8* bases)` that runs every kernel in
+ * order; `bases` points to two pointers, the program's arena and the model's
+ * shared state arena. Threads come from libgomp's GOMP_parallel; each thread takes one
  * contiguous block of rows.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ function rowCount(k: Kernel): number {
   return k.kind === 'matmul' ? matmulRows(k) : rowsOf(k);
 }
 
-/** `void name_omp(i8* arena)`: this thread's share of [0, rows). */
+/** `void name_omp(i8* bases)`: this thread's share of [0, rows). */
 function emitTrampoline(e: Emitter, kernel: llvm.Function, rows: number, name: string): llvm.Function {
   const fn = e.beginFunction(name, e.void, [e.i8p]);
   const b = e.b;
@@ -75,11 +76,11 @@ export function emitProgram(program: KernelProgram, threads: number): llvm.Modul
     return { fn, rows, trampoline: parallel ? emitTrampoline(e, fn, rows, `${name}_omp`) : null };
   });
   const entry = e.beginFunction(ENTRY, e.void, [e.i8p], llvm.Function.LinkageTypes.ExternalLinkage);
-  const arena = entry.getArg(0);
+  const bases = entry.getArg(0);
   const gompParallel = e.external('GOMP_parallel', e.void, [llvm.PointerType.get(llvm.FunctionType.get(e.void, [e.i8p], false), 0), e.i8p, e.i32, e.i32]);
   for (const p of plans) {
-    if (p.trampoline) e.b.CreateCall(gompParallel, [p.trampoline, arena, e.int32(threads), e.int32(0)]);
-    else e.b.CreateCall(p.fn, [arena, e.int64(0), e.int64(p.rows)]);
+    if (p.trampoline) e.b.CreateCall(gompParallel, [p.trampoline, bases, e.int32(threads), e.int32(0)]);
+    else e.b.CreateCall(p.fn, [bases, e.int64(0), e.int64(p.rows)]);
   }
   e.endFunction();
   linkMicroKernels(e);

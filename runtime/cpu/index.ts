@@ -9,7 +9,7 @@ import type { KernelProgram } from '../../ir/kernel.js';
 import { ARENA_ALIGN } from '../../ir/kernel.js';
 import { compileNative } from '../../codegen/llvm/toolchain.js';
 import { ENTRY } from '../../codegen/llvm/module.js';
-import type { Backend, Executable } from '../backend.js';
+import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
 
 const libc = koffi.load('libc.so.6');
@@ -30,39 +30,63 @@ export interface CpuOptions {
   readonly threads?: number;
 }
 
-export async function loadCpu(program: KernelProgram, options: CpuOptions = {}): Promise<Executable> {
+function alignedBlock(bytes: number, what: string): { pointer: unknown; buffer: ArrayBuffer; bytes: number } {
+  const size = Math.ceil(Math.max(bytes, ARENA_ALIGN) / ARENA_ALIGN) * ARENA_ALIGN;
+  const pointer: unknown = alignedAlloc(ARENA_ALIGN, size);
+  if (!pointer) throw new Error(`cpu backend: could not allocate ${size} bytes for ${what}`);
+  memset(pointer, 0, size);
+  return { pointer, buffer: koffi.view(pointer, size) as ArrayBuffer, bytes: size };
+}
+
+export function allocSharedCpu(bytes: number): SharedMemory {
+  const block = alignedBlock(bytes, 'a shared state arena');
+  let live = true;
+  return {
+    bytes: block.bytes,
+    buffer: block.buffer,
+    handle: block.pointer,
+    dispose() {
+      if (live) free(block.pointer);
+      live = false;
+    },
+  };
+}
+
+export async function loadCpu(program: KernelProgram, options: CpuOptions = {}, shared?: SharedMemory): Promise<Executable> {
   const threads = options.threads ?? config.numThreads;
   const lib = await compileNative(program, { threads, cacheDir: config.cacheDir, print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
+  if ((program.sharedBytes ?? 0) > (shared?.bytes ?? 0)) throw new Error(`cpu backend: program '${program.name}' needs a shared state arena of ${program.sharedBytes} bytes, got ${shared?.bytes ?? 0}`);
   const native = koffi.load(lib.path);
-  const entry = native.func(`void ${ENTRY}(void *arena)`);
-  const bytes = Math.ceil(Math.max(program.arenaBytes, ARENA_ALIGN) / ARENA_ALIGN) * ARENA_ALIGN;
-  let arena: unknown = alignedAlloc(ARENA_ALIGN, bytes);
-  if (!arena) throw new Error(`cpu backend: could not allocate a ${bytes}-byte arena for '${program.name}'`);
-  memset(arena, 0, bytes);
-  const memory = koffi.view(arena, bytes) as ArrayBuffer;
-  const views = program.buffers.map((b) => viewArray(memory, b.dtype, b.offset, b.size));
-  const live = (): void => {
-    if (!arena) throw new Error(`cpu backend: program '${program.name}' was disposed`);
+  const entry = native.func(`void ${ENTRY}(void *bases)`);
+  const arena = alignedBlock(program.arenaBytes, `the arena of '${program.name}'`);
+  // The entry point takes a pointer to [arena, shared arena].
+  const bases = alignedBlock(16, 'arena pointers');
+  new BigUint64Array(bases.buffer, 0, 2).set([BigInt(koffi.address(arena.pointer)), shared ? BigInt(koffi.address(shared.handle)) : 0n]);
+  const views = program.buffers.map((b) => viewArray(b.shared ? shared!.buffer : arena.buffer, b.dtype, b.offset, b.size));
+  let live = true;
+  const check = (): void => {
+    if (!live) throw new Error(`cpu backend: program '${program.name}' was disposed`);
   };
   return {
     program,
     fromCache: lib.fromCache,
     write(buf: number, data: TypedArray, elementOffset = 0) {
-      live();
+      check();
       views[buf].set(data, elementOffset);
     },
     async read(buf: number) {
-      live();
+      check();
       return views[buf].slice();
     },
     async run() {
-      live();
-      entry(arena);
+      check();
+      entry(bases.pointer);
     },
     dispose() {
-      if (!arena) return;
-      free(arena);
-      arena = null;
+      if (!live) return;
+      live = false;
+      free(arena.pointer);
+      free(bases.pointer);
       native.unload();
     },
   };
@@ -70,5 +94,6 @@ export async function loadCpu(program: KernelProgram, options: CpuOptions = {}):
 
 export const cpuBackend: Backend = {
   name: 'cpu',
-  load: (program) => loadCpu(program),
+  allocShared: allocSharedCpu,
+  load: (program, shared) => loadCpu(program, {}, shared),
 };

@@ -1,0 +1,66 @@
+/**
+ * A model's shared state arena: the weights (and anything else named here)
+ * that all of its compiled programs address in one place, so predict,
+ * evaluate and train programs never copy weights between each other. The
+ * layout is fixed when the state is created; memory comes from the backend of
+ * the first program that uses it.
+ */
+import { type DType, DTYPE_BYTES, type TypedArray, viewArray } from '../ir/dtype.js';
+import { ARENA_ALIGN } from '../ir/kernel.js';
+import type { SharedLayout } from '../passes/memory_plan.js';
+import type { SharedMemory } from './backend.js';
+
+export interface SharedEntry {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly size: number;
+}
+
+export class SharedState {
+  readonly layout: SharedLayout;
+  private readonly entries: ReadonlyMap<string, SharedEntry>;
+  private memory: SharedMemory | null = null;
+  private owner: string | null = null;
+
+  constructor(entries: readonly SharedEntry[]) {
+    const offsets = new Map<string, number>();
+    let bytes = 0;
+    for (const e of entries) {
+      offsets.set(e.name, bytes);
+      bytes += Math.ceil(Math.max(e.size * DTYPE_BYTES[e.dtype], 1) / ARENA_ALIGN) * ARENA_ALIGN;
+    }
+    this.layout = { offsets, bytes };
+    this.entries = new Map(entries.map((e) => [e.name, e]));
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  /** The arena's memory, allocated by the first backend that asks. */
+  memoryFor(backend: string, alloc: (bytes: number) => SharedMemory): SharedMemory {
+    if (!this.memory) {
+      this.memory = alloc(this.layout.bytes);
+      this.owner = backend;
+    } else if (this.owner !== backend) {
+      throw new Error(`a model's programs share one backend: its state lives on '${this.owner}', this program is for '${backend}'. Create the model again to use another backend.`);
+    }
+    return this.memory;
+  }
+
+  get allocated(): boolean {
+    return this.memory !== null;
+  }
+
+  /** A live view of one entry (writes through to every program). */
+  view(name: string): TypedArray {
+    const e = this.entries.get(name);
+    if (!e || !this.memory) throw new Error(`shared state has no ${this.memory ? `entry '${name}'` : 'memory yet'}`);
+    return viewArray(this.memory.buffer, e.dtype, this.layout.offsets.get(name)!, e.size);
+  }
+
+  dispose(): void {
+    this.memory?.dispose();
+    this.memory = null;
+  }
+}
