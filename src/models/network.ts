@@ -7,6 +7,7 @@
 import { sizeOf } from '../../ir/dtype.js';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { type CompiledGraph, type CompileStats, compileGraph } from '../../runtime/executor.js';
+import { SharedState } from '../../runtime/shared_state.js';
 import { type CallContext, type KShape, type Layer, type Weight, shapeText } from '../layers/base.js';
 import { Tensor, type NestedArray, type TypedArray, toTensor } from '../tensor.js';
 import { summaryText } from './summary.js';
@@ -29,8 +30,6 @@ export interface PredictOptions {
 
 interface Program {
   readonly compiled: CompiledGraph;
-  /** The host array each weight was last written from: setWeights replaces arrays, so identity tells staleness. */
-  readonly written: Map<Weight, Float32Array>;
 }
 
 export abstract class Network {
@@ -159,17 +158,56 @@ export abstract class Network {
   private async program(batch: number): Promise<Program> {
     let p = this.programs.get(batch);
     if (!p) {
-      const compiled = await compileGraph(this.buildGraph(batch), { name: `${this.name}_b${batch}` });
-      p = { compiled, written: new Map() };
+      const compiled = await compileGraph(this.buildGraph(batch), { name: `${this.name}_b${batch}`, shared: this.sharedState() });
+      p = { compiled };
       this.programs.set(batch, p);
       this.lastStats = compiled.stats;
     }
-    for (const w of this.allWeights()) {
-      if (p.written.get(w) === w.value) continue;
-      p.compiled.write(w.name, w.value);
-      p.written.set(w, w.value);
-    }
+    this.syncShared();
     return p;
+  }
+
+  private shared: SharedState | null = null;
+  private sharedWeights: readonly Weight[] = [];
+
+  /**
+   * The model's shared state arena: every weight, addressed in place by all of
+   * the model's programs (predict, evaluate, train). A new layout is made when
+   * the layers change.
+   */
+  sharedState(): SharedState {
+    const weights = this.allWeights();
+    const same = weights.length === this.sharedWeights.length && weights.every((w, i) => w === this.sharedWeights[i]);
+    if (!this.shared || !same) {
+      this.detachWeights();
+      this.shared?.dispose();
+      this.shared = new SharedState(weights.map((w) => ({ name: w.name, dtype: 'float32', size: w.value.length })));
+      this.sharedWeights = weights;
+    }
+    return this.shared;
+  }
+
+  /**
+   * Makes the layers' host weight arrays views of the shared arena, copying in
+   * any the user replaced (setWeights), so host and programs see one copy.
+   */
+  syncShared(): void {
+    const shared = this.shared;
+    if (!shared?.allocated) return;
+    for (const w of this.sharedWeights) {
+      const view = shared.view(w.name) as Float32Array;
+      if (w.value === view) continue;
+      view.set(w.value);
+      w.value = view;
+    }
+  }
+
+  /** Gives the layers their own copies of the weights again (before the arena goes away). */
+  private detachWeights(): void {
+    if (!this.shared?.allocated) return;
+    for (const w of this.sharedWeights) {
+      if (w.value.buffer === (this.shared.view(w.name) as Float32Array).buffer) w.value = w.value.slice();
+    }
   }
 
   private checkInput(x: Tensor): void {
@@ -332,9 +370,13 @@ export abstract class Network {
     await loadWeightsFile(path, this.layers);
   }
 
-  /** Releases compiled programs (native code and arenas). */
+  /** Releases compiled programs (native code and arenas); the layers keep their weights. */
   dispose(): void {
     this.invalidate();
     this.trainer?.dispose();
+    this.detachWeights();
+    this.shared?.dispose();
+    this.shared = null;
+    this.sharedWeights = [];
   }
 }

@@ -43,6 +43,8 @@ export interface FitArgs {
   readonly sampleWeight?: Tensor;
   readonly initialEpoch?: number;
   readonly stepsPerEpoch?: number;
+  /** With stepsPerEpoch: validate on this many batches of the validation data. */
+  readonly validationSteps?: number;
 }
 
 interface LoopConfig {
@@ -84,9 +86,8 @@ export class Trainer {
   readonly metricsNames: readonly string[];
   private readonly programs = new Map<string, CompiledGraph>();
   private active: CompiledGraph | null = null;
-  /** The host weight arrays last written to (or read from) the active program. */
-  private readonly pushed = new Map<Weight, Float32Array>();
   private readonly state = new Map<string, TypedArray>();
+  /** The active program has optimizer state the host copy lacks. */
   private dirty = false;
   /** Compile statistics of the last train program compiled (ops, kernels, planned arena vs. all intermediates). */
   trainStats: CompileStats | null = null;
@@ -124,18 +125,17 @@ export class Trainer {
     let p = this.programs.get(key);
     if (!p) {
       const graph = kind === 'train' ? trainGraph(this.net, batch, targetShape, this.setup) : testGraph(this.net, batch, targetShape, this.setup);
-      p = await compileGraph(graph, { name: `${this.net.name}_${kind}_b${batch}` });
+      p = await compileGraph(graph, { name: `${this.net.name}_${kind}_b${batch}`, shared: this.net.sharedState() });
       this.programs.set(key, p);
       if (kind === 'train') this.trainStats = p.stats;
     }
     return p;
   }
 
-  /** Makes `p` the program holding the training state, moving the state over if needed. */
+  /** Makes `p` the program holding the optimizer state (slots, counter), moving it over if needed. */
   private async activate(p: CompiledGraph): Promise<void> {
     if (this.active !== p) {
       await this.pull();
-      this.pushed.clear();
       const opt = this.setup.optimizer;
       for (const w of this.net.allWeights()) {
         for (const s of opt.slotNames) p.write(slotName(w, s), this.state.get(slotName(w, s)) ?? new Float32Array(w.value.length));
@@ -144,21 +144,18 @@ export class Trainer {
       p.write('iterations', this.state.get('iterations') ?? new Int32Array(1));
       this.active = p;
     }
-    for (const w of this.net.allWeights()) {
-      if (this.pushed.get(w) === w.value) continue;
-      p.write(w.name, w.value);
-      this.pushed.set(w, w.value);
-    }
     p.write('lr', Float32Array.of(this.lr));
   }
 
-  /** Copies the training state from the active program back to the host (weights into the layers). */
+  /**
+   * Copies the optimizer state out of the active program (to move it to
+   * another). Weights need no copy: every program addresses them in the
+   * model's shared state arena, which the layers' arrays are views of.
+   */
   async pull(): Promise<void> {
     const p = this.active;
     if (!p || !this.dirty) return;
     for (const w of this.net.allWeights()) {
-      w.value = (await p.read(w.name)) as Float32Array;
-      this.pushed.set(w, w.value);
       for (const s of this.setup.optimizer.slotNames) this.state.set(slotName(w, s), await p.read(slotName(w, s)));
     }
     for (const g of this.setup.optimizer.globals) this.state.set(globalName(g.name), await p.read(globalName(g.name)));
@@ -169,12 +166,10 @@ export class Trainer {
   /** One step on rows [start, end) of `order`; returns [loss, ...metrics]. */
   private async step(kind: 'train' | 'test', x: Tensor, y: Tensor, w: Float32Array, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<number[]> {
     const p = await this.program(kind, batch, y.shape.slice(1));
+    this.net.syncShared();
     if (kind === 'train') {
       await this.activate(p);
       this.dirty = true;
-    } else {
-      await this.pull();
-      for (const wt of this.net.allWeights()) p.write(wt.name, wt.value);
     }
     const xs = new Float32Array(batch * (x.data.length / x.shape[0]));
     const ys = new Float32Array(batch * (y.data.length / y.shape[0]));
@@ -207,6 +202,10 @@ export class Trainer {
     const n = x.shape[0];
     const batch = Math.max(1, Math.min(batchSize, n));
     const steps = args.stepsPerEpoch ?? Math.ceil(n / batch);
+    if (validation && args.validationSteps) {
+      const rowsWanted = Math.min(validation[0].shape[0], args.validationSteps * batch);
+      validation = [sliceRows(validation[0], 0, rowsWanted), sliceRows(validation[1], 0, rowsWanted)];
+    }
     let order: Int32Array = new Int32Array(0);
     return this.trainLoop({ epochs, steps, samples: Math.min(n, steps * batch), batchSize: batch, verbose, callbacks: args.callbacks, initialEpoch: args.initialEpoch, validation }, {
       beginEpoch: () => void (order = epochOrder(n, batch, args.shuffle ?? true, this.random)),
@@ -248,14 +247,12 @@ export class Trainer {
         await callbacks.call('onBatchEnd', s, logs);
       }
       const epochLogs: Logs = {};
-      await this.pull();
       if (cfg.validation) {
         const val = await this.evaluate(cfg.validation[0], cfg.validation[1], { batchSize: cfg.batchSize || 32, verbose: 0 });
         this.metricsNames.forEach((m, i) => (epochLogs[`val_${m}`] = val[i]));
       }
       await callbacks.call('onEpochEnd', epoch, epochLogs);
     }
-    await this.pull();
     await callbacks.call('onTrainEnd');
     return history;
   }
@@ -283,10 +280,7 @@ export class Trainer {
     const y = toTensor(yIn);
     this.checkData(x, y);
     const n = x.shape[0];
-    const outs = await this.step('train', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
-    // Leave the layers' weights current, as after every public training call.
-    await this.pull();
-    return outs;
+    return this.step('train', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
   }
 
   async testOnBatch(xIn: Data, yIn: Data, sampleWeight?: Tensor): Promise<number[]> {

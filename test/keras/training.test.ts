@@ -246,3 +246,33 @@ describe("sampleWeightMode 'temporal'", () => {
     expect(() => flat.compile({ optimizer: 'sgd', loss: 'mse', sampleWeightMode: 'temporal' })).toThrow(/needs the value 'temporal' and an output of rank 3/);
   });
 });
+
+describe('shared weight storage', () => {
+  it('predict, evaluate and train programs address one copy of the weights', async () => {
+    const m = new Sequential([new layers.Dense(3, { inputShape: [3], activation: 'tanh' }), new layers.Dense(2, { activation: 'softmax' })]);
+    m.compile({ optimizer: 'adam', loss: 'categorical_crossentropy' });
+    const y = tensor(Array.from({ length: N }, (_, i) => [1 - label(i), label(i)]));
+    const before = Array.from((await m.predict(inputs, { batchSize: N })).data);
+    await m.trainOnBatch(inputs, y);
+    const stats = m.compileStats;
+    const after = Array.from((await m.predict(inputs, { batchSize: N })).data);
+    // Same predict program (no recompile), new weights seen without any copy.
+    expect(m.compileStats).toBe(stats);
+    expect(after).not.toEqual(before);
+    const host = m.getWeights();
+    const fresh = new Sequential([new layers.Dense(3, { inputShape: [3], activation: 'tanh' }), new layers.Dense(2, { activation: 'softmax' })]);
+    fresh.setWeights(host);
+    expect((await fresh.predict(inputs, { batchSize: N })).data).toBeAllClose(after, { rtol: 1e-6, atol: 1e-7 });
+    m.dispose();
+    expect(m.getWeights().map((w) => Array.from(w.data))).toEqual(host.map((w) => Array.from(w.data)));
+  });
+
+  it('validationSteps limits validation to that many batches', async () => {
+    const m = new Sequential([new layers.Dense(2, { inputShape: [3], activation: 'softmax' })]);
+    m.compile({ optimizer: 'sgd', loss: 'categorical_crossentropy' });
+    const y = tensor(Array.from({ length: N }, (_, i) => [1 - label(i), label(i)]));
+    const h = await m.fit(inputs, y, { epochs: 1, batchSize: 8, verbose: 0, stepsPerEpoch: 2, validationData: [inputs, y], validationSteps: 1 });
+    const head = (t: Tensor): Tensor => new Tensor(t.data.slice(0, 8 * (t.data.length / N)), [8, ...t.shape.slice(1)]);
+    expect(h.history.val_loss[0]).toBeCloseTo((await m.evaluate(head(inputs), head(y))) as number, 5);
+  });
+});
