@@ -21,8 +21,13 @@ function align(n: number): number {
   return Math.ceil(n / ARENA_ALIGN) * ARENA_ALIGN;
 }
 
-function bytesOf(b: BufferDecl): number {
-  return align(Math.max(b.size * DTYPE_BYTES[b.dtype], 1));
+/** Bytes per element; `wideBool` stores bool as 32 bits (WebGPU has no byte-sized storage). */
+export function elementBytes(b: { dtype: BufferDecl['dtype'] }, wideBool = false): number {
+  return wideBool && b.dtype === 'bool' ? 4 : DTYPE_BYTES[b.dtype];
+}
+
+function bytesOf(b: BufferDecl, wideBool = false): number {
+  return align(Math.max(b.size * elementBytes(b, wideBool), 1));
 }
 
 export function visitLoads(e: Expr, visit: (buf: number) => void): void {
@@ -60,7 +65,8 @@ export interface SharedLayout {
   readonly bytes: number;
 }
 
-export function planMemory<P extends KernelProgram>(program: P, shared?: SharedLayout): { program: P; stats: MemoryPlanStats } {
+export function planMemory<P extends KernelProgram>(program: P, shared?: SharedLayout, wideBool = false): { program: P; stats: MemoryPlanStats } {
+  const bytesOf = (b: BufferDecl): number => align(Math.max(b.size * elementBytes(b, wideBool), 1));
   const inShared = (b: BufferDecl): boolean => b.role !== 'temp' && b.role !== 'output' && !!shared?.offsets.has(b.name);
   const { buffers, kernels } = program;
   const first = new Array<number>(buffers.length).fill(Infinity);

@@ -34,6 +34,8 @@ export interface PipelineOptions {
   readonly verify?: boolean;
   /** Params placed in a model's shared state arena instead of the program's own. */
   readonly shared?: SharedLayout;
+  /** Store bool as 32 bits (backends without byte-sized storage: WebGPU). */
+  readonly wideBool?: boolean;
 }
 
 export interface PipelineResult {
@@ -64,7 +66,7 @@ export function compileToProgram(graph: Graph, options: PipelineOptions = {}): P
   const lowered = inPlaceUpdates(lower(g, options.name ?? 'program'));
   if (verify) verifyProgram(lowered);
   options.dump?.('lower', printProgram(lowered));
-  const { program, stats } = planMemory(lowered, options.shared);
+  const { program, stats } = planMemory(lowered, options.shared, options.wideBool);
   if (verify) verifyProgram(program, true);
   options.dump?.('memory_plan', printProgram(program));
   return { graph: g, program, memory: stats };

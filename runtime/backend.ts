@@ -34,6 +34,8 @@ export interface SharedMemory {
 
 export interface Backend {
   readonly name: string;
+  /** Bool elements take 32 bits in this backend's memory (no byte-sized storage). */
+  readonly wideBool?: boolean;
   /** Zeroed, 64-byte-aligned memory for a shared state arena. */
   allocShared(bytes: number): SharedMemory;
   load(program: KernelProgram, shared?: SharedMemory): Promise<Executable>;

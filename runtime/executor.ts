@@ -9,7 +9,7 @@ import { interpretRun } from '../ir/interpret.js';
 import { allocSharedHost } from './kernel_interpreter.js';
 import type { SharedState } from './shared_state.js';
 
-export const BACKEND_NAMES = ['cpu', 'interpreter'] as const;
+export const BACKEND_NAMES = ['cpu', 'webgpu', 'interpreter'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface CompileStats {
@@ -94,6 +94,11 @@ export interface CompileOptions {
 export async function compileGraph(graph: Graph, options: CompileOptions = {}): Promise<CompiledGraph> {
   const backend = options.backend ?? defaultBackend;
   if (backend === 'interpreter') return compileInterpreted(graph, options.shared);
+  if (backend === 'webgpu') {
+    if (options.shared) throw new Error("the webgpu backend does not run Keras models yet (their weights live in a shared state arena it cannot host); compile graphs directly, or use setBackend('cpu')");
+    const [{ compileWithBackend }, { webgpuBackend }] = await Promise.all([import('./compile_native.js'), import('./webgpu/index.js')]);
+    return compileWithBackend(graph, options.name ?? 'model', webgpuBackend, 'webgpu');
+  }
   // The native pipeline is wired in runtime/compile_native.ts.
   const { compileNativeGraph } = await import('./compile_native.js');
   return compileNativeGraph(graph, options.name ?? 'model', options.shared);

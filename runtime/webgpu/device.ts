@@ -1,0 +1,45 @@
+/**
+ * One WebGPU device per process, through Dawn's Node binding (npm `webgpu`).
+ * Where there is no GPU, Dawn runs on Mesa's llvmpipe through its OpenGL ES
+ * backend (EGL surfaceless, compatibility feature level). The choice is
+ * automatic (a render node under /dev/dri means a GPU) and can be forced with
+ * KILN_WEBGPU_BACKEND (default, opengles, vulkan, ...).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+
+export interface Gpu {
+  readonly device: GPUDevice;
+  readonly adapterName: string;
+  readonly limits: GPUSupportedLimits;
+}
+
+let gpu: Promise<Gpu> | null = null;
+
+function hasGpu(): boolean {
+  return existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
+}
+
+async function open(): Promise<Gpu> {
+  const choice = process.env.KILN_WEBGPU_BACKEND ?? (hasGpu() ? 'default' : 'opengles');
+  if (choice === 'opengles') process.env.EGL_PLATFORM ??= 'surfaceless';
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  const navigatorGpu = create(choice === 'default' ? [] : [`backend=${choice}`]);
+  const adapter = await navigatorGpu.requestAdapter(choice === 'opengles' ? ({ featureLevel: 'compatibility' } as GPURequestAdapterOptions) : {});
+  if (!adapter) {
+    throw new Error(`webgpu backend: no adapter from Dawn's '${choice}' backend. Without a GPU, Kiln uses Mesa's llvmpipe: install libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 (the setup script does, as root), or set KILN_WEBGPU_BACKEND.`);
+  }
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+      maxBufferSize: adapter.limits.maxBufferSize,
+    },
+  });
+  const info = (adapter as unknown as { info?: { description?: string; device?: string } }).info;
+  return { device, adapterName: info?.description || info?.device || choice, limits: device.limits };
+}
+
+export function getGpu(): Promise<Gpu> {
+  gpu ??= open();
+  return gpu;
+}

@@ -1,0 +1,117 @@
+/**
+ * The WebGPU backend: each kernel becomes a WGSL compute pipeline
+ * (codegen/wgsl, cached by shader text), the arena one storage buffer, and a
+ * run one command encoder and one submit. Bool elements take 32 bits here.
+ */
+import { type TypedArray, viewArray } from '../../ir/dtype.js';
+import type { KernelProgram } from '../../ir/kernel.js';
+import { emitKernel } from '../../codegen/wgsl/kernel.js';
+import { elementBytes } from '../../passes/memory_plan.js';
+import type { Backend, Executable, SharedMemory } from '../backend.js';
+import { config } from '../config.js';
+import { getGpu } from './device.js';
+
+const pipelines = new Map<string, GPUComputePipeline>();
+
+function storageBuffer(device: GPUDevice, bytes: number, label: string): GPUBuffer {
+  return device.createBuffer({ label, size: Math.max(Math.ceil(bytes / 16) * 16, 16), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+}
+
+async function checked<T>(device: GPUDevice, what: string, f: () => T): Promise<T> {
+  device.pushErrorScope('validation');
+  const value = f();
+  const error = await device.popErrorScope();
+  if (error) throw new Error(`webgpu backend: ${what}: ${error.message}`);
+  return value;
+}
+
+async function readBack(device: GPUDevice, src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+  const size = Math.ceil(bytes / 4) * 4;
+  const staging = device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(src, offset, staging, 0, size);
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const copy = staging.getMappedRange().slice(0, bytes);
+  staging.unmap();
+  staging.destroy();
+  return copy;
+}
+
+interface GpuShared extends SharedMemory {
+  readonly gpuBuffer: GPUBuffer;
+}
+
+async function allocShared(bytes: number): Promise<GpuShared> {
+  const { device } = await getGpu();
+  const gpuBuffer = storageBuffer(device, bytes, 'kiln shared state');
+  return { bytes, buffer: new ArrayBuffer(Math.max(bytes, 8)), handle: gpuBuffer, gpuBuffer, dispose: () => gpuBuffer.destroy() };
+}
+
+export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory): Promise<Executable> {
+  const { device } = await getGpu();
+  const arena = storageBuffer(device, program.arenaBytes, `${program.name} arena`);
+  const sharedBuffer = (shared as GpuShared | undefined)?.gpuBuffer;
+  const kernels = await Promise.all(program.kernels.map(async (k) => {
+    const wgsl = emitKernel(program, k);
+    if (config.printKernel === 'all' || (config.printKernel && program.name.includes(config.printKernel))) process.stderr.write(`--- KILN_PRINT_KERNEL: ${k.name} ---\n${wgsl.code}\n`);
+    let pipeline = pipelines.get(wgsl.code);
+    if (!pipeline) {
+      const module = await checked(device, `kernel ${k.name} (WGSL)`, () => device.createShaderModule({ label: k.name, code: wgsl.code }));
+      pipeline = await checked(device, `kernel ${k.name} (pipeline)`, () => device.createComputePipeline({ label: k.name, layout: 'auto', compute: { module, entryPoint: 'main' } }));
+      pipelines.set(wgsl.code, pipeline);
+    }
+    if (wgsl.usesShared && !sharedBuffer) throw new Error(`webgpu backend: kernel ${k.name} reads the shared state arena, but no shared memory was given`);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: arena } }];
+    if (wgsl.usesShared) entries.push({ binding: 1, resource: { buffer: sharedBuffer! } });
+    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    return { name: k.name, pipeline, bindGroup, groups: wgsl.groups };
+  }));
+  const target = (buf: number): { gpu: GPUBuffer; offset: number } => {
+    const b = program.buffers[buf];
+    return { gpu: b.shared ? sharedBuffer! : arena, offset: b.offset };
+  };
+  return {
+    program,
+    write(buf: number, data: TypedArray, elementOffset = 0) {
+      const b = program.buffers[buf];
+      const { gpu, offset } = target(buf);
+      const words = b.dtype === 'bool' ? Uint32Array.from(data) : data;
+      device.queue.writeBuffer(gpu, offset + elementOffset * elementBytes(b, true), words.buffer, words.byteOffset, Math.ceil(words.byteLength / 4) * 4);
+    },
+    async read(buf: number) {
+      const b = program.buffers[buf];
+      const { gpu, offset } = target(buf);
+      const bytes = await readBack(device, gpu, offset, b.size * elementBytes(b, true));
+      return b.dtype === 'bool' ? Uint8Array.from(new Uint32Array(bytes)) : viewArray(bytes, b.dtype, 0, b.size).slice();
+    },
+    async run() {
+      const enc = device.createCommandEncoder({ label: program.name });
+      const pass = enc.beginComputePass();
+      for (const k of kernels) {
+        pass.setPipeline(k.pipeline);
+        pass.setBindGroup(0, k.bindGroup);
+        pass.dispatchWorkgroups(k.groups[0], k.groups[1]);
+      }
+      pass.end();
+      device.pushErrorScope('validation');
+      device.queue.submit([enc.finish()]);
+      const error = await device.popErrorScope();
+      if (error) throw new Error(`webgpu backend: running '${program.name}': ${error.message}`);
+    },
+    dispose() {
+      arena.destroy();
+    },
+  };
+}
+
+export const webgpuBackend: Backend = {
+  name: 'webgpu',
+  wideBool: true,
+  allocShared: () => {
+    throw new Error('webgpu backend: shared state arenas are allocated with allocSharedAsync');
+  },
+  load: (program, shared) => loadWebgpu(program, shared),
+};
+
+export { allocShared as allocSharedWebgpu };
