@@ -7,7 +7,7 @@ import llvm from 'llvm-bindings';
 import type { DType } from '../../ir/dtype.js';
 import type { Expr, View } from '../../ir/kernel.js';
 import type { Emitter } from './context.js';
-import { BINARY, UNARY } from './scalar.js';
+import { BINARY, UNARY, floatToInt32 } from './scalar.js';
 
 type V = llvm.Value;
 
@@ -76,7 +76,7 @@ function cast(e: Emitter, x: V, from: DType, to: DType): V {
   const fromFloat = from === 'float32' || from === 'float64';
   if (to === 'bool') return fromFloat ? b.CreateFCmpUNE(x, e.constant(0, from)) : b.CreateICmpNE(x, e.constant(0, from));
   if (from === 'bool') return to === 'int32' ? b.CreateZExt(x, e.i32) : b.CreateUIToFP(x, e.typeOf(to));
-  if (to === 'int32') return b.CreateCall(e.intrinsic(llvm.Intrinsic.fptosi_sat, [e.i32, e.typeOf(from)]), [x]);
+  if (to === 'int32') return floatToInt32(e, x, e.typeOf(from));
   if (from === 'int32') return b.CreateSIToFP(x, e.typeOf(to));
   return to === 'float64' ? b.CreateFPExt(x, e.f64) : b.CreateFPTrunc(x, e.f32);
 }

@@ -1,8 +1,10 @@
 /**
  * Loop kernels (ir/kernel.ts LoopKernel) as LLVM functions
- * `void name(i8* bases, i64 lo, i64 hi)` over rows [lo, hi): a row is a point
- * of all outer dims but the last; the last outer dim is a serial loop inside
- * the row so that the innermost loop runs over contiguous memory.
+ * `void name(i8* bases, i64 lo, i64 hi)` over units [lo, hi): a unit is a
+ * point of all outer dims but the last, and the last outer dim is a serial
+ * loop inside it so that the innermost loop runs over contiguous memory. When
+ * those points are too few to share across threads (a 1-d tensor, the rows
+ * of a softmax at batch 128), units also cut the last outer dim into slices.
  */
 import llvm from 'llvm-bindings';
 import type { DType } from '../../ir/dtype.js';
@@ -15,8 +17,24 @@ import { floatMinMax } from './scalar.js';
 
 type V = llvm.Value;
 
+/** Units wanted for threads to balance; a slice of the last outer dim holds at least SLICE_POINTS points. */
+const MIN_UNITS = 16;
+const SLICE_POINTS = 512;
+
+const product = (xs: readonly number[]): number => xs.reduce((p, q) => p * q, 1);
+
+/** How many slices the last outer dim is cut into. */
+function lastDimSlices(k: LoopKernel): number {
+  const rows = product(k.outer.slice(0, -1));
+  const last = k.outer[k.outer.length - 1] ?? 1;
+  if (rows >= MIN_UNITS) return 1;
+  const byWork = Math.floor((last * product(k.inner)) / SLICE_POINTS);
+  return Math.max(1, Math.min(Math.ceil(MIN_UNITS / rows), byWork, last));
+}
+
+/** Units of parallel work of a loop kernel. */
 export function rowsOf(k: LoopKernel): number {
-  return k.outer.slice(0, -1).reduce((p, q) => p * q, 1);
+  return product(k.outer.slice(0, -1)) * lastDimSlices(k);
 }
 
 /**
@@ -95,11 +113,20 @@ export function emitLoopKernel(e: Emitter, program: KernelProgram, k: LoopKernel
       for (const s of full) storeElement(e, ptrs.get(s.buf)!, viewIndex(e, s.view, p.idx), program.buffers[s.buf].dtype, emitExpr(e, s.expr, p));
     }, 'f');
   };
-  e.loop(lo, hi, (r) => {
-    const rowIdx = unflatten(e, r, rowDims);
-    if (k.outer.length === 0) body([]);
-    else e.loop(0, k.outer[k.outer.length - 1], (j) => body([...rowIdx, j]), 'j');
-  }, 'row');
+  const slices = lastDimSlices(k);
+  const last = k.outer[k.outer.length - 1];
+  const chunk = Math.ceil(last / slices);
+  e.loop(lo, hi, (u) => {
+    if (k.outer.length === 0) return body([]);
+    if (slices === 1) {
+      const rowIdx = unflatten(e, u, rowDims);
+      return e.loop(0, last, (j) => body([...rowIdx, j]), 'j');
+    }
+    const rowIdx = unflatten(e, e.b.CreateUDiv(u, e.int64(slices)), rowDims);
+    const from = e.b.CreateMul(e.b.CreateURem(u, e.int64(slices)), e.int64(chunk));
+    const to = e.b.CreateAdd(from, e.int64(chunk));
+    e.loop(from, e.b.CreateSelect(e.b.CreateICmpSLT(to, e.int64(last)), to, e.int64(last)), (j) => body([...rowIdx, j]), 'j');
+  }, 'unit');
   e.endFunction();
   return fn;
 }

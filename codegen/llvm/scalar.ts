@@ -15,23 +15,38 @@ type BinaryEmit = (e: Emitter, x: V, y: V, dtype: DType) => V;
 
 const isFloat = (d: DType): boolean => d === 'float32' || d === 'float64';
 
-function intrinsic1(id: number): UnaryEmit {
-  return (e, x, dtype) => {
-    if (isFloat(dtype)) return e.b.CreateCall(e.intrinsic(id, [e.typeOf(dtype)]), [x]);
-    // Integer operands go through double and back, as the interpreter does.
-    const d = e.b.CreateSIToFP(x, e.f64);
-    return e.b.CreateFPToSI(e.b.CreateCall(e.intrinsic(id, [e.f64]), [d]), e.i32);
-  };
+/** Integer operands of a float function go through double and back (saturating), as the interpreter does. */
+const viaDoubleForInt = (f: UnaryEmit): UnaryEmit => (e, x, dtype) => {
+  if (isFloat(dtype)) return f(e, x, dtype);
+  return toInt(e, f(e, e.b.CreateSIToFP(x, e.f64), 'float64'));
+};
+
+function toInt(e: Emitter, x: V): V {
+  return floatToInt32(e, x, e.f64);
 }
 
+/**
+ * float -> int32 truncating toward zero, as the interpreter does for every
+ * value it can (NaN and the infinities give 0); beyond the int32 range it
+ * saturates where the interpreter wraps.
+ */
+export function floatToInt32(e: Emitter, x: V, ty: llvm.Type): V {
+  const b = e.b;
+  const sat = b.CreateCall(e.intrinsic(llvm.Intrinsic.fptosi_sat, [e.i32, ty]), [x]);
+  const inf = b.CreateFCmpOEQ(b.CreateCall(e.intrinsic(llvm.Intrinsic.fabs, [ty]), [x]), llvm.ConstantFP.get(ty, Infinity));
+  return b.CreateSelect(inf, e.int32(0), sat);
+}
+
+function intrinsic1(id: number): UnaryEmit {
+  return viaDoubleForInt((e, x, dtype) => e.b.CreateCall(e.intrinsic(id, [e.typeOf(dtype)]), [x]));
+}
+
+/** A libm function (`expm1f` for float32, `expm1` for float64). */
 function libm(name: string): UnaryEmit {
-  return (e, x, dtype) => {
-    const f32 = dtype === 'float32';
-    const arg = isFloat(dtype) ? x : e.b.CreateSIToFP(x, e.f64);
-    const ty = f32 ? e.f32 : e.f64;
-    const r = e.b.CreateCall(e.external(f32 ? `${name}f` : name, ty, [ty]), [arg]);
-    return isFloat(dtype) ? r : e.b.CreateFPToSI(r, e.i32);
-  };
+  return viaDoubleForInt((e, x, dtype) => {
+    const ty = e.typeOf(dtype);
+    return e.b.CreateCall(e.external(dtype === 'float32' ? `${name}f` : name, ty, [ty]), [x]);
+  });
 }
 
 const identityForInt = (f: UnaryEmit): UnaryEmit => (e, x, dtype) => (isFloat(dtype) ? f(e, x, dtype) : x);
@@ -54,10 +69,7 @@ export const UNARY: { readonly [P in UnaryOp]: UnaryEmit } = {
   log1p: libm('log1p'),
   sqrt: intrinsic1(llvm.Intrinsic.sqrt),
   tanh: libm('tanh'),
-  sigmoid: (e, x, d) => {
-    const ex = UNARY.exp(e, UNARY.neg(e, x, d), d);
-    return isFloat(d) ? e.b.CreateFDiv(e.constant(1, d), e.b.CreateFAdd(e.constant(1, d), ex)) : e.b.CreateSDiv(e.int32(1), e.b.CreateAdd(e.int32(1), ex));
-  },
+  sigmoid: viaDoubleForInt((e, x, d) => e.b.CreateFDiv(e.constant(1, d), e.b.CreateFAdd(e.constant(1, d), UNARY.exp(e, e.b.CreateFNeg(x), d)))),
   floor: identityForInt(intrinsic1(llvm.Intrinsic.floor)),
   ceil: identityForInt(intrinsic1(llvm.Intrinsic.ceil)),
   round: identityForInt(intrinsic1(llvm.Intrinsic.rint)),
@@ -79,11 +91,19 @@ export function floatMinMax(e: Emitter, max: boolean, x: V, y: V): V {
 }
 
 function minMax(max: boolean): BinaryEmit {
-  return (e, x, y, d) => (isFloat(d) ? floatMinMax(e, max, x, y) : e.b.CreateSelect(max ? e.b.CreateICmpSGT(x, y) : e.b.CreateICmpSLT(x, y), x, y));
+  return (e, x, y, d) => {
+    if (isFloat(d)) return floatMinMax(e, max, x, y);
+    // bool is i1: true is 1, not -1, so it compares unsigned.
+    const pick = d === 'bool' ? (max ? e.b.CreateICmpUGT(x, y) : e.b.CreateICmpULT(x, y)) : max ? e.b.CreateICmpSGT(x, y) : e.b.CreateICmpSLT(x, y);
+    return e.b.CreateSelect(pick, x, y);
+  };
 }
 
-function compare(f: (b: llvm.IRBuilder, x: V, y: V) => V, i: (b: llvm.IRBuilder, x: V, y: V) => V): BinaryEmit {
-  return (e, x, y, d) => (isFloat(d) ? f(e.b, x, y) : i(e.b, x, y));
+type Cmp = (b: llvm.IRBuilder, x: V, y: V) => V;
+
+/** Float, int32 and bool (unsigned i1) forms of a comparison. */
+function compare(f: Cmp, i: Cmp, u: Cmp = i): BinaryEmit {
+  return (e, x, y, d) => (isFloat(d) ? f(e.b, x, y) : d === 'bool' ? u(e.b, x, y) : i(e.b, x, y));
 }
 
 export const BINARY: { readonly [P in BinaryOp]: BinaryEmit } = {
@@ -93,17 +113,16 @@ export const BINARY: { readonly [P in BinaryOp]: BinaryEmit } = {
   div: (e, x, y, d) => (isFloat(d) ? e.b.CreateFDiv(x, y) : intDiv(e, x, y)),
   pow: (e, x, y, d) => {
     if (isFloat(d)) return e.b.CreateCall(e.intrinsic(llvm.Intrinsic.pow, [e.typeOf(d)]), [x, y]);
-    const r = e.b.CreateCall(e.intrinsic(llvm.Intrinsic.pow, [e.f64]), [e.b.CreateSIToFP(x, e.f64), e.b.CreateSIToFP(y, e.f64)]);
-    return e.b.CreateFPToSI(r, e.i32);
+    return toInt(e, e.b.CreateCall(e.intrinsic(llvm.Intrinsic.pow, [e.f64]), [e.b.CreateSIToFP(x, e.f64), e.b.CreateSIToFP(y, e.f64)]));
   },
   maximum: minMax(true),
   minimum: minMax(false),
   eq: compare((b, x, y) => b.CreateFCmpOEQ(x, y), (b, x, y) => b.CreateICmpEQ(x, y)),
   ne: compare((b, x, y) => b.CreateFCmpUNE(x, y), (b, x, y) => b.CreateICmpNE(x, y)),
-  lt: compare((b, x, y) => b.CreateFCmpOLT(x, y), (b, x, y) => b.CreateICmpSLT(x, y)),
-  le: compare((b, x, y) => b.CreateFCmpOLE(x, y), (b, x, y) => b.CreateICmpSLE(x, y)),
-  gt: compare((b, x, y) => b.CreateFCmpOGT(x, y), (b, x, y) => b.CreateICmpSGT(x, y)),
-  ge: compare((b, x, y) => b.CreateFCmpOGE(x, y), (b, x, y) => b.CreateICmpSGE(x, y)),
+  lt: compare((b, x, y) => b.CreateFCmpOLT(x, y), (b, x, y) => b.CreateICmpSLT(x, y), (b, x, y) => b.CreateICmpULT(x, y)),
+  le: compare((b, x, y) => b.CreateFCmpOLE(x, y), (b, x, y) => b.CreateICmpSLE(x, y), (b, x, y) => b.CreateICmpULE(x, y)),
+  gt: compare((b, x, y) => b.CreateFCmpOGT(x, y), (b, x, y) => b.CreateICmpSGT(x, y), (b, x, y) => b.CreateICmpUGT(x, y)),
+  ge: compare((b, x, y) => b.CreateFCmpOGE(x, y), (b, x, y) => b.CreateICmpSGE(x, y), (b, x, y) => b.CreateICmpUGE(x, y)),
   and: (e, x, y) => e.b.CreateAnd(x, y),
   or: (e, x, y) => e.b.CreateOr(x, y),
 };

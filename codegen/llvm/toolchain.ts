@@ -70,10 +70,11 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
     await tool('opt-14', ['-O3', '-mcpu=native', `${tmp}.bc`, '-o', `${tmp}.opt.bc`]);
     await tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]);
     await tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, '-lgomp', '-lm']);
+    writeFileSync(`${tmp}.json`, `${JSON.stringify({ name: program.name, kernels: program.kernels.length })}\n`);
+    renameSync(`${tmp}.json`, join(options.cacheDir, `${key}.json`));
     renameSync(`${tmp}.so`, path);
   } finally {
-    for (const ext of ['.bc', '.opt.bc', '.o', '.so']) rmSync(`${tmp}${ext}`, { force: true });
+    for (const ext of ['.bc', '.opt.bc', '.o', '.so', '.json']) rmSync(`${tmp}${ext}`, { force: true });
   }
-  writeFileSync(join(options.cacheDir, `${key}.json`), `${JSON.stringify({ name: program.name, kernels: program.kernels.length })}\n`);
   return { path, fromCache: false };
 }

@@ -28,6 +28,8 @@ function wantsPrint(name: string): boolean {
 export interface CpuOptions {
   /** Threads for this program (default: KILN_NUM_THREADS or every core). */
   readonly threads?: number;
+  /** Where compiled code is cached (default: KILN_CACHE_DIR or <package>/.kiln-cache). */
+  readonly cacheDir?: string;
 }
 
 function alignedBlock(bytes: number, what: string): { pointer: unknown; buffer: ArrayBuffer; bytes: number } {
@@ -54,7 +56,7 @@ export function allocSharedCpu(bytes: number): SharedMemory {
 
 export async function loadCpu(program: KernelProgram, options: CpuOptions = {}, shared?: SharedMemory): Promise<Executable> {
   const threads = options.threads ?? config.numThreads;
-  const lib = await compileNative(program, { threads, cacheDir: config.cacheDir, print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
+  const lib = await compileNative(program, { threads, cacheDir: options.cacheDir ?? config.cacheDir, print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
   if ((program.sharedBytes ?? 0) > (shared?.bytes ?? 0)) throw new Error(`cpu backend: program '${program.name}' needs a shared state arena of ${program.sharedBytes} bytes, got ${shared?.bytes ?? 0}`);
   const native = koffi.load(lib.path);
   const entry = native.func(`void ${ENTRY}(void *bases)`);
