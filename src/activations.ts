@@ -37,18 +37,30 @@ export function softmax(b: GraphBuilder, x: Value, axis = -1): Value {
 const SELU_ALPHA = 1.6732632423543772848170429916717;
 const SELU_SCALE = 1.0507009873554804934193349852946;
 
+export const linear = (_b: GraphBuilder, x: Value): Value => x;
+export const selu = (b: GraphBuilder, x: Value): Value => b.mul(elu(b, x, SELU_ALPHA), SELU_SCALE);
+/** log(1 + exp(x)) in the form that neither overflows nor loses small values. */
+export const softplus = (b: GraphBuilder, x: Value): Value => b.add(b.unary('log1p', b.unary('exp', b.unary('neg', b.unary('abs', x)))), b.maximum(x, 0));
+export const softsign = (b: GraphBuilder, x: Value): Value => b.div(x, b.add(b.unary('abs', x), 1));
+export const tanh = (b: GraphBuilder, x: Value): Value => b.unary('tanh', x);
+export const sigmoid = (b: GraphBuilder, x: Value): Value => b.unary('sigmoid', x);
+/** Keras 2's piecewise-linear sigmoid: clip(0.2 x + 0.5, 0, 1). */
+export const hardSigmoid = (b: GraphBuilder, x: Value): Value => b.minimum(b.maximum(b.add(b.mul(x, 0.2), 0.5), 0), 1);
+export const exponential = (b: GraphBuilder, x: Value): Value => b.unary('exp', x);
+
+/** Every activation by its Keras name, with Keras's defaults. */
 export const ACTIVATIONS: Readonly<Record<string, Activation>> = {
-  linear: (_b, x) => x,
+  linear,
   relu: (b, x) => relu(b, x),
   elu: (b, x) => elu(b, x),
-  selu: (b, x) => b.mul(elu(b, x, SELU_ALPHA), SELU_SCALE),
+  selu,
   softmax: (b, x) => softmax(b, x),
-  softplus: (b, x) => b.add(b.unary('log1p', b.unary('exp', b.unary('neg', b.unary('abs', x)))), b.maximum(x, 0)),
-  softsign: (b, x) => b.div(x, b.add(b.unary('abs', x), 1)),
-  tanh: (b, x) => b.unary('tanh', x),
-  sigmoid: (b, x) => b.unary('sigmoid', x),
-  hard_sigmoid: (b, x) => b.minimum(b.maximum(b.add(b.mul(x, 0.2), 0.5), 0), 1),
-  exponential: (b, x) => b.unary('exp', x),
+  softplus,
+  softsign,
+  tanh,
+  sigmoid,
+  hard_sigmoid: hardSigmoid,
+  exponential,
 };
 
 export type ActivationIdentifier = string | null | undefined | { className?: string; class_name?: string };
@@ -59,4 +71,9 @@ export function getActivation(id: ActivationIdentifier): { name: string; fn: Act
   const fn = ACTIVATIONS[name];
   if (!fn) throw new Error(`Unknown activation '${name}'. Valid activations: ${Object.keys(ACTIVATIONS).join(', ')}`);
   return { name, fn };
+}
+
+/** Keras's `activations.get(name)`: the builder function of a named activation. */
+export function get(id: ActivationIdentifier): Activation {
+  return getActivation(id).fn;
 }

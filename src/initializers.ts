@@ -65,25 +65,31 @@ function make(className: string, config: Record<string, unknown>, init: (shape: 
 
 type Factory = (config: Record<string, unknown>) => Initializer;
 
-function varianceScaling(config: Record<string, unknown>, className = 'VarianceScaling'): Initializer {
+function makeVarianceScaling(config: Record<string, unknown>): Initializer {
   const scale = Number(config.scale ?? 1);
   const mode = String(config.mode ?? 'fan_in');
   const distribution = String(config.distribution ?? 'normal');
   if (!(scale > 0)) throw new Error(`VarianceScaling: scale must be positive, got ${scale}`);
   if (!['fan_in', 'fan_out', 'fan_avg'].includes(mode)) throw new Error(`VarianceScaling: unknown mode '${mode}'. Valid modes: fan_in, fan_out, fan_avg`);
-  if (!['normal', 'uniform'].includes(distribution)) throw new Error(`VarianceScaling: unknown distribution '${distribution}'. Valid distributions: normal, uniform`);
+  // Keras 2.3 and tf.keras spell Keras 2.2's 'normal' as 'truncated_normal' and add 'untruncated_normal'.
+  const distributions = ['normal', 'uniform', 'truncated_normal', 'untruncated_normal'];
+  if (!distributions.includes(distribution)) throw new Error(`VarianceScaling: unknown distribution '${distribution}'. Valid distributions: ${distributions.join(', ')}`);
   const seed = seedOf(config);
-  return make(className, { scale, mode, distribution, seed: config.seed ?? null }, (shape) => {
+  return make('VarianceScaling', { scale, mode, distribution, seed: config.seed ?? null }, (shape) => {
     const [fanIn, fanOut] = computeFans(shape);
     const fan = mode === 'fan_in' ? fanIn : mode === 'fan_out' ? fanOut : (fanIn + fanOut) / 2;
     const s = scale / Math.max(1, fan);
-    if (distribution === 'normal') return normal(seed, size(shape), 0, Math.sqrt(s) / 0.87962566103423978, true);
-    const limit = Math.sqrt(3 * s);
-    return uniform(seed, size(shape), -limit, limit);
+    if (distribution === 'uniform') {
+      const limit = Math.sqrt(3 * s);
+      return uniform(seed, size(shape), -limit, limit);
+    }
+    if (distribution === 'untruncated_normal') return normal(seed, size(shape), 0, Math.sqrt(s), false);
+    // The stddev of a unit normal truncated to [-2, 2] is 0.8796...; dividing by it keeps the variance at s (Keras 2.2+).
+    return normal(seed, size(shape), 0, Math.sqrt(s) / 0.87962566103423978, true);
   });
 }
 
-function orthogonal(config: Record<string, unknown>): Initializer {
+function makeOrthogonal(config: Record<string, unknown>): Initializer {
   const gain = Number(config.gain ?? 1);
   const seed = seedOf(config);
   return make('Orthogonal', { gain, seed: config.seed ?? null }, (shape) => {
@@ -125,8 +131,8 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
     const [mean, stddev, seed] = [Number(c.mean ?? 0), Number(c.stddev ?? 0.05), seedOf(c)];
     return make('TruncatedNormal', { mean, stddev, seed: c.seed ?? null }, (shape) => normal(seed, size(shape), mean, stddev, true));
   },
-  VarianceScaling: (c) => varianceScaling(c),
-  Orthogonal: orthogonal,
+  VarianceScaling: makeVarianceScaling,
+  Orthogonal: makeOrthogonal,
   Identity: (c) => {
     const gain = Number(c.gain ?? 1);
     return make('Identity', { gain }, (shape) => {
@@ -136,12 +142,12 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
       return out;
     });
   },
-  lecun_uniform: (c) => varianceScaling({ scale: 1, mode: 'fan_in', distribution: 'uniform', seed: c.seed }),
-  lecun_normal: (c) => varianceScaling({ scale: 1, mode: 'fan_in', distribution: 'normal', seed: c.seed }),
-  glorot_uniform: (c) => varianceScaling({ scale: 1, mode: 'fan_avg', distribution: 'uniform', seed: c.seed }),
-  glorot_normal: (c) => varianceScaling({ scale: 1, mode: 'fan_avg', distribution: 'normal', seed: c.seed }),
-  he_uniform: (c) => varianceScaling({ scale: 2, mode: 'fan_in', distribution: 'uniform', seed: c.seed }),
-  he_normal: (c) => varianceScaling({ scale: 2, mode: 'fan_in', distribution: 'normal', seed: c.seed }),
+  lecun_uniform: (c) => makeVarianceScaling({ scale: 1, mode: 'fan_in', distribution: 'uniform', seed: c.seed }),
+  lecun_normal: (c) => makeVarianceScaling({ scale: 1, mode: 'fan_in', distribution: 'normal', seed: c.seed }),
+  glorot_uniform: (c) => makeVarianceScaling({ scale: 1, mode: 'fan_avg', distribution: 'uniform', seed: c.seed }),
+  glorot_normal: (c) => makeVarianceScaling({ scale: 1, mode: 'fan_avg', distribution: 'normal', seed: c.seed }),
+  he_uniform: (c) => makeVarianceScaling({ scale: 2, mode: 'fan_in', distribution: 'uniform', seed: c.seed }),
+  he_normal: (c) => makeVarianceScaling({ scale: 2, mode: 'fan_in', distribution: 'normal', seed: c.seed }),
 };
 
 /** Keras's snake_case aliases of the class names. */
@@ -151,6 +157,9 @@ const ALIASES: Readonly<Record<string, string>> = {
   variance_scaling: 'VarianceScaling', orthogonal: 'Orthogonal', identity: 'Identity',
   lecun_uniform: 'lecun_uniform', lecun_normal: 'lecun_normal', glorot_uniform: 'glorot_uniform',
   glorot_normal: 'glorot_normal', he_uniform: 'he_uniform', he_normal: 'he_normal',
+  // Class names that tf.keras and TensorFlow.js write in configs.
+  LecunUniform: 'lecun_uniform', LecunNormal: 'lecun_normal', GlorotUniform: 'glorot_uniform',
+  GlorotNormal: 'glorot_normal', HeUniform: 'he_uniform', HeNormal: 'he_normal',
 };
 
 export type InitializerIdentifier = string | Initializer | { className?: string; class_name?: string; config?: Record<string, unknown> };
@@ -168,6 +177,9 @@ export function getInitializer(id: InitializerIdentifier, defaults: Record<strin
   return FACTORIES[key](config);
 }
 
+/** Keras's `initializers.get`: a name, a {class_name, config} object or an initializer. */
+export const get = (id: InitializerIdentifier): Initializer => getInitializer(id);
+
 /** Constructors in Keras style: `initializers.glorotUniform({ seed: 1 })`. */
 export const zeros = (): Initializer => getInitializer('Zeros');
 export const ones = (): Initializer => getInitializer('Ones');
@@ -175,8 +187,8 @@ export const constant = (c: { value?: number } = {}): Initializer => getInitiali
 export const randomNormal = (c: { mean?: number; stddev?: number; seed?: number } = {}): Initializer => getInitializer({ className: 'RandomNormal', config: c });
 export const randomUniform = (c: { minval?: number; maxval?: number; seed?: number } = {}): Initializer => getInitializer({ className: 'RandomUniform', config: c });
 export const truncatedNormal = (c: { mean?: number; stddev?: number; seed?: number } = {}): Initializer => getInitializer({ className: 'TruncatedNormal', config: c });
-export const varianceScalingInit = (c: { scale?: number; mode?: string; distribution?: string; seed?: number } = {}): Initializer => getInitializer({ className: 'VarianceScaling', config: c });
-export const orthogonalInit = (c: { gain?: number; seed?: number } = {}): Initializer => getInitializer({ className: 'Orthogonal', config: c });
+export const varianceScaling = (c: { scale?: number; mode?: string; distribution?: string; seed?: number } = {}): Initializer => getInitializer({ className: 'VarianceScaling', config: c });
+export const orthogonal = (c: { gain?: number; seed?: number } = {}): Initializer => getInitializer({ className: 'Orthogonal', config: c });
 export const identity = (c: { gain?: number } = {}): Initializer => getInitializer({ className: 'Identity', config: c });
 export const lecunUniform = (c: { seed?: number } = {}): Initializer => getInitializer({ className: 'lecun_uniform', config: c });
 export const lecunNormal = (c: { seed?: number } = {}): Initializer => getInitializer({ className: 'lecun_normal', config: c });

@@ -67,6 +67,16 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${n}`;
 }
 
+/**
+ * Records an explicit name of the automatic form (`dense_3`) so later
+ * automatic names do not repeat it: a model loaded from a file can then grow
+ * new layers without a name clash.
+ */
+export function reserveName(name: string): void {
+  const m = /^(.*)_(\d+)$/.exec(name);
+  if (m) nameCounts.set(m[1], Math.max(nameCounts.get(m[1]) ?? 0, Number(m[2])));
+}
+
 /** The output of a layer applied to symbolic inputs, in a functional model. */
 export class SymbolicTensor {
   constructor(readonly shape: KShape, readonly layer: Layer, readonly inputs: readonly SymbolicTensor[]) {}
@@ -85,6 +95,7 @@ export abstract class Layer {
   outputShape: KShape | null = null;
 
   constructor(args: LayerArgs = {}, className?: string) {
+    if (args.name) reserveName(args.name);
     this.name = args.name ?? uniqueName(snakeCase(className ?? new.target.name));
     this.trainable = args.trainable ?? true;
     this.dtype = args.dtype ?? 'float32';

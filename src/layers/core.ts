@@ -153,9 +153,15 @@ function product(dims: readonly (number | null)[]): number | null {
 
 export class Flatten extends Layer {
   readonly className = 'Flatten';
+  readonly dataFormat: 'channels_last' | 'channels_first';
 
-  constructor(args: LayerArgs & { dataFormat?: string } = {}) {
+  constructor(args: LayerArgs & { dataFormat?: string | null } = {}) {
     super(args);
+    const format = args.dataFormat ?? 'channels_last';
+    if (format !== 'channels_last' && format !== 'channels_first') {
+      throw new Error(`Flatten ${this.name}: unknown dataFormat '${format}'. Valid formats: channels_last, channels_first`);
+    }
+    this.dataFormat = format;
   }
 
   computeOutputShape(s: KShape): KShape {
@@ -166,7 +172,14 @@ export class Flatten extends Layer {
   }
 
   call(b: GraphBuilder, x: Value): Value {
-    return b.reshape(x, [x.shape[0], x.shape.slice(1).reduce((p, q) => p * q, 1)]);
+    // Keras 2.2: channels_first inputs are moved to channels_last before flattening.
+    const rank = x.shape.length;
+    const y = this.dataFormat === 'channels_first' && rank > 2 ? b.transpose(x, [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2), 1]) : x;
+    return b.reshape(y, [y.shape[0], y.shape.slice(1).reduce((p, q) => p * q, 1)]);
+  }
+
+  protected override layerConfig(): Record<string, unknown> {
+    return { dataFormat: this.dataFormat };
   }
 }
 

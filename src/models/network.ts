@@ -10,7 +10,7 @@ import { type CompiledGraph, type CompileStats, compileGraph } from '../../runti
 import { SharedState } from '../../runtime/shared_state.js';
 import { type CallContext, type KShape, type Layer, type Weight, shapeText } from '../layers/base.js';
 import { Tensor, type NestedArray, type TypedArray, toTensor } from '../tensor.js';
-import { summaryText } from './summary.js';
+import { summaryLines } from './summary.js';
 import type { History } from '../callbacks.js';
 import type { Batch, BatchSource } from '../training/generators.js';
 import { Prefetcher } from '../training/generators.js';
@@ -26,6 +26,17 @@ export interface Step {
 export interface PredictOptions {
   readonly batchSize?: number;
   readonly verbose?: number;
+}
+
+/**
+ * The batch size of the program that runs `n` samples in batches of at most
+ * `batchSize`: batchSize itself once n reaches it, else n rounded up to a
+ * power of two, so small inputs of every size share a few programs
+ * (1, 2, 4, ..., batchSize) and run padded in at most twice the work.
+ */
+export function programBatch(n: number, batchSize: number): number {
+  if (n >= batchSize) return batchSize;
+  return Math.min(batchSize, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
 }
 
 interface Program {
@@ -103,11 +114,11 @@ export abstract class Network {
     return this.allWeights().reduce((s, w) => s + w.value.length, 0);
   }
 
-  /** Prints Keras's summary table (with `print`, default console.log) and returns it. */
+  /** Prints Keras's summary table, calling `print` (default console.log) once per line as Keras's print_fn, and returns it. */
   summary(print: (line: string) => void = console.log): string {
-    const text = summaryText(this.name, this.summaryRows());
-    print(text);
-    return text;
+    const lines = summaryLines(this.name, this.summaryRows());
+    lines.forEach((l) => print(l));
+    return lines.join('\n');
   }
 
   protected summaryRows(): { layer: Layer; output: KShape }[] {
@@ -214,7 +225,7 @@ export abstract class Network {
     const want = this.inputShape;
     const ok = x.shape.length === want.length && want.every((d, i) => i === 0 || d === null || d === x.shape[i]);
     if (!ok) {
-      throw new Error(`Error when checking input of model ${this.name}: expected shape ${shapeText(want)}, got array with shape (${x.shape.join(', ')})`);
+      throw new Error(`Error when checking input of model ${this.name}: expected shape ${shapeText(want)}, got array with shape ${shapeText(x.shape)}`);
     }
   }
 
@@ -225,7 +236,7 @@ export abstract class Network {
     const n = input.shape[0];
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predict: batchSize must be a positive integer, got ${batchSize}`);
-    const batch = Math.max(1, Math.min(batchSize, n));
+    const batch = programBatch(n, batchSize);
     const p = await this.program(batch);
     const rowIn = sizeOf(input.shape.slice(1));
     const outShape = this.outputShape.slice(1) as number[];
@@ -248,10 +259,10 @@ export abstract class Network {
     return new Tensor(out, [n, ...outShape]);
   }
 
-  /** One batch, no batching (Keras's predict_on_batch). */
+  /** One batch, no batching (Keras's predict_on_batch); runs padded in the next power-of-two program. */
   async predictOnBatch(x: Tensor | TypedArray | NestedArray): Promise<Tensor> {
     const input = toTensor(x);
-    return this.predict(input, { batchSize: Math.max(1, input.shape[0]) });
+    return this.predict(input, { batchSize: programBatch(input.shape[0] ?? 1, Infinity) });
   }
 
   /** Class indices: argmax over the last axis, or probability > 0.5 for a single unit. */

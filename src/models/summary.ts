@@ -1,4 +1,8 @@
-/** model.summary(): Keras 2's table for sequential-like models (keras/utils/layer_utils.py print_summary). */
+/**
+ * model.summary(): Keras 2's table for sequential-like models
+ * (keras/utils/layer_utils.py print_summary), line for line: rows are padded
+ * to the column ends exactly as Keras pads them.
+ */
 import { type KShape, type Layer, shapeText } from '../layers/base.js';
 
 const LINE = 65;
@@ -20,7 +24,7 @@ function group(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-export function summaryText(name: string, rows: readonly { layer: Layer; output: KShape }[]): string {
+export function summaryLines(name: string, rows: readonly { layer: Layer; output: KShape }[]): string[] {
   const lines = [`Model: "${name}"`, '_'.repeat(LINE), row(['Layer (type)', 'Output Shape', 'Param #']), '='.repeat(LINE)];
   rows.forEach(({ layer, output }, i) => {
     lines.push(row([`${layer.name} (${layer.className})`, shapeText(output), String(layer.countParams())]));
@@ -29,5 +33,5 @@ export function summaryText(name: string, rows: readonly { layer: Layer; output:
   const total = rows.reduce((s, r) => s + r.layer.countParams(), 0);
   const trainable = rows.reduce((s, r) => s + (r.layer.trainable ? r.layer.weights.filter((w) => w.trainable).reduce((t, w) => t + w.value.length, 0) : 0), 0);
   lines.push(`Total params: ${group(total)}`, `Trainable params: ${group(trainable)}`, `Non-trainable params: ${group(total - trainable)}`, '_'.repeat(LINE));
-  return lines.map((l) => l.trimEnd()).join('\n');
+  return lines;
 }

@@ -124,14 +124,15 @@ describe('models', () => {
     const lines: string[] = [];
     const text = model.summary((l) => lines.push(l));
     expect(lines.join('\n')).toBe(text);
+    expect(lines).toHaveLength(12);
     expect(text).toBe([
       'Model: "tiny"',
       '_'.repeat(65),
-      'Layer (type)                 Output Shape              Param #',
+      'Layer (type)                 Output Shape              Param #   ',
       '='.repeat(65),
-      'hidden (Dense)               (None, 4)                 16',
+      'hidden (Dense)               (None, 4)                 16        ',
       '_'.repeat(65),
-      'act (Activation)             (None, 4)                 0',
+      'act (Activation)             (None, 4)                 0         ',
       '='.repeat(65),
       'Total params: 16',
       'Trainable params: 16',
