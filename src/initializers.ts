@@ -1,10 +1,10 @@
 /**
- * Keras 2 initializers with seeds. Randomness is counter-based (ir/philox.ts):
+ * Keras 2 initializers with seeds. Randomness is counter-based (Philox, as ir/philox.ts; see random.ts):
  * the same seed gives the same weights on every run and every backend.
  * Normals use Box-Muller over two Philox streams; truncated normals redraw
  * (on further streams) values beyond two standard deviations, as Keras does.
  */
-import { philoxUniform } from '../ir/philox.js';
+import { uniformAt as philoxUniform } from './random.js';
 
 export type Shape = readonly number[];
 
