@@ -1,13 +1,14 @@
 /**
  * Matmul kernels: C = epilogue(A @ B), blocked for the cache and computed by
  * the register-tiled micro-kernel (./microkernel.ts). The work is split into
- * units of (batch, MC rows, NC columns); each thread takes a range of units
- * and uses its own packing buffers. Per unit and per KC slice of k, the A
- * block and B block are packed into MR-row and NR-column panels (zero-padded
- * at the edges, so the micro-kernel only ever sees full tiles), accumulated
- * into a per-thread C tile, and the epilogue (bias, activation, ...) is
- * applied once when the tile is complete. Any strides work: transposed
- * operands cost nothing beyond the packing.
+ * units of (batch, a strip of rows, NC columns); each thread takes a range of
+ * units and uses its own packing buffers. A unit packs its B columns once, for
+ * all of k, into NR-column panels; then for each MC-row block and KC slice of
+ * k it packs the A block into MR-row panels (zero-padded at the edges, so the
+ * micro-kernel only ever sees full tiles), accumulates into a per-thread C
+ * tile, and applies the epilogue (bias, activation, ...) once when the tile is
+ * complete. Any strides work: transposed operands cost nothing beyond the
+ * packing.
  */
 import llvm from 'llvm-bindings';
 import type { Expr, KernelProgram, MatmulKernel } from '../../ir/kernel.js';
@@ -20,9 +21,12 @@ import { MR, microKernel } from './microkernel.js';
 type V = llvm.Value;
 
 /** Largest k slice; slices are balanced (k = 784 runs as 3 x 262, not 256 + 256 + 256 + 16). */
-const KC_MAX = 384;
+const KC_MAX = 256;
 const MC = 144;
-const NC = 128;
+/** Widest column block, and the row stride of the C tile. */
+const NC_MAX = 256;
+/** Narrowest column block worth splitting n into for threads (below it, rows are split instead). */
+const NC_MIN = 64;
 
 /** Rows up to which the unpacked, B-streaming form is used (small-batch inference). */
 const STREAM_ROWS = 8;
@@ -34,14 +38,39 @@ function streaming(k: MatmulKernel): boolean {
   return k.m <= STREAM_ROWS && k.b.view.strides[k.b.view.strides.length - 1] === 1;
 }
 
-function blocks(k: MatmulKernel): number[] {
+/** Column blocks are whole micro-tiles (16 float32 or 8 float64 columns); 16 serves both. */
+const NR_ALIGN = 16;
+
+const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** How the packed form splits C into units: `nc` columns by `rows` rows each. */
+interface Split {
+  readonly nc: number;
+  readonly rows: number;
+}
+
+/**
+ * Column blocks of at most NC_MAX whose count the threads divide evenly
+ * (1024 columns on 2 threads: 4 x 256); when batch x column blocks still do
+ * not divide evenly among the threads, the rows are cut into strips too.
+ */
+function split(k: MatmulKernel, threads: number): Split {
+  const perThread = Math.ceil(k.n / threads);
+  const nc = perThread < NC_MIN ? roundUp(Math.min(k.n, NC_MAX), NR_ALIGN) : roundUp(Math.ceil(perThread / Math.ceil(perThread / NC_MAX)), NR_ALIGN);
+  const outer = k.batch.reduce((p, q) => p * q, 1) * Math.ceil(k.n / nc);
+  const parts = outer >= 4 * threads ? 1 : Math.min(threads / gcd(outer, threads), Math.ceil(k.m / MR));
+  return { nc, rows: roundUp(Math.ceil(k.m / parts), MR) };
+}
+function blocks(k: MatmulKernel, threads: number): number[] {
   if (streaming(k)) return [...k.batch, Math.ceil(k.n / STREAM_NB)];
-  return [...k.batch, Math.ceil(k.m / MC), Math.ceil(k.n / NC)];
+  const { nc, rows } = split(k, threads);
+  return [...k.batch, Math.ceil(k.m / rows), Math.ceil(k.n / nc)];
 }
 
 /** Units of work the kernel is split into across threads. */
-export function matmulRows(k: MatmulKernel): number {
-  return blocks(k).reduce((p, q) => p * q, 1);
+export function matmulRows(k: MatmulKernel, threads: number): number {
+  return blocks(k, threads).reduce((p, q) => p * q, 1);
 }
 
 /** A zero-initialized global array of `threads` slices of `size` elements. */
@@ -102,7 +131,7 @@ function emitStreamingMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel
   const fma = e.intrinsic(llvm.Intrinsic.fmuladd, [ty]);
   const zero = e.constant(0, k.dtype);
   e.loop(lo, hi, (u) => {
-    const idx = unflatten(e, u, blocks(k));
+    const idx = unflatten(e, u, blocks(k, threads));
     const batch = idx.slice(0, -1);
     const jc = b.CreateMul(idx[idx.length - 1], e.int64(STREAM_NB));
     const nc = min(e, e.int64(STREAM_NB), b.CreateSub(e.int64(k.n), jc));
@@ -148,6 +177,11 @@ function packPanels(e: Emitter, panels: V, extent: V, width: number, kc: V, dst:
   }, `${tag}tt`), `${tag}tp`), `${tag}tail`);
 }
 
+/** Deepest k of the program's packed matmuls of `dtype`: the B packing buffer holds a whole column block. */
+function maxK(program: KernelProgram, dtype: string): number {
+  return Math.max(1, ...program.kernels.filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x)).map((x) => x.k));
+}
+
 export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): llvm.Function {
   if (k.dtype !== 'float32' && k.dtype !== 'float64') throw new Error(`codegen/llvm: matmul of ${k.dtype} is not supported`);
   if (streaming(k)) return emitStreamingMatmul(e, program, k, name, threads);
@@ -159,38 +193,48 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
   const { fn, lo, hi, ptrs, scratch: threadScratch } = beginMatmul(e, program, k, name, threads);
   const b = e.b;
   const ap = threadScratch('pack_a', MC * KC_MAX);
-  const bp = threadScratch('pack_b', KC_MAX * NC);
-  const cb = threadScratch('tile_c', MC * NC);
+  const bp = threadScratch('pack_b', maxK(program, k.dtype) * NC_MAX);
+  const cb = threadScratch('tile_c', MC * NC_MAX);
   const nr = uk.nr;
   const zero = e.constant(0, k.dtype);
+  const { nc: NC, rows: strip } = split(k, threads);
+  const K = e.int64(k.k);
+  const slices = Math.ceil(k.k / KC_MAX);
+  const sliceK = Math.ceil(k.k / Math.max(slices, 1));
   e.loop(lo, hi, (u) => {
-    const idx = unflatten(e, u, blocks(k));
+    const idx = unflatten(e, u, blocks(k, threads));
     const batch = idx.slice(0, -2);
-    const ic = b.CreateMul(idx[idx.length - 2], e.int64(MC));
+    const m0 = b.CreateMul(idx[idx.length - 2], e.int64(strip));
+    const mEnd = min(e, b.CreateAdd(m0, e.int64(strip)), e.int64(k.m));
     const jc = b.CreateMul(idx[idx.length - 1], e.int64(NC));
-    const mc = min(e, e.int64(MC), b.CreateSub(e.int64(k.m), ic));
     const nc = min(e, e.int64(NC), b.CreateSub(e.int64(k.n), jc));
-    const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(MR - 1)), e.int64(MR));
     const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
-    e.loop(0, b.CreateMul(mPanels, e.int64(MR)), (i) => e.loop(0, b.CreateMul(nPanels, e.int64(nr)), (j) => {
-      b.CreateStore(zero, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC)), j)]));
-    }, 'zj'), 'zi');
-    const slices = Math.ceil(k.k / KC_MAX);
-    const sliceK = Math.ceil(k.k / Math.max(slices, 1));
-    e.loop(0, slices, (pcIndex) => {
-      const p0 = b.CreateMul(pcIndex, e.int64(sliceK));
-      const kc = min(e, e.int64(sliceK), b.CreateSub(e.int64(k.k), p0));
-      // B block: nPanels panels of kc x nr; A block: mPanels panels of kc x MR.
-      packPanels(e, nPanels, nc, nr, kc, bp, (j, p) => loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, b.CreateAdd(p0, p), b.CreateAdd(jc, j)]), k.dtype), zero, ty, 'b');
-      packPanels(e, mPanels, mc, MR, kc, ap, (i, p) => loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]), k.dtype), zero, ty, 'a');
-      e.loop(0, nPanels, (jp) => e.loop(0, mPanels, (ip) => {
-        const aPanel = b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(ip, kc), e.int64(MR))]);
-        const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateMul(jp, kc), e.int64(nr))]);
-        const cTile = b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(b.CreateMul(ip, e.int64(MR)), e.int64(NC)), b.CreateMul(jp, e.int64(nr)))]);
-        b.CreateCall(ukFn, [aPanel, bPanel, cTile, kc, e.int64(NC)]);
-      }, 'uip'), 'ujp');
-    }, 'pc');
-    emitEpilogue(e, program, k, ptrs, batch, [ic, jc], [mc, nc], (i, j) => b.CreateLoad(ty, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC)), j)])));
+    // The unit's B columns, all of k: nPanels panels of k x nr.
+    packPanels(e, nPanels, nc, nr, K, bp, (j, p) => loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, p, b.CreateAdd(jc, j)]), k.dtype), zero, ty, 'b');
+    const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
+    e.loop(0, mBlocks, (icb) => {
+      const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(MC)));
+      const mc = min(e, e.int64(MC), b.CreateSub(mEnd, ic));
+      const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(MR - 1)), e.int64(MR));
+      e.loop(0, b.CreateMul(mPanels, e.int64(MR)), (i) => e.loop(0, b.CreateMul(nPanels, e.int64(nr)), (j) => {
+        b.CreateStore(zero, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC_MAX)), j)]));
+      }, 'zj'), 'zi');
+      e.loop(0, slices, (pcIndex) => {
+        const p0 = b.CreateMul(pcIndex, e.int64(sliceK));
+        const kc = min(e, e.int64(sliceK), b.CreateSub(K, p0));
+        packPanels(e, mPanels, mc, MR, kc, ap, (i, p) => loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]), k.dtype), zero, ty, 'a');
+        // jp outer, ip inner: one B micro-panel stays in L1 while the A block streams from L2.
+        e.loop(0, nPanels, (jp) => {
+          const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateAdd(b.CreateMul(jp, K), p0), e.int64(nr))]);
+          e.loop(0, mPanels, (ip) => {
+            const aPanel = b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(ip, kc), e.int64(MR))]);
+            const cTile = b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(b.CreateMul(ip, e.int64(MR)), e.int64(NC_MAX)), b.CreateMul(jp, e.int64(nr)))]);
+            b.CreateCall(ukFn, [aPanel, bPanel, cTile, kc, e.int64(NC_MAX)]);
+          }, 'uip');
+        }, 'ujp');
+      }, 'pc');
+      emitEpilogue(e, program, k, ptrs, batch, [ic, jc], [mc, nc], (i, j) => b.CreateLoad(ty, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC_MAX)), j)])));
+    }, 'ic');
   }, 'unit');
   e.endFunction();
   return fn;

@@ -26,8 +26,8 @@ function workOf(k: Kernel): number {
   return points * (k.reductions.length + 1);
 }
 
-function rowCount(k: Kernel): number {
-  return k.kind === 'matmul' ? matmulRows(k) : rowsOf(k);
+function rowCount(k: Kernel, threads: number): number {
+  return k.kind === 'matmul' ? matmulRows(k, threads) : rowsOf(k);
 }
 
 /** `void name_omp(i8* bases)`: this thread's share of [0, rows). */
@@ -71,7 +71,7 @@ export function emitProgram(program: KernelProgram, threads: number): llvm.Modul
   const plans = program.kernels.map((k, i) => {
     const name = `k${i}_${k.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
     const fn = k.kind === 'matmul' ? emitMatmulKernel(e, program, k, name, threads) : emitLoopKernel(e, program, k, name);
-    const rows = rowCount(k);
+    const rows = rowCount(k, threads);
     const parallel = threads > 1 && rows > 1 && workOf(k) >= PARALLEL_WORK;
     return { fn, rows, trampoline: parallel ? emitTrampoline(e, fn, rows, `${name}_omp`) : null };
   });
