@@ -2,6 +2,7 @@
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { elu, relu, softmax } from '../activations.js';
 import type { Initializer, InitializerIdentifier } from '../initializers.js';
+import { type Constraint, type Regularizer, getConstraint, getRegularizer } from '../regularizers.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, initializerArg, initializerConfig, shapeText } from './base.js';
 
 abstract class ElementwiseLayer extends Layer {
@@ -38,12 +39,16 @@ export interface PReLUArgs extends LayerArgs {
 export class PReLU extends ElementwiseLayer {
   readonly className = 'PReLU';
   private readonly alphaInitializer: Initializer;
+  private readonly alphaRegularizer: Regularizer | null;
+  private readonly alphaConstraint: Constraint | null;
   private readonly sharedAxes: readonly number[] | null;
   private alpha: Weight | null = null;
 
-  constructor(private readonly args: PReLUArgs = {}) {
+  constructor(args: PReLUArgs = {}) {
     super(args);
     this.alphaInitializer = initializerArg(args.alphaInitializer, 'zeros');
+    this.alphaRegularizer = getRegularizer(args.alphaRegularizer as never);
+    this.alphaConstraint = getConstraint(args.alphaConstraint as never);
     const s = args.sharedAxes;
     this.sharedAxes = s === null || s === undefined ? null : typeof s === 'number' ? [s] : s;
   }
@@ -51,7 +56,7 @@ export class PReLU extends ElementwiseLayer {
   override build(inputShape: KShape): void {
     const shape = inputShape.slice(1).map((d, i) => (this.sharedAxes?.includes(i + 1) ? 1 : d));
     if (shape.some((d) => d === null)) throw new Error(`PReLU ${this.name}: non-shared input dimensions must be known, got ${shapeText(inputShape)}`);
-    this.alpha = this.addWeight('alpha', shape as number[], this.alphaInitializer);
+    this.alpha = this.addWeight('alpha', shape as number[], this.alphaInitializer, true, this.alphaRegularizer, this.alphaConstraint);
     this.built = true;
   }
 
@@ -63,8 +68,8 @@ export class PReLU extends ElementwiseLayer {
 
   protected override layerConfig(): Record<string, unknown> {
     return {
-      alphaInitializer: initializerConfig(this.alphaInitializer), alphaRegularizer: this.args.alphaRegularizer ?? null,
-      alphaConstraint: this.args.alphaConstraint ?? null, sharedAxes: this.sharedAxes,
+      alphaInitializer: initializerConfig(this.alphaInitializer), alphaRegularizer: this.alphaRegularizer?.config ?? null,
+      alphaConstraint: this.alphaConstraint?.config ?? null, sharedAxes: this.sharedAxes,
     };
   }
 }

@@ -54,9 +54,9 @@ export interface LayerArgs {
   readonly dtype?: string;
 }
 
-/** Keras's to_snake_case, used for automatic layer names (LeakyReLU -> leaky_re_lu). */
+/** Keras's to_snake_case, used for automatic layer names (LeakyReLU -> leaky_re_lu, Conv2D -> conv2d). */
 export function snakeCase(name: string): string {
-  return name.replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  return name.replace(/(.)([A-Z][a-z0-9]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 }
 
 const nameCounts = new Map<string, number>();

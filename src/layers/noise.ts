@@ -38,8 +38,9 @@ function cosTwoPi(b: GraphBuilder, u: Value): Value {
   return b.unary('neg', b.sub(b.mul(b.mul(c, c), 2), 1));
 }
 
-function checkRate(layer: Layer, rate: number): void {
-  if (!(rate >= 0 && rate < 1)) throw new Error(`${layer.className} ${layer.name}: rate must be in [0, 1), got ${rate}`);
+/** `className` is the constructed class's: subclass fields are not set yet while a base constructor runs. */
+function checkRate(className: string, layer: Layer, rate: number): void {
+  if (!(rate >= 0 && rate < 1)) throw new Error(`${className} ${layer.name}: rate must be in [0, 1), got ${rate}`);
 }
 
 export interface DropoutArgs extends LayerArgs {
@@ -54,7 +55,7 @@ export class Dropout extends InferenceIdentity {
 
   constructor(readonly rate: number, readonly args: DropoutArgs = {}) {
     super(args);
-    checkRate(this, rate);
+    checkRate(new.target.name, this, rate);
   }
 
   /** Shape of the random mask: noiseShape with nulls taken from the input (Keras's _get_noise_shape). */
@@ -94,11 +95,26 @@ export class SpatialDropout1D extends SpatialDropout {
   override readonly className: string = 'SpatialDropout1D';
 }
 
-export class SpatialDropout2D extends SpatialDropout {
+/** SpatialDropout2D/3D take a dataFormat, kept in the config (Keras 2 drops it there; keeping it makes the round trip exact). */
+abstract class SpatialDropoutWithFormat extends SpatialDropout {
+  constructor(rate: number, args: DropoutArgs = {}) {
+    super(rate, args);
+    const format = args.dataFormat ?? 'channels_last';
+    if (format !== 'channels_last' && format !== 'channels_first') {
+      throw new Error(`${new.target.name} ${this.name}: unknown dataFormat '${format}'. Valid formats: channels_last, channels_first`);
+    }
+  }
+
+  protected override layerConfig(): Record<string, unknown> {
+    return { ...super.layerConfig(), dataFormat: this.args.dataFormat ?? 'channels_last' };
+  }
+}
+
+export class SpatialDropout2D extends SpatialDropoutWithFormat {
   override readonly className: string = 'SpatialDropout2D';
 }
 
-export class SpatialDropout3D extends SpatialDropout {
+export class SpatialDropout3D extends SpatialDropoutWithFormat {
   override readonly className: string = 'SpatialDropout3D';
 }
 
@@ -120,7 +136,7 @@ export class GaussianDropout extends InferenceIdentity {
 
   constructor(readonly rate: number, args: LayerArgs = {}) {
     super(args);
-    checkRate(this, rate);
+    checkRate(new.target.name, this, rate);
   }
 
   /** Training: multiplies by N(1, sqrt(rate / (1 - rate))) noise. */

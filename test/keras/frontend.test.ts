@@ -17,6 +17,49 @@ describe('tensor()', () => {
     expect(() => tensor([[1, 2], [3]])).toThrow(/ragged nested array: element\[1\] has length 1, expected length 2/);
     expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/shape \[2, 2\] needs 4 values, got 3/);
   });
+
+  it('takes typed arrays, flat arrays with a shape, scalars and every dtype', () => {
+    const f64 = tensor(Float64Array.of(1.5, 2.5, 3.5, 4.5), [2, 2]);
+    expect([f64.dtype, f64.shape, f64.data instanceof Float64Array]).toEqual(['float64', [2, 2], true]);
+    expect(tensor(Float32Array.of(1, 2, 3)).shape).toEqual([3]);
+    const i32 = tensor([1.9, -2, 3, 4, 5, 6], [3, 2], 'int32');
+    expect([i32.dtype, Array.from(i32.data)]).toEqual(['int32', [1, -2, 3, 4, 5, 6]]);
+    const bools = tensor([[true, false], [false, true]], undefined, 'bool');
+    expect([bools.dtype, bools.shape, Array.from(bools.data)]).toEqual(['bool', [2, 2], [1, 0, 0, 1]]);
+    const scalar = tensor(7);
+    expect([scalar.shape, Array.from(scalar.data)]).toEqual([[], [7]]);
+    expect(tensor([[[1], [2]], [[3], [4]]]).toArray()).toEqual([[[1], [2]], [[3], [4]]]);
+    expect(() => tensor([[1, 2], [3, [4]]] as never)).toThrow(/ragged nested array: element\[1\]\[1\] is an array, expected a number/);
+    expect(() => tensor(Float32Array.of(1, 2, 3), [2, 2])).toThrow('tensor(): shape [2, 2] needs 4 values, got 3');
+    expect(() => tensor([1, 2], [2, -1])).toThrow('tensor(): invalid shape [2, -1]');
+  });
+});
+
+describe('layer names and shapes', () => {
+  it('are numbered per class in Keras snake_case', () => {
+    const a = new layers.Dense(1);
+    const b = new layers.Dense(1);
+    const [na, nb] = [a.name, b.name].map((n) => Number(/^dense_(\d+)$/.exec(n)?.[1]));
+    expect(nb).toBe(na + 1);
+    expect(new layers.LeakyReLU().name).toMatch(/^leaky_re_lu_\d+$/);
+    expect(new layers.SpatialDropout1D(0.1).name).toMatch(/^spatial_dropout1d_\d+$/);
+    expect(new layers.PReLU().name).toMatch(/^p_re_lu_\d+$/);
+  });
+
+  it('Dense takes inputDim or batchInputShape for the first layer', () => {
+    expect(new Sequential([new layers.Dense(2, { inputDim: 5 })]).inputShape).toEqual([null, 5]);
+    const fixed = new Sequential([new layers.Dense(2, { batchInputShape: [4, 3] })]);
+    expect([fixed.inputShape, fixed.outputShape]).toEqual([[4, 3], [4, 2]]);
+    expect(() => new Sequential([new layers.Dense(2)])).toThrow(/needs an inputShape/);
+  });
+
+  it('Flatten with channels_first moves channels last first (Keras 2.2)', async () => {
+    const x = tensor([Array.from({ length: 8 }, (_, i) => i)], [1, 2, 2, 2]);
+    const first = new Sequential([new layers.Flatten({ inputShape: [2, 2, 2], dataFormat: 'channels_first' })]);
+    near((await first.predict(x)).data, [0, 4, 1, 5, 2, 6, 3, 7]);
+    const last = new Sequential([new layers.Flatten({ inputShape: [2, 2, 2] })]);
+    near((await last.predict(x)).data, [0, 1, 2, 3, 4, 5, 6, 7]);
+  });
 });
 
 describe('layers', () => {
@@ -169,6 +212,25 @@ describe('models', () => {
     near((await model.predictProba(x)).data, Array.from(whole.data));
   });
 
+  it('predict compiles one program per batch size and pads partial batches into it', async () => {
+    const model = new Sequential([new layers.Dense(2, { inputShape: [3], kernelInitializer: 'ones' })]);
+    const rows = (n: number): ReturnType<typeof tensor> => tensor(Array.from({ length: n }, (_, i) => [i, 1, 0]));
+    const sums = (n: number): number[] => Array.from({ length: n }, (_, i) => [i + 1, i + 1]).flat();
+    near((await model.predict(rows(7), { batchSize: 4 })).data, sums(7));
+    const four = model.compileStats;
+    expect(four).not.toBeNull();
+    near((await model.predict(rows(9), { batchSize: 4 })).data, sums(9));
+    near((await model.predict(rows(3), { batchSize: 4 })).data, sums(3));
+    expect(model.compileStats, 'same batch-4 program').toBe(four);
+    // Small inputs share power-of-two programs: 5, 6, 7 and 8 rows all run in the batch-8 program.
+    await model.predict(rows(5));
+    const eight = model.compileStats;
+    expect(eight).not.toBe(four);
+    for (const n of [6, 7, 8]) near((await model.predict(rows(n))).data, sums(n));
+    near((await model.predictOnBatch(rows(6))).data, sums(6));
+    expect(model.compileStats).toBe(eight);
+  });
+
   it('pop and add rebuild the model', async () => {
     const model = new Sequential([new layers.Dense(2, { inputShape: [2], kernelInitializer: 'identity' }), new layers.Activation('exponential')]);
     near((await model.predict(tensor([[0, 1]]))).data, [1, Math.E], 1e-5);
@@ -208,6 +270,16 @@ describe('bad input gets a clear error', () => {
   it('predict with a wrong input shape names expected and given shapes', async () => {
     const model = new Sequential([new layers.Dense(2, { inputShape: [4] })], { name: 'm' });
     await expect(model.predict(tensor([[1, 2, 3]]))).rejects.toThrow('Error when checking input of model m: expected shape (None, 4), got array with shape (1, 3)');
+  });
+
+  it('predict with the wrong rank names both shapes', async () => {
+    const model = new Sequential([new layers.Dense(2, { inputShape: [2, 4] })], { name: 'r' });
+    await expect(model.predict(tensor([1, 2, 3, 4]))).rejects.toThrow('Error when checking input of model r: expected shape (None, 2, 4), got array with shape (4,)');
+  });
+
+  it('noise layers reject rates outside [0, 1), naming the class', () => {
+    expect(() => new layers.SpatialDropout2D(1.5, { name: 'sd' })).toThrow('SpatialDropout2D sd: rate must be in [0, 1), got 1.5');
+    expect(() => new layers.GaussianDropout(-0.1, { name: 'gd' })).toThrow('GaussianDropout gd: rate must be in [0, 1), got -0.1');
   });
 
   it('unknown activation and initializer names list the valid ones', () => {
