@@ -1,19 +1,81 @@
 /**
  * `npm run bench:matmul`: GFLOP/s of Kiln's generated float32 matmul at 128,
  * 512 and 1024 square, on one thread and on every core, beside the machine's
- * FMA peak and onnxruntime-node's MatMul measured in the same run.
+ * FMA peak (a generated loop of independent vector FMAs) and
+ * onnxruntime-node's MatMul, all measured in the same run.
  */
 import { cpus } from 'node:os';
+import koffi from 'koffi';
 import * as ort from 'onnxruntime-node';
+import { HOST_TARGETS } from '../codegen/llvm/context.js';
+import { compileIrText } from '../codegen/llvm/toolchain.js';
 import { GraphBuilder } from '../ir/graph.js';
 import { compileToProgram } from '../passes/pipeline.js';
 import { loadCpu } from '../runtime/cpu/index.js';
+import { config } from '../runtime/config.js';
 import { model, node, valueInfo } from './onnx.js';
 import { fmt, timeIt } from './stats.js';
 
 const SIZES = [128, 512, 1024];
-/** Per-core float32 FMA peak of this project's machines (2 Zen 3 cores, AVX2+FMA), measured with an FMA loop. */
-const PEAK_PER_CORE = 102;
+/** Floating-point operations per timed run (several calls at small sizes). */
+const FLOPS_PER_RUN = 1e9;
+
+/** Independent accumulator chains: enough to cover FMA latency x throughput (4 x 2 on Zen 3) with room to spare. */
+const CHAINS = 12;
+const PEAK_ITERS = 4_000_000;
+
+/**
+ * `void kiln_fma_peak(i64* iters, i32 threads)`: every thread runs `iters`
+ * steps of CHAINS <8 x float> FMAs (16 flops each) and stores the sum, so
+ * nothing is optimized away.
+ */
+function fmaPeakIr(): string {
+  const v = '<8 x float>';
+  const chains = Array.from({ length: CHAINS }, (_, c) => c);
+  const splat = (x: string): string => `<${Array(8).fill(`float ${x}`).join(', ')}>`;
+  const host = HOST_TARGETS[process.arch];
+  return [
+    host ? `target datalayout = "${host.layout}"\ntarget triple = "${host.triple}"` : '',
+    `declare ${v} @llvm.fma.v8f32(${v}, ${v}, ${v})`,
+    'declare void @GOMP_parallel(void (i8*)*, i8*, i32, i32)',
+    '@kiln_fma_sink = global [64 x float] zeroinitializer',
+    'define internal void @worker(i8* %arg) {',
+    'entry:',
+    '  %itp = bitcast i8* %arg to i64*',
+    '  %iters = load i64, i64* %itp',
+    '  br label %loop',
+    'loop:',
+    '  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]',
+    ...chains.map((c) => `  %a${c} = phi ${v} [ ${splat(`${c}.0`)}, %entry ], [ %n${c}, %loop ]`),
+    ...chains.map((c) => `  %n${c} = call ${v} @llvm.fma.v8f32(${v} %a${c}, ${v} ${splat('0.5')}, ${v} ${splat('1.0')})`),
+    '  %i.next = add i64 %i, 1',
+    '  %more = icmp ult i64 %i.next, %iters',
+    '  br i1 %more, label %loop, label %exit',
+    'exit:',
+    ...chains.slice(1).map((c) => `  %s${c} = fadd ${v} ${c === 1 ? '%n0' : `%s${c - 1}`}, %n${c}`),
+    `  %sum = extractelement ${v} %s${CHAINS - 1}, i32 0`,
+    '  %tid = call i32 @omp_get_thread_num()',
+    '  %slot = getelementptr [64 x float], [64 x float]* @kiln_fma_sink, i64 0, i32 %tid',
+    '  store volatile float %sum, float* %slot',
+    '  ret void',
+    '}',
+    'declare i32 @omp_get_thread_num()',
+    'define void @kiln_fma_peak(i64* %iters, i32 %threads) {',
+    '  %arg = bitcast i64* %iters to i8*',
+    '  call void @GOMP_parallel(void (i8*)* @worker, i8* %arg, i32 %threads, i32 0)',
+    '  ret void',
+    '}',
+  ].join('\n');
+}
+
+/** GFLOP/s of the FMA loop on `threads` threads (all of them together). */
+async function fmaPeak(threads: number): Promise<number> {
+  const lib = koffi.load((await compileIrText('fma_peak', fmaPeakIr(), config.cacheDir)).path);
+  const run = lib.func('void kiln_fma_peak(int64_t *iters, int threads)');
+  const iters = BigInt64Array.of(BigInt(PEAK_ITERS));
+  const seconds = await timeIt(() => run(iters, threads), 1);
+  return (threads * PEAK_ITERS * CHAINS * 16) / seconds / 1e9;
+}
 
 function randomMatrix(n: number): Float32Array {
   return Float32Array.from({ length: n * n }, (_, i) => Math.sin(i * 0.37));
@@ -26,7 +88,7 @@ async function kiln(n: number, threads: number): Promise<number> {
   const exe = await loadCpu(program, { threads });
   exe.write(program.params.get('a')!, randomMatrix(n));
   exe.write(program.params.get('b')!, randomMatrix(n));
-  const seconds = await timeIt(() => exe.run(), Math.max(1, Math.round(2e8 / (2 * n ** 3))));
+  const seconds = await timeIt(() => exe.run(), Math.max(1, Math.round(FLOPS_PER_RUN / (2 * n ** 3))));
   exe.dispose();
   return (2 * n ** 3) / seconds / 1e9;
 }
@@ -35,21 +97,25 @@ async function onnx(n: number, threads: number): Promise<number> {
   const bytes = model([node('MatMul', ['a', 'b'], ['c'])], [valueInfo('a', [n, n]), valueInfo('b', [n, n])], [valueInfo('c', [n, n])]);
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
   const feeds = { a: new ort.Tensor('float32', randomMatrix(n), [n, n]), b: new ort.Tensor('float32', randomMatrix(n), [n, n]) };
-  const seconds = await timeIt(() => session.run(feeds), Math.max(1, Math.round(2e8 / (2 * n ** 3))));
+  const seconds = await timeIt(() => session.run(feeds), Math.max(1, Math.round(FLOPS_PER_RUN / (2 * n ** 3))));
   await session.release();
   return (2 * n ** 3) / seconds / 1e9;
 }
 
 async function main(): Promise<void> {
   const all = cpus().length;
+  const peak = new Map<number, number>();
+  for (const threads of [1, all]) peak.set(threads, await fmaPeak(threads));
   console.log(`float32 matmul, GFLOP/s (median of 7 runs); ${cpus()[0]?.model ?? 'cpu'}, ${all} cores`);
-  console.log(`peak: ${PEAK_PER_CORE} per core, ${PEAK_PER_CORE * all} on all cores\n`);
+  console.log(`FMA peak (measured): ${fmt(peak.get(1)!).trim()} on one core, ${fmt(peak.get(all)!).trim()} on ${all}`);
+  if (peak.get(all)! < 0.9 * all * peak.get(1)!) console.log(`warning: the ${all}-core peak is not ${all}x the one-core peak: something else is using the cores, so the multi-core figures are low`);
+  console.log('');
   console.log('    size threads     kiln onnxruntime  kiln/ort  kiln/peak');
   for (const threads of [1, all]) {
     for (const n of SIZES) {
       const k = await kiln(n, threads);
       const o = await onnx(n, threads);
-      console.log(`${String(n).padStart(8)} ${String(threads).padStart(7)} ${fmt(k)} ${fmt(o, 1).padStart(11)} ${fmt(k / o, 2).padStart(9)} ${fmt((100 * k) / (PEAK_PER_CORE * threads), 0).padStart(9)}%`);
+      console.log(`${String(n).padStart(8)} ${String(threads).padStart(7)} ${fmt(k)} ${fmt(o, 1).padStart(11)} ${fmt(k / o, 2).padStart(9)} ${fmt((100 * k) / peak.get(threads)!, 0).padStart(9)}%`);
     }
   }
 }

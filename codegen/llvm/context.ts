@@ -7,7 +7,7 @@ import llvm from 'llvm-bindings';
 import type { DType } from '../../ir/dtype.js';
 
 /** Target triple and data layout of the host, so `opt` sees real vector widths and costs. */
-const HOST_TARGETS: Record<string, { triple: string; layout: string }> = {
+export const HOST_TARGETS: Record<string, { triple: string; layout: string }> = {
   x64: { triple: 'x86_64-pc-linux-gnu', layout: 'e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-f80:128-n8:16:32:64-S128' },
   arm64: { triple: 'aarch64-unknown-linux-gnu', layout: 'e-m:e-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128' },
 };

@@ -54,6 +54,29 @@ async function tool(cmd: string, args: string[]): Promise<void> {
   }
 }
 
+/**
+ * Runs `write(tmpPath)` (which writes `<tmp>.bc` or `<tmp>.ll`), then opt, llc
+ * and the linker, and renames the shared object into place as `<key>.so`:
+ * readers never see a half-written file.
+ */
+async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: object): Promise<string> {
+  const path = join(cacheDir, `${key}.so`);
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = join(cacheDir, `${key}.${process.pid}.${Date.now()}`);
+  try {
+    write(tmp);
+    await tool('opt-14', ['-O3', '-mcpu=native', `${tmp}.${input}`, '-o', `${tmp}.opt.bc`]);
+    await tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]);
+    await tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, '-lgomp', '-lm']);
+    writeFileSync(`${tmp}.json`, `${JSON.stringify(meta)}\n`);
+    renameSync(`${tmp}.json`, join(cacheDir, `${key}.json`));
+    renameSync(`${tmp}.so`, path);
+  } finally {
+    for (const ext of ['.bc', '.ll', '.opt.bc', '.o', '.so', '.json']) rmSync(`${tmp}${ext}`, { force: true });
+  }
+  return path;
+}
+
 export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
   const key = programKey(program, options.threads);
   const path = join(options.cacheDir, `${key}.so`);
@@ -61,20 +84,20 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
     if (options.print) options.print(emitProgram(program, options.threads).print());
     return { path, fromCache: true };
   }
-  mkdirSync(options.cacheDir, { recursive: true });
-  const tmp = join(options.cacheDir, `${key}.${process.pid}.${Date.now()}`);
-  try {
+  const meta = { name: program.name, kernels: program.kernels.length };
+  await buildSharedObject(options.cacheDir, key, 'bc', (tmp) => {
     const module = emitProgram(program, options.threads);
     options.print?.(module.print());
     llvm.WriteBitcodeToFile(module, `${tmp}.bc`);
-    await tool('opt-14', ['-O3', '-mcpu=native', `${tmp}.bc`, '-o', `${tmp}.opt.bc`]);
-    await tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]);
-    await tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, '-lgomp', '-lm']);
-    writeFileSync(`${tmp}.json`, `${JSON.stringify({ name: program.name, kernels: program.kernels.length })}\n`);
-    renameSync(`${tmp}.json`, join(options.cacheDir, `${key}.json`));
-    renameSync(`${tmp}.so`, path);
-  } finally {
-    for (const ext of ['.bc', '.opt.bc', '.o', '.so', '.json']) rmSync(`${tmp}${ext}`, { force: true });
-  }
+  }, meta);
+  return { path, fromCache: false };
+}
+
+/** A shared object from hand-written LLVM IR text (benchmark kernels), cached like programs. */
+export async function compileIrText(name: string, text: string, cacheDir: string): Promise<NativeLibrary> {
+  const key = createHash('sha256').update(CODEGEN_VERSION).update(`${process.arch} ${cpus()[0]?.model ?? ''}\n`).update(text).digest('hex').slice(0, 32);
+  const path = join(cacheDir, `${key}.so`);
+  if (existsSync(path)) return { path, fromCache: true };
+  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name });
   return { path, fromCache: false };
 }
