@@ -2,7 +2,7 @@
 import { type KShape, type Layer, SymbolicTensor, uniqueName } from '../layers/base.js';
 import { InputLayer } from '../layers/core.js';
 import { Network, type Step } from './network.js';
-import { functionalFromConfig, toCamelCase } from '../serialization.js';
+import { functionalFromConfig, modelToJSON, toCamelCase } from '../serialization.js';
 
 export interface InputArgs {
   readonly shape?: readonly number[];
@@ -60,6 +60,20 @@ export class Model extends Network {
 
   get layers(): readonly Layer[] {
     return [...new Set(this.order.map((t) => t.layer))];
+  }
+
+  /** Keras's model.inputs / model.outputs (one each for now). */
+  get inputs(): readonly SymbolicTensor[] {
+    return [this.input];
+  }
+
+  get outputs(): readonly SymbolicTensor[] {
+    return [this.output];
+  }
+
+  /** Keras 2 JSON (snake_case), as Keras's `model.to_json()`; load it with modelFromJSON. */
+  toJSON(): string {
+    return modelToJSON(this);
   }
 
   /** A model from a Keras 2 functional config (snake_case as in JSON files, or camelCase). */

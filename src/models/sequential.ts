@@ -3,7 +3,7 @@ import { type KShape, type Layer, shapeText } from '../layers/base.js';
 import { InputLayer } from '../layers/core.js';
 import { Network, type Step } from './network.js';
 import { uniqueName } from '../layers/base.js';
-import { sequentialFromConfig, toCamelCase } from '../serialization.js';
+import { modelToJSON, sequentialFromConfig, toCamelCase } from '../serialization.js';
 
 export class Sequential extends Network {
   private readonly stack: Layer[] = [];
@@ -72,6 +72,11 @@ export class Sequential extends Network {
       return { className: l.className, config };
     });
     return { name: this.name, layers };
+  }
+
+  /** Keras 2 JSON (snake_case), as Keras's `model.to_json()`; load it with modelFromJSON. */
+  toJSON(): string {
+    return modelToJSON(this);
   }
 
   override toString(): string {

@@ -53,7 +53,8 @@ describe('every layer class round-trips through Keras 2 JSON', () => {
     const x = sample([2, ...input]);
     const seq = new Sequential([new layers.InputLayer({ inputShape: input }), make()]);
     expect(seq.layers[0].className).toBe(className);
-    const json = modelToJSON(seq);
+    const json = seq.toJSON();
+    expect(json).toBe(modelToJSON(seq));
     expect(json, 'Keras JSON keys are snake_case').not.toMatch(/"[a-z0-9]+[A-Z][A-Za-z0-9]*":/);
     const copy = modelFromJSON(json);
     expect(copy.getConfig()).toEqual(seq.getConfig());
@@ -62,7 +63,7 @@ describe('every layer class round-trips through Keras 2 JSON', () => {
 
     const inp = Input({ shape: input });
     const fn = new Model({ inputs: inp, outputs: make().apply(inp) });
-    const fnCopy = Model.fromConfig(JSON.parse(modelToJSON(fn)).config);
+    const fnCopy = Model.fromConfig(JSON.parse(fn.toJSON()).config);
     expect(fnCopy.getConfig()).toEqual(fn.getConfig());
     expect(fnCopy.outputShape).toEqual(fn.outputShape);
     [seq, copy, fn, fnCopy].forEach((m) => m.dispose());
