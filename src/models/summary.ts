@@ -30,8 +30,10 @@ export function summaryLines(name: string, rows: readonly { layer: Layer; output
     lines.push(row([`${layer.name} (${layer.className})`, shapeText(output), String(layer.countParams())]));
     lines.push(i === rows.length - 1 ? '='.repeat(LINE) : '_'.repeat(LINE));
   });
-  const total = rows.reduce((s, r) => s + r.layer.countParams(), 0);
-  const trainable = rows.reduce((s, r) => s + (r.layer.trainable ? r.layer.weights.filter((w) => w.trainable).reduce((t, w) => t + w.value.length, 0) : 0), 0);
+  // Totals count each weight once, as Keras's count_params(model.trainable_weights): a layer used twice owns one set.
+  const weights = new Map(rows.flatMap((r) => r.layer.weights.map((w) => [w, r.layer.trainable && w.trainable] as const)));
+  const total = [...weights.keys()].reduce((s, w) => s + w.value.length, 0);
+  const trainable = [...weights].reduce((s, [w, isTrainable]) => s + (isTrainable ? w.value.length : 0), 0);
   lines.push(`Total params: ${group(total)}`, `Trainable params: ${group(trainable)}`, `Non-trainable params: ${group(total - trainable)}`, '_'.repeat(LINE));
   return lines;
 }

@@ -184,6 +184,32 @@ describe('models', () => {
     ].join('\n'));
   });
 
+  it('summary of a functional model lists the InputLayer and counts a shared layer once', () => {
+    const input = Input({ shape: [3], name: 'x_in' });
+    const shared = new layers.Dense(3, { name: 'shared' });
+    const model = new Model({ inputs: input, outputs: shared.apply(shared.apply(input)), name: 'twice' });
+    const text = model.summary(() => undefined);
+    expect(text.split('\n').slice(0, 6)).toEqual([
+      'Model: "twice"',
+      '_'.repeat(65),
+      'Layer (type)                 Output Shape              Param #   ',
+      '='.repeat(65),
+      'x_in (InputLayer)            (None, 3)                 0         ',
+      '_'.repeat(65),
+    ]);
+    expect(text).toContain('Total params: 12\nTrainable params: 12\nNon-trainable params: 0');
+    expect(model.countParams()).toBe(12);
+  });
+
+  it('summary groups thousands and counts frozen layers as non-trainable', () => {
+    const big = new layers.Dense(512, { inputShape: [784] });
+    const model = new Sequential([big, new layers.Dense(10)]);
+    big.trainable = false;
+    const lines: string[] = [];
+    model.summary((l) => lines.push(l));
+    expect(lines.slice(-4, -1)).toEqual(['Total params: 407,050', 'Trainable params: 5,130', 'Non-trainable params: 401,920']);
+  });
+
   it('functional and Sequential models of the same layers agree; getLayer finds layers', async () => {
     const dense = new layers.Dense(3, { activation: 'sigmoid' });
     const input = Input({ shape: [5] });
