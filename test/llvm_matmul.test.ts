@@ -39,9 +39,12 @@ const CASES: Case[] = [
   { dtype: 'float32', m: 130, n: 7, k: 33, transA: true, transB: true, biasRelu: true },
   { dtype: 'float32', batch: [3], m: 7, n: 9, k: 33, sharedB: true, biasRelu: true },
   { dtype: 'float32', batch: [2, 3], m: 33, n: 20, k: 17, transB: true },
+  { dtype: 'float32', batch: [2], m: 20, n: 40, k: 9, sharedB: true, biasRelu: true },
+  { dtype: 'float32', batch: [3], m: 9, n: 300, k: 33 },
   { dtype: 'float64', m: 33, n: 130, k: 7, biasRelu: true },
   { dtype: 'float64', m: 7, n: 9, k: 130 },
   { dtype: 'float64', batch: [2], m: 150, n: 70, k: 400, transA: true },
+  { dtype: 'float64', batch: [2], m: 40, n: 21, k: 50 },
 ];
 
 function describeCase(c: Case): string {

@@ -16,7 +16,7 @@ import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
 import { emitExpr, loadElement, storeElement, viewIndex } from './expr.js';
 import { bufferPointers, unflatten } from './loop_kernel.js';
-import { MR, microKernel } from './microkernel.js';
+import { MR, microKernel, packKernel } from './microkernel.js';
 
 type V = llvm.Value;
 
@@ -190,6 +190,11 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
   const ty = e.typeOf(k.dtype);
   const ptrTy = llvm.PointerType.get(ty, 0);
   const ukFn = e.external(uk.name, e.void, [ptrTy, ptrTy, ptrTy, e.i64, e.i64]);
+  const pack = packKernel(k.dtype);
+  e.requireMicroKernel(pack);
+  const packFn = e.external(pack.name, e.void, [ptrTy, e.i64, ptrTy, e.i64]);
+  const bStrides = k.b.view.strides;
+  const [kStride, nStride] = [bStrides[bStrides.length - 2], bStrides[bStrides.length - 1]];
   const { fn, lo, hi, ptrs, scratch: threadScratch } = beginMatmul(e, program, k, name, threads);
   const b = e.b;
   const ap = threadScratch('pack_a', MC * KC_MAX);
@@ -210,7 +215,20 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const nc = min(e, e.int64(NC), b.CreateSub(e.int64(k.n), jc));
     const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
     // The unit's B columns, all of k: nPanels panels of k x nr.
-    packPanels(e, nPanels, nc, nr, K, bp, (j, p) => loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, p, b.CreateAdd(jc, j)]), k.dtype), zero, ty, 'b');
+    const loadB = (j: V, p: V): V => loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, p, b.CreateAdd(jc, j)]), k.dtype);
+    if (nStride === 1) {
+      // Contiguous columns: full panels are vector row copies, only the last, partial panel goes element by element.
+      const full = b.CreateSDiv(nc, e.int64(nr));
+      e.loop(0, full, (panel) => {
+        const src = b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...batch, e.int64(0), b.CreateAdd(jc, b.CreateMul(panel, e.int64(nr)))])]);
+        b.CreateCall(packFn, [src, e.int64(kStride), b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateMul(panel, K), e.int64(nr))]), K]);
+      }, 'bpanel');
+      const tailDst = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateMul(full, K), e.int64(nr))]);
+      const tailOrigin = b.CreateMul(full, e.int64(nr));
+      packPanels(e, b.CreateSub(nPanels, full), b.CreateSub(nc, tailOrigin), nr, K, tailDst, (j, p) => loadB(b.CreateAdd(tailOrigin, j), p), zero, ty, 'b');
+    } else {
+      packPanels(e, nPanels, nc, nr, K, bp, loadB, zero, ty, 'b');
+    }
     const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
     e.loop(0, mBlocks, (icb) => {
       const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(MC)));
