@@ -20,7 +20,7 @@ import { MR, microKernel, packKernel } from './microkernel.js';
 
 type V = llvm.Value;
 
-/** Largest k slice; slices are balanced (k = 784 runs as 3 x 262, not 256 + 256 + 256 + 16). */
+/** Largest k slice; slices are balanced (k = 784 runs as 4 x 196, not 3 x 256 + 16). */
 const KC_MAX = 256;
 const MC = 144;
 /** Widest column block, and the row stride of the C tile. */
@@ -62,6 +62,7 @@ function split(k: MatmulKernel, threads: number): Split {
   const parts = outer >= 4 * threads ? 1 : Math.min(threads / gcd(outer, threads), Math.ceil(k.m / MR));
   return { nc, rows: roundUp(Math.ceil(k.m / parts), MR) };
 }
+
 function blocks(k: MatmulKernel, threads: number): number[] {
   if (streaming(k)) return [...k.batch, Math.ceil(k.n / STREAM_NB)];
   const { nc, rows } = split(k, threads);
