@@ -29,6 +29,10 @@ export interface SharedMemory {
   readonly buffer: ArrayBuffer;
   /** Backend-specific handle (the native pointer on the CPU). */
   readonly handle: unknown;
+  /** Where `buffer` is only a host mirror (WebGPU): push bytes [offset, offset + bytes) to the device. */
+  upload?(offset: number, bytes: number): void;
+  /** Where `buffer` is only a host mirror: refresh it from the device. */
+  download?(): Promise<void>;
   dispose(): void;
 }
 
@@ -37,6 +41,6 @@ export interface Backend {
   /** Bool elements take 32 bits in this backend's memory (no byte-sized storage). */
   readonly wideBool?: boolean;
   /** Zeroed, 64-byte-aligned memory for a shared state arena. */
-  allocShared(bytes: number): SharedMemory;
+  allocShared(bytes: number): SharedMemory | Promise<SharedMemory>;
   load(program: KernelProgram, shared?: SharedMemory): Promise<Executable>;
 }

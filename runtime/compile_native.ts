@@ -31,7 +31,7 @@ function dumpToStderr(stage: string, text: string): void {
 
 export async function compileWithBackend(graph: Graph, name: string, backend: Backend, backendName: BackendName, shared?: SharedState): Promise<CompiledGraph> {
   const { graph: simplified, program, memory } = compileToProgram(graph, { name, dump: config.dumpIr ? dumpToStderr : undefined, verify: config.verify, shared: shared?.layout, wideBool: backend.wideBool });
-  const exe = await backend.load(program, shared?.memoryFor(backend.name, (bytes) => backend.allocShared(bytes)));
+  const exe = await backend.load(program, shared ? await shared.memoryFor(backend.name, (bytes) => backend.allocShared(bytes)) : undefined);
   const stats: CompileStats = {
     opsBefore: countOps(graph),
     opsAfter: countOps(simplified),

@@ -53,10 +53,10 @@ function countOps(graph: Graph): number {
   return graph.nodes.filter((n) => n.op !== 'param' && n.op !== 'constant').length;
 }
 
-function compileInterpreted(graph: Graph, shared?: SharedState): CompiledGraph {
+async function compileInterpreted(graph: Graph, shared?: SharedState): Promise<CompiledGraph> {
   const feeds = new Map<string, TypedArray>();
   const ops = countOps(graph);
-  if (shared) shared.memoryFor('interpreter', allocSharedHost);
+  if (shared) await shared.memoryFor('interpreter', allocSharedHost);
   const isShared = (name: string): boolean => !!shared?.has(name);
   // Shared params are live views of the model's state arena; the others are this program's own.
   for (const n of graph.nodes) {
@@ -95,9 +95,8 @@ export async function compileGraph(graph: Graph, options: CompileOptions = {}): 
   const backend = options.backend ?? defaultBackend;
   if (backend === 'interpreter') return compileInterpreted(graph, options.shared);
   if (backend === 'webgpu') {
-    if (options.shared) throw new Error("the webgpu backend does not run Keras models yet (their weights live in a shared state arena it cannot host); compile graphs directly, or use setBackend('cpu')");
     const [{ compileWithBackend }, { webgpuBackend }] = await Promise.all([import('./compile_native.js'), import('./webgpu/index.js')]);
-    return compileWithBackend(graph, options.name ?? 'model', webgpuBackend, 'webgpu');
+    return compileWithBackend(graph, options.name ?? 'model', webgpuBackend, 'webgpu', options.shared);
   }
   // The native pipeline is wired in runtime/compile_native.ts.
   const { compileNativeGraph } = await import('./compile_native.js');

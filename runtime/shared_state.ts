@@ -38,10 +38,11 @@ export class SharedState {
   }
 
   /** The arena's memory, allocated by the first backend that asks. */
-  memoryFor(backend: string, alloc: (bytes: number) => SharedMemory): SharedMemory {
+  async memoryFor(backend: string, alloc: (bytes: number) => SharedMemory | Promise<SharedMemory>): Promise<SharedMemory> {
     if (!this.memory) {
-      this.memory = alloc(this.layout.bytes);
+      if (this.owner) throw new Error('shared state: allocation already in progress');
       this.owner = backend;
+      this.memory = await alloc(this.layout.bytes);
     } else if (this.owner !== backend) {
       throw new Error(`a model's programs share one backend: its state lives on '${this.owner}', this program is for '${backend}'. Create the model again to use another backend.`);
     }
@@ -59,8 +60,20 @@ export class SharedState {
     return viewArray(this.memory.buffer, e.dtype, this.layout.offsets.get(name)!, e.size);
   }
 
+  /** Pushes entry `name` (after its view was written) to the device, where the memory is a mirror. */
+  commit(name: string): void {
+    const e = this.entries.get(name);
+    if (e && this.memory?.upload) this.memory.upload(this.layout.offsets.get(name)!, e.size * DTYPE_BYTES[e.dtype]);
+  }
+
+  /** Refreshes the host views from the device, where the memory is a mirror (after training steps). */
+  async refresh(): Promise<void> {
+    await this.memory?.download?.();
+  }
+
   dispose(): void {
     this.memory?.dispose();
     this.memory = null;
+    this.owner = null;
   }
 }

@@ -42,10 +42,22 @@ interface GpuShared extends SharedMemory {
   readonly gpuBuffer: GPUBuffer;
 }
 
+/** A GPU buffer with a host mirror: the host writes through `upload`, and `download` refreshes the mirror. */
 async function allocShared(bytes: number): Promise<GpuShared> {
   const { device } = await getGpu();
   const gpuBuffer = storageBuffer(device, bytes, 'kiln shared state');
-  return { bytes, buffer: new ArrayBuffer(Math.max(bytes, 8)), handle: gpuBuffer, gpuBuffer, dispose: () => gpuBuffer.destroy() };
+  const buffer = new ArrayBuffer(Math.max(Math.ceil(bytes / 4) * 4, 8));
+  return {
+    bytes,
+    buffer,
+    handle: gpuBuffer,
+    gpuBuffer,
+    upload: (offset, size) => device.queue.writeBuffer(gpuBuffer, offset, buffer, offset, Math.ceil(size / 4) * 4),
+    async download() {
+      new Uint8Array(buffer).set(new Uint8Array(await readBack(device, gpuBuffer, 0, bytes)));
+    },
+    dispose: () => gpuBuffer.destroy(),
+  };
 }
 
 export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory): Promise<Executable> {
@@ -108,10 +120,7 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory):
 export const webgpuBackend: Backend = {
   name: 'webgpu',
   wideBool: true,
-  allocShared: () => {
-    throw new Error('webgpu backend: shared state arenas are allocated with allocSharedAsync');
-  },
+  allocShared: (bytes) => allocShared(bytes),
   load: (program, shared) => loadWebgpu(program, shared),
 };
 
-export { allocShared as allocSharedWebgpu };

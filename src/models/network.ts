@@ -209,8 +209,14 @@ export abstract class Network {
       const view = shared.view(w.name) as Float32Array;
       if (w.value === view) continue;
       view.set(w.value);
+      shared.commit(w.name);
       w.value = view;
     }
+  }
+
+  /** Refreshes the layers' weight views after training steps, where the arena lives on a device (WebGPU). */
+  async refreshShared(): Promise<void> {
+    await this.shared?.refresh();
   }
 
   /** Gives the layers their own copies of the weights again (before the arena goes away). */

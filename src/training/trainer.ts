@@ -6,7 +6,7 @@
  * every epoch and before predict/evaluate.
  */
 import type { CompiledGraph, CompileStats } from '../../runtime/executor.js';
-import { compileGraph } from '../../runtime/executor.js';
+import { compileGraph, getBackend } from '../../runtime/executor.js';
 import { BaseLogger, type Callback, CallbackList, History, type Logs, ProgbarLogger } from '../callbacks.js';
 import type { KFunction } from '../backend.js';
 import type { Weight } from '../layers/base.js';
@@ -123,6 +123,10 @@ export class Trainer {
   private async program(kind: 'train' | 'test', batch: number, targetShape: readonly number[]): Promise<CompiledGraph> {
     const key = `${kind}:${batch}:${targetShape.join(',')}`;
     let p = this.programs.get(key);
+    if (!p && kind === 'train' && getBackend() === 'webgpu') {
+      // Dawn aborts the process on this program today (see the closing note of issue 4); fail cleanly instead.
+      throw new Error("training on the webgpu backend is not supported yet; use setBackend('cpu') for fit/trainOnBatch (predict and evaluate run on webgpu)");
+    }
     if (!p) {
       const graph = kind === 'train' ? trainGraph(this.net, batch, targetShape, this.setup) : testGraph(this.net, batch, targetShape, this.setup);
       p = await compileGraph(graph, { name: `${this.net.name}_${kind}_b${batch}`, shared: this.net.sharedState() });
@@ -247,6 +251,7 @@ export class Trainer {
         await callbacks.call('onBatchEnd', s, logs);
       }
       const epochLogs: Logs = {};
+      await this.net.refreshShared();
       if (cfg.validation) {
         const val = await this.evaluate(cfg.validation[0], cfg.validation[1], { batchSize: cfg.batchSize || 32, verbose: 0 });
         this.metricsNames.forEach((m, i) => (epochLogs[`val_${m}`] = val[i]));
@@ -280,7 +285,9 @@ export class Trainer {
     const y = toTensor(yIn);
     this.checkData(x, y);
     const n = x.shape[0];
-    return this.step('train', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+    const outs = await this.step('train', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+    await this.net.refreshShared();
+    return outs;
   }
 
   async testOnBatch(xIn: Data, yIn: Data, sampleWeight?: Tensor): Promise<number[]> {
