@@ -64,7 +64,9 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory):
   const { device } = await getGpu();
   const arena = storageBuffer(device, program.arenaBytes, `${program.name} arena`);
   const sharedBuffer = (shared as GpuShared | undefined)?.gpuBuffer;
-  const kernels = await Promise.all(program.kernels.map(async (k) => {
+  // One kernel at a time: Dawn's error scopes are a stack, so pipeline creation must not interleave.
+  const kernels: { name: string; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; groups: readonly [number, number] }[] = [];
+  for (const k of program.kernels) kernels.push(await (async () => {
     const wgsl = emitKernel(program, k);
     if (config.printKernel === 'all' || (config.printKernel && program.name.includes(config.printKernel))) process.stderr.write(`--- KILN_PRINT_KERNEL: ${k.name} ---\n${wgsl.code}\n`);
     let pipeline = pipelines.get(wgsl.code);
@@ -78,7 +80,7 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory):
     if (wgsl.usesShared) entries.push({ binding: 1, resource: { buffer: sharedBuffer! } });
     const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     return { name: k.name, pipeline, bindGroup, groups: wgsl.groups };
-  }));
+  })());
   const target = (buf: number): { gpu: GPUBuffer; offset: number } => {
     const b = program.buffers[buf];
     return { gpu: b.shared ? sharedBuffer! : arena, offset: b.offset };
