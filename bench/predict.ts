@@ -13,6 +13,8 @@ import { timeIt } from './stats.js';
 
 const BATCHES = [1, 32, 128];
 
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 200));
+
 function mnistMlp(): Sequential {
   return new Sequential([
     new layers.Dense(512, { activation: 'relu', inputShape: [784] }),
@@ -54,8 +56,11 @@ async function main(): Promise<void> {
     const data = Float32Array.from({ length: batch * 784 }, (_, i) => (i % 97) / 97);
     const x = tensor(data, [batch, 784]);
     const reps = Math.max(3, Math.round(2000 / batch));
+    // Each runtime's idle threads spin for a while after a run; let them settle before timing the next one.
+    await settle();
     const k = batch / (await timeIt(() => kiln.predict(x, { batchSize: batch }), reps));
     const feeds = { x: new ort.Tensor('float32', data, [batch, 784]) };
+    await settle();
     const o = batch / (await timeIt(() => session.run(feeds), reps));
     const tx = tf.tensor(data, [batch, 784]);
     const t = batch / (await timeIt(() => tf.tidy(() => (tfModel.predict(tx) as tf.Tensor).dataSync()), Math.max(1, Math.round(reps / 20)), 5));
