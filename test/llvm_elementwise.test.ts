@@ -77,6 +77,13 @@ for (const [dtype, values, ops] of unaryCases) {
   }
 }
 
+// float32 tanh is a rational approximation (no libm call): checked densely, across the 4e-4 switch and the clamp at 7.9.
+{
+  const xs = [...Array.from({ length: 2001 }, (_, i) => (i - 1000) / 100), 3.9e-4, 4e-4, 4.1e-4, -4.1e-4, 1e-6, 7.9, 7.91, 1e3];
+  const x = input('float32', xs);
+  check('tanh float32, 2009 points', 'float32', [xs.length], unary('tanh', load(x.buf, flat, 'float32'), 'float32'), Array.from(x.data, (a) => Math.tanh(a)), [1e-6, 0]);
+}
+
 // Binary ops.
 const ARITH: readonly BinaryOp[] = BINARY_OPS.filter((op) => !LOGIC_OPS.has(op));
 const binaryCases: [DType, readonly number[], readonly number[], readonly BinaryOp[]][] = [
