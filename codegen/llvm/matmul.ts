@@ -183,76 +183,100 @@ function maxK(program: KernelProgram, dtype: string): number {
   return Math.max(1, ...program.kernels.filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x)).map((x) => x.k));
 }
 
+/** What the packed form's helpers share within one unit of one kernel. */
+interface Unit {
+  readonly e: Emitter;
+  readonly program: KernelProgram;
+  readonly k: MatmulKernel;
+  readonly ty: llvm.Type;
+  readonly nr: number;
+  readonly ptrs: Map<number, V>;
+  readonly batch: V[];
+  /** First column and column count of the unit, and its NR-wide panels. */
+  readonly jc: V;
+  readonly nc: V;
+  readonly nPanels: V;
+}
+
+/** The unit's B columns, all of k, as nPanels panels of k x nr at `dst`. */
+function packB(u: Unit, dst: V, rowCopy: llvm.Function): void {
+  const { e, k, ty, nr, ptrs, batch, jc } = u;
+  const b = e.b;
+  const K = e.int64(k.k);
+  const zero = e.constant(0, k.dtype);
+  const strides = k.b.view.strides;
+  const load = (j: V, p: V): V => loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, p, b.CreateAdd(jc, j)]), k.dtype);
+  if (strides[strides.length - 1] !== 1) return packPanels(e, u.nPanels, u.nc, nr, K, dst, load, zero, ty, 'b');
+  // Contiguous columns: full panels are vector row copies; only the last, partial panel goes element by element.
+  const full = b.CreateSDiv(u.nc, e.int64(nr));
+  e.loop(0, full, (panel) => {
+    const src = b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...batch, e.int64(0), b.CreateAdd(jc, b.CreateMul(panel, e.int64(nr)))])]);
+    b.CreateCall(rowCopy, [src, e.int64(strides[strides.length - 2]), b.CreateInBoundsGEP(ty, dst, [b.CreateMul(b.CreateMul(panel, K), e.int64(nr))]), K]);
+  }, 'bpanel');
+  const tail = b.CreateMul(full, e.int64(nr));
+  packPanels(e, b.CreateSub(u.nPanels, full), b.CreateSub(u.nc, tail), nr, K, b.CreateInBoundsGEP(ty, dst, [b.CreateMul(tail, K)]), (j, p) => load(b.CreateAdd(tail, j), p), zero, ty, 'b');
+}
+
+/**
+ * Rows [ic, ic + mc) of the unit: per KC slice, pack the A block and run the
+ * micro-kernel over every (B panel, A panel) pair into the C tile `cb`; then
+ * the epilogue.
+ */
+function emitRowBlock(u: Unit, ic: V, mc: V, scratch: { ap: V; bp: V; cb: V }, micro: llvm.Function): void {
+  const { e, k, ty, nr, ptrs, batch } = u;
+  const b = e.b;
+  const K = e.int64(k.k);
+  const zero = e.constant(0, k.dtype);
+  const { ap, bp, cb } = scratch;
+  const cell = (i: V, j: V): V => b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC_MAX)), j)]);
+  const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(MR - 1)), e.int64(MR));
+  e.loop(0, b.CreateMul(mPanels, e.int64(MR)), (i) => e.loop(0, b.CreateMul(u.nPanels, e.int64(nr)), (j) => void b.CreateStore(zero, cell(i, j)), 'zj'), 'zi');
+  const slices = Math.ceil(k.k / KC_MAX);
+  const sliceK = Math.ceil(k.k / Math.max(slices, 1));
+  e.loop(0, slices, (pcIndex) => {
+    const p0 = b.CreateMul(pcIndex, e.int64(sliceK));
+    const kc = min(e, e.int64(sliceK), b.CreateSub(K, p0));
+    packPanels(e, mPanels, mc, MR, kc, ap, (i, p) => loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]), k.dtype), zero, ty, 'a');
+    // jp outer, ip inner: one B micro-panel stays in L1 while the A block streams from L2.
+    e.loop(0, u.nPanels, (jp) => {
+      const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateAdd(b.CreateMul(jp, K), p0), e.int64(nr))]);
+      e.loop(0, mPanels, (ip) => {
+        const aPanel = b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(ip, kc), e.int64(MR))]);
+        b.CreateCall(micro, [aPanel, bPanel, cell(b.CreateMul(ip, e.int64(MR)), b.CreateMul(jp, e.int64(nr))), kc, e.int64(NC_MAX)]);
+      }, 'uip');
+    }, 'ujp');
+  }, 'pc');
+  emitEpilogue(e, u.program, k, ptrs, batch, [ic, u.jc], [mc, u.nc], (i, j) => b.CreateLoad(ty, cell(i, j)));
+}
+
 export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): llvm.Function {
   if (k.dtype !== 'float32' && k.dtype !== 'float64') throw new Error(`codegen/llvm: matmul of ${k.dtype} is not supported`);
   if (streaming(k)) return emitStreamingMatmul(e, program, k, name, threads);
-  const uk = microKernel(k.dtype);
-  e.requireMicroKernel(uk);
   const ty = e.typeOf(k.dtype);
   const ptrTy = llvm.PointerType.get(ty, 0);
-  const ukFn = e.external(uk.name, e.void, [ptrTy, ptrTy, ptrTy, e.i64, e.i64]);
-  const pack = packKernel(k.dtype);
-  e.requireMicroKernel(pack);
-  const packFn = e.external(pack.name, e.void, [ptrTy, e.i64, ptrTy, e.i64]);
-  const bStrides = k.b.view.strides;
-  const [kStride, nStride] = [bStrides[bStrides.length - 2], bStrides[bStrides.length - 1]];
+  const uk = microKernel(k.dtype);
+  const copy = packKernel(k.dtype);
+  e.requireMicroKernel(uk);
+  e.requireMicroKernel(copy);
+  const micro = e.external(uk.name, e.void, [ptrTy, ptrTy, ptrTy, e.i64, e.i64]);
+  const rowCopy = e.external(copy.name, e.void, [ptrTy, e.i64, ptrTy, e.i64]);
   const { fn, lo, hi, ptrs, scratch: threadScratch } = beginMatmul(e, program, k, name, threads);
   const b = e.b;
-  const ap = threadScratch('pack_a', MC * KC_MAX);
-  const bp = threadScratch('pack_b', maxK(program, k.dtype) * NC_MAX);
-  const cb = threadScratch('tile_c', MC * NC_MAX);
-  const nr = uk.nr;
-  const zero = e.constant(0, k.dtype);
+  const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(program, k.dtype) * NC_MAX), cb: threadScratch('tile_c', MC * NC_MAX) };
   const { nc: NC, rows: strip } = split(k, threads);
-  const K = e.int64(k.k);
-  const slices = Math.ceil(k.k / KC_MAX);
-  const sliceK = Math.ceil(k.k / Math.max(slices, 1));
-  e.loop(lo, hi, (u) => {
-    const idx = unflatten(e, u, blocks(k, threads));
-    const batch = idx.slice(0, -2);
+  e.loop(lo, hi, (unit) => {
+    const idx = unflatten(e, unit, blocks(k, threads));
     const m0 = b.CreateMul(idx[idx.length - 2], e.int64(strip));
     const mEnd = min(e, b.CreateAdd(m0, e.int64(strip)), e.int64(k.m));
     const jc = b.CreateMul(idx[idx.length - 1], e.int64(NC));
     const nc = min(e, e.int64(NC), b.CreateSub(e.int64(k.n), jc));
-    const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
-    // The unit's B columns, all of k: nPanels panels of k x nr.
-    const loadB = (j: V, p: V): V => loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, p, b.CreateAdd(jc, j)]), k.dtype);
-    if (nStride === 1) {
-      // Contiguous columns: full panels are vector row copies, only the last, partial panel goes element by element.
-      const full = b.CreateSDiv(nc, e.int64(nr));
-      e.loop(0, full, (panel) => {
-        const src = b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...batch, e.int64(0), b.CreateAdd(jc, b.CreateMul(panel, e.int64(nr)))])]);
-        b.CreateCall(packFn, [src, e.int64(kStride), b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateMul(panel, K), e.int64(nr))]), K]);
-      }, 'bpanel');
-      const tailDst = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateMul(full, K), e.int64(nr))]);
-      const tailOrigin = b.CreateMul(full, e.int64(nr));
-      packPanels(e, b.CreateSub(nPanels, full), b.CreateSub(nc, tailOrigin), nr, K, tailDst, (j, p) => loadB(b.CreateAdd(tailOrigin, j), p), zero, ty, 'b');
-    } else {
-      packPanels(e, nPanels, nc, nr, K, bp, loadB, zero, ty, 'b');
-    }
+    const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(uk.nr - 1)), e.int64(uk.nr));
+    const u: Unit = { e, program, k, ty, nr: uk.nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels };
+    packB(u, scratch.bp, rowCopy);
     const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
     e.loop(0, mBlocks, (icb) => {
       const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(MC)));
-      const mc = min(e, e.int64(MC), b.CreateSub(mEnd, ic));
-      const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(MR - 1)), e.int64(MR));
-      e.loop(0, b.CreateMul(mPanels, e.int64(MR)), (i) => e.loop(0, b.CreateMul(nPanels, e.int64(nr)), (j) => {
-        b.CreateStore(zero, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC_MAX)), j)]));
-      }, 'zj'), 'zi');
-      e.loop(0, slices, (pcIndex) => {
-        const p0 = b.CreateMul(pcIndex, e.int64(sliceK));
-        const kc = min(e, e.int64(sliceK), b.CreateSub(K, p0));
-        packPanels(e, mPanels, mc, MR, kc, ap, (i, p) => loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]), k.dtype), zero, ty, 'a');
-        // jp outer, ip inner: one B micro-panel stays in L1 while the A block streams from L2.
-        e.loop(0, nPanels, (jp) => {
-          const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateAdd(b.CreateMul(jp, K), p0), e.int64(nr))]);
-          e.loop(0, mPanels, (ip) => {
-            const aPanel = b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(ip, kc), e.int64(MR))]);
-            const cTile = b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(b.CreateMul(ip, e.int64(MR)), e.int64(NC_MAX)), b.CreateMul(jp, e.int64(nr)))]);
-            b.CreateCall(ukFn, [aPanel, bPanel, cTile, kc, e.int64(NC_MAX)]);
-          }, 'uip');
-        }, 'ujp');
-      }, 'pc');
-      emitEpilogue(e, program, k, ptrs, batch, [ic, jc], [mc, nc], (i, j) => b.CreateLoad(ty, b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC_MAX)), j)])));
+      emitRowBlock(u, ic, min(e, e.int64(MC), b.CreateSub(mEnd, ic)), scratch, micro);
     }, 'ic');
   }, 'unit');
   e.endFunction();
