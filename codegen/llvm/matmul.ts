@@ -16,7 +16,7 @@ import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
 import { emitExpr, loadElement, storeElement, viewIndex } from './expr.js';
 import { bufferPointers, unflatten } from './loop_kernel.js';
-import { MR, microKernel, packKernel } from './microkernel.js';
+import { type TileRows, microKernel, packKernel } from './microkernel.js';
 
 type V = llvm.Value;
 
@@ -44,6 +44,16 @@ const NR_ALIGN = 16;
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
+/**
+ * Rows of the micro-kernel's tile: 6, or 4 where 6-row tiles would pad more
+ * than 2% of the rows and 4-row tiles pad fewer (m = 32 runs as 32 rows, not
+ * 36; m = 512 keeps the 6-row tile, a little faster when nothing is padded).
+ */
+function tileRows(k: MatmulKernel): TileRows {
+  const pad6 = roundUp(k.m, 6) - k.m;
+  return pad6 > 0.02 * k.m && roundUp(k.m, 4) - k.m < pad6 ? 4 : 6;
+}
+
 /** How the packed form splits C into units: `nc` columns by `rows` rows each. */
 interface Split {
   readonly nc: number;
@@ -59,8 +69,9 @@ function split(k: MatmulKernel, threads: number): Split {
   const perThread = Math.ceil(k.n / threads);
   const nc = perThread < NC_MIN ? roundUp(Math.min(k.n, NC_MAX), NR_ALIGN) : roundUp(Math.ceil(perThread / Math.ceil(perThread / NC_MAX)), NR_ALIGN);
   const outer = k.batch.reduce((p, q) => p * q, 1) * Math.ceil(k.n / nc);
-  const parts = outer >= 4 * threads ? 1 : Math.min(threads / gcd(outer, threads), Math.ceil(k.m / MR));
-  return { nc, rows: roundUp(Math.ceil(k.m / parts), MR) };
+  const mr = tileRows(k);
+  const parts = outer >= 4 * threads ? 1 : Math.min(threads / gcd(outer, threads), Math.ceil(k.m / mr));
+  return { nc, rows: roundUp(Math.ceil(k.m / parts), mr) };
 }
 
 function blocks(k: MatmulKernel, threads: number): number[] {
@@ -189,6 +200,8 @@ interface Unit {
   readonly program: KernelProgram;
   readonly k: MatmulKernel;
   readonly ty: llvm.Type;
+  /** Rows and columns of the micro-kernel's tile. */
+  readonly mr: TileRows;
   readonly nr: number;
   readonly ptrs: Map<number, V>;
   readonly batch: V[];
@@ -223,26 +236,26 @@ function packB(u: Unit, dst: V, rowCopy: llvm.Function): void {
  * the epilogue.
  */
 function emitRowBlock(u: Unit, ic: V, mc: V, scratch: { ap: V; bp: V; cb: V }, micro: llvm.Function): void {
-  const { e, k, ty, nr, ptrs, batch } = u;
+  const { e, k, ty, mr, nr, ptrs, batch } = u;
   const b = e.b;
   const K = e.int64(k.k);
   const zero = e.constant(0, k.dtype);
   const { ap, bp, cb } = scratch;
   const cell = (i: V, j: V): V => b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC_MAX)), j)]);
-  const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(MR - 1)), e.int64(MR));
-  e.loop(0, b.CreateMul(mPanels, e.int64(MR)), (i) => e.loop(0, b.CreateMul(u.nPanels, e.int64(nr)), (j) => void b.CreateStore(zero, cell(i, j)), 'zj'), 'zi');
+  const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(mr - 1)), e.int64(mr));
+  e.loop(0, b.CreateMul(mPanels, e.int64(mr)), (i) => e.loop(0, b.CreateMul(u.nPanels, e.int64(nr)), (j) => void b.CreateStore(zero, cell(i, j)), 'zj'), 'zi');
   const slices = Math.ceil(k.k / KC_MAX);
   const sliceK = Math.ceil(k.k / Math.max(slices, 1));
   e.loop(0, slices, (pcIndex) => {
     const p0 = b.CreateMul(pcIndex, e.int64(sliceK));
     const kc = min(e, e.int64(sliceK), b.CreateSub(K, p0));
-    packPanels(e, mPanels, mc, MR, kc, ap, (i, p) => loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]), k.dtype), zero, ty, 'a');
+    packPanels(e, mPanels, mc, mr, kc, ap, (i, p) => loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]), k.dtype), zero, ty, 'a');
     // jp outer, ip inner: one B micro-panel stays in L1 while the A block streams from L2.
     e.loop(0, u.nPanels, (jp) => {
       const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateAdd(b.CreateMul(jp, K), p0), e.int64(nr))]);
       e.loop(0, mPanels, (ip) => {
-        const aPanel = b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(ip, kc), e.int64(MR))]);
-        b.CreateCall(micro, [aPanel, bPanel, cell(b.CreateMul(ip, e.int64(MR)), b.CreateMul(jp, e.int64(nr))), kc, e.int64(NC_MAX)]);
+        const aPanel = b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(ip, kc), e.int64(mr))]);
+        b.CreateCall(micro, [aPanel, bPanel, cell(b.CreateMul(ip, e.int64(mr)), b.CreateMul(jp, e.int64(nr))), kc, e.int64(NC_MAX)]);
       }, 'uip');
     }, 'ujp');
   }, 'pc');
@@ -254,7 +267,7 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
   if (streaming(k)) return emitStreamingMatmul(e, program, k, name, threads);
   const ty = e.typeOf(k.dtype);
   const ptrTy = llvm.PointerType.get(ty, 0);
-  const uk = microKernel(k.dtype);
+  const uk = microKernel(k.dtype, tileRows(k));
   const copy = packKernel(k.dtype);
   e.requireMicroKernel(uk);
   e.requireMicroKernel(copy);
@@ -271,7 +284,7 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const jc = b.CreateMul(idx[idx.length - 1], e.int64(NC));
     const nc = min(e, e.int64(NC), b.CreateSub(e.int64(k.n), jc));
     const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(uk.nr - 1)), e.int64(uk.nr));
-    const u: Unit = { e, program, k, ty, nr: uk.nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels };
+    const u: Unit = { e, program, k, ty, mr: tileRows(k), nr: uk.nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels };
     packB(u, scratch.bp, rowCopy);
     const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
     e.loop(0, mBlocks, (icb) => {

@@ -1,15 +1,18 @@
 /**
  * The matmul micro-kernel, as LLVM IR text with explicit vectors (the
  * llvm-bindings API has no vector types): C[MR x NR] += A_panel @ B_panel
- * over kc steps, MR = 6 rows by NR = two vectors of columns (6 x 16 for
- * float32 with <8 x float>, 6 x 8 for float64 with <4 x double>): twelve
+ * over kc steps, MR = 6 (or 4) rows by NR = two vectors of columns (6 x 16
+ * for float32 with <8 x float>, 6 x 8 for float64 with <4 x double>): twelve
  * accumulators live in registers, each step is two vector loads of B, six
- * broadcasts of A and twelve FMAs. Panels are packed by the driver
- * (./matmul.ts): A as kc x MR, B as kc x NR, both contiguous.
+ * broadcasts of A and twelve FMAs. The 4-row form (eight accumulators, still
+ * enough to cover FMA latency) serves row counts that are multiples of 4 but
+ * not of 6, where 6-row tiles would compute padding (32 rows as 36). Panels
+ * are packed by the driver (./matmul.ts): A as kc x MR, B as kc x NR, both
+ * contiguous.
  */
 import type { DType } from '../../ir/dtype.js';
 
-export const MR = 6;
+export type TileRows = 4 | 6;
 
 export interface MicroKernel {
   readonly name: string;
@@ -20,15 +23,15 @@ export interface MicroKernel {
   readonly ir: string;
 }
 
-export function microKernel(dtype: 'float32' | 'float64'): MicroKernel {
+export function microKernel(dtype: 'float32' | 'float64', mr: TileRows): MicroKernel {
   const s = dtype === 'float32' ? 'float' : 'double';
   const vw = dtype === 'float32' ? 8 : 4;
   const nr = 2 * vw;
   const v = `<${vw} x ${s}>`;
-  const name = `kiln_ukernel_${dtype === 'float32' ? 'f32' : 'f64'}`;
+  const name = `kiln_ukernel_${dtype === 'float32' ? 'f32' : 'f64'}_${mr}x${nr}`;
   const intr = `@llvm.fma.v${vw}${dtype === 'float32' ? 'f32' : 'f64'}`;
   const tiles: [number, number][] = [];
-  for (let r = 0; r < MR; r++) for (let h = 0; h < 2; h++) tiles.push([r, h]);
+  for (let r = 0; r < mr; r++) for (let h = 0; h < 2; h++) tiles.push([r, h]);
   const lines: string[] = [];
   lines.push(`declare ${v} ${intr}(${v}, ${v}, ${v})`);
   lines.push(`define void @${name}(${s}* noalias nocapture readonly %a, ${s}* noalias nocapture readonly %b, ${s}* noalias nocapture %c, i64 %kc, i64 %ldc) {`);
@@ -41,8 +44,8 @@ export function microKernel(dtype: 'float32' | 'float64'): MicroKernel {
     lines.push(`  %bp${h} = bitcast ${s}* %bs${h} to ${v}*`);
     lines.push(`  %b${h} = load ${v}, ${v}* %bp${h}, align ${dtype === 'float32' ? 4 : 8}`);
   }
-  lines.push(`  %aoff = mul i64 %p, ${MR}`);
-  for (let r = 0; r < MR; r++) {
+  lines.push(`  %aoff = mul i64 %p, ${mr}`);
+  for (let r = 0; r < mr; r++) {
     lines.push(`  %ao${r} = add i64 %aoff, ${r}`);
     lines.push(`  %ap${r} = getelementptr inbounds ${s}, ${s}* %a, i64 %ao${r}`);
     lines.push(`  %as${r} = load ${s}, ${s}* %ap${r}`);

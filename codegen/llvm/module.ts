@@ -58,7 +58,10 @@ function linkMicroKernels(e: Emitter): void {
   try {
     const file = join(dir, 'microkernels.ll');
     const header = `target datalayout = "${e.module.getDataLayoutStr()}"\ntarget triple = "${e.module.getTargetTriple()}"\n`;
-    writeFileSync(file, header + [...e.microKernels.values()].join('\n'));
+    // Micro-kernels of one dtype declare the same intrinsics: each declaration once.
+    const lines = [...e.microKernels.values()].join('\n').split('\n');
+    const declarations = new Set(lines.filter((l) => l.startsWith('declare ')));
+    writeFileSync(file, header + [...declarations, ...lines.filter((l) => !l.startsWith('declare '))].join('\n'));
     const parsed = llvm.parseIRFile(file, new llvm.SMDiagnostic(), e.context);
     if (!parsed || llvm.Linker.linkModules(e.module, parsed)) throw new Error('codegen/llvm: linking the matmul micro-kernels failed');
   } finally {
