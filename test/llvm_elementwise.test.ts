@@ -141,6 +141,8 @@ for (const [from, values] of CAST_SOURCES) {
   const at = (i: number, j: number): number => m.data[i * C + j];
   const grid = (rows: number, cols: number, f: (i: number, j: number) => number): number[] => Array.from({ length: rows * cols }, (_, t) => f(Math.floor(t / cols), t % cols));
   check('broadcast row + col', 'float32', [R, C], binary('add', load(row.buf, view(0, [0, 1]), 'float32'), load(col.buf, view(0, [1, 0]), 'float32'), 'float32'), grid(R, C, (i, j) => Math.fround(row.data[j] + col.data[i])), [0, 0]);
+  const scale = input('float32', [0.5, 3]);
+  check('times a scalar from a buffer (a row-invariant load)', 'float32', [R, C], binary('mul', load(m.buf, rowMajor([R, C]), 'float32'), load(scale.buf, view(1, [0, 0]), 'float32'), 'float32'), grid(R, C, (i, j) => Math.fround(at(i, j) * 3)), [0, 0]);
   check('transposed read', 'float32', [C, R], load(m.buf, view(0, [1, C]), 'float32'), grid(C, R, (i, j) => at(j, i)), [0, 0]);
   check('reversed rows and columns', 'float32', [R, C], load(m.buf, view(R * C - 1, [-C, -1]), 'float32'), grid(R, C, (i, j) => at(R - 1 - i, C - 1 - j)), [0, 0]);
   const t = pb.buffer('float32', [C, R], 'output');

@@ -83,13 +83,58 @@ export function reduceStep(e: Emitter, op: ReduceOp, dtype: DType, acc: V, v: V)
   return e.b.CreateSelect(op === 'max' ? e.b.CreateICmpSGT(v, acc) : e.b.CreateICmpSLT(v, acc), v, acc);
 }
 
+function children(x: Expr): Expr[] {
+  switch (x.k) {
+    case 'load': return x.dyn ? [x.dyn.expr] : [];
+    case 'random': return [x.counter];
+    case 'unary': case 'cast': return [x.a];
+    case 'binary': return [x.a, x.b];
+    case 'select': return [x.cond, x.a, x.b];
+    default: return [];
+  }
+}
+
+/**
+ * Loads that read one element for a whole row: stride 0 on the last outer
+ * dim and every inner dim (a step counter, a scalar). Emitted once per row,
+ * they leave the row's loops with no load that a store might alias, so the
+ * loops vectorize (a dropout mask's Philox loop did not, for its counter).
+ * Hoisting is sound because within a kernel no store overlaps a load of
+ * another element (ir/kernel.ts; in-place updates read the element they write).
+ */
+function rowInvariantLoads(k: LoopKernel): Expr[] {
+  const varying = [...k.outer.keys()].slice(-1).concat([...k.inner.keys()].map((d) => k.outer.length + d));
+  const invariant = (x: Expr): boolean => {
+    if (x.k === 'load') return varying.every((d) => x.view.strides[d] === 0) && (!x.dyn || invariant(x.dyn.expr));
+    if (x.k === 'index' || x.k === 'random' || x.k === 'acc') return false;
+    return children(x).every(invariant);
+  };
+  const seen = new Set<Expr>();
+  const found: Expr[] = [];
+  const visit = (x: Expr): void => {
+    if (seen.has(x)) return;
+    seen.add(x);
+    if (x.k === 'load' && invariant(x)) found.push(x);
+    else children(x).forEach(visit);
+  };
+  for (const r of k.reductions) visit(r.expr);
+  for (const st of k.stores) visit(st.expr);
+  return found;
+}
+
 export function emitLoopKernel(e: Emitter, program: KernelProgram, k: LoopKernel, name: string): llvm.Function {
   const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
   const [arena, lo, hi] = [fn.getArg(0), fn.getArg(1), fn.getArg(2)];
   const { reads, writes } = kernelAccess(k);
   const ptrs = bufferPointers(e, program, new Set([...reads, ...writes]), arena);
   const rowDims = k.outer.slice(0, -1);
-  const point = (idx: V[], accs: V[]): Point => ({ idx, accs, ptrs, memo: new Map<Expr, V>() });
+  const invariants = rowInvariantLoads(k);
+  let hoisted = new Map<Expr, V>();
+  const hoist = (rowIdx: V[]): void => {
+    const at: Point = { idx: [...rowIdx, ...(k.outer.length ? [e.int64(0)] : []), ...k.inner.map(() => e.int64(0))], accs: [], ptrs, memo: new Map<Expr, V>() };
+    hoisted = new Map(invariants.map((x) => [x, emitExpr(e, x, at)]));
+  };
+  const point = (idx: V[], accs: V[]): Point => ({ idx, accs, ptrs, memo: new Map(hoisted) });
   const body = (outerIdx: V[]): void => {
     const accs: V[] = [];
     for (const r of k.reductions) {
@@ -117,12 +162,17 @@ export function emitLoopKernel(e: Emitter, program: KernelProgram, k: LoopKernel
   const last = k.outer[k.outer.length - 1];
   const chunk = Math.ceil(last / slices);
   e.loop(lo, hi, (u) => {
-    if (k.outer.length === 0) return body([]);
+    if (k.outer.length === 0) {
+      hoist([]);
+      return body([]);
+    }
     if (slices === 1) {
       const rowIdx = unflatten(e, u, rowDims);
+      hoist(rowIdx);
       return e.loop(0, last, (j) => body([...rowIdx, j]), 'j');
     }
     const rowIdx = unflatten(e, e.b.CreateUDiv(u, e.int64(slices)), rowDims);
+    hoist(rowIdx);
     const from = e.b.CreateMul(e.b.CreateURem(u, e.int64(slices)), e.int64(chunk));
     const to = e.b.CreateAdd(from, e.int64(chunk));
     e.loop(from, e.b.CreateSelect(e.b.CreateICmpSLT(to, e.int64(last)), to, e.int64(last)), (j) => body([...rowIdx, j]), 'j');
