@@ -11,9 +11,17 @@ const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
 const W1 = 0xbb67ae85;
 
+const TWO_16 = 0x10000;
+const TWO_32 = 0x100000000;
+
+/** High and low 32 bits of the 64-bit product of two uint32, in 16-bit limbs (every partial product is exact in a double; no BigInt). */
 function mulHiLo(a: number, b: number): [number, number] {
-  const p = BigInt(a >>> 0) * BigInt(b >>> 0);
-  return [Number(p >> 32n) >>> 0, Number(p & 0xffffffffn) >>> 0];
+  const ah = a >>> 16;
+  const al = a & 0xffff;
+  const bh = b >>> 16;
+  const bl = b & 0xffff;
+  const hi = (ah * bh + Math.floor(((ah * bl + al * bh) * TWO_16 + al * bl) / TWO_32)) >>> 0;
+  return [hi, Math.imul(a, b) >>> 0];
 }
 
 export function philox4x32(counter: readonly [number, number, number, number], key: readonly [number, number]): [number, number, number, number] {

@@ -4,7 +4,7 @@
  * Normals use Box-Muller over two Philox streams; truncated normals redraw
  * (on further streams) values beyond two standard deviations, as Keras does.
  */
-import { uniformAt as philoxUniform } from './random.js';
+import { philoxUniform } from '../ir/philox.js';
 
 export type Shape = readonly number[];
 
