@@ -11,6 +11,8 @@ export interface Gpu {
   readonly device: GPUDevice;
   readonly adapterName: string;
   readonly limits: GPUSupportedLimits;
+  /** The object `create` returned: Dawn's instance lives only as long as it is referenced. */
+  readonly instance: GPU;
 }
 
 let gpu: Promise<Gpu> | null = null;
@@ -36,7 +38,7 @@ async function open(): Promise<Gpu> {
     },
   });
   const info = (adapter as unknown as { info?: { description?: string; device?: string } }).info;
-  return { device, adapterName: info?.description || info?.device || choice, limits: device.limits };
+  return { device, adapterName: info?.description || info?.device || choice, limits: device.limits, instance: navigatorGpu };
 }
 
 export function getGpu(): Promise<Gpu> {
