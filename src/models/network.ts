@@ -207,7 +207,8 @@ export abstract class Network {
     if (!shared?.allocated) return;
     for (const w of this.sharedWeights) {
       const view = shared.view(w.name) as Float32Array;
-      if (w.value === view) continue;
+      // view() makes a new array object each call: compare the memory it covers.
+      if (w.value.buffer === view.buffer && w.value.byteOffset === view.byteOffset) continue;
       view.set(w.value);
       shared.commit(w.name);
       w.value = view;

@@ -6,7 +6,7 @@
  * every epoch and before predict/evaluate.
  */
 import type { CompiledGraph, CompileStats } from '../../runtime/executor.js';
-import { compileGraph, getBackend } from '../../runtime/executor.js';
+import { compileGraph } from '../../runtime/executor.js';
 import { BaseLogger, type Callback, CallbackList, History, type Logs, ProgbarLogger } from '../callbacks.js';
 import type { KFunction } from '../backend.js';
 import type { Weight } from '../layers/base.js';
@@ -123,10 +123,6 @@ export class Trainer {
   private async program(kind: 'train' | 'test', batch: number, targetShape: readonly number[]): Promise<CompiledGraph> {
     const key = `${kind}:${batch}:${targetShape.join(',')}`;
     let p = this.programs.get(key);
-    if (!p && kind === 'train' && getBackend() === 'webgpu') {
-      // Dawn aborts the process on this program today (see the closing note of issue 4); fail cleanly instead.
-      throw new Error("training on the webgpu backend is not supported yet; use setBackend('cpu') for fit/trainOnBatch (predict and evaluate run on webgpu)");
-    }
     if (!p) {
       const graph = kind === 'train' ? trainGraph(this.net, batch, targetShape, this.setup) : testGraph(this.net, batch, targetShape, this.setup);
       p = await compileGraph(graph, { name: `${this.net.name}_${kind}_b${batch}`, shared: this.net.sharedState() });
