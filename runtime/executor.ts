@@ -36,13 +36,18 @@ export interface CompiledGraph {
   dispose(): void;
 }
 
-let defaultBackend: BackendName = 'cpu';
+export function checkBackendName(name: string, source = 'backend'): BackendName {
+  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`Unknown ${source} '${name}'. Valid backends: ${BACKEND_NAMES.join(', ')}`);
+  }
+  return name as BackendName;
+}
+
+/** The process-wide default: KILN_BACKEND, else cpu; setBackend changes it. */
+let defaultBackend: BackendName = process.env.KILN_BACKEND ? checkBackendName(process.env.KILN_BACKEND, 'KILN_BACKEND') : 'cpu';
 
 export function setBackend(name: string): void {
-  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
-    throw new Error(`Unknown backend '${name}'. Valid backends: ${BACKEND_NAMES.join(', ')}`);
-  }
-  defaultBackend = name as BackendName;
+  defaultBackend = checkBackendName(name);
 }
 
 export function getBackend(): BackendName {

@@ -6,7 +6,7 @@
  */
 import { sizeOf } from '../../ir/dtype.js';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
-import { type CompiledGraph, type CompileStats, compileGraph } from '../../runtime/executor.js';
+import { type BackendName, type CompiledGraph, type CompileStats, checkBackendName, compileGraph, getBackend } from '../../runtime/executor.js';
 import { SharedState } from '../../runtime/shared_state.js';
 import { type CallContext, type KShape, type Layer, type Weight, shapeText } from '../layers/base.js';
 import { Tensor, type NestedArray, type TypedArray, toTensor } from '../tensor.js';
@@ -47,6 +47,8 @@ export abstract class Network {
   name: string;
   private readonly programs = new Map<number, Program>();
   private lastStats: CompileStats | null = null;
+  /** The backend given to compile(); null follows the process-wide default (setBackend, KILN_BACKEND). */
+  private chosenBackend: BackendName | null = null;
 
   constructor(name: string) {
     this.name = name;
@@ -65,6 +67,27 @@ export abstract class Network {
 
   get compileStats(): CompileStats | null {
     return this.lastStats;
+  }
+
+  /** The backend this model's programs run on. */
+  get backend(): BackendName {
+    return this.chosenBackend ?? getBackend();
+  }
+
+  /**
+   * Moves the model to `backend` (compile({ backend })): programs built for
+   * another backend go, and the weights leave the old shared arena for host
+   * copies until the first program on the new backend takes them in.
+   */
+  protected useBackend(backend: BackendName | undefined): void {
+    const next = backend === undefined ? null : checkBackendName(backend);
+    if (next === this.chosenBackend) return;
+    this.chosenBackend = next;
+    this.invalidate();
+    this.detachWeights();
+    this.shared?.dispose();
+    this.shared = null;
+    this.sharedWeights = [];
   }
 
   /** Compiled programs must be rebuilt (layers changed). */
@@ -169,7 +192,7 @@ export abstract class Network {
   private async program(batch: number): Promise<Program> {
     let p = this.programs.get(batch);
     if (!p) {
-      const compiled = await compileGraph(this.buildGraph(batch), { name: `${this.name}_b${batch}`, shared: this.sharedState() });
+      const compiled = await compileGraph(this.buildGraph(batch), { backend: this.backend, name: `${this.name}_b${batch}`, shared: this.sharedState() });
       p = { compiled };
       this.programs.set(batch, p);
       this.lastStats = compiled.stats;
@@ -299,6 +322,7 @@ export abstract class Network {
   /** Configures training: optimizer, loss and metrics (names or objects), as Keras's compile. */
   compile(args: CompileArgs): void {
     this.trainer?.dispose();
+    this.useBackend(args.backend);
     this.trainer = new Trainer(this, args);
   }
 

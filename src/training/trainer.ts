@@ -6,7 +6,7 @@
  * every epoch and before predict/evaluate.
  */
 import type { CompiledGraph, CompileStats } from '../../runtime/executor.js';
-import { compileGraph } from '../../runtime/executor.js';
+import { type BackendName, compileGraph } from '../../runtime/executor.js';
 import { BaseLogger, type Callback, CallbackList, History, type Logs, ProgbarLogger } from '../callbacks.js';
 import type { KFunction } from '../backend.js';
 import type { Weight } from '../layers/base.js';
@@ -27,6 +27,8 @@ export interface CompileArgs {
   readonly sampleWeightMode?: 'temporal' | null;
   /** Keras's loss_weights: one number (or a one-element list or {outputName: weight}) for the model's output. */
   readonly lossWeights?: number | readonly number[] | Readonly<Record<string, number>>;
+  /** Where the model's programs run: 'cpu' (native code), 'webgpu', or 'interpreter'; default: the process-wide default (setBackend, KILN_BACKEND). */
+  readonly backend?: BackendName;
 }
 
 type Data = Tensor | TypedArray | NestedArray;
@@ -125,7 +127,7 @@ export class Trainer {
     let p = this.programs.get(key);
     if (!p) {
       const graph = kind === 'train' ? trainGraph(this.net, batch, targetShape, this.setup) : testGraph(this.net, batch, targetShape, this.setup);
-      p = await compileGraph(graph, { name: `${this.net.name}_${kind}_b${batch}`, shared: this.net.sharedState() });
+      p = await compileGraph(graph, { backend: this.net.backend, name: `${this.net.name}_${kind}_b${batch}`, shared: this.net.sharedState() });
       this.programs.set(key, p);
       if (kind === 'train') this.trainStats = p.stats;
     }

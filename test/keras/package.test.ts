@@ -25,7 +25,9 @@ it('imports from the package entry in another directory and predicts', () => {
       console.log(JSON.stringify({ shape: y.shape, data: Array.from(y.data) }));
     `);
     const r = spawnSync(process.execPath, ['main.mjs'], { cwd: dir, encoding: 'utf8' });
-    expect(r.stderr).toBe('');
+    // Dawn's OpenGL ES adapter logs two notes about limits it lowers; nothing else may appear.
+    const dawnLimitNote = /^Warning: maxDynamic\w+BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+    expect(r.stderr.split('\n').filter((line) => line && !dawnLimitNote.test(line))).toEqual([]);
     expect(JSON.parse(r.stdout)).toEqual({ shape: [1, 2], data: [6, 6] });
   } finally {
     rmSync(dir, { recursive: true, force: true });
