@@ -6,6 +6,7 @@
 import { type TypedArray, viewArray } from '../../ir/dtype.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { emitKernel } from '../../codegen/wgsl/kernel.js';
+import { targetFromLimits } from '../../codegen/wgsl/target.js';
 import { elementBytes } from '../../passes/memory_plan.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
@@ -61,13 +62,14 @@ async function allocShared(bytes: number): Promise<GpuShared> {
 }
 
 export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory): Promise<Executable> {
-  const { device } = await getGpu();
+  const { device, limits } = await getGpu();
+  const wgslTarget = targetFromLimits(limits);
   const arena = storageBuffer(device, program.arenaBytes, `${program.name} arena`);
   const sharedBuffer = (shared as GpuShared | undefined)?.gpuBuffer;
   // One kernel at a time: Dawn's error scopes are a stack, so pipeline creation must not interleave.
   const kernels: { name: string; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; groups: readonly [number, number] }[] = [];
   for (const k of program.kernels) kernels.push(await (async () => {
-    const wgsl = emitKernel(program, k);
+    const wgsl = emitKernel(program, k, wgslTarget);
     if (config.printKernel === 'all' || (config.printKernel && program.name.includes(config.printKernel))) process.stderr.write(`--- KILN_PRINT_KERNEL: ${k.name} ---\n${wgsl.code}\n`);
     let pipeline = pipelines.get(wgsl.code);
     if (!pipeline) {

@@ -1,0 +1,151 @@
+/**
+ * The pieces every WGSL kernel is written with: buffer words in the arena
+ * (and the shared state arena) as `array<u32>` with bitcasts, literals,
+ * casts, and a Scope that names each shared subexpression once.
+ */
+import type { DType } from '../../ir/dtype.js';
+import type { BufferDecl, Expr, KernelProgram, View } from '../../ir/kernel.js';
+import type { ReduceOp } from '../../ir/scalar.js';
+import { BINARY, UNARY } from './scalar.js';
+
+export const exprDType = (e: Expr): DType => (e.k === 'index' ? 'int32' : e.k === 'random' ? 'float32' : e.dtype);
+export const WGSL_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'bool', float64: 'f64' };
+
+export function floatLiteral(v: number): string {
+  if (Number.isNaN(v)) return 'kiln_nan()';
+  if (v === Infinity) return 'kiln_inf()';
+  if (v === -Infinity) return '(-kiln_inf())';
+  const s = String(Math.fround(v));
+  return /[.e]/.test(s) ? `f32(${s})` : `f32(${s}.0)`;
+}
+
+export function literal(v: number, d: DType): string {
+  if (d === 'bool') return v ? 'true' : 'false';
+  if (d === 'int32') return `i32(${v | 0})`;
+  return floatLiteral(v);
+}
+
+/** Emits statements for one loop body, naming each shared subexpression once. */
+export class Scope {
+  readonly lines: string[] = [];
+  private readonly memo = new Map<Expr, string>();
+
+  constructor(private readonly k: KernelEmitter, readonly point: readonly string[], readonly accs: readonly string[], private readonly indent: string) {}
+
+  line(s: string): void {
+    this.lines.push(`${this.indent}${s}`);
+  }
+
+  index(view: View): string {
+    return viewIndex(view, this.point);
+  }
+
+  expr(e: Expr): string {
+    const hit = this.memo.get(e);
+    if (hit) return hit;
+    const text = this.build(e);
+    const name = `t${this.k.nextId()}`;
+    this.line(`let ${name} = ${text};`);
+    this.memo.set(e, name);
+    return name;
+  }
+
+  private build(e: Expr): string {
+    switch (e.k) {
+      case 'load': {
+        let idx = this.index(e.view);
+        if (e.dyn) idx = `(${idx} + clamp(${this.asInt(e.dyn.expr)}, 0, ${e.dyn.limit - 1}) * ${e.dyn.stride})`;
+        return this.k.load(e.buf, idx, e.dtype);
+      }
+      case 'index': return this.index(e.view);
+      case 'random': return `philox_uniform(${e.seed >>> 0}u, bitcast<u32>(${this.asInt(e.counter)}), u32(${this.index(e.view)}))`;
+      case 'const': return literal(e.value, e.dtype);
+      case 'acc': return this.accs[e.id];
+      case 'unary': return UNARY[e.op](this.expr(e.a), e.dtype);
+      case 'binary': return BINARY[e.op](this.expr(e.a), this.expr(e.b), exprDType(e.a));
+      case 'select': return `select(${this.expr(e.b)}, ${this.expr(e.a)}, ${this.expr(e.cond)})`;
+      case 'cast': return cast(this.expr(e.a), exprDType(e.a), e.dtype);
+    }
+  }
+
+  private asInt(e: Expr): string {
+    return cast(this.expr(e), exprDType(e), 'int32');
+  }
+}
+
+export function cast(x: string, from: DType, to: DType): string {
+  if (from === to) return x;
+  if (to === 'bool') return from === 'float32' ? `(${x} != 0.0)` : `(${x} != 0)`;
+  if (from === 'bool') return to === 'int32' ? `select(0, 1, ${x})` : `select(0.0, 1.0, ${x})`;
+  return `${WGSL_TYPE[to]}(${x})`;
+}
+
+export function reduceInit(op: ReduceOp, d: DType): string {
+  if (op === 'sum') return literal(0, d);
+  if (d === 'int32') return op === 'max' ? 'i32(-2147483648)' : 'i32(2147483647)';
+  return floatLiteral(op === 'max' ? -Infinity : Infinity);
+}
+
+export function reduceStep(op: ReduceOp, acc: string, v: string): string {
+  return op === 'sum' ? `${acc} + ${v}` : `${op}(${acc}, ${v})`;
+}
+
+export class KernelEmitter {
+  private id = 0;
+  usesShared = false;
+
+  constructor(private readonly program: KernelProgram) {}
+
+  nextId(): number {
+    return this.id++;
+  }
+
+  buffer(buf: number): BufferDecl {
+    return this.program.buffers[buf];
+  }
+
+  private word(buf: number, idx: string): string {
+    const b = this.buffer(buf);
+    if (b.shared) this.usesShared = true;
+    return `${b.shared ? 'shared_arena' : 'arena'}[u32(${b.offset / 4} + ${idx})]`;
+  }
+
+  load(buf: number, idx: string, d: DType): string {
+    const w = this.word(buf, idx);
+    return d === 'bool' ? `(${w} != 0u)` : `bitcast<${WGSL_TYPE[d]}>(${w})`;
+  }
+
+  store(buf: number, idx: string, value: string): string {
+    const d = this.buffer(buf).dtype;
+    return `${this.word(buf, idx)} = ${d === 'bool' ? `select(0u, 1u, ${value})` : `bitcast<u32>(${value})`};`;
+  }
+
+  /** Nested loops over `extents`, binding loop variables `prefix0..`; returns [open lines, close lines, vars]. */
+  loops(extents: readonly number[], prefix: string, indent: string): { open: string[]; close: string[]; vars: string[]; inner: string } {
+    const open: string[] = [];
+    const close: string[] = [];
+    const vars = extents.map((_, d) => `${prefix}${d}`);
+    extents.forEach((n, d) => {
+      open.push(`${indent}${'  '.repeat(d)}for (var ${vars[d]} = 0; ${vars[d]} < ${n}; ${vars[d]}++) {`);
+      close.unshift(`${indent}${'  '.repeat(d)}}`);
+    });
+    return { open, close, vars, inner: `${indent}${'  '.repeat(extents.length)}` };
+  }
+
+  /** Splits a flat index (`source`, u32) into indices over `dims`. */
+  unflatten(dims: readonly number[], indent: string, prefix: string, source = 'flat'): { lines: string[]; vars: string[] } {
+    const lines = [`${indent}var rest = i32(${source});`];
+    const vars = dims.map((_, d) => `${prefix}${d}`);
+    for (let d = dims.length - 1; d >= 0; d--) {
+      lines.push(`${indent}let ${vars[d]} = rest % ${dims[d]};`);
+      lines.push(`${indent}rest = rest / ${dims[d]};`);
+    }
+    return { lines, vars };
+  }
+}
+
+/** Index text of `view` at `point` (one index expression per dim). */
+export function viewIndex(view: View, point: readonly string[]): string {
+  const terms = view.strides.flatMap((s, d) => (s === 0 ? [] : [s === 1 ? point[d] : `${point[d]} * ${s}`]));
+  return `(${[String(view.offset), ...terms].join(' + ')})`;
+}

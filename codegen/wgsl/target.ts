@@ -1,0 +1,39 @@
+/**
+ * What the WGSL generator may assume about the device: the adapter limits
+ * that decide workgroup sizes, matmul tiles and dispatch shapes. The runtime
+ * reads them from the device; without one (tests that only emit text) the
+ * compatibility-mode minimums of the WebGPU spec apply.
+ */
+
+export interface WgslTarget {
+  readonly maxInvocationsPerWorkgroup: number;
+  readonly maxWorkgroupSizeX: number;
+  readonly maxWorkgroupSizeY: number;
+  readonly maxWorkgroupStorageBytes: number;
+  readonly maxWorkgroupsPerDimension: number;
+}
+
+/** WebGPU's guaranteed minimums in compatibility mode (core mode guarantees more). */
+export const MIN_TARGET: WgslTarget = {
+  maxInvocationsPerWorkgroup: 128,
+  maxWorkgroupSizeX: 128,
+  maxWorkgroupSizeY: 128,
+  maxWorkgroupStorageBytes: 16384,
+  maxWorkgroupsPerDimension: 65535,
+};
+
+export function targetFromLimits(limits: GPUSupportedLimits): WgslTarget {
+  return {
+    maxInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    maxWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+    maxWorkgroupSizeY: limits.maxComputeWorkgroupSizeY,
+    maxWorkgroupStorageBytes: limits.maxComputeWorkgroupStorageSize,
+    maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+  };
+}
+
+/** Workgroups for `count` tiles or invocation groups, as (x, y) within the per-dimension limit. */
+export function dispatchShape(count: number, target: WgslTarget): [number, number] {
+  const x = Math.max(Math.min(count, target.maxWorkgroupsPerDimension), 1);
+  return [x, Math.max(Math.ceil(count / x), 1)];
+}
