@@ -49,4 +49,6 @@ export const config = Object.freeze({
   printKernel: filter(process.env.KILN_PRINT_KERNEL),
   /** KILN_VERIFY=0 skips verifying the IR between passes (on by default). */
   verify: process.env.KILN_VERIFY !== '0',
+  /** KILN_PROFILE=1: the WebGPU backend times every kernel of every run (runtime/webgpu/profile.ts); slows runs down. */
+  profile: process.env.KILN_PROFILE === '1',
 });

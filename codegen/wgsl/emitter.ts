@@ -6,6 +6,7 @@
 import type { DType } from '../../ir/dtype.js';
 import type { BufferDecl, Expr, KernelProgram, View } from '../../ir/kernel.js';
 import type { ReduceOp } from '../../ir/scalar.js';
+import type { BindingPlan } from './bindings.js';
 import { BINARY, UNARY } from './scalar.js';
 
 export const exprDType = (e: Expr): DType => (e.k === 'index' ? 'int32' : e.k === 'random' ? 'float32' : e.dtype);
@@ -92,9 +93,7 @@ export function reduceStep(op: ReduceOp, acc: string, v: string): string {
 
 export class KernelEmitter {
   private id = 0;
-  usesShared = false;
-
-  constructor(private readonly program: KernelProgram) {}
+  constructor(private readonly program: KernelProgram, private readonly plan: BindingPlan) {}
 
   nextId(): number {
     return this.id++;
@@ -105,9 +104,9 @@ export class KernelEmitter {
   }
 
   private word(buf: number, idx: string): string {
-    const b = this.buffer(buf);
-    if (b.shared) this.usesShared = true;
-    return `${b.shared ? 'shared_arena' : 'arena'}[u32(${b.offset / 4} + ${idx})]`;
+    const at = this.plan.buffers.get(buf);
+    if (!at) throw new Error(`WGSL emitter: buffer ${buf} has no binding`);
+    return `${at.name}[u32(${at.word} + ${idx})]`;
   }
 
   load(buf: number, idx: string, d: DType): string {

@@ -8,6 +8,7 @@
  * limits (target.ts).
  */
 import type { Kernel, KernelProgram, LoopKernel } from '../../ir/kernel.js';
+import { type Binding, planBindings } from './bindings.js';
 import { KernelEmitter, Scope, WGSL_TYPE, reduceInit, reduceStep } from './emitter.js';
 import { matmulShader } from './matmul.js';
 import { PRELUDE } from './scalar.js';
@@ -22,7 +23,8 @@ export interface WgslKernel {
   /** Workgroups to dispatch (x, y). */
   readonly groups: readonly [number, number];
   readonly workgroupSize: readonly [number, number];
-  readonly usesShared: boolean;
+  /** Storage bindings of group 0, in binding order. */
+  readonly bindings: readonly Binding[];
 }
 
 function loopBody(e: KernelEmitter, k: LoopKernel): string[] {
@@ -60,7 +62,8 @@ export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget
   if (k.kind === 'matmul' ? k.dtype === 'float64' : program.buffers.some((b) => b.dtype === 'float64')) {
     throw new Error(`WebGPU has no float64: kernel ${k.name} of '${program.name}' cannot run on the webgpu backend (use float32 or the cpu backend)`);
   }
-  const e = new KernelEmitter(program);
+  const plan = planBindings(program, k, target);
+  const e = new KernelEmitter(program, plan);
   const groupSize = Math.min(WORKGROUP_SIZE, target.maxInvocationsPerWorkgroup, target.maxWorkgroupSizeX);
   let shader: { decls: readonly string[]; workgroupSize: readonly [number, number]; params: string; groups: readonly [number, number]; body: readonly string[] };
   if (k.kind === 'matmul') {
@@ -74,13 +77,12 @@ export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget
   const [wx, wy] = shader.workgroupSize;
   const code = [
     PRELUDE,
-    '@group(0) @binding(0) var<storage, read_write> arena: array<u32>;',
-    ...(e.usesShared ? ['@group(0) @binding(1) var<storage, read_write> shared_arena: array<u32>;'] : []),
+    ...plan.bindings.map((b) => `@group(0) @binding(${b.binding}) var<storage, read_write> ${b.name}: array<u32>;`),
     ...shader.decls,
     `@compute @workgroup_size(${wy === 1 ? wx : `${wx}, ${wy}`})`,
     `fn main(${shader.params}) {`,
     ...shader.body,
     '}',
   ].join('\n');
-  return { name: k.name, code, groups: shader.groups, workgroupSize: shader.workgroupSize, usesShared: e.usesShared };
+  return { name: k.name, code, groups: shader.groups, workgroupSize: shader.workgroupSize, bindings: plan.bindings };
 }

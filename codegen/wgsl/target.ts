@@ -11,6 +11,9 @@ export interface WgslTarget {
   readonly maxWorkgroupSizeY: number;
   readonly maxWorkgroupStorageBytes: number;
   readonly maxWorkgroupsPerDimension: number;
+  readonly maxStorageBufferBindingSize: number;
+  readonly minStorageBufferOffsetAlignment: number;
+  readonly maxStorageBuffersPerShaderStage: number;
 }
 
 /** WebGPU's guaranteed minimums in compatibility mode (core mode guarantees more). */
@@ -20,6 +23,9 @@ export const MIN_TARGET: WgslTarget = {
   maxWorkgroupSizeY: 128,
   maxWorkgroupStorageBytes: 16384,
   maxWorkgroupsPerDimension: 65535,
+  maxStorageBufferBindingSize: 134217728,
+  minStorageBufferOffsetAlignment: 256,
+  maxStorageBuffersPerShaderStage: 4,
 };
 
 export function targetFromLimits(limits: GPUSupportedLimits): WgslTarget {
@@ -29,6 +35,9 @@ export function targetFromLimits(limits: GPUSupportedLimits): WgslTarget {
     maxWorkgroupSizeY: limits.maxComputeWorkgroupSizeY,
     maxWorkgroupStorageBytes: limits.maxComputeWorkgroupStorageSize,
     maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+    minStorageBufferOffsetAlignment: limits.minStorageBufferOffsetAlignment,
+    maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
   };
 }
 

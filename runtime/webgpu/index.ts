@@ -6,11 +6,12 @@
 import { type TypedArray, viewArray } from '../../ir/dtype.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { emitKernel } from '../../codegen/wgsl/kernel.js';
-import { targetFromLimits } from '../../codegen/wgsl/target.js';
+import { type WgslTarget, targetFromLimits } from '../../codegen/wgsl/target.js';
 import { elementBytes } from '../../passes/memory_plan.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
 import { getGpu } from './device.js';
+import { recordKernelTime } from './profile.js';
 
 const pipelines = new Map<string, GPUComputePipeline>();
 
@@ -45,7 +46,8 @@ interface GpuShared extends SharedMemory {
 
 /** A GPU buffer with a host mirror: the host writes through `upload`, and `download` refreshes the mirror. */
 async function allocShared(bytes: number): Promise<GpuShared> {
-  const { device } = await getGpu();
+  const { device, limits } = await getGpu();
+  if (bytes > limits.maxBufferSize) throw new Error(`webgpu backend: the model's weights need ${bytes} bytes, over the adapter's maxBufferSize ${limits.maxBufferSize}`);
   const gpuBuffer = storageBuffer(device, bytes, 'kiln shared state');
   const buffer = new ArrayBuffer(Math.max(Math.ceil(bytes / 4) * 4, 8));
   return {
@@ -61,13 +63,16 @@ async function allocShared(bytes: number): Promise<GpuShared> {
   };
 }
 
-export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory): Promise<Executable> {
-  const { device, limits } = await getGpu();
-  const wgslTarget = targetFromLimits(limits);
+/** `limits` overrides what the device reports (tests use it to force binding windows). */
+export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, limits: Partial<WgslTarget> = {}): Promise<Executable> {
+  const gpu = await getGpu();
+  const { device } = gpu;
+  const wgslTarget = { ...targetFromLimits(gpu.limits), ...limits };
+  if (program.arenaBytes > gpu.limits.maxBufferSize) throw new Error(`webgpu backend: program '${program.name}' needs an arena of ${program.arenaBytes} bytes, over the adapter's maxBufferSize ${gpu.limits.maxBufferSize}`);
   const arena = storageBuffer(device, program.arenaBytes, `${program.name} arena`);
   const sharedBuffer = (shared as GpuShared | undefined)?.gpuBuffer;
   // One kernel at a time: Dawn's error scopes are a stack, so pipeline creation must not interleave.
-  const kernels: { name: string; pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; groups: readonly [number, number] }[] = [];
+  const kernels: LoadedKernel[] = [];
   for (const k of program.kernels) kernels.push(await (async () => {
     const wgsl = emitKernel(program, k, wgslTarget);
     if (config.printKernel === 'all' || (config.printKernel && program.name.includes(config.printKernel))) process.stderr.write(`--- KILN_PRINT_KERNEL: ${k.name} ---\n${wgsl.code}\n`);
@@ -77,9 +82,11 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory):
       pipeline = await checked(device, `kernel ${k.name} (pipeline)`, () => device.createComputePipeline({ label: k.name, layout: 'auto', compute: { module, entryPoint: 'main' } }));
       pipelines.set(wgsl.code, pipeline);
     }
-    if (wgsl.usesShared && !sharedBuffer) throw new Error(`webgpu backend: kernel ${k.name} reads the shared state arena, but no shared memory was given`);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: arena } }];
-    if (wgsl.usesShared) entries.push({ binding: 1, resource: { buffer: sharedBuffer! } });
+    if (wgsl.bindings.some((b) => b.space === 'shared') && !sharedBuffer) throw new Error(`webgpu backend: kernel ${k.name} reads the shared state arena, but no shared memory was given`);
+    const entries: GPUBindGroupEntry[] = wgsl.bindings.map((b) => ({
+      binding: b.binding,
+      resource: { buffer: b.space === 'shared' ? sharedBuffer! : arena, offset: b.offset, ...(b.size === null ? {} : { size: b.size }) },
+    }));
     const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     return { name: k.name, pipeline, bindGroup, groups: wgsl.groups };
   })());
@@ -102,6 +109,7 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory):
       return b.dtype === 'bool' ? Uint8Array.from(new Uint32Array(bytes)) : viewArray(bytes, b.dtype, 0, b.size).slice();
     },
     async run() {
+      if (config.profile) return profiledRun(device, program.name, kernels);
       const enc = device.createCommandEncoder({ label: program.name });
       const pass = enc.beginComputePass();
       for (const k of kernels) {
@@ -119,6 +127,51 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory):
       arena.destroy();
     },
   };
+}
+
+interface LoadedKernel {
+  readonly name: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  readonly groups: readonly [number, number];
+}
+
+/** One run with every kernel timed (KILN_PROFILE=1): GPU timestamps where the adapter has them, else one submit per kernel. */
+async function profiledRun(device: GPUDevice, programName: string, kernels: readonly LoadedKernel[]): Promise<void> {
+  device.pushErrorScope('validation');
+  if (device.features.has('timestamp-query')) {
+    const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * kernels.length });
+    const resolved = device.createBuffer({ size: 16 * kernels.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const enc = device.createCommandEncoder({ label: programName });
+    kernels.forEach((k, i) => {
+      const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+      pass.setPipeline(k.pipeline);
+      pass.setBindGroup(0, k.bindGroup);
+      pass.dispatchWorkgroups(k.groups[0], k.groups[1]);
+      pass.end();
+    });
+    enc.resolveQuerySet(querySet, 0, 2 * kernels.length, resolved, 0);
+    device.queue.submit([enc.finish()]);
+    const ticks = new BigUint64Array(await readBack(device, resolved, 0, 16 * kernels.length));
+    kernels.forEach((k, i) => recordKernelTime(programName, k.name, Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6, 'timestamp-query'));
+    querySet.destroy();
+    resolved.destroy();
+  } else {
+    for (const k of kernels) {
+      const enc = device.createCommandEncoder({ label: k.name });
+      const pass = enc.beginComputePass();
+      pass.setPipeline(k.pipeline);
+      pass.setBindGroup(0, k.bindGroup);
+      pass.dispatchWorkgroups(k.groups[0], k.groups[1]);
+      pass.end();
+      const t0 = performance.now();
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      recordKernelTime(programName, k.name, performance.now() - t0, 'wall-clock per submit');
+    }
+  }
+  const error = await device.popErrorScope();
+  if (error) throw new Error(`webgpu backend: running '${programName}' (profiled): ${error.message}`);
 }
 
 export const webgpuBackend: Backend = {

@@ -18,6 +18,8 @@ import { interpret } from '../../ir/interpret.js';
 import { emitKernel } from '../../codegen/wgsl/kernel.js';
 import { compileToProgram } from '../../passes/pipeline.js';
 import { compileGraph } from '../../runtime/executor.js';
+import { loadWebgpu } from '../../runtime/webgpu/index.js';
+import { MIN_TARGET } from '../../codegen/wgsl/target.js';
 import { rng } from '../helpers/nd.js';
 import { OP_CASES, generate } from '../helpers/op_cases.js';
 
@@ -32,6 +34,60 @@ describe('webgpu backend', () => {
     expect(code).toMatch(/let t\d+ = bitcast<f32>\(arena\[u32\(0 \+ \(0 \+ o0 \* 6 \+ o1\)\)\]\);/);
     expect(code).toMatch(/let t\d+ = exp\(t\d+\);/);
     expect(code.match(/arena\[[^\]]+\] = bitcast<u32>/g)).toHaveLength(1);
+  });
+
+  it('tiles matmuls in workgroup memory, sized by the adapter limits; tiny ones stay per element', () => {
+    const b = new GraphBuilder();
+    const y = b.maximum(b.add(b.matmul(b.param('x', [100, 784]), b.param('w', [784, 512])), b.param('c', [512])), 0);
+    const { program } = compileToProgram(b.build([y]), { name: 'mm', wideBool: true });
+    const mm = program.kernels.find((k) => k.kind === 'matmul')!;
+    const core = emitKernel(program, mm, { ...MIN_TARGET, maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupSizeY: 256 });
+    expect(core.workgroupSize).toEqual([16, 16]);
+    expect(core.groups).toEqual([2 * 8, 1]);
+    expect(core.code).toContain('var<workgroup> tile_a: array<f32, 1024>;');
+    expect(core.code.match(/workgroupBarrier\(\);/g)).toHaveLength(2);
+    expect(core.code).toMatch(/acc_3 = fma\(vec4<f32>\(tile_a\[pp \* 64 \+ ty \* 4 \+ 3\]\), bv, acc_3\);/);
+    // The bias add and relu are fused into each element's store.
+    expect(core.code).toMatch(/let t\d+ = max\(t\d+, t\d+\);/);
+    const compat = emitKernel(program, mm, MIN_TARGET);
+    expect(compat.workgroupSize).toEqual([16, 8]);
+    expect(compat.code).toContain('acc_7 = fma(');
+    const small = new GraphBuilder();
+    const v = small.matmul(small.param('x', [1, 784]), small.param('w', [784, 10]));
+    const one = compileToProgram(small.build([v]), { name: 'mv', wideBool: true }).program;
+    const simple = emitKernel(one, one.kernels[0], MIN_TARGET);
+    expect(simple.code).not.toContain('workgroupBarrier');
+    expect(simple.code).toContain('for (var p = 0; p < 784; p++) {');
+  });
+
+  it('binds arenas over maxStorageBufferBindingSize as aligned windows', async () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [64, 300]);
+    const y = b.unary('exp', b.add(x, b.param('c', [300])));
+    const z = b.sum(b.mul(y, y), 1);
+    const { program } = compileToProgram(b.build([y, z]), { name: 'windows', wideBool: true });
+    const limit = 80_000;
+    expect(program.arenaBytes).toBeGreaterThan(limit);
+    const target = { ...MIN_TARGET, maxStorageBufferBindingSize: limit, maxStorageBuffersPerShaderStage: 8 };
+    const emitted = program.kernels.map((k) => emitKernel(program, k, target));
+    for (const k of emitted) {
+      for (const w of k.bindings) {
+        expect(w.size).not.toBeNull();
+        expect(w.offset % target.minStorageBufferOffsetAlignment).toBe(0);
+        expect(w.size!).toBeLessThanOrEqual(limit);
+      }
+    }
+    expect(emitted.some((k) => k.bindings.length > 1)).toBe(true);
+    const xs = Float32Array.from({ length: 64 * 300 }, (_, i) => Math.sin(i) / 2);
+    const cs = Float32Array.from({ length: 300 }, (_, i) => Math.cos(i) / 4);
+    const exe = await loadWebgpu(program, undefined, { maxStorageBufferBindingSize: limit });
+    exe.write(program.params.get('x')!, xs);
+    exe.write(program.params.get('c')!, cs);
+    await exe.run();
+    const want = interpret(b.build([y, z]), new Map([['x', xs], ['c', cs]]));
+    expect(await exe.read(program.outputs[0])).toBeAllClose(want[0], { rtol: 1e-5, atol: 1e-6 });
+    expect(await exe.read(program.outputs[1])).toBeAllClose(want[1], { rtol: 1e-5, atol: 1e-5 });
+    exe.dispose();
   });
 
   it('runs every op case like the interpreter', async () => {
