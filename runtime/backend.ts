@@ -16,6 +16,13 @@ export interface Executable {
   read(buf: number): Promise<TypedArray>;
   /** Runs every kernel of the program once, in order. */
   run(): Promise<void>;
+  /**
+   * Runs the program and reads `buffers` back. Where the backend queues work
+   * (WebGPU), the run is queued before this returns and the copies travel in
+   * the same submission, so a caller may queue the next run before awaiting
+   * this one's results.
+   */
+  runAndRead?(buffers: readonly number[]): Promise<TypedArray[]>;
   dispose(): void;
 }
 

@@ -31,7 +31,11 @@ export interface CompiledGraph {
   write(name: string, data: TypedArray): void;
   /** The current value of a param: state params change with every run that updates them. */
   read(name: string): Promise<TypedArray>;
-  /** Runs the program; resolves to one array per graph output (copies). */
+  /**
+   * Runs the program; resolves to one array per graph output (copies). On
+   * WebGPU the run is queued before run() returns, so a caller may write the
+   * next inputs and queue the next run before awaiting this one.
+   */
   run(): Promise<TypedArray[]>;
   dispose(): void;
 }

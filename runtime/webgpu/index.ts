@@ -94,6 +94,12 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
     const b = program.buffers[buf];
     return { gpu: b.shared ? sharedBuffer! : arena, offset: b.offset };
   };
+  const read = async (buf: number): Promise<TypedArray> => {
+    const b = program.buffers[buf];
+    const { gpu, offset } = target(buf);
+    const bytes = await readBack(device, gpu, offset, b.size * elementBytes(b, true));
+    return b.dtype === 'bool' ? Uint8Array.from(new Uint32Array(bytes)) : viewArray(bytes, b.dtype, 0, b.size).slice();
+  };
   return {
     program,
     write(buf: number, data: TypedArray, elementOffset = 0) {
@@ -102,32 +108,84 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
       const words = b.dtype === 'bool' ? Uint32Array.from(data) : data;
       device.queue.writeBuffer(gpu, offset + elementOffset * elementBytes(b, true), words.buffer, words.byteOffset, Math.ceil(words.byteLength / 4) * 4);
     },
-    async read(buf: number) {
-      const b = program.buffers[buf];
-      const { gpu, offset } = target(buf);
-      const bytes = await readBack(device, gpu, offset, b.size * elementBytes(b, true));
-      return b.dtype === 'bool' ? Uint8Array.from(new Uint32Array(bytes)) : viewArray(bytes, b.dtype, 0, b.size).slice();
-    },
+    read,
     async run() {
       if (config.profile) return profiledRun(device, program.name, kernels);
-      const enc = device.createCommandEncoder({ label: program.name });
-      const pass = enc.beginComputePass();
-      for (const k of kernels) {
-        pass.setPipeline(k.pipeline);
-        pass.setBindGroup(0, k.bindGroup);
-        pass.dispatchWorkgroups(k.groups[0], k.groups[1]);
-      }
-      pass.end();
-      device.pushErrorScope('validation');
-      device.queue.submit([enc.finish()]);
-      const error = await device.popErrorScope();
-      if (error) throw new Error(`webgpu backend: running '${program.name}': ${error.message}`);
+      await submitChecked(device, program.name, encodeRun(device, program.name, kernels).finish());
+    },
+    runAndRead(bufs: readonly number[]) {
+      if (config.profile) return profiledRun(device, program.name, kernels).then(() => Promise.all(bufs.map(read)));
+      const enc = encodeRun(device, program.name, kernels);
+      const sizes = bufs.map((b) => Math.ceil((program.buffers[b].size * elementBytes(program.buffers[b], true)) / 4) * 4);
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const staging = stagingPool.take(device, total);
+      let at = 0;
+      bufs.forEach((b, i) => {
+        const { gpu, offset } = target(b);
+        enc.copyBufferToBuffer(gpu, offset, staging, at, sizes[i]);
+        at += sizes[i];
+      });
+      const submitted = submitChecked(device, program.name, enc.finish());
+      return (async () => {
+        await submitted;
+        await staging.mapAsync(GPUMapMode.READ, 0, Math.max(total, 4));
+        const bytes = staging.getMappedRange(0, Math.max(total, 4)).slice(0);
+        staging.unmap();
+        stagingPool.give(staging);
+        let from = 0;
+        return bufs.map((b, i) => {
+          const decl = program.buffers[b];
+          const words = bytes.slice(from, from + sizes[i]);
+          from += sizes[i];
+          return decl.dtype === 'bool' ? Uint8Array.from(new Uint32Array(words, 0, decl.size)) : viewArray(words, decl.dtype, 0, decl.size);
+        });
+      })();
     },
     dispose() {
       arena.destroy();
     },
   };
 }
+
+/** Records every kernel of a run into one compute pass. */
+function encodeRun(device: GPUDevice, label: string, kernels: readonly LoadedKernel[]): GPUCommandEncoder {
+  const enc = device.createCommandEncoder({ label });
+  const pass = enc.beginComputePass();
+  for (const k of kernels) {
+    pass.setPipeline(k.pipeline);
+    pass.setBindGroup(0, k.bindGroup);
+    pass.dispatchWorkgroups(k.groups[0], k.groups[1]);
+  }
+  pass.end();
+  return enc;
+}
+
+/** Submits now; the promise reports Dawn's validation errors for the submission, with the program's name. */
+function submitChecked(device: GPUDevice, programName: string, commands: GPUCommandBuffer): Promise<void> {
+  device.pushErrorScope('validation');
+  device.queue.submit([commands]);
+  return device.popErrorScope().then((error) => {
+    if (error) throw new Error(`webgpu backend: running '${programName}': ${error.message}`);
+  });
+}
+
+/**
+ * Mappable buffers for reading results back, reused between runs: a run in
+ * flight holds one while the next run takes another, so reads never wait on
+ * a buffer still mapped.
+ */
+const stagingPool = {
+  free: [] as GPUBuffer[],
+  take(device: GPUDevice, bytes: number): GPUBuffer {
+    const i = this.free.findIndex((b) => b.size >= bytes);
+    if (i >= 0) return this.free.splice(i, 1)[0];
+    return device.createBuffer({ label: 'kiln readback', size: Math.max(Math.ceil(bytes / 256) * 256, 256), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  },
+  give(buffer: GPUBuffer): void {
+    if (this.free.length < 8) this.free.push(buffer);
+    else buffer.destroy();
+  },
+};
 
 interface LoadedKernel {
   readonly name: string;

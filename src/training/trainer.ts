@@ -49,6 +49,11 @@ export interface FitArgs {
   readonly validationSteps?: number;
 }
 
+/** A queued step: its [loss, ...metrics] once read back. */
+interface Launched {
+  readonly outs: Promise<number[]>;
+}
+
 interface LoopConfig {
   readonly epochs: number;
   readonly steps: number;
@@ -167,6 +172,15 @@ export class Trainer {
 
   /** One step on rows [start, end) of `order`; returns [loss, ...metrics]. */
   private async step(kind: 'train' | 'test', x: Tensor, y: Tensor, w: Float32Array, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<number[]> {
+    return (await this.launch(kind, x, y, w, order, start, end, batch)).outs;
+  }
+
+  /**
+   * Writes a step's inputs and starts it. Resolves once the step is queued
+   * (on WebGPU: submitted), to the promise of its [loss, ...metrics], so the
+   * training loop can queue the next step before reading this one back.
+   */
+  private async launch(kind: 'train' | 'test', x: Tensor, y: Tensor, w: Float32Array, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<Launched> {
     const p = await this.program(kind, batch, y.shape.slice(1));
     this.net.syncShared();
     if (kind === 'train') {
@@ -183,7 +197,7 @@ export class Trainer {
     p.write('input', xs);
     p.write('target', ys);
     p.write('sample_weight', ws);
-    return Array.from(await p.run(), (a) => a[0]);
+    return { outs: p.run().then((outs) => Array.from(outs, (a) => a[0])) };
   }
 
   async fit(xIn: Data, yIn: Data, args: FitArgs = {}): Promise<History> {
@@ -214,7 +228,7 @@ export class Trainer {
       step: async (s) => {
         const start = (s * batch) % n;
         const end = Math.min(start + batch, n);
-        return { size: end - start, run: () => this.step('train', x, y, weights, order, start, end, batch) };
+        return { size: end - start, run: () => this.launch('train', x, y, weights, order, start, end, batch) };
       },
     });
   }
@@ -225,7 +239,7 @@ export class Trainer {
    * `steps` batches, validation at each epoch end, weights pulled to the host
    * after every epoch.
    */
-  private async trainLoop(cfg: LoopConfig, source: { beginEpoch?: (epoch: number) => void; step: (s: number, epoch: number) => Promise<{ size: number; run: () => Promise<number[]> }> }): Promise<History> {
+  private async trainLoop(cfg: LoopConfig, source: { beginEpoch?: (epoch: number) => void; step: (s: number, epoch: number) => Promise<{ size: number; run: () => Promise<Launched> }> }): Promise<History> {
     const metrics = [...this.metricsNames, ...(cfg.validation ? this.metricsNames.map((m) => `val_${m}`) : [])];
     const history = new History();
     const list = [new BaseLogger(), ...(cfg.verbose ? [new ProgbarLogger()] : []), ...(cfg.callbacks ?? []), history];
@@ -240,14 +254,34 @@ export class Trainer {
     for (let epoch = cfg.initialEpoch ?? 0; epoch < cfg.epochs && !model.stopTraining; epoch++) {
       await callbacks.call('onEpochBegin', epoch);
       source.beginEpoch?.(epoch);
-      for (let s = 0; s < cfg.steps && !model.stopTraining; s++) {
+      // On WebGPU the next step is queued before this one is read back (and before its callbacks run), so
+      // the device never waits on the host; a stopTraining set in onBatchEnd then takes effect one step later.
+      const pipelined = this.net.backend === 'webgpu';
+      const launch = async (s: number): Promise<Launched & { size: number }> => {
         const { size, run } = await source.step(s, epoch);
-        const logs: Logs = { batch: s, size };
-        await callbacks.call('onBatchBegin', s, logs);
-        const outs = await run();
+        return { size, outs: (await run()).outs };
+      };
+      let ahead: (Launched & { size: number }) | null = null;
+      for (let s = 0; s < cfg.steps && !model.stopTraining; s++) {
+        let current: Launched & { size: number };
+        const logs: Logs = { batch: s };
+        if (pipelined) {
+          current = ahead ?? (await launch(s));
+          ahead = s + 1 < cfg.steps ? await launch(s + 1) : null;
+          logs.size = current.size;
+          await callbacks.call('onBatchBegin', s, logs);
+        } else {
+          const { size, run } = await source.step(s, epoch);
+          logs.size = size;
+          await callbacks.call('onBatchBegin', s, logs);
+          current = { size, outs: (await run()).outs };
+        }
+        const outs = await current.outs;
         this.metricsNames.forEach((m, i) => (logs[m] = outs[i]));
         await callbacks.call('onBatchEnd', s, logs);
       }
+      // A step queued ahead of a stop still runs: wait for it before touching the weights.
+      await ahead?.outs;
       const epochLogs: Logs = {};
       await this.net.refreshShared();
       if (cfg.validation) {
@@ -307,7 +341,7 @@ export class Trainer {
         const batch = await queue.next();
         if (!batch) throw new Error(`fitGenerator: the source ran out after ${s} batches of epoch ${epoch + 1}; it must yield stepsPerEpoch (${stepsPerEpoch}) batches per epoch`);
         const [x, y, w] = batch;
-        return { size: 1, run: () => this.stepOn('train', x, y, w) };
+        return { size: 1, run: () => this.launchOn('train', x, y, w) };
       },
     });
   }
@@ -329,10 +363,14 @@ export class Trainer {
   }
 
   private async stepOn(kind: 'train' | 'test', xIn: Tensor, yIn: Tensor, w?: Tensor): Promise<number[]> {
+    return (await this.launchOn(kind, xIn, yIn, w)).outs;
+  }
+
+  private launchOn(kind: 'train' | 'test', xIn: Tensor, yIn: Tensor, w?: Tensor): Promise<Launched> {
     const [x, y] = [toTensor(xIn), toTensor(yIn)];
     this.checkData(x, y);
     const n = x.shape[0];
-    return this.step(kind, x, y, sampleWeights(y, w, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+    return this.launch(kind, x, y, sampleWeights(y, w, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
   }
 
   dispose(): void {

@@ -60,6 +60,19 @@ describe('webgpu backend', () => {
     expect(simple.code).toContain('for (var p = 0; p < 784; p++) {');
   });
 
+  it('queues a run before run() returns: the next inputs and run can follow before reading back', async () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [1000]);
+    const exe = await compileGraph(b.build([b.mul(x, 2), b.sum(x)]), { backend: 'webgpu', name: 'pipelined' });
+    const pending = [1, 2, 3].map((v) => {
+      exe.write('x', new Float32Array(1000).fill(v));
+      return exe.run();
+    });
+    const results = await Promise.all(pending);
+    expect(results.map(([y, total]) => [y[0], y[999], total[0]])).toEqual([[2, 2, 1000], [4, 4, 2000], [6, 6, 3000]]);
+    exe.dispose();
+  });
+
   it('binds arenas over maxStorageBufferBindingSize as aligned windows', async () => {
     const b = new GraphBuilder();
     const x = b.param('x', [64, 300]);
