@@ -28,6 +28,8 @@ export interface BindingPlan {
   readonly bindings: readonly Binding[];
   /** Per buffer id: its binding's variable and the buffer's first word within it. */
   readonly buffers: ReadonlyMap<number, { readonly name: string; readonly word: number }>;
+  /** Bindings declared as array<vec4<u32>> (for vec4 loads); scalars then address word w as [w >> 2][w & 3]. */
+  readonly vec4: Set<string>;
 }
 
 const bytesOf = (b: BufferDecl): number => b.size * elementBytes(b, true);
@@ -49,14 +51,15 @@ export function planBindings(program: KernelProgram, k: Kernel, target: WgslTarg
     }
     for (const w of windows(bufs, target, `${program.name}/${k.name}`)) {
       const name = `${base}${bindings.filter((x) => x.space === space).length || ''}`;
-      bindings.push({ binding: bindings.length, space, name, offset: w.start, size: Math.ceil((w.end - w.start) / 4) * 4 });
+      // Sizes in whole vec4s, so a binding read as array<vec4<u32>> reaches its last word.
+      bindings.push({ binding: bindings.length, space, name, offset: w.start, size: Math.ceil((w.end - w.start) / 16) * 16 });
       for (const b of w.bufs) buffers.set(b.id, { name, word: (b.offset - w.start) / 4 });
     }
   }
   if (bindings.length > target.maxStorageBuffersPerShaderStage) {
     throw new Error(`webgpu backend: kernel ${program.name}/${k.name} needs ${bindings.length} storage bindings to reach its ${used.length} buffers within maxStorageBufferBindingSize ${target.maxStorageBufferBindingSize}, over the adapter's maxStorageBuffersPerShaderStage ${target.maxStorageBuffersPerShaderStage}`);
   }
-  return { bindings, buffers };
+  return { bindings, buffers, vec4: new Set() };
 }
 
 /** Greedy non-overlapping windows over buffers sorted by offset. */

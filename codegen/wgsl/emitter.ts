@@ -104,9 +104,26 @@ export class KernelEmitter {
   }
 
   private word(buf: number, idx: string): string {
+    const at = this.binding(buf);
+    if (!this.plan.vec4.has(at.name)) return `${at.name}[u32(${at.word} + ${idx})]`;
+    return `${at.name}[u32(${at.word} + ${idx}) >> 2u][u32(${at.word} + ${idx}) & 3u]`;
+  }
+
+  binding(buf: number): { readonly name: string; readonly word: number } {
     const at = this.plan.buffers.get(buf);
     if (!at) throw new Error(`WGSL emitter: buffer ${buf} has no binding`);
-    return `${at.name}[u32(${at.word} + ${idx})]`;
+    return at;
+  }
+
+  /** Declares `buf`'s binding as array<vec4<u32>> (before any code for it is emitted). */
+  useVec4(buf: number): void {
+    this.plan.vec4.add(this.binding(buf).name);
+  }
+
+  /** Four float32 elements from word `idx` of `buf` (a multiple of 4 words into a vec4 binding). */
+  loadVec4(buf: number, idx: string): string {
+    const at = this.binding(buf);
+    return `bitcast<vec4<f32>>(${at.name}[u32(${at.word} + ${idx}) >> 2u])`;
   }
 
   load(buf: number, idx: string, d: DType): string {

@@ -77,7 +77,7 @@ export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget
   const [wx, wy] = shader.workgroupSize;
   const code = [
     PRELUDE,
-    ...plan.bindings.map((b) => `@group(0) @binding(${b.binding}) var<storage, read_write> ${b.name}: array<u32>;`),
+    ...plan.bindings.map((b) => `@group(0) @binding(${b.binding}) var<storage, read_write> ${b.name}: array<${plan.vec4.has(b.name) ? 'vec4<u32>' : 'u32'}>;`),
     ...shader.decls,
     `@compute @workgroup_size(${wy === 1 ? wx : `${wx}, ${wy}`})`,
     `fn main(${shader.params}) {`,

@@ -93,20 +93,19 @@ function tiled(e: KernelEmitter, k: MatmulKernel, t: MatmulTiling, target: WgslT
   const [tm, tn] = vars.slice(-2);
   body.push(`  let row0 = ${tm} * ${bm};`, `  let col0 = ${tn} * ${bn};`, `  let tx = i32(lid.x);`, `  let ty = i32(lid.y);`, `  let lin = i32(lidx);`);
   for (let r = 0; r < rm; r++) body.push(`  var acc_${r} = vec${rn}<f32>(0.0);`);
-  // Staging loops: A along k when its k stride is 1 (row-major), else along m; B along n when n is contiguous.
-  const aAlongK = k.a.view.strides[k.batch.length + 1] === 1 || k.a.view.strides[k.batch.length] !== 1;
-  const bAlongN = k.b.view.strides[k.batch.length + 1] === 1 || k.b.view.strides[k.batch.length] !== 1;
+  // Staging: consecutive invocations walk the operand's contiguous dim (coalesced), four words at a time where it allows.
+  const rank = k.batch.length;
+  const aAlongK = k.a.view.strides[rank + 1] === 1 || k.a.view.strides[rank] !== 1;
+  const bAlongK = !(k.b.view.strides[rank + 1] === 1 || k.b.view.strides[rank] !== 1);
+  const aPoint = (x: string, p: string): string[] => [...batch, x, p];
+  const bPoint = (x: string, p: string): string[] => [...batch, p, x];
+  const aVec = vec4Ok(e, k.a, aAlongK ? rank + 1 : rank, aAlongK ? k.k : k.m);
+  const bVec = vec4Ok(e, k.b, bAlongK ? rank : rank + 1, bAlongK ? k.k : k.n);
+  if (aVec) e.useVec4(k.a.buf);
+  if (bVec) e.useVec4(k.b.buf);
   body.push(`  for (var p0 = 0; p0 < ${k.k}; p0 += ${bk}) {`);
-  body.push(`    for (var s = lin; s < ${bk * bm}; s += ${threads}) {`);
-  body.push(aAlongK ? `      let ii = s / ${bk}; let pp = s % ${bk};` : `      let pp = s / ${bm}; let ii = s % ${bm};`);
-  body.push(`      let gi = row0 + ii; let gp = p0 + pp;`, `      var v = 0.0;`);
-  body.push(`      if (gi < ${k.m} && gp < ${k.k}) { v = ${e.load(k.a.buf, viewIndex(k.a.view, [...batch, 'gi', 'gp']), 'float32')}; }`);
-  body.push(`      tile_a[pp * ${bm} + ii] = v;`, '    }');
-  body.push(`    for (var s = lin; s < ${bk * bn}; s += ${threads}) {`);
-  body.push(bAlongN ? `      let pp = s / ${bn}; let jj = s % ${bn};` : `      let jj = s / ${bk}; let pp = s % ${bk};`);
-  body.push(`      let gp = p0 + pp; let gj = col0 + jj;`, `      var v = 0.0;`);
-  body.push(`      if (gp < ${k.k} && gj < ${k.n}) { v = ${e.load(k.b.buf, viewIndex(k.b.view, [...batch, 'gp', 'gj']), 'float32')}; }`);
-  body.push(`      tile_b[pp * ${bn} + jj] = v;`, '    }');
+  body.push(...stage(e, k.a, 'tile_a', { width: bm, bk, threads, x0: 'row0', xLimit: k.m, kLimit: k.k, alongK: aAlongK, vec: aVec, point: aPoint }));
+  body.push(...stage(e, k.b, 'tile_b', { width: bn, bk, threads, x0: 'col0', xLimit: k.n, kLimit: k.k, alongK: bAlongK, vec: bVec, point: bPoint }));
   body.push('    workgroupBarrier();');
   body.push(`    for (var pp = 0; pp < ${bk}; pp++) {`);
   const bcols = Array.from({ length: rn }, (_, c) => `tile_b[pp * ${bn} + tx * ${rn} + ${c}]`);
@@ -129,4 +128,54 @@ function tiled(e: KernelEmitter, k: MatmulKernel, t: MatmulTiling, target: WgslT
     groups,
     body,
   };
+}
+
+type Operand = MatmulKernel['a'];
+
+/**
+ * Whether an operand can be staged with vec4 loads: float32, contiguous along
+ * `dim` with an extent divisible by 4, every other stride a multiple of 4
+ * words, and its first word 16-byte aligned within its binding.
+ */
+function vec4Ok(e: KernelEmitter, op: Operand, dim: number, extent: number): boolean {
+  const strides = op.view.strides;
+  if (e.buffer(op.buf).dtype !== 'float32' || strides[dim] !== 1 || extent % 4 !== 0) return false;
+  if (!strides.every((s, d) => d === dim || s % 4 === 0)) return false;
+  return (e.binding(op.buf).word + op.view.offset) % 4 === 0;
+}
+
+interface StageShape {
+  /** Tile extent along m (A) or n (B). */
+  readonly width: number;
+  readonly bk: number;
+  readonly threads: number;
+  /** First row (A) or column (B) of the tile. */
+  readonly x0: string;
+  readonly xLimit: number;
+  readonly kLimit: number;
+  /** Consecutive invocations walk k (else m or n). */
+  readonly alongK: boolean;
+  readonly vec: boolean;
+  readonly point: (x: string, p: string) => string[];
+}
+
+/** The loop that copies one operand's bk x width block into `tile` (tile[p * width + x]), zero outside the matrix. */
+function stage(e: KernelEmitter, op: Operand, tile: string, t: StageShape): string[] {
+  const per = t.vec ? 4 : 1;
+  const lines = [`    for (var s = lin; s < ${(t.bk * t.width) / per}; s += ${t.threads}) {`];
+  lines.push(t.alongK
+    ? `      let xi = s / ${t.bk / per}; let pk = (s % ${t.bk / per}) * ${per};`
+    : `      let pk = s / ${t.width / per}; let xi = (s % ${t.width / per}) * ${per};`);
+  lines.push(`      let gx = ${t.x0} + xi; let gp = p0 + pk;`);
+  const idx = viewIndex(op.view, t.point('gx', 'gp'));
+  const inside = `gx < ${t.xLimit} && gp < ${t.kLimit}`;
+  if (!t.vec) {
+    lines.push('      var v = 0.0;', `      if (${inside}) { v = ${e.load(op.buf, idx, 'float32')}; }`, `      ${tile}[pk * ${t.width} + xi] = v;`);
+  } else {
+    // Both extents are multiples of 4 here, so a vector is either wholly inside the matrix or wholly outside.
+    lines.push('      var v = vec4<f32>(0.0);', `      if (${inside}) { v = ${e.loadVec4(op.buf, idx)}; }`);
+    for (let c = 0; c < 4; c++) lines.push(t.alongK ? `      ${tile}[(pk + ${c}) * ${t.width} + xi] = v[${c}];` : `      ${tile}[pk * ${t.width} + xi + ${c}] = v[${c}];`);
+  }
+  lines.push('    }');
+  return lines;
 }

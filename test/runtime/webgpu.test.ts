@@ -45,6 +45,9 @@ describe('webgpu backend', () => {
     expect(core.workgroupSize).toEqual([16, 16]);
     expect(core.groups).toEqual([2 * 8, 1]);
     expect(core.code).toContain('var<workgroup> tile_a: array<f32, 1024>;');
+    // x is contiguous along k and w along n, both multiples of 4: staged four words at a time.
+    expect(core.code).toMatch(/var<storage, read_write> arena: array<vec4<u32>>;/);
+    expect(core.code.match(/v = bitcast<vec4<f32>>\((shared_)?arena\[/g)).toHaveLength(2);
     expect(core.code.match(/workgroupBarrier\(\);/g)).toHaveLength(2);
     expect(core.code).toMatch(/acc_3 = fma\(vec4<f32>\(tile_a\[pp \* 64 \+ ty \* 4 \+ 3\]\), bv, acc_3\);/);
     // The bias add and relu are fused into each element's store.
