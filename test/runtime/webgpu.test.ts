@@ -42,22 +42,23 @@ describe('webgpu backend', () => {
     const { program } = compileToProgram(b.build([y]), { name: 'mm', wideBool: true });
     const mm = program.kernels.find((k) => k.kind === 'matmul')!;
     const core = emitKernel(program, mm, { ...MIN_TARGET, maxInvocationsPerWorkgroup: 256, maxWorkgroupSizeX: 256, maxWorkgroupSizeY: 256 });
-    expect(core.workgroupSize).toEqual([16, 16]);
+    expect(core.workgroupSize).toEqual([16, 8]);
     expect(core.groups).toEqual([2 * 8, 1]);
     expect(core.code).toContain('var<workgroup> tile_a: array<f32, 1024>;');
     // x is contiguous along k and w along n, both multiples of 4: staged four words at a time.
     expect(core.code).toMatch(/var<storage, read_write> arena: array<vec4<u32>>;/);
     expect(core.code.match(/v = bitcast<vec4<f32>>\((shared_)?arena\[/g)).toHaveLength(2);
     expect(core.code.match(/workgroupBarrier\(\);/g)).toHaveLength(2);
-    expect(core.code).toMatch(/acc_3 = fma\(vec4<f32>\(tile_a\[pp \* 64 \+ ty \* 4 \+ 3\]\), bv, acc_3\);/);
+    expect(core.code).toMatch(/acc_7 = fma\(vec4<f32>\(tile_a\[pp \* 64 \+ ty \* 8 \+ 7\]\), bv, acc_7\);/);
     // The bias add and relu are fused into each element's store.
     expect(core.code).toMatch(/let t\d+ = max\(t\d+, t\d+\);/);
-    const compat = emitKernel(program, mm, MIN_TARGET);
-    expect(compat.workgroupSize).toEqual([16, 8]);
-    expect(compat.code).toContain('acc_7 = fma(');
-    const small = new GraphBuilder();
-    const v = small.matmul(small.param('x', [1, 784]), small.param('w', [784, 10]));
-    const one = compileToProgram(small.build([v]), { name: 'mv', wideBool: true }).program;
+    const small = { ...MIN_TARGET, maxInvocationsPerWorkgroup: 64, maxWorkgroupSizeY: 64 };
+    const narrow = emitKernel(program, mm, small);
+    expect(narrow.workgroupSize).toEqual([16, 4]);
+    expect(narrow.code).toContain('acc_15 = fma(');
+    const mv = new GraphBuilder();
+    const v = mv.matmul(mv.param('x', [1, 784]), mv.param('w', [784, 10]));
+    const one = compileToProgram(mv.build([v]), { name: 'mv', wideBool: true }).program;
     const simple = emitKernel(one, one.kernels[0], MIN_TARGET);
     expect(simple.code).not.toContain('workgroupBarrier');
     expect(simple.code).toContain('for (var p = 0; p < 784; p++) {');
