@@ -5,8 +5,8 @@
  * (KILN_PROFILE=1: GPU timestamps where the adapter has `timestamp-query`,
  * else wall-clock per submit).
  *
- * Each backend runs in a child process: the LLVM inside llvm-bindings and the
- * one inside Mesa's llvmpipe cannot share a process. Options: --samples N
+ * Each backend runs in a child process of its own, so neither's threads or
+ * memory disturb the other's figures. Options: --samples N
  * (fit samples per epoch, default 8192), --predict N (default 10000).
  */
 import { spawnSync } from 'node:child_process';

@@ -4,6 +4,7 @@
  * against libgomp. Results are cached on disk under a content hash of the
  * program, so a second compile of the same model does no LLVM work at all.
  */
+import './preload.js';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';

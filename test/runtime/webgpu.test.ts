@@ -2,9 +2,8 @@
  * The WebGPU backend (Dawn; Mesa's llvmpipe where there is no GPU) runs the
  * same kernel programs: every op case against the interpreter, the WGSL
  * emitted for a small fused kernel checked as text, and the demo's
- * Fashion-MNIST MLP trained on WebGPU and on CPU (in child processes: the
- * LLVM in llvm-bindings and the one in Mesa cannot share a process) to the
- * same accuracy. The rest of the suite runs on WebGPU through
+ * Fashion-MNIST MLP trained on WebGPU and on CPU (through the demo command)
+ * to the same accuracy, and both backends in one process. The rest of the suite runs on WebGPU through
  * KILN_TEST_BACKEND=webgpu (npm run test:webgpu).
  */
 import { spawnSync } from 'node:child_process';
@@ -75,6 +74,24 @@ describe('webgpu backend', () => {
     const results = await Promise.all(pending);
     expect(results.map(([y, total]) => [y[0], y[999], total[0]])).toEqual([[2, 2, 1000], [4, 4, 2000], [6, 6, 3000]]);
     exe.dispose();
+  });
+
+  it('shares a process with the CPU backend (each LLVM binds to its own symbols)', async () => {
+    const { Sequential, layers, tensor } = await import('../../src/index.js');
+    const x = tensor(Float32Array.from({ length: 40 * 12 }, (_, i) => Math.sin(i)), [40, 12]);
+    const y = tensor(Float32Array.from({ length: 40 * 3 }, (_, i) => (i % 3 === 1 ? 1 : 0)), [40, 3]);
+    const predictions = [];
+    for (const backend of ['webgpu', 'cpu', 'webgpu'] as const) {
+      const m = new Sequential([
+        new layers.Dense(16, { inputShape: [12], activation: 'tanh', kernelInitializer: { className: 'glorot_uniform', config: { seed: 8 } } }),
+        new layers.Dense(3, { activation: 'softmax', kernelInitializer: { className: 'glorot_uniform', config: { seed: 9 } } }),
+      ]);
+      m.compile({ optimizer: 'adam', loss: 'categorical_crossentropy', backend });
+      await m.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });
+      predictions.push((await m.predict(x)).data);
+    }
+    expect(predictions[1]).toBeAllClose(predictions[0], { rtol: 1e-4, atol: 1e-6 });
+    expect(predictions[2]).toEqual(predictions[0]);
   });
 
   it('binds arenas over maxStorageBufferBindingSize as aligned windows', async () => {
