@@ -17,10 +17,10 @@ export interface Executable {
   /** Runs every kernel of the program once, in order. */
   run(): Promise<void>;
   /**
-   * Runs the program and reads `buffers` back. Where the backend queues work
-   * (WebGPU), the run is queued before this returns and the copies travel in
-   * the same submission, so a caller may queue the next run before awaiting
-   * this one's results.
+   * Runs the program and reads `buffers` back, starting both before it
+   * returns (WebGPU queues the run and the copies in one submission), so a
+   * caller may write inputs and start the next run before awaiting this one's
+   * results. Without it, callers run() and then read().
    */
   runAndRead?(buffers: readonly number[]): Promise<TypedArray[]>;
   dispose(): void;

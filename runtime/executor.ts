@@ -32,9 +32,10 @@ export interface CompiledGraph {
   /** The current value of a param: state params change with every run that updates them. */
   read(name: string): Promise<TypedArray>;
   /**
-   * Runs the program; resolves to one array per graph output (copies). On
-   * WebGPU the run is queued before run() returns, so a caller may write the
-   * next inputs and queue the next run before awaiting this one.
+   * Runs the program; resolves to one array per graph output (copies). The
+   * run starts before run() returns (the CPU finishes it; WebGPU queues it
+   * with the output copies), so a caller may write the next inputs and start
+   * the next run before awaiting this one's results.
    */
   run(): Promise<TypedArray[]>;
   dispose(): void;

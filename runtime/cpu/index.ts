@@ -86,6 +86,12 @@ export async function loadCpu(program: KernelProgram, options: CpuOptions = {}, 
       check();
       entry(bases.pointer);
     },
+    // No await before the copies: the results are taken before the caller can write the next inputs.
+    async runAndRead(bufs: readonly number[]) {
+      check();
+      entry(bases.pointer);
+      return bufs.map((b) => views[b].slice());
+    },
     dispose() {
       if (!live) return;
       live = false;

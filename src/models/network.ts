@@ -274,6 +274,12 @@ export abstract class Network {
     const out = new Float32Array(n * rowOut);
     const data = input.data instanceof Float32Array ? input.data : Float32Array.from(input.data);
     const padded = new Float32Array(batch * rowIn);
+    // One batch in flight while the next is written and started (on WebGPU the device never waits for the host).
+    let inFlight: { start: number; count: number; result: Promise<TypedArray[]> } | null = null;
+    const collect = async (f: NonNullable<typeof inFlight>): Promise<void> => {
+      const [y] = await f.result;
+      out.set(y.subarray(0, f.count * rowOut), f.start * rowOut);
+    };
     for (let start = 0; start < n; start += batch) {
       const count = Math.min(batch, n - start);
       const chunk = data.subarray(start * rowIn, (start + count) * rowIn);
@@ -283,9 +289,11 @@ export abstract class Network {
         padded.fill(0).set(chunk);
         p.compiled.write('input', padded);
       }
-      const [y] = await p.compiled.run();
-      out.set(y.subarray(0, count * rowOut), start * rowOut);
+      const started = { start, count, result: p.compiled.run() };
+      if (inFlight) await collect(inFlight);
+      inFlight = started;
     }
+    if (inFlight) await collect(inFlight);
     return new Tensor(out, [n, ...outShape]);
   }
 

@@ -304,11 +304,16 @@ export class Trainer {
     const weights = sampleWeights(y, args.sampleWeight, undefined, this.setup.timesteps);
     const order = Int32Array.from({ length: n }, (_, i) => i);
     const totals = this.metricsNames.map(() => 0);
+    // One batch in flight while the next is written and started.
+    let inFlight: { rows: number; outs: Promise<number[]> } | null = null;
+    const collect = async (f: { rows: number; outs: Promise<number[]> }): Promise<void> => (await f.outs).forEach((v, i) => (totals[i] += v * f.rows));
     for (let start = 0; start < n; start += batch) {
       const end = Math.min(start + batch, n);
-      const outs = await this.step('test', x, y, weights, order, start, end, batch);
-      outs.forEach((v, i) => (totals[i] += v * (end - start)));
+      const started = { rows: end - start, outs: (await this.launch('test', x, y, weights, order, start, end, batch)).outs };
+      if (inFlight) await collect(inFlight);
+      inFlight = started;
     }
+    if (inFlight) await collect(inFlight);
     return totals.map((t) => t / n);
   }
 

@@ -1,7 +1,8 @@
 /**
  * State params and updates: a program that trains a linear model by gradient
  * descent keeps its weights resident and updates them in place on every run,
- * on every backend, matching a float64 reference step for step.
+ * on every backend, matching a float64 reference step for step. And a run
+ * starts before run() returns, so runs can be pipelined.
  */
 import { expect, it } from 'vitest';
 import { GraphBuilder } from '../../ir/graph.js';
@@ -54,4 +55,17 @@ it.each(['interpreter', TEST_BACKEND] as const)('weights stay resident and updat
   expect(losses).toBeAllClose(want.losses, { rtol: 1e-5, atol: 1e-6 });
   expect(await program.read('w')).toBeAllClose(want.w, { rtol: 1e-5, atol: 1e-6 });
   program.dispose();
+});
+
+it.each(['interpreter', TEST_BACKEND] as const)('run() starts the run before returning, so the next inputs and run can follow before reading back, on %s', async (backend) => {
+  const b = new GraphBuilder();
+  const x = b.param('x', [1000]);
+  const exe = await compileGraph(b.build([b.mul(x, 2), b.sum(x)]), { backend, name: 'pipelined' });
+  const pending = [1, 2, 3].map((v) => {
+    exe.write('x', new Float32Array(1000).fill(v));
+    return exe.run();
+  });
+  const results = await Promise.all(pending);
+  expect(results.map(([y, total]) => [y[0], y[999], total[0]])).toEqual([[2, 2, 1000], [4, 4, 2000], [6, 6, 3000]]);
+  exe.dispose();
 });
