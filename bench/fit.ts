@@ -9,37 +9,18 @@
 import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { Sequential, layers, optimizers, tensor } from '../src/index.js';
-import { median } from './stats.js';
+import { optimizers } from '../src/index.js';
+import { fitRate, mnistMlp, syntheticData } from './mnist_mlp.js';
 
 const SAMPLES = 60000;
 const BATCHES = [32, 128];
 
-function data(n: number): { x: Float32Array; y: Float32Array } {
-  const x = Float32Array.from({ length: n * 784 }, (_, i) => ((i * 2654435761) >>> 0) / 4294967296);
-  const y = new Float32Array(n * 10);
-  for (let i = 0; i < n; i++) y[i * 10 + (i % 10)] = 1;
-  return { x, y };
-}
-
 async function kiln(batch: number, n: number, x: Float32Array, y: Float32Array): Promise<number> {
-  const model = new Sequential([
-    new layers.Dense(512, { activation: 'relu', inputShape: [784] }), new layers.Dropout(0.2),
-    new layers.Dense(512, { activation: 'relu' }), new layers.Dropout(0.2),
-    new layers.Dense(10, { activation: 'softmax' }),
-  ]);
+  const model = mnistMlp();
   model.compile({ optimizer: new optimizers.RMSprop(), loss: 'categorical_crossentropy', metrics: ['accuracy'] });
-  const xs = tensor(x, [n, 784]);
-  const ys = tensor(y, [n, 10]);
-  await model.fit(tensor(x.subarray(0, batch * 784), [batch, 784]), tensor(y.subarray(0, batch * 10), [batch, 10]), { batchSize: batch, verbose: 0 });
-  const times: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    await model.fit(xs, ys, { batchSize: batch, epochs: 1, verbose: 0 });
-    times.push((performance.now() - t0) / 1000);
-  }
+  const rate = await fitRate(model, x, y, n, batch);
   model.dispose();
-  return n / median(times);
+  return rate;
 }
 
 async function tfjs(backend: string, batch: number, n: number, x: Float32Array, y: Float32Array): Promise<number> {
@@ -64,7 +45,7 @@ async function tfjs(backend: string, batch: number, n: number, x: Float32Array, 
 }
 
 async function main(): Promise<void> {
-  const { x, y } = data(SAMPLES);
+  const { x, y } = syntheticData(SAMPLES);
   console.log(`mnist_mlp training throughput, samples/s; ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores`);
   console.log(`Kiln: median of 3 epochs of ${SAMPLES} samples; tfjs: one epoch of the sample count below (it is slow)\n`);
   console.log('   batch       kiln  tfjs-wasm   tfjs-cpu  kiln/wasm   kiln/cpu');

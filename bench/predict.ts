@@ -7,23 +7,14 @@
 import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { Sequential, layers, tensor } from '../src/index.js';
+import { tensor } from '../src/index.js';
+import { mnistMlp } from './mnist_mlp.js';
 import { initializer, model as onnxModel, node, valueInfo } from './onnx.js';
 import { timeIt } from './stats.js';
 
 const BATCHES = [1, 32, 128];
 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 200));
-
-function mnistMlp(): Sequential {
-  return new Sequential([
-    new layers.Dense(512, { activation: 'relu', inputShape: [784] }),
-    new layers.Dropout(0.2),
-    new layers.Dense(512, { activation: 'relu' }),
-    new layers.Dropout(0.2),
-    new layers.Dense(10, { activation: 'softmax' }),
-  ]);
-}
 
 function onnxMlp(weights: Float32Array[]): Uint8Array {
   const dims = [[784, 512], [512], [512, 512], [512], [512, 10], [10]];

@@ -12,7 +12,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Sequential, layers, optimizers, tensor } from '../src/index.js';
+import { type Sequential, optimizers, tensor } from '../src/index.js';
+import { fitRate, mnistMlp, syntheticData } from './mnist_mlp.js';
 import type { BackendName } from '../runtime/executor.js';
 import { median } from './stats.js';
 
@@ -23,19 +24,8 @@ const SAMPLES = Number(opts.samples);
 const PREDICT = Number(opts.predict);
 const BATCHES = [32, 128];
 
-function data(n: number): { x: Float32Array; y: Float32Array } {
-  const x = Float32Array.from({ length: n * 784 }, (_, i) => ((i * 2654435761) >>> 0) / 4294967296);
-  const y = new Float32Array(n * 10);
-  for (let i = 0; i < n; i++) y[i * 10 + (i % 10)] = 1;
-  return { x, y };
-}
-
 function mlp(backend: BackendName): Sequential {
-  const model = new Sequential([
-    new layers.Dense(512, { activation: 'relu', inputShape: [784] }), new layers.Dropout(0.2),
-    new layers.Dense(512, { activation: 'relu' }), new layers.Dropout(0.2),
-    new layers.Dense(10, { activation: 'softmax' }),
-  ]);
+  const model = mnistMlp();
   model.compile({ optimizer: new optimizers.RMSprop(), loss: 'categorical_crossentropy', metrics: ['accuracy'], backend });
   return model;
 }
@@ -49,21 +39,12 @@ interface Rates {
 /** In a child: median of 3 runs for fit (one epoch) and predict at each batch size. */
 async function measure(backend: BackendName): Promise<Rates> {
   const n = Math.max(SAMPLES, PREDICT);
-  const { x, y } = data(n);
+  const { x, y } = syntheticData(n);
   const fit: Record<number, number> = {};
   const predict: Record<number, number> = {};
   for (const batch of BATCHES) {
     const model = mlp(backend);
-    const xs = tensor(x.subarray(0, SAMPLES * 784), [SAMPLES, 784]);
-    const ys = tensor(y.subarray(0, SAMPLES * 10), [SAMPLES, 10]);
-    await model.fit(tensor(x.subarray(0, batch * 784), [batch, 784]), tensor(y.subarray(0, batch * 10), [batch, 10]), { batchSize: batch, verbose: 0 });
-    const times: number[] = [];
-    for (let r = 0; r < 3; r++) {
-      const t0 = performance.now();
-      await model.fit(xs, ys, { batchSize: batch, epochs: 1, verbose: 0 });
-      times.push((performance.now() - t0) / 1000);
-    }
-    fit[batch] = SAMPLES / median(times);
+    fit[batch] = await fitRate(model, x, y, SAMPLES, batch);
     const xp = tensor(x.subarray(0, PREDICT * 784), [PREDICT, 784]);
     await model.predict(tensor(x.subarray(0, batch * 784), [batch, 784]), { batchSize: batch });
     const ptimes: number[] = [];
@@ -82,7 +63,7 @@ async function measure(backend: BackendName): Promise<Rates> {
 /** In a child with KILN_PROFILE=1: 5 train steps and 5 predict batches at batch 128, slowest kernels first. */
 async function profile(): Promise<void> {
   const { kernelTimes } = await import('../runtime/webgpu/profile.js');
-  const { x, y } = data(128 * 5);
+  const { x, y } = syntheticData(128 * 5);
   const model = mlp('webgpu');
   await model.fit(tensor(x, [640, 784]), tensor(y, [640, 10]), { batchSize: 128, epochs: 1, verbose: 0 });
   await model.predict(tensor(x, [640, 784]), { batchSize: 128 });
