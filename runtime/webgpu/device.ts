@@ -37,6 +37,9 @@ async function open(): Promise<Gpu> {
     requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
     requiredLimits: Object.fromEntries(wanted.map((name) => [name, adapter.limits[name]])),
   });
+  void device.lost.then((lost) => {
+    if (lost.reason !== 'destroyed') process.stderr.write(`kiln: the WebGPU device was lost (${lost.reason}): ${lost.message}\n`);
+  });
   const info = (adapter as unknown as { info?: { description?: string; device?: string } }).info;
   const name = [info?.device, info?.description].filter(Boolean).join(', ');
   return { device, adapterName: name || choice, limits: device.limits, instance: navigatorGpu };

@@ -87,7 +87,7 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
       binding: b.binding,
       resource: { buffer: b.space === 'shared' ? sharedBuffer! : arena, offset: b.offset, ...(b.size === null ? {} : { size: b.size }) },
     }));
-    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = device.createBindGroup({ label: k.name, layout: pipeline.getBindGroupLayout(0), entries });
     return { name: k.name, pipeline, bindGroup, groups: wgsl.groups };
   })());
   const target = (buf: number): { gpu: GPUBuffer; offset: number } => {
@@ -165,6 +165,7 @@ function submitChecked(device: GPUDevice, programName: string, commands: GPUComm
   device.pushErrorScope('validation');
   device.queue.submit([commands]);
   return device.popErrorScope().then((error) => {
+    // Dawn names the offending kernel through the labels of its pipeline and bind group.
     if (error) throw new Error(`webgpu backend: running '${programName}': ${error.message}`);
   });
 }
