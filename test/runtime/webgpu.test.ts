@@ -63,6 +63,24 @@ describe('webgpu backend', () => {
     expect(simple.code).toContain('for (var p = 0; p < 784; p++) {');
   });
 
+  it('prints the WGSL of matching programs under KILN_PRINT_KERNEL', () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const script = `
+      import { Sequential, layers, tensor } from './dist/src/index.js';
+      const m = new Sequential([new layers.Dense(4, { inputShape: [3], activation: 'relu' })]);
+      m.compile({ optimizer: 'sgd', loss: 'mse', backend: 'webgpu' });
+      await m.predict(tensor([[1, 2, 3]]));
+      process.exit(0);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, KILN_PRINT_KERNEL: 'sequential' } });
+    expect(r.status, r.stderr).toBe(0);
+    const dumps = r.stderr.split('--- KILN_PRINT_KERNEL: ').slice(1);
+    expect(dumps.length).toBeGreaterThan(0);
+    for (const d of dumps) {
+      expect(d).toMatch(/^sequential_\d+_b1_k\d+_\w+ ---\n/);
+      expect(d).toContain('@compute @workgroup_size(');
+    }
+  });
+
   it('shares a process with the CPU backend (each LLVM binds to its own symbols)', async () => {
     const { Sequential, layers, tensor } = await import('../../src/index.js');
     const x = tensor(Float32Array.from({ length: 40 * 12 }, (_, i) => Math.sin(i)), [40, 12]);
