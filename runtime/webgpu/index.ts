@@ -1,8 +1,9 @@
 /**
  * The WebGPU backend: each kernel becomes a WGSL compute pipeline
- * (codegen/wgsl, cached by shader text), the arena one storage buffer, and a
+ * (codegen/wgsl, cached by a hash of the shader), the arena one storage buffer, and a
  * run one command encoder and one submit. Bool elements take 32 bits here.
  */
+import { createHash } from 'node:crypto';
 import { type TypedArray, viewArray } from '../../ir/dtype.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { emitKernel } from '../../codegen/wgsl/kernel.js';
@@ -13,6 +14,7 @@ import { config } from '../config.js';
 import { getGpu } from './device.js';
 import { recordKernelTime } from './profile.js';
 
+/** Compute pipelines by the SHA-256 of their WGSL: programs with the same kernels share them. */
 const pipelines = new Map<string, GPUComputePipeline>();
 
 function storageBuffer(device: GPUDevice, bytes: number, label: string): GPUBuffer {
@@ -76,11 +78,12 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
   for (const k of program.kernels) kernels.push(await (async () => {
     const wgsl = emitKernel(program, k, wgslTarget);
     if (config.printKernel === 'all' || (config.printKernel && program.name.includes(config.printKernel))) process.stderr.write(`--- KILN_PRINT_KERNEL: ${k.name} ---\n${wgsl.code}\n`);
-    let pipeline = pipelines.get(wgsl.code);
+    const hash = createHash('sha256').update(wgsl.code).digest('hex');
+    let pipeline = pipelines.get(hash);
     if (!pipeline) {
       const module = await checked(device, `kernel ${k.name} (WGSL)`, () => device.createShaderModule({ label: k.name, code: wgsl.code }));
       pipeline = await checked(device, `kernel ${k.name} (pipeline)`, () => device.createComputePipeline({ label: k.name, layout: 'auto', compute: { module, entryPoint: 'main' } }));
-      pipelines.set(wgsl.code, pipeline);
+      pipelines.set(hash, pipeline);
     }
     if (wgsl.bindings.some((b) => b.space === 'shared') && !sharedBuffer) throw new Error(`webgpu backend: kernel ${k.name} reads the shared state arena, but no shared memory was given`);
     const entries: GPUBindGroupEntry[] = wgsl.bindings.map((b) => ({

@@ -8,8 +8,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { loadCpu } from '../runtime/cpu/index.js';
-import { ProgramBuilder, binary, constant, load, rowMajor } from './llvm_program.js';
+import { loadCpu } from '../../runtime/cpu/index.js';
+import { ProgramBuilder, binary, constant, load, rowMajor } from '../helpers/llvm_program.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'kiln-cache-test-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));

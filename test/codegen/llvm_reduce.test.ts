@@ -5,31 +5,14 @@
  * row kernels whose later reductions and stores read earlier accumulators
  * (softmax, layer norm), big enough to be split across threads.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DType, TypedArray } from '../ir/dtype.js';
-import type { Expr } from '../ir/kernel.js';
-import type { ReduceOp } from '../ir/scalar.js';
-import type { Executable } from '../runtime/backend.js';
-import { ProgramBuilder, acc, binary, constant, full, load, outer, rowMajor, runOnCpu, typed, unary, uniform, view } from './llvm_program.js';
+import type { DType, TypedArray } from '../../ir/dtype.js';
+import type { Expr } from '../../ir/kernel.js';
+import type { ReduceOp } from '../../ir/scalar.js';
+import { CheckedProgram, describeChecks, acc, binary, constant, full, load, outer, rowMajor, typed, unary, uniform, view } from '../helpers/llvm_program.js';
 
-interface Check {
-  readonly name: string;
-  readonly buf: number;
-  readonly want: readonly number[];
-  readonly rtol: number;
-  readonly atol: number;
-}
-
-const pb = new ProgramBuilder('llvm_reduce');
-const inputs = new Map<number, TypedArray>();
-const checks: Check[] = [];
-
-function input(dtype: DType, values: readonly number[], shape: readonly number[]): { buf: number; data: TypedArray } {
-  const buf = pb.buffer(dtype, shape, 'input');
-  const data = typed(dtype, values);
-  inputs.set(buf, data);
-  return { buf, data };
-}
+const suite = new CheckedProgram('llvm_reduce');
+const { pb, checks } = suite;
+const input = suite.input.bind(suite);
 
 const IDENTITY: Record<ReduceOp, [number, number]> = { sum: [0, 0], max: [-Infinity, -2147483648], min: [Infinity, 2147483647] };
 
@@ -141,16 +124,4 @@ layerNorm(3, 5, 19);
   reduction('sum, 40 x 50 rows of 64, threaded', 'sum', 'float32', [A, B], [C], load(x.buf, rowMajor([A, B, C]), 'float32'), want);
 }
 
-const program = pb.build();
-let exe: Executable;
-
-beforeAll(async () => {
-  exe = await runOnCpu(program, inputs);
-});
-afterAll(() => exe?.dispose());
-
-describe('reduction kernels on the CPU backend', () => {
-  it.each(checks.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    expect(await exe.read(c.buf)).toBeAllClose(c.want, { rtol: c.rtol, atol: c.atol });
-  });
-});
+describeChecks('reduction kernels on the CPU backend', suite);

@@ -1,13 +1,14 @@
 /**
- * Hand-built kernel programs for the LLVM backend tests (test/llvm_*.test.ts):
+ * Hand-built kernel programs for the LLVM backend tests (test/codegen/llvm_*.test.ts):
  * buffers laid out one after another at 64-byte-aligned offsets, expression
  * constructors, and loading onto the CPU backend with the tests' options.
  */
-import { DTYPE_BYTES, type DType, type TypedArray, allocArray, stridesOf } from '../ir/dtype.js';
-import { ARENA_ALIGN, type BufferDecl, type DynIndex, type Expr, type Kernel, type KernelProgram, type Store, type View } from '../ir/kernel.js';
-import type { BinaryOp, UnaryOp } from '../ir/scalar.js';
-import type { Executable } from '../runtime/backend.js';
-import { type CpuOptions, loadCpu } from '../runtime/cpu/index.js';
+import { DTYPE_BYTES, type DType, type TypedArray, allocArray, stridesOf } from '../../ir/dtype.js';
+import { ARENA_ALIGN, type BufferDecl, type DynIndex, type Expr, type Kernel, type KernelProgram, type Store, type View } from '../../ir/kernel.js';
+import type { BinaryOp, UnaryOp } from '../../ir/scalar.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Executable } from '../../runtime/backend.js';
+import { type CpuOptions, loadCpu } from '../../runtime/cpu/index.js';
 
 export class ProgramBuilder {
   private readonly buffers: BufferDecl[] = [];
@@ -79,4 +80,47 @@ export async function runOnCpu(program: KernelProgram, inputs: ReadonlyMap<numbe
   for (const [buf, data] of inputs) exe.write(buf, data);
   await exe.run();
   return exe;
+}
+
+/** An output to compare after the run. */
+export interface Check {
+  readonly name: string;
+  readonly buf: number;
+  readonly want: readonly number[];
+  readonly rtol: number;
+  readonly atol: number;
+}
+
+/** A program under test: its builder, the inputs to write before the run, and the outputs to check after it. */
+export class CheckedProgram {
+  readonly pb: ProgramBuilder;
+  readonly inputs = new Map<number, TypedArray>();
+  readonly checks: Check[] = [];
+
+  constructor(name: string) {
+    this.pb = new ProgramBuilder(name);
+  }
+
+  /** An input buffer holding `values`. */
+  input(dtype: DType, values: readonly number[], shape: readonly number[] = [values.length]): { buf: number; data: TypedArray } {
+    const buf = this.pb.buffer(dtype, shape, 'input');
+    const data = typed(dtype, values);
+    this.inputs.set(buf, data);
+    return { buf, data };
+  }
+}
+
+/** Builds the program, runs it once on the CPU backend, and checks each output in a test of its own. */
+export function describeChecks(title: string, suite: CheckedProgram): void {
+  const program = suite.pb.build();
+  let exe: Executable;
+  beforeAll(async () => {
+    exe = await runOnCpu(program, suite.inputs);
+  });
+  afterAll(() => exe?.dispose());
+  describe(title, () => {
+    it.each(suite.checks.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+      expect(await exe.read(c.buf)).toBeAllClose(c.want, { rtol: c.rtol, atol: c.atol });
+    });
+  });
 }

@@ -6,11 +6,9 @@
  * broadcast operand, a bias + relu epilogue, float64. The reference is a
  * plain triple loop in float64.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DType, TypedArray } from '../ir/dtype.js';
-import type { Expr } from '../ir/kernel.js';
-import type { Executable } from '../runtime/backend.js';
-import { ProgramBuilder, acc, binary, constant, load, rowMajor, runOnCpu, typed, uniform, view } from './llvm_program.js';
+import type { DType, TypedArray } from '../../ir/dtype.js';
+import type { Expr } from '../../ir/kernel.js';
+import { CheckedProgram, describeChecks, acc, binary, constant, load, rowMajor, typed, uniform, view } from '../helpers/llvm_program.js';
 
 interface Case {
   readonly dtype: 'float32' | 'float64';
@@ -53,15 +51,11 @@ function describeCase(c: Case): string {
   return `${c.dtype} ${c.batch?.length ? `[${c.batch.join(', ')}] x ` : ''}${c.m}x${c.k} @ ${c.k}x${c.n}${flags.length ? `, ${flags.join(', ')}` : ''}`;
 }
 
-const pb = new ProgramBuilder('llvm_matmul');
-const inputs = new Map<number, TypedArray>();
-const checks: { name: string; buf: number; want: number[]; rtol: number; atol: number }[] = [];
+const suite = new CheckedProgram('llvm_matmul');
+const { pb, checks } = suite;
 
 function input(dtype: DType, shape: readonly number[], seed: number): { buf: number; data: TypedArray } {
-  const buf = pb.buffer(dtype, shape, 'input');
-  const data = typed(dtype, uniform(shape.reduce((p, q) => p * q, 1), seed));
-  inputs.set(buf, data);
-  return { buf, data };
+  return suite.input(dtype, uniform(shape.reduce((p, q) => p * q, 1), seed), shape);
 }
 
 CASES.forEach((c, ci) => {
@@ -96,16 +90,4 @@ CASES.forEach((c, ci) => {
   checks.push({ name: describeCase(c), buf: out, want, ...tol });
 });
 
-const program = pb.build();
-let exe: Executable;
-
-beforeAll(async () => {
-  exe = await runOnCpu(program, inputs);
-});
-afterAll(() => exe?.dispose());
-
-describe('matmul kernels on the CPU backend', () => {
-  it.each(checks.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    expect(await exe.read(c.buf)).toBeAllClose(c.want, { rtol: c.rtol, atol: c.atol });
-  });
-});
+describeChecks('matmul kernels on the CPU backend', suite);

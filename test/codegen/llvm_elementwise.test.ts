@@ -5,14 +5,12 @@
  * numbers. Expected values are computed here in JS (ir/scalar_eval.ts defines
  * the scalar ops). All kernels go into one program, so it compiles once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DType, type TypedArray, isFloat } from '../ir/dtype.js';
-import type { Expr } from '../ir/kernel.js';
-import { philoxUniform } from '../ir/philox.js';
-import { BINARY_OPS, type BinaryOp, COMPARE_OPS, LOGIC_OPS, UNARY_OPS, type UnaryOp } from '../ir/scalar.js';
-import { scalarOp } from '../ir/scalar_eval.js';
-import type { Executable } from '../runtime/backend.js';
-import { ProgramBuilder, binary, cast, constant, full, load, rowMajor, runOnCpu, select, typed, uniform, unary, view } from './llvm_program.js';
+import { type DType, isFloat } from '../../ir/dtype.js';
+import type { Expr } from '../../ir/kernel.js';
+import { philoxUniform } from '../../ir/philox.js';
+import { BINARY_OPS, type BinaryOp, COMPARE_OPS, LOGIC_OPS, UNARY_OPS, type UnaryOp } from '../../ir/scalar.js';
+import { scalarOp } from '../../ir/scalar_eval.js';
+import { CheckedProgram, describeChecks, binary, cast, constant, full, load, rowMajor, select, typed, uniform, unary, view } from '../helpers/llvm_program.js';
 
 const N = 37;
 const F_X = [-3.5, -2.5, -1.5, -1, -0.5, -0, 0, 0.5, 1.5, 2.5, 3.5, 1e-3, -1e-3, 20, -20, NaN, Infinity, -Infinity, ...uniform(N - 18, 1, -4, 4)];
@@ -27,24 +25,9 @@ const B_Y = [0, 1, 0, 1];
 
 const TRANSCENDENTAL: ReadonlySet<UnaryOp | BinaryOp> = new Set(['exp', 'expm1', 'log', 'log1p', 'tanh', 'sigmoid', 'pow']);
 
-interface Check {
-  readonly name: string;
-  readonly buf: number;
-  readonly want: readonly number[];
-  readonly rtol: number;
-  readonly atol: number;
-}
-
-const pb = new ProgramBuilder('llvm_elementwise');
-const inputs = new Map<number, TypedArray>();
-const checks: Check[] = [];
-
-function input(dtype: DType, values: readonly number[], shape: readonly number[] = [values.length]): { buf: number; data: TypedArray } {
-  const buf = pb.buffer(dtype, shape, 'input');
-  const data = typed(dtype, values);
-  inputs.set(buf, data);
-  return { buf, data };
-}
+const suite = new CheckedProgram('llvm_elementwise');
+const { pb, checks } = suite;
+const input = suite.input.bind(suite);
 
 function tolerance(dtype: DType, op?: UnaryOp | BinaryOp): [number, number] {
   if (!isFloat(dtype)) return [0, 0];
@@ -177,16 +160,4 @@ for (const [from, values] of CAST_SOURCES) {
   check('3 x 40001, threaded', 'float64', [3, 40_001], unary('neg', load(wide.buf, rowMajor([3, 40_001]), 'float64'), 'float64'), Array.from(wide.data, (a) => -a), [0, 0]);
 }
 
-const program = pb.build();
-let exe: Executable;
-
-beforeAll(async () => {
-  exe = await runOnCpu(program, inputs);
-});
-afterAll(() => exe?.dispose());
-
-describe('elementwise kernels on the CPU backend', () => {
-  it.each(checks.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    expect(await exe.read(c.buf)).toBeAllClose(c.want, { rtol: c.rtol, atol: c.atol });
-  });
-});
+describeChecks('elementwise kernels on the CPU backend', suite);
