@@ -3,7 +3,8 @@
  * the shared state arena) is bound as `array<u32>`; every element is 32 bits
  * on WebGPU (float32 and int32 bitcast, bool as 0u/1u), so buffers address
  * words at `offset / 4`. A loop kernel runs one invocation per outer point
- * (reductions and full stores loop over the inner dims); matmuls are in
+ * (reductions and full stores loop over the inner dims), long reductions
+ * over few points one workgroup per point (reduce.ts); matmuls are in
  * matmul.ts. Workgroup sizes, tiles and dispatch shapes follow the target's
  * limits (target.ts).
  */
@@ -11,6 +12,7 @@ import type { Kernel, KernelProgram, LoopKernel } from '../../ir/kernel.js';
 import { type Binding, planBindings } from './bindings.js';
 import { KernelEmitter, Scope, WGSL_TYPE, reduceInit, reduceStep } from './emitter.js';
 import { matmulShader } from './matmul.js';
+import { groupReduceShader, usesGroupReduce } from './reduce.js';
 import { PRELUDE } from './scalar.js';
 import { MIN_TARGET, type WgslTarget, dispatchShape } from './target.js';
 
@@ -68,6 +70,8 @@ export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget
   let shader: { decls: readonly string[]; workgroupSize: readonly [number, number]; params: string; groups: readonly [number, number]; body: readonly string[] };
   if (k.kind === 'matmul') {
     shader = matmulShader(e, k, target, groupSize);
+  } else if (usesGroupReduce(k)) {
+    shader = groupReduceShader(e, k, target, groupSize);
   } else {
     const total = k.outer.reduce((a, b) => a * b, 1);
     const groups = dispatchShape(Math.ceil(total / groupSize), target);

@@ -201,6 +201,22 @@ export const OP_CASES: readonly OpCase[] = [
     name: 'constant', inputs: [f32([2, 2])], build: (b, [x]) => b.mul(x, b.constant(2.5, [2, 2])),
     ref: ([x]) => make([2, 2], (i) => at(x, i) * 2.5),
   },
+  // Long reductions over few points (one workgroup per point on WebGPU, summed as a tree). Rounding differs from a
+  // sequential float32 sum by about sqrt(n) * eps relative for positive terms: 20,000 terms, 1e-5; allowed 1e-4.
+  { name: 'reduce_sum of 20,000 positive terms', inputs: [f32([20_000], 'pos')], build: (b, [x]) => b.sum(x), ref: reduceRef([0], false, (a, c) => a + c, 0), tol: [1e-4, 0] },
+  { name: 'reduce_max over rows of 3,000', inputs: [f32([4, 3_000])], build: (b, [x]) => b.max(x, 1), ref: reduceRef([1], false, Math.max, -Infinity) },
+  {
+    name: 'softmax over rows of 1,500', inputs: [f32([3, 1_500])], tol: [1e-4, 1e-9],
+    build: (b, [x]) => {
+      const e = b.unary('exp', b.sub(x, b.max(x, -1, true)));
+      return b.div(e, b.sum(e, -1, true));
+    },
+    ref: ([x]) => make(x.shape, ([i, j]) => {
+      const row = Array.from({ length: 1_500 }, (_, c) => at(x, [i, c]));
+      const m = Math.max(...row);
+      return Math.exp(at(x, [i, j]) - m) / row.reduce((s, v) => s + Math.exp(v - m), 0);
+    }),
+  },
 ];
 
 export function generate(spec: InputSpec, next: () => number): number[] {

@@ -99,6 +99,24 @@ describe('webgpu backend', () => {
     expect(predictions[2]).toEqual(predictions[0]);
   });
 
+  it('folds long reductions over few points in one workgroup per point; short ones stay serial', () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [3, 1500]);
+    const e = b.unary('exp', b.sub(x, b.max(x, -1, true)));
+    const { program } = compileToProgram(b.build([b.div(e, b.sum(e, -1, true))]), { name: 'softmax', wideBool: true });
+    const codes = program.kernels.map((k) => emitKernel(program, k, MIN_TARGET));
+    const grouped = codes.filter((c) => c.code.includes('var<workgroup> partial_f32: array<f32, 64>;'));
+    expect(grouped.length).toBeGreaterThan(0);
+    for (const c of grouped) {
+      expect(c.groups).toEqual([3, 1]);
+      expect(c.code).toContain('for (var q = lin; q < 1500; q += 64) {');
+      expect(c.code).toMatch(/if \(lin < w\) \{ partial_f32\[lin\] = (max\()?partial_f32\[lin\]/);
+    }
+    const small = new GraphBuilder();
+    const { program: rows } = compileToProgram(small.build([small.sum(small.param('y', [128, 10]), 1)]), { name: 'rows', wideBool: true });
+    expect(emitKernel(rows, rows.kernels[0], MIN_TARGET).code).not.toContain('workgroupBarrier');
+  });
+
   it('binds arenas over maxStorageBufferBindingSize as aligned windows', async () => {
     const b = new GraphBuilder();
     const x = b.param('x', [64, 300]);
