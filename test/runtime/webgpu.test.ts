@@ -117,6 +117,12 @@ describe('webgpu backend', () => {
     expect(emitKernel(rows, rows.kernels[0], MIN_TARGET).code).not.toContain('workgroupBarrier');
   });
 
+  it('refuses float64 with an error that names the kernel and the way out', async () => {
+    const b = new GraphBuilder();
+    const y = b.unary('exp', b.param('x', [4], 'float64'));
+    await expect(compileGraph(b.build([y]), { backend: 'webgpu', name: 'f64' })).rejects.toThrow(/WebGPU has no float64: kernel f64_k0_exp of 'f64' cannot run on the webgpu backend \(use float32 or the cpu backend\)/);
+  });
+
   it('binds arenas over maxStorageBufferBindingSize as aligned windows', async () => {
     const b = new GraphBuilder();
     const x = b.param('x', [64, 300]);
