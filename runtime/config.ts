@@ -43,6 +43,8 @@ export const config = Object.freeze({
   numThreads: positiveInt('KILN_NUM_THREADS', process.env.KILN_NUM_THREADS, cpus().length),
   /** Where compiled native code is cached, keyed by content hash. */
   cacheDir: process.env.KILN_CACHE_DIR || join(packageRoot, '.kiln-cache'),
+  /** KILN_CACHE_MAX_MB: the native-code cache is pruned to this size, least recently used first (default 1024). */
+  cacheMaxBytes: positiveInt('KILN_CACHE_MAX_MB', process.env.KILN_CACHE_MAX_MB, 1024) * 2 ** 20,
   /** KILN_DUMP_IR=all|<stage>,...: the pipeline runner prints the IR after those stages to stderr (input, dce, simplify, lower or fusion, memory_plan or memory). */
   dumpIr: stageList(process.env.KILN_DUMP_IR),
   /** KILN_PRINT_KERNEL=all|<substring>: code generators print the code of matching programs to stderr. */

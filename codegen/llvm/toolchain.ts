@@ -7,7 +7,7 @@
 import './preload.js';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,8 @@ export interface NativeLibrary {
 export interface NativeOptions {
   readonly threads: number;
   readonly cacheDir: string;
+  /** The cache is pruned to this many bytes, least recently used first, after each new entry. */
+  readonly maxCacheBytes: number;
   /** Called with the LLVM IR text before optimization (KILN_PRINT_KERNEL). */
   readonly print?: (text: string) => void;
 }
@@ -90,6 +92,7 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
   const path = join(options.cacheDir, `${key}.so`);
   if (existsSync(path)) {
     if (options.print) options.print(emitProgram(program, options.threads).print());
+    touch(path);
     return { path, fromCache: true };
   }
   const meta = { name: program.name, kernels: program.kernels.length };
@@ -98,7 +101,46 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
     options.print?.(module.print());
     llvm.WriteBitcodeToFile(module, `${tmp}.bc`);
   }, meta);
+  pruneCache(options.cacheDir, options.maxCacheBytes, path);
   return { path, fromCache: false };
+}
+
+/** Marks a cache entry as used now (the modification time orders pruning). */
+function touch(path: string): void {
+  const now = new Date();
+  try {
+    utimesSync(path, now, now);
+  } catch {
+    // Another process pruned it meanwhile: it is loaded or rebuilt by the caller either way.
+  }
+}
+
+/**
+ * Deletes the least recently used shared objects (and their .json notes)
+ * until the cache holds at most `maxBytes`; `keep` (the entry just built)
+ * always stays. Loaded libraries are unaffected: Linux keeps an unlinked
+ * file mapped.
+ */
+export function pruneCache(cacheDir: string, maxBytes: number, keep?: string): void {
+  const entries = readdirSync(cacheDir)
+    .filter((f) => f.endsWith('.so') && f.split('.').length === 2)
+    .flatMap((f) => {
+      try {
+        const st = statSync(join(cacheDir, f));
+        return [{ path: join(cacheDir, f), bytes: st.size, used: st.mtimeMs }];
+      } catch {
+        return [];
+      }
+    })
+    .sort((a, b) => a.used - b.used);
+  let total = entries.reduce((sum, e) => sum + e.bytes, 0);
+  for (const e of entries) {
+    if (total <= maxBytes) break;
+    if (e.path === keep) continue;
+    rmSync(e.path, { force: true });
+    rmSync(e.path.replace(/\.so$/, '.json'), { force: true });
+    total -= e.bytes;
+  }
 }
 
 /** A shared object from hand-written LLVM IR text (benchmark kernels), cached like programs. */

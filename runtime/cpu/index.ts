@@ -32,6 +32,8 @@ export interface CpuOptions {
   readonly threads?: number;
   /** Where compiled code is cached (default: KILN_CACHE_DIR or <package>/.kiln-cache). */
   readonly cacheDir?: string;
+  /** The cache's size limit in bytes (default: KILN_CACHE_MAX_MB, 1024 MiB). */
+  readonly maxCacheBytes?: number;
 }
 
 function alignedBlock(bytes: number, what: string): { pointer: unknown; buffer: ArrayBuffer; bytes: number } {
@@ -58,7 +60,7 @@ export function allocSharedCpu(bytes: number): SharedMemory {
 
 export async function loadCpu(program: KernelProgram, options: CpuOptions = {}, shared?: SharedMemory): Promise<Executable> {
   const threads = options.threads ?? config.numThreads;
-  const lib = await compileNative(program, { threads, cacheDir: options.cacheDir ?? config.cacheDir, print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
+  const lib = await compileNative(program, { threads, cacheDir: options.cacheDir ?? config.cacheDir, maxCacheBytes: options.maxCacheBytes ?? config.cacheMaxBytes, print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
   if ((program.sharedBytes ?? 0) > (shared?.bytes ?? 0)) throw new Error(`cpu backend: program '${program.name}' needs a shared state arena of ${program.sharedBytes} bytes, got ${shared?.bytes ?? 0}`);
   const native = koffi.load(lib.path);
   const entry = native.func(`void ${ENTRY}(void *bases)`);

@@ -4,7 +4,7 @@
  * or thread count does not, nothing half-written is left behind; write at an
  * element offset, read returns a copy, a disposed executable refuses use.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -39,6 +39,32 @@ it('compiles once, then loads from the cache', async () => {
   expect(files.filter((f) => f.endsWith('.so'))).toHaveLength(1);
   // Temporaries are written as <key>.<pid>.<time>.* and renamed into place.
   expect(files.filter((f) => f.split('.').length > 2)).toEqual([]);
+});
+
+it('prunes the least recently used entries past the size limit, keeping what was just used', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-cache-prune-'));
+  try {
+    const sizeOf = (name: string): number => statSync(join(dir, name)).size;
+    const load = async (c: number, maxCacheBytes: number) => (await loadCpu(addProgram(c).program, { cacheDir: dir, threads: 1, maxCacheBytes })).dispose();
+    const sos = (): string[] => readdirSync(dir).filter((f) => f.endsWith('.so'));
+    await load(10, 1 << 30);
+    const [first] = sos();
+    await load(11, 1 << 30);
+    const second = sos().find((f) => f !== first)!;
+    // Room for two entries: touching the first (a cache hit) makes the second the oldest.
+    const limit = sizeOf(first) + sizeOf(second) + 100;
+    await new Promise((r) => setTimeout(r, 20));
+    await load(10, limit);
+    await new Promise((r) => setTimeout(r, 20));
+    await load(12, limit);
+    const left = sos();
+    expect(left).toHaveLength(2);
+    expect(left).toContain(first);
+    expect(left).not.toContain(second);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.json'))).toHaveLength(2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 it('keys the cache by program and thread count', async () => {
