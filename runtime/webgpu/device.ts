@@ -27,7 +27,12 @@ async function open(): Promise<Gpu> {
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
   const navigatorGpu = create(choice === 'default' ? [] : [`backend=${choice}`]);
-  const adapter = await navigatorGpu.requestAdapter(choice === 'opengles' ? ({ featureLevel: 'compatibility' } as GPURequestAdapterOptions) : {});
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await navigatorGpu.requestAdapter(choice === 'opengles' ? ({ featureLevel: 'compatibility' } as GPURequestAdapterOptions) : {});
+  } catch (e) {
+    throw new Error(`webgpu backend: Dawn refused backend '${choice}'${process.env.KILN_WEBGPU_BACKEND ? ' (from KILN_WEBGPU_BACKEND)' : ''}: ${(e as Error).message}`);
+  }
   if (!adapter) {
     throw new Error(`webgpu backend: no adapter from Dawn's '${choice}' backend. Without a GPU, Kiln uses Mesa's llvmpipe: install libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 (the setup script does, as root), or set KILN_WEBGPU_BACKEND.`);
   }

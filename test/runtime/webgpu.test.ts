@@ -81,6 +81,17 @@ describe('webgpu backend', () => {
     }
   });
 
+  it('explains what is missing when no adapter can be had, and names a backend Dawn does not know', () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const script = `
+      import { getGpu } from './dist/runtime/webgpu/device.js';
+      try { await getGpu(); console.log('adapter'); } catch (e) { console.log(e.message); }
+      process.exit(0);`;
+    const run = (backend: string): string => spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, KILN_WEBGPU_BACKEND: backend } }).stdout;
+    expect(run('d3d12')).toContain("webgpu backend: no adapter from Dawn's 'd3d12' backend. Without a GPU, Kiln uses Mesa's llvmpipe: install libegl1 libegl-mesa0 libgl1-mesa-dri libgles2");
+    expect(run('bogus')).toMatch(/^webgpu backend: Dawn refused backend 'bogus' \(from KILN_WEBGPU_BACKEND\): unrecognised backend 'bogus'\nPossible backends : 'null', .*'opengles'/);
+  });
+
   it('shares a process with the CPU backend (each LLVM binds to its own symbols)', async () => {
     const { Sequential, layers, tensor } = await import('../../src/index.js');
     const x = tensor(Float32Array.from({ length: 40 * 12 }, (_, i) => Math.sin(i)), [40, 12]);
