@@ -12,7 +12,8 @@ import { elementBytes } from '../../passes/memory_plan.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
 import { getGpu } from './device.js';
-import { recordKernelTime } from './profile.js';
+import { profiledRun } from './profile.js';
+import { type LoadedKernel, encodeRun, readBack, stagingPool, submitChecked } from './queue.js';
 
 /** Compute pipelines by the SHA-256 of their WGSL: programs with the same kernels share them. */
 const pipelines = new Map<string, GPUComputePipeline>();
@@ -27,19 +28,6 @@ async function checked<T>(device: GPUDevice, what: string, f: () => T): Promise<
   const error = await device.popErrorScope();
   if (error) throw new Error(`webgpu backend: ${what}: ${error.message}`);
   return value;
-}
-
-async function readBack(device: GPUDevice, src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
-  const size = Math.ceil(bytes / 4) * 4;
-  const staging = device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const enc = device.createCommandEncoder();
-  enc.copyBufferToBuffer(src, offset, staging, 0, size);
-  device.queue.submit([enc.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const copy = staging.getMappedRange().slice(0, bytes);
-  staging.unmap();
-  staging.destroy();
-  return copy;
 }
 
 interface GpuShared extends SharedMemory {
@@ -148,92 +136,6 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
       arena.destroy();
     },
   };
-}
-
-/** Records every kernel of a run into one compute pass. */
-function encodeRun(device: GPUDevice, label: string, kernels: readonly LoadedKernel[]): GPUCommandEncoder {
-  const enc = device.createCommandEncoder({ label });
-  const pass = enc.beginComputePass();
-  for (const k of kernels) {
-    pass.setPipeline(k.pipeline);
-    pass.setBindGroup(0, k.bindGroup);
-    pass.dispatchWorkgroups(k.groups[0], k.groups[1]);
-  }
-  pass.end();
-  return enc;
-}
-
-/** Submits now; the promise reports Dawn's validation errors for the submission, with the program's name. */
-function submitChecked(device: GPUDevice, programName: string, commands: GPUCommandBuffer): Promise<void> {
-  device.pushErrorScope('validation');
-  device.queue.submit([commands]);
-  return device.popErrorScope().then((error) => {
-    // Dawn names the offending kernel through the labels of its pipeline and bind group.
-    if (error) throw new Error(`webgpu backend: running '${programName}': ${error.message}`);
-  });
-}
-
-/**
- * Mappable buffers for reading results back, reused between runs: a run in
- * flight holds one while the next run takes another, so reads never wait on
- * a buffer still mapped.
- */
-const stagingPool = {
-  free: [] as GPUBuffer[],
-  take(device: GPUDevice, bytes: number): GPUBuffer {
-    const i = this.free.findIndex((b) => b.size >= bytes);
-    if (i >= 0) return this.free.splice(i, 1)[0];
-    return device.createBuffer({ label: 'kiln readback', size: Math.max(Math.ceil(bytes / 256) * 256, 256), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  },
-  give(buffer: GPUBuffer): void {
-    if (this.free.length < 8) this.free.push(buffer);
-    else buffer.destroy();
-  },
-};
-
-interface LoadedKernel {
-  readonly name: string;
-  readonly pipeline: GPUComputePipeline;
-  readonly bindGroup: GPUBindGroup;
-  readonly groups: readonly [number, number];
-}
-
-/** One run with every kernel timed (KILN_PROFILE=1): GPU timestamps where the adapter has them, else one submit per kernel. */
-async function profiledRun(device: GPUDevice, programName: string, kernels: readonly LoadedKernel[]): Promise<void> {
-  device.pushErrorScope('validation');
-  if (device.features.has('timestamp-query')) {
-    const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * kernels.length });
-    const resolved = device.createBuffer({ size: 16 * kernels.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const enc = device.createCommandEncoder({ label: programName });
-    kernels.forEach((k, i) => {
-      const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-      pass.setPipeline(k.pipeline);
-      pass.setBindGroup(0, k.bindGroup);
-      pass.dispatchWorkgroups(k.groups[0], k.groups[1]);
-      pass.end();
-    });
-    enc.resolveQuerySet(querySet, 0, 2 * kernels.length, resolved, 0);
-    device.queue.submit([enc.finish()]);
-    const ticks = new BigUint64Array(await readBack(device, resolved, 0, 16 * kernels.length));
-    kernels.forEach((k, i) => recordKernelTime(programName, k.name, Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6, 'timestamp-query'));
-    querySet.destroy();
-    resolved.destroy();
-  } else {
-    for (const k of kernels) {
-      const enc = device.createCommandEncoder({ label: k.name });
-      const pass = enc.beginComputePass();
-      pass.setPipeline(k.pipeline);
-      pass.setBindGroup(0, k.bindGroup);
-      pass.dispatchWorkgroups(k.groups[0], k.groups[1]);
-      pass.end();
-      const t0 = performance.now();
-      device.queue.submit([enc.finish()]);
-      await device.queue.onSubmittedWorkDone();
-      recordKernelTime(programName, k.name, performance.now() - t0, 'wall-clock per submit');
-    }
-  }
-  const error = await device.popErrorScope();
-  if (error) throw new Error(`webgpu backend: running '${programName}' (profiled): ${error.message}`);
 }
 
 export const webgpuBackend: Backend = {

@@ -81,6 +81,30 @@ describe('webgpu backend', () => {
     }
   });
 
+  it('times every kernel under KILN_PROFILE=1', () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const script = `
+      import { Sequential, layers, tensor } from './dist/src/index.js';
+      import { kernelTimes } from './dist/runtime/webgpu/profile.js';
+      const m = new Sequential([new layers.Dense(8, { inputShape: [3], activation: 'relu' }), new layers.Dense(2, { activation: 'softmax' })]);
+      m.compile({ optimizer: 'sgd', loss: 'mse', backend: 'webgpu' });
+      const y = await m.predict(tensor([[1, 2, 3], [4, 5, 6]]), { batchSize: 2 });
+      await m.predict(tensor([[1, 2, 3], [4, 5, 6]]), { batchSize: 2 });
+      console.log(JSON.stringify({ rows: y.shape[0], ...kernelTimes() }));
+      process.exit(0);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, KILN_PROFILE: '1' } });
+    expect(r.status, r.stderr).toBe(0);
+    const { rows, source, kernels } = JSON.parse(r.stdout) as { rows: number; source: string; kernels: { kernel: string; runs: number; totalMs: number }[] };
+    expect(rows).toBe(2);
+    expect(['timestamp-query', 'wall-clock per submit']).toContain(source);
+    expect(kernels.length).toBeGreaterThan(1);
+    for (const k of kernels) {
+      expect(k.kernel).toMatch(/^sequential_\d+_b2_k\d+_/);
+      expect(k.runs).toBe(2);
+      expect(k.totalMs).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('explains what is missing when no adapter can be had, and names a backend Dawn does not know', () => {
     const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
     const script = `
