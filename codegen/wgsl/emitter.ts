@@ -165,3 +165,15 @@ export function viewIndex(view: View, point: readonly string[]): string {
   const terms = view.strides.flatMap((s, d) => (s === 0 ? [] : [s === 1 ? point[d] : `${point[d]} * ${s}`]));
   return `(${[String(view.offset), ...terms].join(' + ')})`;
 }
+
+/** A kernel's shader before assembly: module-scope declarations, entry point parameters, body, and launch shape. */
+export interface ShaderParts {
+  /** Module-scope declarations (workgroup arrays). */
+  readonly decls: readonly string[];
+  readonly workgroupSize: readonly [number, number];
+  /** Parameters of `main`. */
+  readonly params: string;
+  /** Workgroups to dispatch (x, y). */
+  readonly groups: readonly [number, number];
+  readonly body: readonly string[];
+}

@@ -1,6 +1,7 @@
 /**
  * Kernel IR to WGSL compute shaders: one shader per kernel. The arena (and
- * the shared state arena) is bound as `array<u32>`; every element is 32 bits
+ * the shared state arena) is bound as `array<u32>` (or `array<vec4<u32>>`
+ * where a matmul stages vec4 loads; bindings.ts); every element is 32 bits
  * on WebGPU (float32 and int32 bitcast, bool as 0u/1u), so buffers address
  * words at `offset / 4`. A loop kernel runs one invocation per outer point
  * (reductions and full stores loop over the inner dims), long reductions
@@ -10,7 +11,7 @@
  */
 import type { Kernel, KernelProgram, LoopKernel } from '../../ir/kernel.js';
 import { type Binding, planBindings } from './bindings.js';
-import { KernelEmitter, Scope, WGSL_TYPE, reduceInit, reduceStep } from './emitter.js';
+import { KernelEmitter, Scope, type ShaderParts, WGSL_TYPE, reduceInit, reduceStep } from './emitter.js';
 import { matmulShader } from './matmul.js';
 import { groupReduceShader, usesGroupReduce } from './reduce.js';
 import { PRELUDE } from './scalar.js';
@@ -67,7 +68,7 @@ export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget
   const plan = planBindings(program, k, target);
   const e = new KernelEmitter(program, plan);
   const groupSize = Math.min(WORKGROUP_SIZE, target.maxInvocationsPerWorkgroup, target.maxWorkgroupSizeX);
-  let shader: { decls: readonly string[]; workgroupSize: readonly [number, number]; params: string; groups: readonly [number, number]; body: readonly string[] };
+  let shader: ShaderParts;
   if (k.kind === 'matmul') {
     shader = matmulShader(e, k, target, groupSize);
   } else if (usesGroupReduce(k)) {

@@ -11,7 +11,7 @@
  * element, looping over k.
  */
 import type { MatmulKernel } from '../../ir/kernel.js';
-import { type KernelEmitter, Scope, WGSL_TYPE, viewIndex } from './emitter.js';
+import { type KernelEmitter, Scope, type ShaderParts, WGSL_TYPE, viewIndex } from './emitter.js';
 import { type WgslTarget, dispatchShape } from './target.js';
 
 /** Rows and columns below which tiling wastes more than it saves. */
@@ -41,23 +41,12 @@ export function chooseTiling(target: WgslTarget): MatmulTiling | null {
   return (bk * (ty * rm + tx * rn)) * 4 <= target.maxWorkgroupStorageBytes ? { tx, ty, rm, rn, bk } : null;
 }
 
-export interface MatmulShader {
-  /** Module-scope declarations (workgroup arrays). */
-  readonly decls: string[];
-  readonly workgroupSize: readonly [number, number];
-  /** Parameters of `main`. */
-  readonly params: string;
-  /** Workgroups to dispatch (x, y). */
-  readonly groups: readonly [number, number];
-  readonly body: string[];
-}
-
-export function matmulShader(e: KernelEmitter, k: MatmulKernel, target: WgslTarget, groupSize: number): MatmulShader {
+export function matmulShader(e: KernelEmitter, k: MatmulKernel, target: WgslTarget, groupSize: number): ShaderParts {
   const tiling = k.dtype === 'float32' && k.m >= TILE_MIN && k.n >= TILE_MIN ? chooseTiling(target) : null;
   return tiling ? tiled(e, k, tiling, target) : simple(e, k, target, groupSize);
 }
 
-function simple(e: KernelEmitter, k: MatmulKernel, target: WgslTarget, groupSize: number): MatmulShader {
+function simple(e: KernelEmitter, k: MatmulKernel, target: WgslTarget, groupSize: number): ShaderParts {
   const dims = [...k.batch, k.m, k.n];
   const items = dims.reduce((a, b) => a * b, 1);
   const groups = dispatchShape(Math.ceil(items / groupSize), target);
@@ -74,7 +63,7 @@ function simple(e: KernelEmitter, k: MatmulKernel, target: WgslTarget, groupSize
   return { decls: [], workgroupSize: [groupSize, 1], params: '@builtin(global_invocation_id) gid: vec3<u32>', groups, body };
 }
 
-function tiled(e: KernelEmitter, k: MatmulKernel, t: MatmulTiling, target: WgslTarget): MatmulShader {
+function tiled(e: KernelEmitter, k: MatmulKernel, t: MatmulTiling, target: WgslTarget): ShaderParts {
   const { tx, ty, rm, rn, bk } = t;
   const bm = ty * rm;
   const bn = tx * rn;

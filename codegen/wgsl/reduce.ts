@@ -8,7 +8,7 @@
  * (kernel.ts), which keeps the interpreter's summation order.
  */
 import type { LoopKernel } from '../../ir/kernel.js';
-import { type KernelEmitter, Scope, WGSL_TYPE, reduceInit, reduceStep } from './emitter.js';
+import { type KernelEmitter, Scope, type ShaderParts, WGSL_TYPE, reduceInit, reduceStep } from './emitter.js';
 import { type WgslTarget, dispatchShape } from './target.js';
 
 /** Inner extents below this fold serially; outer counts above it keep enough invocations busy without help. */
@@ -21,7 +21,7 @@ export function usesGroupReduce(k: LoopKernel): boolean {
   return k.reductions.length > 0 && inner >= MIN_INNER && outer <= MAX_OUTER && k.reductions.every((r) => r.dtype === 'float32' || r.dtype === 'int32');
 }
 
-export function groupReduceShader(e: KernelEmitter, k: LoopKernel, target: WgslTarget, groupSize: number) {
+export function groupReduceShader(e: KernelEmitter, k: LoopKernel, target: WgslTarget, groupSize: number): ShaderParts {
   const size = 2 ** Math.floor(Math.log2(groupSize));
   const total = k.outer.reduce((a, b) => a * b, 1);
   const inner = k.inner.reduce((a, b) => a * b, 1);
@@ -70,7 +70,7 @@ export function groupReduceShader(e: KernelEmitter, k: LoopKernel, target: WgslT
   }
   return {
     decls,
-    workgroupSize: [size, 1] as const,
+    workgroupSize: [size, 1],
     params: '@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lidx: u32',
     groups,
     body,
