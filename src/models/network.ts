@@ -273,7 +273,6 @@ export abstract class Network {
     const rowOut = sizeOf(outShape);
     const out = new Float32Array(n * rowOut);
     const data = input.data instanceof Float32Array ? input.data : Float32Array.from(input.data);
-    const padded = new Float32Array(batch * rowIn);
     // One batch in flight while the next is written and started (on WebGPU the device never waits for the host).
     let inFlight: { start: number; count: number; result: Promise<TypedArray[]> } | null = null;
     const collect = async (f: NonNullable<typeof inFlight>): Promise<void> => {
@@ -286,7 +285,8 @@ export abstract class Network {
       // A partial last batch runs zero-padded through the same program.
       if (count === batch) p.compiled.write('input', chunk);
       else {
-        padded.fill(0).set(chunk);
+        const padded = new Float32Array(batch * rowIn);
+        padded.set(chunk);
         p.compiled.write('input', padded);
       }
       const started = { start, count, result: p.compiled.run() };
