@@ -3,7 +3,7 @@
  * types, and helpers for constants, loops and buffer addressing. Loops keep
  * their counters in entry-block allocas; `opt -O3` promotes them to SSA.
  */
-import llvm from 'llvm-bindings';
+import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
 
 /** Target triple and data layout of the host, so `opt` sees real vector widths and costs. */

@@ -3,7 +3,7 @@
  * space. Shared subexpressions (the same Expr object) are emitted once per
  * loop body through `memo`.
  */
-import llvm from 'llvm-bindings';
+import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
 import type { Expr, View } from '../../ir/kernel.js';
 import type { Emitter } from './context.js';

@@ -6,7 +6,7 @@
  * those points are too few to share across threads (a 1-d tensor, the rows
  * of a softmax at batch 128), units also cut the last outer dim into slices.
  */
-import llvm from 'llvm-bindings';
+import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
 import type { Expr, KernelProgram, LoopKernel } from '../../ir/kernel.js';
 import type { ReduceOp } from '../../ir/scalar.js';

@@ -10,7 +10,7 @@
  * complete. Any strides work: transposed operands cost nothing beyond the
  * packing.
  */
-import llvm from 'llvm-bindings';
+import llvm from './llvm.js';
 import type { Expr, KernelProgram, MatmulKernel } from '../../ir/kernel.js';
 import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';

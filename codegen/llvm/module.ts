@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import llvm from 'llvm-bindings';
+import llvm from './llvm.js';
 import type { Kernel, KernelProgram } from '../../ir/kernel.js';
 import { Emitter } from './context.js';
 import { emitLoopKernel, rowsOf } from './loop_kernel.js';

@@ -6,13 +6,15 @@
  * other copy and the process aborts ("Option 'use-dbg-addr' registered more
  * than once"); with it, each LLVM binds to its own symbols, so the CPU and
  * WebGPU backends share a process in either order. `require('llvm-bindings')`
- * later gets this same loaded library.
+ * later gets this same loaded library. Imported through llvm.ts only.
  */
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
 const require = createRequire(import.meta.url);
 const flags = constants.dlopen;
-if (process.platform === 'linux' && flags.RTLD_DEEPBIND !== undefined) {
+// Only before the first require: initialising the addon twice would repoint its classes (see llvm.ts).
+const alreadyLoaded = require.resolve('llvm-bindings') in require.cache;
+if (process.platform === 'linux' && flags.RTLD_DEEPBIND !== undefined && !alreadyLoaded) {
   process.dlopen({ exports: {} }, require.resolve('llvm-bindings/build/Release/llvm-bindings.node'), flags.RTLD_NOW | flags.RTLD_DEEPBIND);
 }

@@ -4,7 +4,7 @@
  * ir/scalar_eval.ts (int32 division truncates and x / 0 = 0; max/min
  * propagate NaN; round is half-to-even).
  */
-import llvm from 'llvm-bindings';
+import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
 import type { BinaryOp, UnaryOp } from '../../ir/scalar.js';
 import type { Emitter } from './context.js';

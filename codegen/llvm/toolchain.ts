@@ -4,7 +4,6 @@
  * against libgomp. Results are cached on disk under a content hash of the
  * program, so a second compile of the same model does no LLVM work at all.
  */
-import './preload.js';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -12,7 +11,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import llvm from 'llvm-bindings';
+import llvm from './llvm.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { emitProgram } from './module.js';
 

@@ -3,8 +3,6 @@
  * (codegen/llvm), loads it with koffi, and owns one 64-byte-aligned arena per
  * executable. A run is one native call of the program's entry point.
  */
-// First: llvm-bindings must be loaded with deep binding before anything requires it (see preload.ts).
-import '../../codegen/llvm/preload.js';
 import koffi from 'koffi';
 import { type TypedArray, viewArray } from '../../ir/dtype.js';
 import type { KernelProgram } from '../../ir/kernel.js';
