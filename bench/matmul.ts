@@ -9,6 +9,10 @@ import koffi from 'koffi';
 import * as ort from 'onnxruntime-node';
 import { HOST_TARGETS } from '../codegen/llvm/context.js';
 import { compileIrText } from '../codegen/llvm/toolchain.js';
+import { vectorWidth } from '../codegen/llvm/microkernel.js';
+
+/** float32 lanes per vector, as in the micro-kernel. */
+const LANES = vectorWidth('float32');
 import { GraphBuilder } from '../ir/graph.js';
 import { compileToProgram } from '../passes/pipeline.js';
 import { loadCpu } from '../runtime/cpu/index.js';
@@ -26,17 +30,18 @@ const PEAK_ITERS = 4_000_000;
 
 /**
  * `void kiln_fma_peak(i64* iters, i32 threads)`: every thread runs `iters`
- * steps of CHAINS <8 x float> FMAs (16 flops each) and stores the sum, so
+ * steps of CHAINS FMAs on vectors as wide as the micro-kernel's (8 float32
+ * with AVX2, 16 with AVX-512; 2 flops per lane) and stores the sum, so
  * nothing is optimized away.
  */
 function fmaPeakIr(): string {
-  const v = '<8 x float>';
+  const v = `<${LANES} x float>`;
   const chains = Array.from({ length: CHAINS }, (_, c) => c);
-  const splat = (x: string): string => `<${Array(8).fill(`float ${x}`).join(', ')}>`;
+  const splat = (x: string): string => `<${Array(LANES).fill(`float ${x}`).join(', ')}>`;
   const host = HOST_TARGETS[process.arch];
   return [
     host ? `target datalayout = "${host.layout}"\ntarget triple = "${host.triple}"` : '',
-    `declare ${v} @llvm.fma.v8f32(${v}, ${v}, ${v})`,
+    `declare ${v} @llvm.fma.v${LANES}f32(${v}, ${v}, ${v})`,
     'declare void @GOMP_parallel(void (i8*)*, i8*, i32, i32)',
     '@kiln_fma_sink = global [64 x float] zeroinitializer',
     'define internal void @worker(i8* %arg) {',
@@ -47,7 +52,7 @@ function fmaPeakIr(): string {
     'loop:',
     '  %i = phi i64 [ 0, %entry ], [ %i.next, %loop ]',
     ...chains.map((c) => `  %a${c} = phi ${v} [ ${splat(`${c}.0`)}, %entry ], [ %n${c}, %loop ]`),
-    ...chains.map((c) => `  %n${c} = call ${v} @llvm.fma.v8f32(${v} %a${c}, ${v} ${splat('0.5')}, ${v} ${splat('1.0')})`),
+    ...chains.map((c) => `  %n${c} = call ${v} @llvm.fma.v${LANES}f32(${v} %a${c}, ${v} ${splat('0.5')}, ${v} ${splat('1.0')})`),
     '  %i.next = add i64 %i, 1',
     '  %more = icmp ult i64 %i.next, %iters',
     '  br i1 %more, label %loop, label %exit',
@@ -79,7 +84,7 @@ async function fmaPeak(threads: number): Promise<number> {
     run(iters, threads);
     if (r > 0) best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
   }
-  return (threads * PEAK_ITERS * CHAINS * 16) / best / 1e9;
+  return (threads * PEAK_ITERS * CHAINS * 2 * LANES) / best / 1e9;
 }
 
 /** [m, k, n] */

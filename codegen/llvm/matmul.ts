@@ -38,8 +38,8 @@ function streaming(k: MatmulKernel): boolean {
   return k.m <= STREAM_ROWS && k.b.view.strides[k.b.view.strides.length - 1] === 1;
 }
 
-/** Column blocks are whole micro-tiles (16 float32 or 8 float64 columns); 16 serves both. */
-const NR_ALIGN = 16;
+/** Column blocks are whole micro-tiles (two vectors: 16 or 32 float32 columns, 8 or 16 float64); 32 serves all. */
+const NR_ALIGN = 32;
 
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));

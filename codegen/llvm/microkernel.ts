@@ -2,7 +2,8 @@
  * The matmul micro-kernel, as LLVM IR text with explicit vectors (the
  * llvm-bindings API has no vector types): C[MR x NR] += A_panel @ B_panel
  * over kc steps, MR = 6 (or 4) rows by NR = two vectors of columns (6 x 16
- * for float32 with <8 x float>, 6 x 8 for float64 with <4 x double>): twelve
+ * for float32 with <8 x float>, 6 x 8 for float64 with <4 x double>; twice
+ * as wide where the host has AVX-512, see host.ts): twelve
  * accumulators live in registers, each step is two vector loads of B, six
  * broadcasts of A and twelve FMAs. The 4-row form (eight accumulators, still
  * enough to cover FMA latency) serves row counts that are multiples of 4 but
@@ -11,6 +12,7 @@
  * contiguous.
  */
 import type { DType } from '../../ir/dtype.js';
+import { HOST_VECTOR_BITS } from './host.js';
 
 export type TileRows = 4 | 6;
 
@@ -23,9 +25,14 @@ export interface MicroKernel {
   readonly ir: string;
 }
 
+/** Elements per vector register: 8 float32 with AVX2, 16 with AVX-512. */
+export function vectorWidth(dtype: 'float32' | 'float64'): number {
+  return HOST_VECTOR_BITS / (dtype === 'float32' ? 32 : 64);
+}
+
 export function microKernel(dtype: 'float32' | 'float64', mr: TileRows): MicroKernel {
   const s = dtype === 'float32' ? 'float' : 'double';
-  const vw = dtype === 'float32' ? 8 : 4;
+  const vw = vectorWidth(dtype);
   const nr = 2 * vw;
   const v = `<${vw} x ${s}>`;
   const name = `kiln_ukernel_${dtype === 'float32' ? 'f32' : 'f64'}_${mr}x${nr}`;
@@ -81,7 +88,7 @@ export function isMicroKernelDType(dtype: DType): dtype is 'float32' | 'float64'
  */
 export function packKernel(dtype: 'float32' | 'float64'): { name: string; ir: string } {
   const s = dtype === 'float32' ? 'float' : 'double';
-  const vw = dtype === 'float32' ? 8 : 4;
+  const vw = vectorWidth(dtype);
   const v = `<${vw} x ${s}>`;
   const align = dtype === 'float32' ? 4 : 8;
   const name = `kiln_pack_${dtype === 'float32' ? 'f32' : 'f64'}`;

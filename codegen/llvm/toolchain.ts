@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import llvm from './llvm.js';
 import type { KernelProgram } from '../../ir/kernel.js';
+import { HOST_FINGERPRINT } from './host.js';
 import { emitProgram } from './module.js';
 
 const run = promisify(execFile);
@@ -49,7 +50,7 @@ export interface NativeOptions {
 export function programKey(program: KernelProgram, threads: number): string {
   const h = createHash('sha256');
   h.update(CODEGEN_VERSION);
-  h.update(`${process.arch} ${cpus()[0]?.model ?? ''} threads=${threads}\n`);
+  h.update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT} threads=${threads}\n`);
   h.update(JSON.stringify({ buffers: program.buffers, kernels: program.kernels, arenaBytes: program.arenaBytes }));
   return h.digest('hex').slice(0, 32);
 }
@@ -144,7 +145,7 @@ export function pruneCache(cacheDir: string, maxBytes: number, keep?: string): v
 
 /** A shared object from hand-written LLVM IR text (benchmark kernels), cached like programs. */
 export async function compileIrText(name: string, text: string, cacheDir: string): Promise<NativeLibrary> {
-  const key = createHash('sha256').update(CODEGEN_VERSION).update(`${process.arch} ${cpus()[0]?.model ?? ''}\n`).update(text).digest('hex').slice(0, 32);
+  const key = createHash('sha256').update(CODEGEN_VERSION).update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT}\n`).update(text).digest('hex').slice(0, 32);
   const path = join(cacheDir, `${key}.so`);
   if (existsSync(path)) return { path, fromCache: true };
   await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name });
