@@ -10,9 +10,10 @@ import * as ort from 'onnxruntime-node';
 import { HOST_TARGETS } from '../codegen/llvm/context.js';
 import { compileIrText } from '../codegen/llvm/toolchain.js';
 import { vectorWidth } from '../codegen/llvm/microkernel.js';
+import { cpuVectorBits } from '../runtime/cpu/index.js';
 
 /** float32 lanes per vector, as in the micro-kernel. */
-const LANES = vectorWidth('float32');
+const LANES = vectorWidth('float32', cpuVectorBits());
 import { GraphBuilder } from '../ir/graph.js';
 import { compileToProgram } from '../passes/pipeline.js';
 import { loadCpu } from '../runtime/cpu/index.js';

@@ -38,9 +38,27 @@ function filter(value: string | undefined): string | null {
   return value === '1' || value === 'all' ? 'all' : value;
 }
 
+/** null: the host's widest; else 256 or 512 bits. */
+function vectorBits(value: string | undefined): 256 | 512 | null {
+  if (value === undefined || value === '') return null;
+  if (value !== '256' && value !== '512') throw new Error(`KILN_VECTOR_BITS must be 256 or 512, got '${value}'`);
+  return Number(value) as 256 | 512;
+}
+
+/** The process-wide default backend's name as given (executor.ts checks it against the backends). */
+function backendName(value: string | undefined): string | null {
+  return value ? value : null;
+}
+
 export const config = Object.freeze({
   /** Threads for native kernels (default: every core). */
   numThreads: positiveInt('KILN_NUM_THREADS', process.env.KILN_NUM_THREADS, cpus().length),
+  /** KILN_VECTOR_BITS=256|512: vector width of the CPU matmul micro-kernels, capped at the host's (default: the host's). */
+  vectorBits: vectorBits(process.env.KILN_VECTOR_BITS),
+  /** KILN_BACKEND: the process-wide default backend (default cpu). */
+  backend: backendName(process.env.KILN_BACKEND),
+  /** KILN_WEBGPU_BACKEND: Dawn's backend for WebGPU (default: 'default' with a GPU, else 'opengles'). */
+  webgpuBackend: backendName(process.env.KILN_WEBGPU_BACKEND),
   /** Where compiled native code is cached, keyed by content hash. */
   cacheDir: process.env.KILN_CACHE_DIR || join(packageRoot, '.kiln-cache'),
   /** KILN_CACHE_MAX_MB: the native-code cache is pruned to this size, least recently used first (default 1024). */
@@ -49,6 +67,8 @@ export const config = Object.freeze({
   dumpIr: stageList(process.env.KILN_DUMP_IR),
   /** KILN_PRINT_KERNEL=all|<substring>: code generators print the code of matching programs to stderr. */
   printKernel: filter(process.env.KILN_PRINT_KERNEL),
+  /** KILN_FASHION_MNIST_DIR: where datasets.fashion_mnist reads the IDX files (default: Debian's dataset-fashion-mnist). */
+  fashionMnistDir: process.env.KILN_FASHION_MNIST_DIR || '/usr/share/datasets/fashion-mnist',
   /** KILN_VERIFY=0 skips verifying the IR between passes (on by default). */
   verify: process.env.KILN_VERIFY !== '0',
   /** KILN_PROFILE=1: the WebGPU backend times every kernel of every run (runtime/webgpu/profile.ts); slows runs down. */

@@ -6,6 +6,7 @@
 import type { TypedArray } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import { interpretRun } from '../ir/interpret.js';
+import { config } from './config.js';
 import { allocSharedHost } from './kernel_interpreter.js';
 import type { SharedState } from './shared_state.js';
 
@@ -49,7 +50,7 @@ export function checkBackendName(name: string, source = 'backend'): BackendName 
 }
 
 /** The process-wide default: KILN_BACKEND, else cpu; setBackend changes it. */
-let defaultBackend: BackendName = process.env.KILN_BACKEND ? checkBackendName(process.env.KILN_BACKEND, 'KILN_BACKEND') : 'cpu';
+let defaultBackend: BackendName = config.backend ? checkBackendName(config.backend, 'KILN_BACKEND') : 'cpu';
 
 export function setBackend(name: string): void {
   defaultBackend = checkBackendName(name);

@@ -3,6 +3,7 @@
  * types, and helpers for constants, loops and buffer addressing. Loops keep
  * their counters in entry-block allocas; `opt -O3` promotes them to SSA.
  */
+import type { VectorBits } from './host.js';
 import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
 
@@ -30,7 +31,11 @@ export class Emitter {
   /** Micro-kernels (LLVM IR text) to link into the module, by function name. */
   readonly microKernels = new Map<string, string>();
 
-  constructor(name: string) {
+  /** Vector width of the matmul micro-kernels (host.ts). */
+  readonly vectorBits: VectorBits;
+
+  constructor(name: string, vectorBits: VectorBits) {
+    this.vectorBits = vectorBits;
     this.module = new llvm.Module(name, this.context);
     const host = HOST_TARGETS[process.arch];
     if (!host) throw new Error(`codegen/llvm: no target for architecture '${process.arch}'. Supported: ${Object.keys(HOST_TARGETS).join(', ')}`);

@@ -1,9 +1,9 @@
 /**
  * What the host CPU offers the code generator beyond `-mcpu=native`: the
- * vector width the matmul micro-kernel is written for (512 bits where the
- * cores have AVX-512F, else 256), and a fingerprint of the CPU's feature
- * flags for the compile cache (hosts with the same model name can differ:
- * "AMD EPYC" covers Zen 3 without AVX-512 and Zen 5 with it).
+ * widest vectors the matmul micro-kernel may use (512 bits where the cores
+ * have AVX-512F, else 256), and a fingerprint of the CPU's feature flags for
+ * the compile cache (hosts with the same model name can differ: "AMD EPYC"
+ * covers Zen 3 without AVX-512 and Zen 5 with it).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,7 +19,8 @@ function cpuFlags(): string[] {
 
 const FLAGS = cpuFlags();
 
-/** KILN_VECTOR_BITS=256 forces AVX2-width micro-kernels on an AVX-512 host (for comparison). */
-export const HOST_VECTOR_BITS = process.arch === 'x64' && FLAGS.includes('avx512f') && process.env.KILN_VECTOR_BITS !== '256' ? 512 : 256;
+export type VectorBits = 256 | 512;
 
-export const HOST_FINGERPRINT = createHash('sha256').update(FLAGS.join(' ')).update(`vector=${HOST_VECTOR_BITS}`).digest('hex').slice(0, 16);
+export const HOST_VECTOR_BITS: VectorBits = process.arch === 'x64' && FLAGS.includes('avx512f') ? 512 : 256;
+
+export const HOST_FINGERPRINT = createHash('sha256').update(FLAGS.join(' ')).digest('hex').slice(0, 16);

@@ -267,8 +267,8 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
   if (streaming(k)) return emitStreamingMatmul(e, program, k, name, threads);
   const ty = e.typeOf(k.dtype);
   const ptrTy = llvm.PointerType.get(ty, 0);
-  const uk = microKernel(k.dtype, tileRows(k));
-  const copy = packKernel(k.dtype);
+  const uk = microKernel(k.dtype, tileRows(k), e.vectorBits);
+  const copy = packKernel(k.dtype, e.vectorBits);
   e.requireMicroKernel(uk);
   e.requireMicroKernel(copy);
   const micro = e.external(uk.name, e.void, [ptrTy, ptrTy, ptrTy, e.i64, e.i64]);

@@ -12,7 +12,7 @@
  * contiguous.
  */
 import type { DType } from '../../ir/dtype.js';
-import { HOST_VECTOR_BITS } from './host.js';
+import type { VectorBits } from './host.js';
 
 export type TileRows = 4 | 6;
 
@@ -26,13 +26,13 @@ export interface MicroKernel {
 }
 
 /** Elements per vector register: 8 float32 with AVX2, 16 with AVX-512. */
-export function vectorWidth(dtype: 'float32' | 'float64'): number {
-  return HOST_VECTOR_BITS / (dtype === 'float32' ? 32 : 64);
+export function vectorWidth(dtype: 'float32' | 'float64', bits: VectorBits): number {
+  return bits / (dtype === 'float32' ? 32 : 64);
 }
 
-export function microKernel(dtype: 'float32' | 'float64', mr: TileRows): MicroKernel {
+export function microKernel(dtype: 'float32' | 'float64', mr: TileRows, bits: VectorBits): MicroKernel {
   const s = dtype === 'float32' ? 'float' : 'double';
-  const vw = vectorWidth(dtype);
+  const vw = vectorWidth(dtype, bits);
   const nr = 2 * vw;
   const v = `<${vw} x ${s}>`;
   const name = `kiln_ukernel_${dtype === 'float32' ? 'f32' : 'f64'}_${mr}x${nr}`;
@@ -86,9 +86,9 @@ export function isMicroKernelDType(dtype: DType): dtype is 'float32' | 'float64'
  * contiguous (the usual row-major weights): as scalar IR, `opt` shuffled it
  * element by element and packing took a third of a small-batch matmul.
  */
-export function packKernel(dtype: 'float32' | 'float64'): { name: string; ir: string } {
+export function packKernel(dtype: 'float32' | 'float64', bits: VectorBits): { name: string; ir: string } {
   const s = dtype === 'float32' ? 'float' : 'double';
-  const vw = vectorWidth(dtype);
+  const vw = vectorWidth(dtype, bits);
   const v = `<${vw} x ${s}>`;
   const align = dtype === 'float32' ? 4 : 8;
   const name = `kiln_pack_${dtype === 'float32' ? 'f32' : 'f64'}`;

@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HOST_VECTOR_BITS, type VectorBits } from './host.js';
 import llvm from './llvm.js';
 import type { Kernel, KernelProgram } from '../../ir/kernel.js';
 import { Emitter } from './context.js';
@@ -69,8 +70,8 @@ function linkMicroKernels(e: Emitter): void {
   }
 }
 
-export function emitProgram(program: KernelProgram, threads: number): llvm.Module {
-  const e = new Emitter(program.name);
+export function emitProgram(program: KernelProgram, threads: number, vectorBits: VectorBits = HOST_VECTOR_BITS): llvm.Module {
+  const e = new Emitter(program.name, vectorBits);
   const plans = program.kernels.map((k, i) => {
     const name = `k${i}_${k.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
     const fn = k.kind === 'matmul' ? emitMatmulKernel(e, program, k, name, threads) : emitLoopKernel(e, program, k, name);

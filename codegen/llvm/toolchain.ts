@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import llvm from './llvm.js';
 import type { KernelProgram } from '../../ir/kernel.js';
-import { HOST_FINGERPRINT } from './host.js';
+import { HOST_FINGERPRINT, type VectorBits } from './host.js';
 import { emitProgram } from './module.js';
 
 const run = promisify(execFile);
@@ -43,14 +43,16 @@ export interface NativeOptions {
   readonly cacheDir: string;
   /** The cache is pruned to this many bytes, least recently used first, after each new entry. */
   readonly maxCacheBytes: number;
+  /** Vector width of the matmul micro-kernels (at most the host's). */
+  readonly vectorBits: VectorBits;
   /** Called with the LLVM IR text before optimization (KILN_PRINT_KERNEL). */
   readonly print?: (text: string) => void;
 }
 
-export function programKey(program: KernelProgram, threads: number): string {
+export function programKey(program: KernelProgram, threads: number, vectorBits: VectorBits): string {
   const h = createHash('sha256');
   h.update(CODEGEN_VERSION);
-  h.update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT} threads=${threads}\n`);
+  h.update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT} threads=${threads} vector=${vectorBits}\n`);
   h.update(JSON.stringify({ buffers: program.buffers, kernels: program.kernels, arenaBytes: program.arenaBytes }));
   return h.digest('hex').slice(0, 32);
 }
@@ -88,16 +90,16 @@ async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'l
 }
 
 export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
-  const key = programKey(program, options.threads);
+  const key = programKey(program, options.threads, options.vectorBits);
   const path = join(options.cacheDir, `${key}.so`);
   if (existsSync(path)) {
-    if (options.print) options.print(emitProgram(program, options.threads).print());
+    if (options.print) options.print(emitProgram(program, options.threads, options.vectorBits).print());
     touch(path);
     return { path, fromCache: true };
   }
   const meta = { name: program.name, kernels: program.kernels.length };
   await buildSharedObject(options.cacheDir, key, 'bc', (tmp) => {
-    const module = emitProgram(program, options.threads);
+    const module = emitProgram(program, options.threads, options.vectorBits);
     options.print?.(module.print());
     llvm.WriteBitcodeToFile(module, `${tmp}.bc`);
   }, meta);

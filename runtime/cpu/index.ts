@@ -8,6 +8,7 @@ import { type TypedArray, viewArray } from '../../ir/dtype.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { ARENA_ALIGN } from '../../ir/kernel.js';
 import { compileNative } from '../../codegen/llvm/toolchain.js';
+import { HOST_VECTOR_BITS, type VectorBits } from '../../codegen/llvm/host.js';
 import { ENTRY } from '../../codegen/llvm/module.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
@@ -32,6 +33,13 @@ export interface CpuOptions {
   readonly cacheDir?: string;
   /** The cache's size limit in bytes (default: KILN_CACHE_MAX_MB, 1024 MiB). */
   readonly maxCacheBytes?: number;
+  /** Vector width of the matmul micro-kernels (default: KILN_VECTOR_BITS, else the host's widest). */
+  readonly vectorBits?: VectorBits;
+}
+
+/** The micro-kernels' vector width: the one asked for, never wider than the host's. */
+export function cpuVectorBits(asked: VectorBits | null = config.vectorBits): VectorBits {
+  return asked !== null && asked < HOST_VECTOR_BITS ? asked : HOST_VECTOR_BITS;
 }
 
 function alignedBlock(bytes: number, what: string): { pointer: unknown; buffer: ArrayBuffer; bytes: number } {
@@ -58,7 +66,7 @@ export function allocSharedCpu(bytes: number): SharedMemory {
 
 export async function loadCpu(program: KernelProgram, options: CpuOptions = {}, shared?: SharedMemory): Promise<Executable> {
   const threads = options.threads ?? config.numThreads;
-  const lib = await compileNative(program, { threads, cacheDir: options.cacheDir ?? config.cacheDir, maxCacheBytes: options.maxCacheBytes ?? config.cacheMaxBytes, print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
+  const lib = await compileNative(program, { threads, cacheDir: options.cacheDir ?? config.cacheDir, maxCacheBytes: options.maxCacheBytes ?? config.cacheMaxBytes, vectorBits: cpuVectorBits(options.vectorBits ?? config.vectorBits), print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
   if ((program.sharedBytes ?? 0) > (shared?.bytes ?? 0)) throw new Error(`cpu backend: program '${program.name}' needs a shared state arena of ${program.sharedBytes} bytes, got ${shared?.bytes ?? 0}`);
   const native = koffi.load(lib.path);
   const entry = native.func(`void ${ENTRY}(void *bases)`);

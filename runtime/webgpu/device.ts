@@ -6,6 +6,7 @@
  * KILN_WEBGPU_BACKEND (default, opengles, vulkan, ...).
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { config } from '../config.js';
 
 export interface Gpu {
   readonly device: GPUDevice;
@@ -22,7 +23,7 @@ function hasGpu(): boolean {
 }
 
 async function open(): Promise<Gpu> {
-  const choice = process.env.KILN_WEBGPU_BACKEND ?? (hasGpu() ? 'default' : 'opengles');
+  const choice = config.webgpuBackend ?? (hasGpu() ? 'default' : 'opengles');
   if (choice === 'opengles') process.env.EGL_PLATFORM ??= 'surfaceless';
   const { create, globals } = await import('webgpu');
   Object.assign(globalThis, globals);
@@ -31,7 +32,7 @@ async function open(): Promise<Gpu> {
   try {
     adapter = await navigatorGpu.requestAdapter(choice === 'opengles' ? ({ featureLevel: 'compatibility' } as GPURequestAdapterOptions) : {});
   } catch (e) {
-    throw new Error(`webgpu backend: Dawn refused backend '${choice}'${process.env.KILN_WEBGPU_BACKEND ? ' (from KILN_WEBGPU_BACKEND)' : ''}: ${(e as Error).message}`);
+    throw new Error(`webgpu backend: Dawn refused backend '${choice}'${config.webgpuBackend ? ' (from KILN_WEBGPU_BACKEND)' : ''}: ${(e as Error).message}`);
   }
   if (!adapter) {
     throw new Error(`webgpu backend: no adapter from Dawn's '${choice}' backend. Without a GPU, Kiln uses Mesa's llvmpipe: install libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 (the setup script does, as root), or set KILN_WEBGPU_BACKEND.`);

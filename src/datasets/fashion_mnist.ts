@@ -7,8 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Tensor } from '../tensor.js';
+import { config } from '../../runtime/config.js';
 
-export const DATA_DIR = process.env.KILN_FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
+export const DATA_DIR = config.fashionMnistDir;
 
 const FILES = {
   xTrain: 'train-images-idx3-ubyte.gz',

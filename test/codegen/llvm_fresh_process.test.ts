@@ -62,3 +62,9 @@ it.each(['256', '512'])('packed matmuls with KILN_VECTOR_BITS=%s match the inter
   // 300 products of terms up to 1 in float32, summed in another order: well under 1e-4.
   expect(Number(r.stdout)).toBeLessThan(1e-4);
 });
+
+it('rejects a KILN_VECTOR_BITS that is neither 256 nor 512, saying which are valid', () => {
+  const r = inFreshProcess("await import('./dist/runtime/config.js');", { KILN_VECTOR_BITS: '300' });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain("KILN_VECTOR_BITS must be 256 or 512, got '300'");
+});
