@@ -45,20 +45,15 @@ function vectorBits(value: string | undefined): 256 | 512 | null {
   return Number(value) as 256 | 512;
 }
 
-/** The process-wide default backend's name as given (executor.ts checks it against the backends). */
-function backendName(value: string | undefined): string | null {
-  return value ? value : null;
-}
-
 export const config = Object.freeze({
   /** Threads for native kernels (default: every core). */
   numThreads: positiveInt('KILN_NUM_THREADS', process.env.KILN_NUM_THREADS, cpus().length),
   /** KILN_VECTOR_BITS=256|512: vector width of the CPU matmul micro-kernels, capped at the host's (default: the host's). */
   vectorBits: vectorBits(process.env.KILN_VECTOR_BITS),
-  /** KILN_BACKEND: the process-wide default backend (default cpu). */
-  backend: backendName(process.env.KILN_BACKEND),
+  /** KILN_BACKEND: the process-wide default backend (default cpu; executor.ts checks the name). */
+  backend: process.env.KILN_BACKEND || null,
   /** KILN_WEBGPU_BACKEND: Dawn's backend for WebGPU (default: 'default' with a GPU, else 'opengles'). */
-  webgpuBackend: backendName(process.env.KILN_WEBGPU_BACKEND),
+  webgpuBackend: process.env.KILN_WEBGPU_BACKEND || null,
   /** Where compiled native code is cached, keyed by content hash. */
   cacheDir: process.env.KILN_CACHE_DIR || join(packageRoot, '.kiln-cache'),
   /** KILN_CACHE_MAX_MB: the native-code cache is pruned to this size, least recently used first (default 1024). */

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type TypedArray, viewArray } from '../../ir/dtype.js';
-import type { KernelProgram } from '../../ir/kernel.js';
+import type { BufferDecl, KernelProgram } from '../../ir/kernel.js';
 import { emitKernel } from '../../codegen/wgsl/kernel.js';
 import { type WgslTarget, targetFromLimits } from '../../codegen/wgsl/target.js';
 import { elementBytes } from '../../passes/memory_plan.js';
@@ -28,6 +28,11 @@ async function checked<T>(device: GPUDevice, what: string, f: () => T): Promise<
   const error = await device.popErrorScope();
   if (error) throw new Error(`webgpu backend: ${what}: ${error.message}`);
   return value;
+}
+
+/** A buffer's elements from the 32-bit words it occupies on the device (bool as 0/1 words). */
+function fromWords(b: BufferDecl, words: ArrayBuffer): TypedArray {
+  return b.dtype === 'bool' ? Uint8Array.from(new Uint32Array(words, 0, b.size)) : viewArray(words, b.dtype, 0, b.size);
 }
 
 interface GpuShared extends SharedMemory {
@@ -88,8 +93,7 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
   const read = async (buf: number): Promise<TypedArray> => {
     const b = program.buffers[buf];
     const { gpu, offset } = target(buf);
-    const bytes = await readBack(device, gpu, offset, b.size * elementBytes(b, true));
-    return b.dtype === 'bool' ? Uint8Array.from(new Uint32Array(bytes)) : viewArray(bytes, b.dtype, 0, b.size).slice();
+    return fromWords(b, await readBack(device, gpu, offset, b.size * elementBytes(b, true)));
   };
   return {
     program,
@@ -125,10 +129,9 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
         stagingPool.give(staging);
         let from = 0;
         return bufs.map((b, i) => {
-          const decl = program.buffers[b];
           const words = bytes.slice(from, from + sizes[i]);
           from += sizes[i];
-          return decl.dtype === 'bool' ? Uint8Array.from(new Uint32Array(words, 0, decl.size)) : viewArray(words, decl.dtype, 0, decl.size);
+          return fromWords(program.buffers[b], words);
         });
       })();
     },

@@ -81,6 +81,22 @@ function matmulRef(ta: boolean, tb: boolean) {
   };
 }
 
+/** Softmax over the rows of a [rows, cols] input, built from max, exp, sum and div as the front end does. */
+function softmaxCase(name: string, rows: number, cols: number, tol?: readonly [number, number]): OpCase {
+  return {
+    name, inputs: [f32([rows, cols])], ...(tol ? { tol } : {}),
+    build: (b, [x]) => {
+      const e = b.unary('exp', b.sub(x, b.max(x, -1, true)));
+      return b.div(e, b.sum(e, -1, true));
+    },
+    ref: ([x]) => make(x.shape, ([i, j]) => {
+      const row = Array.from({ length: cols }, (_, c) => at(x, [i, c]));
+      const m = Math.max(...row);
+      return Math.exp(at(x, [i, j]) - m) / row.reduce((s, v) => s + Math.exp(v - m), 0);
+    }),
+  };
+}
+
 export const OP_CASES: readonly OpCase[] = [
   ...Object.entries(UNARY_REF).map(([op, f]): OpCase => ({
     name: op,
@@ -130,18 +146,7 @@ export const OP_CASES: readonly OpCase[] = [
   { name: 'reduce_max last keepDims', inputs: [f32([4, 9])], build: (b, [x]) => b.max(x, -1, true), ref: reduceRef([1], true, Math.max, -Infinity) },
   { name: 'reduce_min axes 0,2', inputs: [f32([3, 2, 5])], build: (b, [x]) => b.min(x, [0, 2]), ref: reduceRef([0, 2], false, Math.min, Infinity) },
   { name: 'mean axis 0', inputs: [f32([6, 5])], build: (b, [x]) => b.mean(x, 0), ref: reduceRef([0], false, (a, c) => a + c, 0, true) },
-  {
-    name: 'softmax rows', inputs: [f32([5, 7])],
-    build: (b, [x]) => {
-      const e = b.unary('exp', b.sub(x, b.max(x, -1, true)));
-      return b.div(e, b.sum(e, -1, true));
-    },
-    ref: ([x]) => make(x.shape, ([i, j]) => {
-      const row = Array.from({ length: 7 }, (_, c) => at(x, [i, c]));
-      const m = Math.max(...row);
-      return Math.exp(at(x, [i, j]) - m) / row.reduce((s, v) => s + Math.exp(v - m), 0);
-    }),
-  },
+  softmaxCase('softmax rows', 5, 7),
   { name: 'reshape', inputs: [f32([4, 6])], build: (b, [x]) => b.reshape(b.unary('neg', x), [2, 3, 4]), ref: ([x]) => ({ shape: [2, 3, 4], data: Array.from(x.data, (v) => -v) }) },
   {
     name: 'transpose', inputs: [f32([2, 3, 5])], build: (b, [x]) => b.transpose(x, [2, 0, 1]),
@@ -205,18 +210,7 @@ export const OP_CASES: readonly OpCase[] = [
   // sequential float32 sum by about sqrt(n) * eps relative for positive terms: 20,000 terms, 1e-5; allowed 1e-4.
   { name: 'reduce_sum of 20,000 positive terms', inputs: [f32([20_000], 'pos')], build: (b, [x]) => b.sum(x), ref: reduceRef([0], false, (a, c) => a + c, 0), tol: [1e-4, 0] },
   { name: 'reduce_max over rows of 3,000', inputs: [f32([4, 3_000])], build: (b, [x]) => b.max(x, 1), ref: reduceRef([1], false, Math.max, -Infinity) },
-  {
-    name: 'softmax over rows of 1,500', inputs: [f32([3, 1_500])], tol: [1e-4, 1e-9],
-    build: (b, [x]) => {
-      const e = b.unary('exp', b.sub(x, b.max(x, -1, true)));
-      return b.div(e, b.sum(e, -1, true));
-    },
-    ref: ([x]) => make(x.shape, ([i, j]) => {
-      const row = Array.from({ length: 1_500 }, (_, c) => at(x, [i, c]));
-      const m = Math.max(...row);
-      return Math.exp(at(x, [i, j]) - m) / row.reduce((s, v) => s + Math.exp(v - m), 0);
-    }),
-  },
+  softmaxCase('softmax over rows of 1,500', 3, 1_500, [1e-4, 1e-9]),
 ];
 
 export function generate(spec: InputSpec, next: () => number): number[] {
