@@ -28,6 +28,13 @@ export interface TrainSetup {
   readonly timesteps: number;
   readonly metrics: readonly { readonly name: string; readonly fn: Metric }[];
   readonly optimizer: Optimizer;
+  /** The weights the optimizer updates (and keeps slots for), fixed at compile() as in Keras. */
+  readonly trainable: readonly Weight[];
+}
+
+/** Weights that are trainable and belong to a trainable layer: what compile() snapshots for the optimizer. */
+export function trainableWeights(net: Network): Weight[] {
+  return net.allWeights().filter((w) => w.trainable && net.layers.some((l) => l.trainable && l.weights.includes(w)));
 }
 
 export const slotName = (w: Weight, slot: string): string => `${w.name}/${slot}`;
@@ -90,7 +97,7 @@ export function trainGraph(net: Network, batch: number, targetShape: Shape, setu
     random: (seed, shape) => b.random(seed, shape, iterations),
   };
   const { outputs } = score(net, b, batch, targetShape, setup, ctx);
-  const trainable = net.allWeights().filter((w) => w.trainable && net.layers.some((l) => l.trainable && l.weights.includes(w)));
+  const trainable = setup.trainable;
   const params = trainable.map((w) => ctx.weight(w));
   const slots = trainable.map((w) => setup.optimizer.slotNames.map((s) => b.param(slotName(w, s), w.shape, 'float32', 'state')));
   const globals = setup.optimizer.globals.map((g) => b.param(globalName(g.name), [], 'float32', 'state'));

@@ -17,7 +17,7 @@ import { type Optimizer, getOptimizer } from '../optimizers.js';
 import { type NestedArray, Tensor, type TypedArray, toTensor } from '../tensor.js';
 import { epochOrder, gatherRows, makeRandom, sampleWeights, sliceRows } from './data.js';
 import { type Batch, type BatchSource, Prefetcher } from './generators.js';
-import { type TrainSetup, globalName, slotName, testGraph, trainGraph } from './programs.js';
+import { type TrainSetup, globalName, slotName, testGraph, trainGraph, trainableWeights } from './programs.js';
 
 export interface CompileArgs {
   readonly optimizer: string | Optimizer;
@@ -108,7 +108,7 @@ export class Trainer {
     if (args.sampleWeightMode && (args.sampleWeightMode !== 'temporal' || net.outputShape.length < 3)) {
       throw new Error(`sampleWeightMode '${args.sampleWeightMode}' needs the value 'temporal' and an output of rank 3 or more (batch, timesteps, ...); the output is (None, ${net.outputShape.slice(1).join(', ')})`);
     }
-    this.setup = { loss, lossWeight: lossWeightOf(args.lossWeights), timesteps, metrics, optimizer: getOptimizer(args.optimizer) };
+    this.setup = { loss, lossWeight: lossWeightOf(args.lossWeights), timesteps, metrics, optimizer: getOptimizer(args.optimizer), trainable: trainableWeights(net) };
     this.metricsNames = ['loss', ...metrics.map((m) => m.name)];
     this.lr = this.setup.optimizer.lr;
   }
@@ -144,7 +144,7 @@ export class Trainer {
     if (this.active !== p) {
       await this.pull();
       const opt = this.setup.optimizer;
-      for (const w of this.net.allWeights()) {
+      for (const w of this.setup.trainable) {
         for (const s of opt.slotNames) p.write(slotName(w, s), this.state.get(slotName(w, s)) ?? new Float32Array(w.value.length));
       }
       for (const g of opt.globals) p.write(globalName(g.name), this.state.get(globalName(g.name)) ?? Float32Array.of(g.init));
@@ -162,7 +162,7 @@ export class Trainer {
   async pull(): Promise<void> {
     const p = this.active;
     if (!p || !this.dirty) return;
-    for (const w of this.net.allWeights()) {
+    for (const w of this.setup.trainable) {
       for (const s of this.setup.optimizer.slotNames) this.state.set(slotName(w, s), await p.read(slotName(w, s)));
     }
     for (const g of this.setup.optimizer.globals) this.state.set(globalName(g.name), await p.read(globalName(g.name)));
