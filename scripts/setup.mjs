@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const DEB_PACKAGES = ['llvm-14-dev', 'clang-14', 'lld-14', 'cmake', 'zlib1g-dev', 'libzstd-dev', 'build-essential', 'dataset-fashion-mnist', 'libegl1', 'libegl-mesa0', 'libgl1-mesa-dri', 'libgles2'];
+const DEB_PACKAGES = ['llvm-14-dev', 'clang-14', 'lld-14', 'cmake', 'zlib1g-dev', 'libzstd-dev', 'build-essential', 'dataset-fashion-mnist', 'libegl1', 'libegl-mesa0', 'libgl1-mesa-dri', 'libgles2', 'graphviz', 'chromium'];
 const NATIVE_PACKAGES = ['koffi', 'llvm-bindings'];
 
 function run(cmd, args, options = {}) {
