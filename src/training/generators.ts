@@ -5,6 +5,7 @@
  * producer (decoding, augmentation) overlaps with compiled training steps.
  */
 import type { Tensor } from '../tensor.js';
+import { makeRandom } from './data.js';
 
 export type Batch = readonly [Tensor, Tensor] | readonly [Tensor, Tensor, Tensor];
 export type BatchSource<T> = Iterable<T> | AsyncIterable<T>;
@@ -42,4 +43,76 @@ export class Prefetcher<T> {
   get buffered(): number {
     return this.queue.length;
   }
+}
+
+export interface SequenceIterateArgs {
+  /** getItem calls in flight at once (Keras's `workers`); they overlap when getItem is async (worker threads, I/O). */
+  readonly workers?: number;
+  /** Visit the batches of each epoch in a new random order. */
+  readonly shuffle?: boolean;
+  readonly seed?: number;
+}
+
+/**
+ * keras.utils.Sequence: a dataset addressed by batch index. As a source for
+ * fitGenerator it is an endless stream of epochs; onEpochEnd runs once every
+ * batch of an epoch has been produced, before the next epoch's first batch.
+ */
+export abstract class Sequence<T> implements AsyncIterable<T> {
+  abstract readonly length: number;
+  abstract getItem(index: number): T | Promise<T>;
+  onEpochEnd(): void {}
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this.iterate()[Symbol.asyncIterator]();
+  }
+
+  iterate(args: SequenceIterateArgs = {}): AsyncIterable<T> {
+    const workers = args.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1) throw new Error(`Sequence: workers must be a positive integer, got ${workers}`);
+    const random = makeShuffle(args.seed ?? 0);
+    let order: number[] = [];
+    let position = 0;
+    let barrier: Promise<void> = Promise.resolve();
+    let epochItems: Promise<unknown>[] = [];
+    let slots = workers;
+    const waiting: (() => void)[] = [];
+    const acquire = (): Promise<void> => (slots > 0 ? (slots--, Promise.resolve()) : new Promise((r) => waiting.push(r)));
+    const release = (): void => void (waiting.length ? waiting.shift()!() : slots++);
+    const next = (): Promise<IteratorResult<T>> => {
+      const n = this.length;
+      if (!(n > 0)) return Promise.reject(new Error(`Sequence: length is ${n}; a Sequence used as a generator must hold at least one batch`));
+      const k = position++ % n;
+      if (k === 0) {
+        if (position > 1) {
+          const ended = Promise.all(epochItems);
+          barrier = ended.then(() => this.onEpochEnd());
+        }
+        epochItems = [];
+        order = Array.from({ length: n }, (_, i) => i);
+        if (args.shuffle) random(order);
+      }
+      const index = order[k];
+      const item = barrier.then(acquire).then(async () => {
+        try {
+          return await this.getItem(index);
+        } finally {
+          release();
+        }
+      });
+      epochItems.push(item);
+      return item.then((value) => ({ value, done: false }));
+    };
+    return { [Symbol.asyncIterator]: () => ({ next }) };
+  }
+}
+
+function makeShuffle(seed: number): (items: number[]) => void {
+  const random = makeRandom(seed);
+  return (items) => {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [items[i], items[j]] = [items[j], items[i]];
+    }
+  };
 }
