@@ -123,3 +123,60 @@ export interface KernelProgram {
 }
 
 export const ARENA_ALIGN = 64;
+
+/*
+ * Expression walks, beside the definition: every pass and emitter that needs
+ * an expression's operands, a rebuilt copy, its dtype or the buffers it reads
+ * uses these. Each switch is exhaustive with no default branch, so a new
+ * expression kind fails `tsc` here instead of slipping past liveness or the
+ * in-place check.
+ */
+
+/** The operand expressions of `e`, in evaluation order. */
+export function exprChildren(e: Expr): readonly Expr[] {
+  switch (e.k) {
+    case 'load': return e.dyn ? [e.dyn.expr] : [];
+    case 'index': case 'const': case 'acc': return [];
+    case 'random': return [e.counter];
+    case 'unary': case 'cast': return [e.a];
+    case 'binary': return [e.a, e.b];
+    case 'select': return [e.cond, e.a, e.b];
+  }
+}
+
+/** `e` with each operand replaced by `f(operand)` (one level; `f` recurses if it wants to). */
+export function mapExprChildren(e: Expr, f: (child: Expr) => Expr): Expr {
+  switch (e.k) {
+    case 'load': return e.dyn ? { ...e, dyn: { ...e.dyn, expr: f(e.dyn.expr) } } : e;
+    case 'index': case 'const': case 'acc': return e;
+    case 'random': return { ...e, counter: f(e.counter) };
+    case 'unary': case 'cast': return { ...e, a: f(e.a) };
+    case 'binary': return { ...e, a: f(e.a), b: f(e.b) };
+    case 'select': return { ...e, cond: f(e.cond), a: f(e.a), b: f(e.b) };
+  }
+}
+
+/** The element type an expression evaluates to. */
+export function exprDType(e: Expr): DType {
+  switch (e.k) {
+    case 'index': return 'int32';
+    case 'random': return 'float32';
+    case 'load': case 'const': case 'acc': case 'unary': case 'binary': case 'select': case 'cast': return e.dtype;
+  }
+}
+
+export type LoadExpr = Extract<Expr, { k: 'load' }>;
+
+/** Calls `visit` on every load in `e` (gather index loads included), depth first. */
+export function visitLoads(e: Expr, visit: (load: LoadExpr) => void): void {
+  if (e.k === 'load') visit(e);
+  for (const c of exprChildren(e)) visitLoads(c, visit);
+}
+
+/** Every expression a kernel evaluates at its top level (reductions, stores, matmul epilogue). */
+export function kernelExprs(k: Kernel): readonly Expr[] {
+  switch (k.kind) {
+    case 'loop': return [...k.reductions.map((r) => r.expr), ...k.stores.map((s) => s.expr)];
+    case 'matmul': return [k.epilogue];
+  }
+}

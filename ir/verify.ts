@@ -21,7 +21,7 @@
  */
 import { DTYPE_BYTES, sameShape, shapeStr, sizeOf } from './dtype.js';
 import type { Graph } from './graph.js';
-import { ARENA_ALIGN, type Expr, type Kernel, type KernelProgram, type View } from './kernel.js';
+import { ARENA_ALIGN, type Expr, type Kernel, type KernelProgram, type View, visitLoads } from './kernel.js';
 import { OPS } from './ops.js';
 
 export class VerifyError extends Error {
@@ -103,23 +103,12 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
       check(lo >= 0 && hi < b.size, 'K3', () => `kernel ${k.name}: ${what} of ${b.name} reaches [${lo}, ${hi}], buffer has ${b.size} elements`);
       touched.add(buf);
     };
-    const exprs = (e: Expr): void => {
-      switch (e.k) {
-        case 'load':
-          if (e.dyn) {
-            exprs(e.dyn.expr);
-            const [lo, hi] = viewRange(e.view, space);
-            access(e.buf, { offset: lo, strides: space.map(() => 0) }, space, 'gather base', e.dtype);
-            check(hi + e.dyn.stride * (e.dyn.limit - 1) < p.buffers[e.buf].size, 'K3', () => `kernel ${k.name}: gather from ${p.buffers[e.buf].name} can pass its end`);
-          } else access(e.buf, e.view, space, 'load', e.dtype);
-          return;
-        case 'random': return exprs(e.counter);
-        case 'unary': case 'cast': return exprs(e.a);
-        case 'binary': exprs(e.a); return exprs(e.b);
-        case 'select': exprs(e.cond); exprs(e.a); return exprs(e.b);
-        default: return;
-      }
-    };
+    const exprs = (e: Expr): void => visitLoads(e, (l) => {
+      if (!l.dyn) return access(l.buf, l.view, space, 'load', l.dtype);
+      const [lo, hi] = viewRange(l.view, space);
+      access(l.buf, { offset: lo, strides: space.map(() => 0) }, space, 'gather base', l.dtype);
+      check(hi + l.dyn.stride * (l.dyn.limit - 1) < p.buffers[l.buf].size, 'K3', () => `kernel ${k.name}: gather from ${p.buffers[l.buf].name} can pass its end`);
+    });
     const stored = (buf: number): void => {
       const role = p.buffers[buf]?.role;
       check(role === 'temp' || role === 'output' || role === 'state', 'K4', () => `kernel ${k.name} writes ${p.buffers[buf]?.name}, a ${role} buffer`);

@@ -7,7 +7,7 @@
  * step). The kernel may itself read the old value only elementwise, at the
  * very index it writes.
  */
-import type { Expr, Kernel, View } from '../ir/kernel.js';
+import { type Expr, type Kernel, type View, mapExprChildren, visitLoads } from '../ir/kernel.js';
 import type { LoweredProgram } from './lower.js';
 import { kernelAccess } from './memory_plan.js';
 
@@ -17,26 +17,16 @@ function sameView(a: View, b: View): boolean {
 
 /** Whether every load of `buf` in `e` reads exactly `view` (no gathers). */
 function loadsOnlyAt(e: Expr, buf: number, view: View): boolean {
-  switch (e.k) {
-    case 'load': return (e.buf !== buf || (!e.dyn && sameView(e.view, view))) && (!e.dyn || loadsOnlyAt(e.dyn.expr, buf, view));
-    case 'random': return loadsOnlyAt(e.counter, buf, view);
-    case 'unary': case 'cast': return loadsOnlyAt(e.a, buf, view);
-    case 'binary': return loadsOnlyAt(e.a, buf, view) && loadsOnlyAt(e.b, buf, view);
-    case 'select': return loadsOnlyAt(e.cond, buf, view) && loadsOnlyAt(e.a, buf, view) && loadsOnlyAt(e.b, buf, view);
-    default: return true;
-  }
+  let ok = true;
+  visitLoads(e, (l) => {
+    if (l.buf === buf && (l.dyn || !sameView(l.view, view))) ok = false;
+  });
+  return ok;
 }
 
 function renameExpr(e: Expr, from: number, to: number): Expr {
-  const r = (x: Expr): Expr => renameExpr(x, from, to);
-  switch (e.k) {
-    case 'load': return { ...e, buf: e.buf === from ? to : e.buf, ...(e.dyn ? { dyn: { ...e.dyn, expr: r(e.dyn.expr) } } : {}) };
-    case 'random': return { ...e, counter: r(e.counter) };
-    case 'unary': case 'cast': return { ...e, a: r(e.a) };
-    case 'binary': return { ...e, a: r(e.a), b: r(e.b) };
-    case 'select': return { ...e, cond: r(e.cond), a: r(e.a), b: r(e.b) };
-    default: return e;
-  }
+  const inner = mapExprChildren(e, (x) => renameExpr(x, from, to));
+  return inner.k === 'load' && inner.buf === from ? { ...inner, buf: to } : inner;
 }
 
 function renameKernel(k: Kernel, from: number, to: number): Kernel {

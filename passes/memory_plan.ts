@@ -6,7 +6,7 @@
  * overlap. Placement is greedy best-fit, largest buffers first.
  */
 import { DTYPE_BYTES } from '../ir/dtype.js';
-import { ARENA_ALIGN, type BufferDecl, type Expr, type Kernel, type KernelProgram } from '../ir/kernel.js';
+import { ARENA_ALIGN, type BufferDecl, type Kernel, type KernelProgram, kernelExprs, visitLoads } from '../ir/kernel.js';
 
 export interface MemoryPlanStats {
   /** Bytes of the shared region holding temporaries, as planned. */
@@ -30,33 +30,17 @@ function bytesOf(b: BufferDecl, wideBool = false): number {
   return align(Math.max(b.size * elementBytes(b, wideBool), 1));
 }
 
-export function visitLoads(e: Expr, visit: (buf: number) => void): void {
-  switch (e.k) {
-    case 'load':
-      visit(e.buf);
-      if (e.dyn) visitLoads(e.dyn.expr, visit);
-      return;
-    case 'random': return visitLoads(e.counter, visit);
-    case 'unary': case 'cast': return visitLoads(e.a, visit);
-    case 'binary': visitLoads(e.a, visit); return visitLoads(e.b, visit);
-    case 'select': visitLoads(e.cond, visit); visitLoads(e.a, visit); return visitLoads(e.b, visit);
-    default: return;
-  }
-}
-
 /** Buffers a kernel reads and writes. */
 export function kernelAccess(k: Kernel): { reads: Set<number>; writes: Set<number> } {
   const reads = new Set<number>();
-  const add = (b: number): void => void reads.add(b);
-  if (k.kind === 'matmul') {
-    reads.add(k.a.buf);
-    reads.add(k.b.buf);
-    visitLoads(k.epilogue, add);
-    return { reads, writes: new Set([k.out.buf]) };
+  for (const e of kernelExprs(k)) visitLoads(e, (l) => void reads.add(l.buf));
+  switch (k.kind) {
+    case 'matmul':
+      reads.add(k.a.buf);
+      reads.add(k.b.buf);
+      return { reads, writes: new Set([k.out.buf]) };
+    case 'loop': return { reads, writes: new Set(k.stores.map((s) => s.buf)) };
   }
-  for (const r of k.reductions) visitLoads(r.expr, add);
-  for (const s of k.stores) visitLoads(s.expr, add);
-  return { reads, writes: new Set(k.stores.map((s) => s.buf)) };
 }
 
 /** Where params live in a model's shared state arena: byte offset by param name, and its size. */

@@ -5,7 +5,7 @@
  * planning bugs (two live buffers sharing bytes) show up here too.
  */
 import { type DType, type TypedArray, viewArray } from '../ir/dtype.js';
-import type { Expr, Kernel, KernelProgram, LoopKernel, MatmulKernel, View } from '../ir/kernel.js';
+import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type MatmulKernel, type View, exprDType } from '../ir/kernel.js';
 import { philoxUniform } from '../ir/philox.js';
 import { scalarOp } from '../ir/scalar_eval.js';
 import type { Backend, Executable, SharedMemory } from './backend.js';
@@ -24,7 +24,7 @@ function round(dtype: DType, v: number): number {
     case 'float32': return Math.fround(v);
     case 'int32': return v | 0;
     case 'bool': return v ? 1 : 0;
-    default: return v;
+    case 'float64': return v;
   }
 }
 
@@ -117,14 +117,6 @@ function maxNaN(a: number, b: number): number {
 
 function minNaN(a: number, b: number): number {
   return Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b);
-}
-
-export function exprDType(e: Expr): DType {
-  switch (e.k) {
-    case 'index': return 'int32';
-    case 'random': return 'float32';
-    default: return e.dtype;
-  }
 }
 
 function forEach(shape: readonly number[], visit: (point: number[]) => void): void {

@@ -5,15 +5,11 @@
  */
 import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
-import type { Expr, View } from '../../ir/kernel.js';
+import { type Expr, type View, exprDType } from '../../ir/kernel.js';
 import type { Emitter } from './context.js';
 import { BINARY, UNARY, floatToInt32 } from './scalar.js';
 
 type V = llvm.Value;
-
-export function exprDType(e: Expr): DType {
-  return e.k === 'index' ? 'int32' : e.k === 'random' ? 'float32' : e.dtype;
-}
 
 export interface Point {
   /** i64 index per dim of the iteration space. */

@@ -8,7 +8,7 @@
  */
 import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
-import type { Expr, KernelProgram, LoopKernel } from '../../ir/kernel.js';
+import { type Expr, type KernelProgram, type LoopKernel, exprChildren } from '../../ir/kernel.js';
 import type { ReduceOp } from '../../ir/scalar.js';
 import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
@@ -83,17 +83,6 @@ export function reduceStep(e: Emitter, op: ReduceOp, dtype: DType, acc: V, v: V)
   return e.b.CreateSelect(op === 'max' ? e.b.CreateICmpSGT(v, acc) : e.b.CreateICmpSLT(v, acc), v, acc);
 }
 
-function children(x: Expr): Expr[] {
-  switch (x.k) {
-    case 'load': return x.dyn ? [x.dyn.expr] : [];
-    case 'random': return [x.counter];
-    case 'unary': case 'cast': return [x.a];
-    case 'binary': return [x.a, x.b];
-    case 'select': return [x.cond, x.a, x.b];
-    default: return [];
-  }
-}
-
 /**
  * Loads that read one element for a whole row: stride 0 on the last outer
  * dim and every inner dim (a step counter, a scalar). Emitted once per row,
@@ -107,7 +96,7 @@ function rowInvariantLoads(k: LoopKernel): Expr[] {
   const invariant = (x: Expr): boolean => {
     if (x.k === 'load') return varying.every((d) => x.view.strides[d] === 0) && (!x.dyn || invariant(x.dyn.expr));
     if (x.k === 'index' || x.k === 'random' || x.k === 'acc') return false;
-    return children(x).every(invariant);
+    return exprChildren(x).every(invariant);
   };
   const seen = new Set<Expr>();
   const found: Expr[] = [];
@@ -115,7 +104,7 @@ function rowInvariantLoads(k: LoopKernel): Expr[] {
     if (seen.has(x)) return;
     seen.add(x);
     if (x.k === 'load' && invariant(x)) found.push(x);
-    else children(x).forEach(visit);
+    else exprChildren(x).forEach(visit);
   };
   for (const r of k.reductions) visit(r.expr);
   for (const st of k.stores) visit(st.expr);

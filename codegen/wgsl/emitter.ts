@@ -4,12 +4,11 @@
  * casts, and a Scope that names each shared subexpression once.
  */
 import type { DType } from '../../ir/dtype.js';
-import type { BufferDecl, Expr, KernelProgram, View } from '../../ir/kernel.js';
+import { type BufferDecl, type Expr, type KernelProgram, type View, exprDType } from '../../ir/kernel.js';
 import type { ReduceOp } from '../../ir/scalar.js';
 import type { BindingPlan } from './bindings.js';
 import { BINARY, UNARY } from './scalar.js';
 
-export const exprDType = (e: Expr): DType => (e.k === 'index' ? 'int32' : e.k === 'random' ? 'float32' : e.dtype);
 export const WGSL_TYPE: Record<DType, string> = { float32: 'f32', int32: 'i32', bool: 'bool', float64: 'f64' };
 
 export function floatLiteral(v: number): string {
