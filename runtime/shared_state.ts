@@ -21,6 +21,8 @@ export class SharedState {
   private readonly entries: ReadonlyMap<string, SharedEntry>;
   private memory: SharedMemory | null = null;
   private owner: string | null = null;
+  /** The allocation in flight: concurrent first programs share it. */
+  private allocating: Promise<SharedMemory> | null = null;
 
   constructor(entries: readonly SharedEntry[]) {
     const offsets = new Map<string, number>();
@@ -39,14 +41,33 @@ export class SharedState {
 
   /** The arena's memory, allocated by the first backend that asks. */
   async memoryFor(backend: string, alloc: (bytes: number) => SharedMemory | Promise<SharedMemory>): Promise<SharedMemory> {
-    if (!this.memory) {
-      if (this.owner) throw new Error('shared state: allocation already in progress');
-      this.owner = backend;
-      this.memory = await alloc(this.layout.bytes);
-    } else if (this.owner !== backend) {
+    if (this.owner !== null && this.owner !== backend) {
       throw new Error(`a model's programs share one backend: its state lives on '${this.owner}', this program is for '${backend}'. Create the model again to use another backend.`);
     }
-    return this.memory;
+    if (this.memory) return this.memory;
+    if (!this.allocating) {
+      this.owner = backend;
+      const pending = Promise.resolve(alloc(this.layout.bytes));
+      this.allocating = pending;
+      try {
+        const memory = await pending;
+        // Disposed while allocating: the memory is not ours to keep.
+        if (this.allocating !== pending) {
+          memory.dispose();
+          throw new Error('shared state: disposed while its memory was being allocated');
+        }
+        this.memory = memory;
+      } catch (e) {
+        if (this.allocating === pending) this.owner = null;
+        throw e;
+      } finally {
+        if (this.allocating === pending) this.allocating = null;
+      }
+      return this.memory;
+    }
+    const shared = await this.allocating;
+    if (this.memory !== shared) throw new Error('shared state: disposed while its memory was being allocated');
+    return shared;
   }
 
   get allocated(): boolean {
@@ -75,5 +96,6 @@ export class SharedState {
     this.memory?.dispose();
     this.memory = null;
     this.owner = null;
+    this.allocating = null;
   }
 }

@@ -8,9 +8,10 @@ import { sizeOf } from '../../ir/dtype.js';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { type BackendName, type CompiledGraph, type CompileStats, checkBackendName, compileGraph, getBackend } from '../../runtime/executor.js';
 import { SharedState } from '../../runtime/shared_state.js';
-import { type CallContext, type KShape, type Layer, type Weight, shapeText } from '../layers/base.js';
-import { Tensor, type NestedArray, type TypedArray, toTensor } from '../tensor.js';
+import { type CallContext, type KShape, type Layer, type Weight } from '../layers/base.js';
+import { Tensor, type NestedArray, type TypedArray } from '../tensor.js';
 import { summaryLines } from './summary.js';
+import { checkGeneratorArgs, checkInputShape, checkPredictArgs, dataTensor } from '../validation.js';
 import type { History } from '../callbacks.js';
 import type { Batch, BatchSource } from '../training/generators.js';
 import { Prefetcher } from '../training/generators.js';
@@ -189,13 +190,23 @@ export abstract class Network {
     return b.build([this.forward(b, input, ctx)]);
   }
 
+  /** Compiles in flight, by batch size: concurrent first calls share one compile. */
+  private readonly compiling = new Map<number, Promise<Program>>();
+
   private async program(batch: number): Promise<Program> {
     let p = this.programs.get(batch);
     if (!p) {
-      const compiled = await compileGraph(this.buildGraph(batch), { backend: this.backend, name: `${this.name}_b${batch}`, shared: this.sharedState() });
-      p = { compiled };
-      this.programs.set(batch, p);
-      this.lastStats = compiled.stats;
+      let pending = this.compiling.get(batch);
+      if (!pending) {
+        pending = compileGraph(this.buildGraph(batch), { backend: this.backend, name: `${this.name}_b${batch}`, shared: this.sharedState() }).then((compiled) => {
+          const made = { compiled };
+          this.programs.set(batch, made);
+          this.lastStats = compiled.stats;
+          return made;
+        }).finally(() => this.compiling.delete(batch));
+        this.compiling.set(batch, pending);
+      }
+      p = await pending;
     }
     this.syncShared();
     return p;
@@ -252,20 +263,16 @@ export abstract class Network {
   }
 
   private checkInput(x: Tensor): void {
-    const want = this.inputShape;
-    const ok = x.shape.length === want.length && want.every((d, i) => i === 0 || d === null || d === x.shape[i]);
-    if (!ok) {
-      throw new Error(`Error when checking input of model ${this.name}: expected shape ${shapeText(want)}, got array with shape ${shapeText(x.shape)}`);
-    }
+    checkInputShape(this.name, this.inputShape, x.shape);
   }
 
   /** Runs the model on `x` in batches of `batchSize` (default 32), like Keras's predict. */
   async predict(x: Tensor | TypedArray | NestedArray, options: PredictOptions = {}): Promise<Tensor> {
-    const input = toTensor(x);
+    checkPredictArgs(options);
+    const input = dataTensor('predict', 'x', x);
     this.checkInput(input);
     const n = input.shape[0];
     const batchSize = options.batchSize ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`predict: batchSize must be a positive integer, got ${batchSize}`);
     const batch = programBatch(n, batchSize);
     const p = await this.program(batch);
     const rowIn = sizeOf(input.shape.slice(1));
@@ -299,7 +306,8 @@ export abstract class Network {
 
   /** One batch, no batching (Keras's predict_on_batch); runs padded in the next power-of-two program. */
   async predictOnBatch(x: Tensor | TypedArray | NestedArray): Promise<Tensor> {
-    const input = toTensor(x);
+    const input = dataTensor('predictOnBatch', 'x', x);
+    this.checkInput(input);
     return this.predict(input, { batchSize: programBatch(input.shape[0] ?? 1, Infinity) });
   }
 
@@ -390,6 +398,7 @@ export abstract class Network {
 
   /** Predictions for `steps` input batches from an (async) iterable, concatenated (Keras's predict_generator). */
   async predictGenerator(source: BatchSource<Tensor | readonly [Tensor, ...Tensor[]]>, args: { steps: number; maxQueueSize?: number }): Promise<Tensor> {
+    checkGeneratorArgs('predictGenerator', args, 'steps');
     const queue = new Prefetcher(source, args.maxQueueSize ?? 10);
     const parts: Tensor[] = [];
     for (let s = 0; s < args.steps; s++) {

@@ -15,6 +15,7 @@ import { type Metric, getMetric } from '../metrics.js';
 import type { Network } from '../models/network.js';
 import { type Optimizer, getOptimizer } from '../optimizers.js';
 import { type NestedArray, Tensor, type TypedArray, toTensor } from '../tensor.js';
+import { checkEvaluateArgs, checkFitArgs, checkGeneratorArgs, checkInputShape, checkSparseLabels, checkSplit, dataTensor } from '../validation.js';
 import { epochOrder, gatherRows, makeRandom, sampleWeights, sliceRows } from './data.js';
 import { type Batch, type BatchSource, Prefetcher } from './generators.js';
 import { type TrainSetup, globalName, slotName, testGraph, trainGraph, trainableWeights } from './programs.js';
@@ -113,7 +114,8 @@ export class Trainer {
     this.lr = this.setup.optimizer.lr;
   }
 
-  private checkData(x: Tensor, y: Tensor): void {
+  private checkData(x: Tensor, y: Tensor, where = 'fit'): void {
+    checkInputShape(this.net.name, this.net.inputShape, x.shape);
     if (x.shape[0] !== y.shape[0]) {
       throw new Error(`Input arrays should have the same number of samples as target arrays. Found ${x.shape[0]} input samples and ${y.shape[0]} target samples.`);
     }
@@ -125,6 +127,7 @@ export class Trainer {
       const expect = sparse ? 'integer class labels of shape (N,) or (N, 1)' : 'targets of the same shape as the output';
       throw new Error(`A target array with shape (${y.shape.join(', ')}) was passed for an output of shape (None, ${out.join(', ')}) while using as loss \`${this.setup.loss.name}\`. This loss expects ${expect}.`);
     }
+    if (sparse) checkSparseLabels(where, y, Number(out[out.length - 1]));
   }
 
   private async program(kind: 'train' | 'test', batch: number, targetShape: readonly number[]): Promise<CompiledGraph> {
@@ -201,17 +204,20 @@ export class Trainer {
   }
 
   async fit(xIn: Data, yIn: Data, args: FitArgs = {}): Promise<History> {
-    let x = toTensor(xIn);
-    let y = toTensor(yIn);
+    checkFitArgs(args);
+    let x = dataTensor('fit', 'x', xIn);
+    let y = dataTensor('fit', 'y', yIn);
     this.checkData(x, y);
     const batchSize = args.batchSize ?? 32;
     const epochs = args.epochs ?? 1;
     const verbose = args.verbose ?? 1;
     let validation: [Tensor, Tensor] | null = args.validationData ? [toTensor(args.validationData[0]), toTensor(args.validationData[1])] : null;
+    if (validation) this.checkData(validation[0], validation[1], 'fit (validationData)');
     let weights = sampleWeights(y, args.sampleWeight, args.classWeight, this.setup.timesteps);
     if (!validation && args.validationSplit) {
       // Keras takes the validation samples from the end, before any shuffling.
       const split = Math.floor(x.shape[0] * (1 - args.validationSplit));
+      checkSplit(x.shape[0], args.validationSplit, split);
       validation = [sliceRows(x, split, x.shape[0]), sliceRows(y, split, y.shape[0])];
       [x, y, weights] = [sliceRows(x, 0, split), sliceRows(y, 0, split), weights.slice(0, split * Math.max(this.setup.timesteps, 1))];
     }
@@ -296,9 +302,10 @@ export class Trainer {
 
   /** Loss and metrics over (x, y), in batches, weighted by batch size as Keras does. */
   async evaluate(xIn: Data, yIn: Data, args: EvaluateArgs = {}): Promise<number[]> {
-    const x = toTensor(xIn);
-    const y = toTensor(yIn);
-    this.checkData(x, y);
+    checkEvaluateArgs(args);
+    const x = dataTensor('evaluate', 'x', xIn);
+    const y = dataTensor('evaluate', 'y', yIn);
+    this.checkData(x, y, 'evaluate');
     const n = x.shape[0];
     const batch = Math.max(1, Math.min(args.batchSize ?? 32, n));
     const weights = sampleWeights(y, args.sampleWeight, undefined, this.setup.timesteps);
@@ -318,9 +325,9 @@ export class Trainer {
   }
 
   async trainOnBatch(xIn: Data, yIn: Data, sampleWeight?: Tensor): Promise<number[]> {
-    const x = toTensor(xIn);
-    const y = toTensor(yIn);
-    this.checkData(x, y);
+    const x = dataTensor('trainOnBatch', 'x', xIn);
+    const y = dataTensor('trainOnBatch', 'y', yIn);
+    this.checkData(x, y, 'trainOnBatch');
     const n = x.shape[0];
     const outs = await this.step('train', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
     await this.net.refreshShared();
@@ -328,19 +335,21 @@ export class Trainer {
   }
 
   async testOnBatch(xIn: Data, yIn: Data, sampleWeight?: Tensor): Promise<number[]> {
-    const x = toTensor(xIn);
-    const y = toTensor(yIn);
-    this.checkData(x, y);
+    const x = dataTensor('testOnBatch', 'x', xIn);
+    const y = dataTensor('testOnBatch', 'y', yIn);
+    this.checkData(x, y, 'testOnBatch');
     const n = x.shape[0];
     return this.step('test', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
   }
 
   /** Keras's fit_generator: `stepsPerEpoch` batches from `source` per epoch, prefetched. */
   async fitGenerator(source: BatchSource<Batch>, args: GeneratorFitArgs): Promise<History> {
+    checkGeneratorArgs('fitGenerator', args, 'stepsPerEpoch');
     const { stepsPerEpoch, epochs = 1, verbose = 1, maxQueueSize = 10 } = args;
     if (!(stepsPerEpoch > 0)) throw new Error(`fitGenerator needs stepsPerEpoch > 0, got ${stepsPerEpoch}`);
     const queue = new Prefetcher(source, maxQueueSize);
     const validation = args.validationData ? (args.validationData.map((t) => toTensor(t)) as [Tensor, Tensor]) : null;
+    if (validation) this.checkData(validation[0], validation[1], 'fitGenerator (validationData)');
     return this.trainLoop({ epochs, steps: stepsPerEpoch, samples: stepsPerEpoch, batchSize: 0, verbose, callbacks: args.callbacks, initialEpoch: args.initialEpoch, validation }, {
       step: async (s, epoch) => {
         const batch = await queue.next();
@@ -353,6 +362,7 @@ export class Trainer {
 
   /** Keras's evaluate_generator: loss and metrics over `steps` batches, weighted by batch size. */
   async evaluateGenerator(source: BatchSource<Batch>, args: { steps: number; maxQueueSize?: number }): Promise<number[]> {
+    checkGeneratorArgs('evaluateGenerator', args, 'steps');
     const queue = new Prefetcher(source, args.maxQueueSize ?? 10);
     const totals = this.metricsNames.map(() => 0);
     let seen = 0;
@@ -372,8 +382,8 @@ export class Trainer {
   }
 
   private launchOn(kind: 'train' | 'test', xIn: Tensor, yIn: Tensor, w?: Tensor): Promise<Launched> {
-    const [x, y] = [toTensor(xIn), toTensor(yIn)];
-    this.checkData(x, y);
+    const [x, y] = [dataTensor(kind === 'train' ? 'fitGenerator' : 'evaluateGenerator', 'batch x', xIn), dataTensor(kind === 'train' ? 'fitGenerator' : 'evaluateGenerator', 'batch y', yIn)];
+    this.checkData(x, y, kind === 'train' ? 'fitGenerator' : 'evaluateGenerator');
     const n = x.shape[0];
     return this.launch(kind, x, y, sampleWeights(y, w, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
   }
