@@ -401,3 +401,4 @@ export class CSVLogger extends Callback {
     appendFileSync(this.filename, `${[epoch, ...this.keys.map((k) => logs[k] ?? 'NA')].join(this.separator)}\n`);
   }
 }
+export { RemoteMonitor, TensorBoard } from './monitoring/index.js';
