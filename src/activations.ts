@@ -3,6 +3,7 @@
  * TensorFlow backend's K.relu/K.elu/K.softmax), looked up by name.
  */
 import type { GraphBuilder, Value } from '../ir/graph.js';
+import { ownEntry } from './validation.js';
 
 export type Activation = (b: GraphBuilder, x: Value) => Value;
 
@@ -68,7 +69,7 @@ export type ActivationIdentifier = string | null | undefined | { className?: str
 /** Resolves an activation name (or Keras config); unknown names list the valid ones. */
 export function getActivation(id: ActivationIdentifier): { name: string; fn: Activation } {
   const name = id === null || id === undefined ? 'linear' : typeof id === 'string' ? id : (id.className ?? id.class_name ?? '');
-  const fn = ACTIVATIONS[name];
+  const fn = ownEntry(ACTIVATIONS, name);
   if (!fn) throw new Error(`Unknown activation '${name}'. Valid activations: ${Object.keys(ACTIVATIONS).join(', ')}`);
   return { name, fn };
 }

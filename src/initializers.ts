@@ -5,6 +5,7 @@
  * (on further streams) values beyond two standard deviations, as Keras does.
  */
 import { philoxUniform } from '../ir/philox.js';
+import { describeValue, ownEntry } from './validation.js';
 
 export type Shape = readonly number[];
 
@@ -166,13 +167,13 @@ export type InitializerIdentifier = string | Initializer | { className?: string;
 
 /** Resolves a name, a Keras config ({class_name, config}) or an initializer. */
 export function getInitializer(id: InitializerIdentifier, defaults: Record<string, unknown> = {}): Initializer {
-  if (typeof id === 'object' && 'init' in id) return id;
-  const name = typeof id === 'string' ? id : (id.className ?? id.class_name ?? '');
+  if (id !== null && typeof id === 'object' && 'init' in id) return id;
+  const name = typeof id === 'string' ? id : id !== null && typeof id === 'object' ? (id.className ?? id.class_name ?? '') : id;
   const config = typeof id === 'string' ? defaults : { ...(id.config ?? {}) };
-  const key = FACTORIES[name] ? name : ALIASES[name];
-  if (!key) {
+  const key = ownEntry(FACTORIES, name) ? (name as string) : ownEntry(ALIASES, name);
+  if (key === undefined) {
     const valid = [...new Set([...Object.keys(FACTORIES), ...Object.keys(ALIASES)])].sort();
-    throw new Error(`Unknown initializer '${name}'. Valid initializers: ${valid.join(', ')}`);
+    throw new Error(`Unknown initializer ${typeof name === 'string' ? `'${name}'` : describeValue(name)}. Valid initializers: ${valid.join(', ')}`);
   }
   return FACTORIES[key](config);
 }

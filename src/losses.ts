@@ -8,6 +8,7 @@
 import type { GraphBuilder, Value } from '../ir/graph.js';
 import { type KFunction, traceK } from './backend.js';
 import { oneHot } from './tensor_ops.js';
+import { describeValue, ownEntry } from './validation.js';
 
 export type Loss = (b: GraphBuilder, yTrue: Value, yPred: Value) => Value;
 
@@ -87,8 +88,8 @@ export const LOSS_ALIASES: Readonly<Record<string, string>> = {
  */
 export function getLoss(id: string | Loss | KFunction): { name: string; fn: Loss } {
   if (typeof id === 'function') return { name: id.name || 'custom_loss', fn: id.length === 2 ? traceK(id as KFunction) : (id as Loss) };
-  const name = LOSS_ALIASES[id] ?? id;
-  const fn = LOSSES[name];
-  if (!fn) throw new Error(`Unknown loss '${id}'. Valid losses: ${[...Object.keys(LOSSES), ...Object.keys(LOSS_ALIASES)].join(', ')}`);
+  const name = ownEntry(LOSS_ALIASES, id) ?? id;
+  const fn = ownEntry(LOSSES, name);
+  if (!fn) throw new Error(`Unknown loss ${typeof id === 'string' ? `'${id}'` : describeValue(id)}. Valid losses: ${[...Object.keys(LOSSES), ...Object.keys(LOSS_ALIASES)].join(', ')}`);
   return { name, fn };
 }

@@ -7,6 +7,7 @@ import type { GraphBuilder, Value } from '../ir/graph.js';
 import { type KFunction, traceK } from './backend.js';
 import { LOSSES, LOSS_ALIASES, type Loss } from './losses.js';
 import { argmax, oneHot } from './tensor_ops.js';
+import { describeValue, ownEntry } from './validation.js';
 
 export type Metric = Loss;
 
@@ -41,8 +42,8 @@ export function getMetric(id: string | Metric | KFunction, lossName: string, out
       : lossName === 'sparse_categorical_crossentropy' ? 'sparse_categorical_accuracy' : 'categorical_accuracy';
     return { name: id, fn: METRICS[kind] };
   }
-  const name = LOSS_ALIASES[id] ?? id;
-  const fn = METRICS[name];
-  if (!fn) throw new Error(`Unknown metric '${id}'. Valid metrics: accuracy, acc, ${Object.keys(METRICS).join(', ')}, ${Object.keys(LOSS_ALIASES).join(', ')}`);
+  const name = ownEntry(LOSS_ALIASES, id) ?? id;
+  const fn = ownEntry(METRICS, name);
+  if (!fn) throw new Error(`Unknown metric ${typeof id === 'string' ? `'${id}'` : describeValue(id)}. Valid metrics: accuracy, acc, ${Object.keys(METRICS).join(', ')}, ${Object.keys(LOSS_ALIASES).join(', ')}`);
   return { name: id, fn };
 }

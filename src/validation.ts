@@ -5,8 +5,13 @@
  * from, the value and what was expected. Unknown option KEYS are src/options.ts's
  * concern; this module checks the VALUES of the keys it knows.
  */
-import { type KShape, shapeText } from './layers/base.js';
+import type { KShape } from './layers/base.js';
 import { Tensor, toTensor } from './tensor.js';
+
+/** Keras's shape text, (None, 20); layers/base.ts's shapeText, repeated so registries can import this module without the layers. */
+function shapeText(shape: KShape): string {
+  return `(${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}${shape.length === 1 ? ',' : ''})`;
+}
 
 /** A value as an error message shows it: strings quoted, arrays bracketed, objects by kind. */
 export function describeValue(value: unknown): string {
@@ -228,5 +233,44 @@ export function dataTensor(where: string, name: string, x: unknown): Tensor {
 export function checkSplit(samples: number, split: number, at: number): void {
   if (split > 0 && (at < 1 || at >= samples)) {
     throw new Error(`fit: validationSplit ${split} of ${samples} samples leaves ${at} for training and ${samples - at} for validation; both need at least one`);
+  }
+}
+
+/** A positive integer or a list of them (kernelSize, strides, poolSize, size). */
+function checkIntOrTuple(where: string, name: string, value: unknown): void {
+  if (Array.isArray(value)) value.forEach((v, i) => checkInt(where, `${name}[${i}]`, v, { min: 1 }));
+  else checkInt(where, name, value, { min: 1 });
+}
+
+/** Checks of config values that mean the same in every layer class that has them. */
+const CONFIG_VALUE_CHECKS: Readonly<Record<string, (where: string, name: string, value: unknown) => void>> = {
+  units: (w, n, v) => checkInt(w, n, v, { min: 1 }),
+  filters: (w, n, v) => checkInt(w, n, v, { min: 1 }),
+  n: (w, n, v) => checkInt(w, n, v, { min: 1 }),
+  rate: (w, n, v) => checkNumber(w, n, v, { min: 0, max: 1, maxOpen: true }),
+  stddev: (w, n, v) => checkNumber(w, n, v, { min: 0 }),
+  kernelSize: checkIntOrTuple,
+  strides: checkIntOrTuple,
+  poolSize: checkIntOrTuple,
+  dims: (w, n, v) => checkShape(w, n, v),
+  targetShape: (w, n, v) => {
+    if (!Array.isArray(v) || v.some((d) => d !== -1 && (typeof d !== 'number' || !Number.isInteger(d) || d < 1))) {
+      throw new Error(`${w}: ${n} must be an array of positive integers (one may be -1), got ${describeValue(v)}`);
+    }
+  },
+};
+
+/**
+ * A layer config read from a file or given to layerFromConfig: the common
+ * layer arguments and every value the table above knows, before the layer is
+ * constructed (no coercion: "8", true and [8] are not 8).
+ */
+export function checkLayerConfig(className: string, config: Readonly<Record<string, unknown>>): void {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new Error(`${className}: config must be an object, got ${describeValue(config)}`);
+  checkLayerArgs(className, config);
+  const where = `${className}${typeof config.name === 'string' ? ` ${config.name}` : ''}`;
+  for (const key of Object.keys(config)) {
+    const check = ownEntry(CONFIG_VALUE_CHECKS, key);
+    if (check && config[key] !== undefined) check(where, key, config[key]);
   }
 }
