@@ -89,6 +89,23 @@ export function slice(x: TypedArray, shape: Shape, begin: readonly number[], ste
   return gatherStrided(x, out, offset, st.map((s, i) => s * step[i]));
 }
 
+export function pad(x: TypedArray, shape: Shape, low: readonly number[], value: number, out: TensorType): TypedArray {
+  const r = alloc(out).fill(value);
+  const st = stridesOf(out.shape);
+  forEachIndex(shape, (f, idx) => {
+    let o = 0;
+    for (let d = 0; d < idx.length; d++) o += (idx[d] + low[d]) * st[d];
+    r[o] = x[f];
+  });
+  return r;
+}
+
+/** out[o..., k...] = x[o * strides + k * dilations] (out has rank 2 * rank(x)). */
+export function window(x: TypedArray, shape: Shape, strides: readonly number[], dilations: readonly number[], out: TensorType): TypedArray {
+  const st = stridesOf(shape);
+  return gatherStrided(x, out, 0, [...st.map((s, a) => s * strides[a]), ...st.map((s, a) => s * dilations[a])]);
+}
+
 export function concat(xs: readonly TypedArray[], shapes: readonly Shape[], axis: number, out: TensorType): TypedArray {
   const r = alloc(out);
   const outer = sizeOf(out.shape.slice(0, axis));

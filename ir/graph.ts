@@ -178,6 +178,16 @@ export class GraphBuilder {
     return this.op('slice', [x], { begin, size, step: step ?? begin.map(() => 1) });
   }
 
+  /** Pads every axis with `low[a]` leading and `high[a]` trailing elements of `value`; no node when nothing is added. */
+  pad(x: Value, low: readonly number[], high: readonly number[], value = 0): Value {
+    return [...low, ...high].every((p) => p === 0) ? x : this.op('pad', [x], { low, high, value });
+  }
+
+  /** Sliding windows over every axis (size 1, stride 1 leaves an axis as it is): shape [...positions, ...size]. */
+  window(x: Value, size: readonly number[], strides?: readonly number[], dilations?: readonly number[]): Value {
+    return this.op('window', [x], { size, strides: strides ?? size.map(() => 1), dilations: dilations ?? size.map(() => 1) });
+  }
+
   concat(xs: readonly Value[], axis: number): Value {
     return xs.length === 1 ? xs[0] : this.op('concat', xs, { axis });
   }

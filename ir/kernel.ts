@@ -7,6 +7,12 @@
  * dims; `MatmulKernel`: batch ++ [m, n]). A `View` maps a point of that space to
  * an element index of a buffer: offset + sum(index[d] * strides[d]). Strides are
  * in elements, may be 0 (broadcast) or negative (reversal).
+ *
+ * Padding and windows: a load may carry a `Mask`, a list of per-axis valid
+ * ranges over the same iteration space (the masked-view idea of tinygrad's
+ * and jax-js's shape trackers). At a point where any bound's coordinate
+ * leaves [0, size) the load yields the mask's fill value and reads no memory;
+ * its view need only stay inside the buffer where every bound holds.
  */
 import type { DType } from './dtype.js';
 import type { BinaryOp, ReduceOp, UnaryOp } from './scalar.js';
@@ -16,9 +22,25 @@ export interface View {
   readonly strides: readonly number[];
 }
 
+/** One valid range: coordinate = offset + sum(point[d] * strides[d]) must lie in [0, size). */
+export interface Bound {
+  readonly offset: number;
+  readonly strides: readonly number[];
+  readonly size: number;
+}
+
+/** Where a load is valid (every bound holds), and what it yields elsewhere. */
+export interface Mask {
+  readonly bounds: readonly Bound[];
+  readonly fill: number;
+}
+
 export type Expr =
-  /** Element of buffer `buf` at `view`; with `dyn`, the index adds clamp(dyn, 0, dynLimit - 1) * dynStride (gather). */
-  | { readonly k: 'load'; readonly buf: number; readonly view: View; readonly dtype: DType; readonly dyn?: DynIndex }
+  /**
+   * Element of buffer `buf` at `view`; with `dyn`, the index adds clamp(dyn, 0, dynLimit - 1) * dynStride (gather);
+   * with `mask`, `mask.fill` wherever a bound fails.
+   */
+  | { readonly k: 'load'; readonly buf: number; readonly view: View; readonly dtype: DType; readonly dyn?: DynIndex; readonly mask?: Mask }
   /** The integer value of `view` at the current point (iota). */
   | { readonly k: 'index'; readonly view: View }
   /** Uniform [0, 1) float32 from Philox4x32-10 keyed by `seed`, counter (`counter` expr, view index). */
@@ -179,4 +201,20 @@ export function kernelExprs(k: Kernel): readonly Expr[] {
     case 'loop': return [...k.reductions.map((r) => r.expr), ...k.stores.map((s) => s.expr)];
     case 'matmul': return [k.epilogue];
   }
+}
+
+/** The coordinate of `bound` at `point`. */
+export function boundCoordinate(bound: Bound, point: readonly number[]): number {
+  let c = bound.offset;
+  for (let d = 0; d < point.length; d++) c += point[d] * bound.strides[d];
+  return c;
+}
+
+/** Whether every bound of `mask` (if any) holds at `point`. */
+export function maskHolds(mask: Mask | undefined, point: readonly number[]): boolean {
+  if (!mask) return true;
+  return mask.bounds.every((b) => {
+    const c = boundCoordinate(b, point);
+    return c >= 0 && c < b.size;
+  });
 }

@@ -17,6 +17,7 @@ export type ParamRole = 'input' | 'weight' | 'state';
 
 export interface ReduceAttrs { readonly axes: readonly number[]; readonly keepDims: boolean }
 type NoAttrs = Record<string, never>;
+export interface WindowAttrs { readonly size: readonly number[]; readonly strides: readonly number[]; readonly dilations: readonly number[] }
 
 export interface AttrsMap {
   param: { readonly name: string; readonly role: ParamRole; readonly shape: Shape; readonly dtype: DType };
@@ -33,6 +34,13 @@ export interface AttrsMap {
   broadcast: { readonly shape: Shape };
   slice: { readonly begin: readonly number[]; readonly size: readonly number[]; readonly step: readonly number[] };
   concat: { readonly axis: number };
+  /** Adds `low[a]` elements before and `high[a]` after each axis, all equal to `value`. */
+  pad: { readonly low: readonly number[]; readonly high: readonly number[]; readonly value: number };
+  /**
+   * Sliding windows: out[o..., k...] = x[o * strides + k * dilations] per axis; the
+   * result has the input's rank twice (window positions, then offsets in the window).
+   */
+  window: WindowAttrs;
   gather: { readonly axis: number };
   matmul: { readonly transposeA: boolean; readonly transposeB: boolean };
 }
@@ -212,6 +220,37 @@ const SHAPE_OPS = {
   } satisfies OpDef<AttrsMap['gather']>,
 };
 
+/** Window positions along one axis of extent `n`, or an error naming the axis. */
+export function windowCount(n: number, size: number, stride: number, dilation: number, axis: number): number {
+  const positive = (v: number): boolean => Number.isInteger(v) && v > 0;
+  if (!positive(size) || !positive(stride) || !positive(dilation)) fail(`window on axis ${axis} needs positive integer size, stride and dilation, got ${size}, ${stride}, ${dilation}`);
+  const span = (size - 1) * dilation + 1;
+  if (span > n) fail(`window of size ${size} (dilation ${dilation}, span ${span}) is larger than axis ${axis} of extent ${n}`);
+  return Math.floor((n - span) / stride) + 1;
+}
+
+const WINDOW_OPS = {
+  pad: {
+    fusion: 'movement',
+    infer([x], { low, high }) {
+      const r = x.shape.length;
+      if (low.length !== r || high.length !== r) fail(`pad needs low/high of rank ${r}, got ${shapeStr(low)} and ${shapeStr(high)}`);
+      if ([...low, ...high].some((p) => !Number.isInteger(p) || p < 0)) fail(`pad amounts must be integers >= 0, got low ${shapeStr(low)} high ${shapeStr(high)}`);
+      return { shape: x.shape.map((d, i) => d + low[i] + high[i]), dtype: x.dtype };
+    },
+    evaluate: ([x], [t], a, out) => E.pad(x, t.shape, a.low, a.value, out),
+  } satisfies OpDef<AttrsMap['pad']>,
+  window: {
+    fusion: 'movement',
+    infer([x], { size, strides, dilations }) {
+      const r = x.shape.length;
+      if (size.length !== r || strides.length !== r || dilations.length !== r) fail(`window needs size/strides/dilations of rank ${r}`);
+      return { shape: [...x.shape.map((n, a) => windowCount(n, size[a], strides[a], dilations[a], a)), ...size], dtype: x.dtype };
+    },
+    evaluate: ([x], [t], a, out) => E.window(x, t.shape, a.strides, a.dilations, out),
+  } satisfies OpDef<AttrsMap['window']>,
+};
+
 /** Shape of matmul's result, or an error message. */
 export function matmulShape(a: Shape, b: Shape, transposeA: boolean, transposeB: boolean): Shape {
   if (a.length < 2 || b.length < 2) fail(`matmul needs rank >= 2 operands, got ${shapeStr(a)} and ${shapeStr(b)}`);
@@ -259,7 +298,7 @@ const ELEMENTWISE_OPS = Object.fromEntries([
   ...BINARY_OPS.map((op) => [op, binaryDef(op)]),
 ]) as { [P in UnaryOp | BinaryOp]: OpDef<NoAttrs> };
 
-export const OPS: OpTable = { ...SOURCE_OPS, ...SHAPE_OPS, ...COMPUTE_OPS, ...ELEMENTWISE_OPS };
+export const OPS: OpTable = { ...SOURCE_OPS, ...SHAPE_OPS, ...WINDOW_OPS, ...COMPUTE_OPS, ...ELEMENTWISE_OPS };
 
 export const OP_NAMES = Object.keys(OPS) as OpName[];
 

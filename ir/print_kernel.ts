@@ -1,15 +1,20 @@
 /** A stable text form of the kernel IR, used in dumps and in pass tests. */
 import { shapeStr } from './dtype.js';
-import type { Expr, Kernel, KernelProgram, View } from './kernel.js';
+import type { Expr, Kernel, KernelProgram, Mask, View } from './kernel.js';
 
 function viewText(v: View): string {
   return `${v.offset}+[${v.strides.join(',')}]`;
 }
 
+/** ` if 0<=o+[s]<n && ... else fill`: the valid ranges of a masked load. */
+function maskText(m: Mask): string {
+  return ` if ${m.bounds.map((b) => `0<=${b.offset}+[${b.strides.join(',')}]<${b.size}`).join(' && ')} else ${m.fill}`;
+}
+
 export function printExpr(e: Expr, bufName: (id: number) => string): string {
   const p = (x: Expr): string => printExpr(x, bufName);
   switch (e.k) {
-    case 'load': return `${bufName(e.buf)}@${viewText(e.view)}${e.dyn ? `{${p(e.dyn.expr)}*${e.dyn.stride}<${e.dyn.limit}}` : ''}`;
+    case 'load': return `${bufName(e.buf)}@${viewText(e.view)}${e.dyn ? `{${p(e.dyn.expr)}*${e.dyn.stride}<${e.dyn.limit}}` : ''}${e.mask ? maskText(e.mask) : ''}`;
     case 'index': return `index(${viewText(e.view)})`;
     case 'random': return `random(${e.seed}, ${p(e.counter)}, ${viewText(e.view)})`;
     case 'const': return `${e.value}`;

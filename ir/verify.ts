@@ -18,10 +18,13 @@
  * K5  after memory planning: offsets are aligned and inside their arena (the
  *     program's, or the shared state arena), and no two buffers that a kernel
  *     touches overlap unless they are the same buffer.
+ * K6  a mask has one stride per dim of the kernel's space for each bound,
+ *     integer bound sizes >= 0, a fill its load's dtype can hold, and no
+ *     gather index beside it. (K3 holds a masked load to its valid points.)
  */
 import { DTYPE_BYTES, sameShape, shapeStr, sizeOf } from './dtype.js';
 import type { Graph } from './graph.js';
-import { ARENA_ALIGN, type Expr, type Kernel, type KernelProgram, type View, visitLoads } from './kernel.js';
+import { ARENA_ALIGN, type Bound, type Expr, type Kernel, type KernelProgram, type Mask, type View, visitLoads } from './kernel.js';
 import { OPS } from './ops.js';
 
 export class VerifyError extends Error {
@@ -77,6 +80,53 @@ export function viewRange(view: View, space: readonly number[]): [number, number
   return [lo, hi];
 }
 
+/**
+ * Bounds on the element index a masked view reaches at the points where its
+ * mask holds, or null when no point can be valid. The index is written as
+ * sum(lambda_t * coordinate_t) + residual, each bound's coordinate confined to
+ * [0, size) and the residual ranging over the whole space: sound for any
+ * lambda, and exact for the views lowering makes (the coordinates of a pad's
+ * or a window's input, carried into the buffer by movement ops).
+ */
+export function maskedViewRange(view: View, mask: Mask | undefined, space: readonly number[]): [number, number] | null {
+  if (!mask) return viewRange(view, space);
+  if (mask.bounds.some((b) => b.size <= 0)) return null;
+  // Any order of bounds is sound, so two orders (outer pads first, inner pads first) are intersected.
+  const [a, b] = [mask.bounds, [...mask.bounds].reverse()].map((order) => rangeThroughBounds(view, order, space));
+  return [Math.max(a[0], b[0]), Math.min(a[1], b[1])];
+}
+
+function rangeThroughBounds(view: View, bounds: readonly Bound[], space: readonly number[]): [number, number] {
+  let offset = view.offset;
+  let residual = [...view.strides];
+  let lo = 0;
+  let hi = 0;
+  for (const b of bounds) {
+    let pivot = -1;
+    space.forEach((n, d) => {
+      if (n > 1 && b.strides[d] !== 0 && residual[d] !== 0 && (pivot < 0 || Math.abs(b.strides[d]) > Math.abs(b.strides[pivot]))) pivot = d;
+    });
+    if (pivot < 0) continue;
+    const lambda = residual[pivot] / b.strides[pivot];
+    residual = residual.map((r, d) => r - lambda * b.strides[d]);
+    offset -= lambda * b.offset;
+    lo += Math.min(0, lambda * (b.size - 1));
+    hi += Math.max(0, lambda * (b.size - 1));
+  }
+  const [rlo, rhi] = viewRange({ offset, strides: residual }, space);
+  return [Math.ceil(rlo + lo - 1e-6), Math.floor(rhi + hi + 1e-6)];
+}
+
+function checkMask(mask: Mask, dtype: string, space: readonly number[], gather: boolean, where: () => string): void {
+  check(!gather, 'K6', () => `${where()}: a masked load cannot also gather`);
+  for (const b of mask.bounds) {
+    check(b.strides.length === space.length, 'K6', () => `${where()}: a bound has ${b.strides.length} strides for a rank-${space.length} space`);
+    check(Number.isInteger(b.size) && b.size >= 0, 'K6', () => `${where()}: bound size ${b.size} is not a count`);
+  }
+  const fits = dtype === 'bool' ? mask.fill === 0 || mask.fill === 1 : dtype === 'int32' ? Number.isInteger(mask.fill) : true;
+  check(fits, 'K6', () => `${where()}: fill ${mask.fill} is not a ${dtype} value`);
+}
+
 function kernelSpace(k: Kernel): { space: number[]; spaceA: number[]; spaceB: number[] } {
   if (k.kind === 'loop') {
     const space = [...k.outer, ...k.inner];
@@ -94,17 +144,20 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
     const { space, spaceA, spaceB } = kernelSpace(k);
     if (space.some((d) => d === 0)) continue;
     const touched = new Set<number>();
-    const access = (buf: number, view: View, over: readonly number[], what: string, dtype?: string): void => {
+    const access = (buf: number, view: View, over: readonly number[], what: string, dtype?: string, mask?: Mask): void => {
       const b = p.buffers[buf];
       check(b, 'K2', () => `kernel ${k.name}: ${what} refers to missing buffer ${buf}`);
       check(dtype === undefined || b.dtype === dtype, 'K2', () => `kernel ${k.name}: ${what} of ${b.name} as ${dtype}, buffer is ${b.dtype}`);
       check(view.strides.length === over.length, 'K3', () => `kernel ${k.name}: ${what} of ${b.name} has ${view.strides.length} strides for a rank-${over.length} space`);
-      const [lo, hi] = viewRange(view, over);
-      check(lo >= 0 && hi < b.size, 'K3', () => `kernel ${k.name}: ${what} of ${b.name} reaches [${lo}, ${hi}], buffer has ${b.size} elements`);
       touched.add(buf);
+      const range = maskedViewRange(view, mask, over);
+      if (!range) return;
+      const [lo, hi] = range;
+      check(lo >= 0 && hi < b.size, 'K3', () => `kernel ${k.name}: ${what} of ${b.name} reaches [${lo}, ${hi}]${mask ? ' where its mask holds' : ''}, buffer has ${b.size} elements`);
     };
     const exprs = (e: Expr): void => visitLoads(e, (l) => {
-      if (!l.dyn) return access(l.buf, l.view, space, 'load', l.dtype);
+      if (l.mask) checkMask(l.mask, l.dtype, space, !!l.dyn, () => `kernel ${k.name}: masked load of ${p.buffers[l.buf]?.name ?? l.buf}`);
+      if (!l.dyn) return access(l.buf, l.view, space, 'load', l.dtype, l.mask);
       const [lo, hi] = viewRange(l.view, space);
       access(l.buf, { offset: lo, strides: space.map(() => 0) }, space, 'gather base', l.dtype);
       check(hi + l.dyn.stride * (l.dyn.limit - 1) < p.buffers[l.buf].size, 'K3', () => `kernel ${k.name}: gather from ${p.buffers[l.buf].name} can pass its end`);

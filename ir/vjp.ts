@@ -6,6 +6,7 @@
  * differentiable (integer, bool, indices).
  */
 import type { Shape } from './dtype.js';
+import { forEachIndex } from './eval_kernels.js';
 import type { GraphBuilder, Value } from './graph.js';
 import { type AttrsMap, type OpName, normalizeAxis } from './ops.js';
 
@@ -46,12 +47,17 @@ function reduceExtremum(b: GraphBuilder, { inputs: [x], out, attrs, g }: VjpArgs
   return [b.div(b.mul(hit, expand(b, g, x.shape, axes)), count)];
 }
 
-/** The inverse of a strided slice: `g` scattered into zeros of `shape`. */
+/** The inverse of a strided slice: `g` scattered into zeros of `shape` (edges by one pad, interior steps by interleaving). */
 function unslice(b: GraphBuilder, g: Value, shape: Shape, begin: readonly number[], step: readonly number[]): Value {
   let v = g;
+  const low = shape.map(() => 0);
+  const high = shape.map(() => 0);
   shape.forEach((dim, axis) => {
     const n = v.shape[axis];
-    if (n === 0) return;
+    if (n === 0) {
+      low[axis] = dim;
+      return;
+    }
     let lo = begin[axis];
     if (step[axis] < 0) {
       // Reverse, so the step becomes positive and the slice starts at its last element.
@@ -68,10 +74,22 @@ function unslice(b: GraphBuilder, g: Value, shape: Shape, begin: readonly number
       const spread = b.reshape(b.concat([b.reshape(v, withUnit), zeros], axis + 1), v.shape.map((d, i) => (i === axis ? d * s : d)));
       v = b.slice(spread, v.shape.map(() => 0), v.shape.map((d, i) => (i === axis ? (n - 1) * s + 1 : d)));
     }
-    const pad = (size: number): Value[] => (size > 0 ? [b.broadcastTo(b.constant(0, [], v.dtype), v.shape.map((d, i) => (i === axis ? size : d)))] : []);
-    v = b.concat([...pad(lo), v, ...pad(dim - lo - v.shape[axis])], axis);
+    low[axis] = lo;
+    high[axis] = dim - lo - v.shape[axis];
   });
-  return v;
+  return b.pad(v, low, high, 0);
+}
+
+/** Overlapping windows add up: each window offset's cotangent is scattered back with the strides, shifted by offset * dilation. */
+function windowVjp(b: GraphBuilder, { inputs: [x], attrs, g }: VjpArgs<AttrsMap['window']>): Value[] {
+  const r = x.shape.length;
+  const positions = g.shape.slice(0, r);
+  const parts: Value[] = [];
+  forEachIndex(attrs.size, (_f, k) => {
+    const at = b.slice(g, [...positions.map(() => 0), ...k], [...positions, ...k.map(() => 1)]);
+    parts.push(unslice(b, b.reshape(at, positions), x.shape, k.map((o, a) => o * attrs.dilations[a]), attrs.strides));
+  });
+  return [parts.reduce((sum, p) => b.add(sum, p))];
 }
 
 function matmulVjp(b: GraphBuilder, { inputs: [x, y], attrs: { transposeA: ta, transposeB: tb }, g }: VjpArgs<AttrsMap['matmul']>): Value[] {
@@ -160,5 +178,7 @@ export const VJP: VjpTable = {
     });
   },
   gather: gatherVjp,
+  pad: (b, { inputs: [x], attrs, g }) => [b.slice(g, attrs.low, x.shape)],
+  window: windowVjp,
   matmul: matmulVjp,
 };

@@ -52,7 +52,7 @@ interface Draft {
   row: boolean;
 }
 
-const VIEWABLE = new Set(['reshape', 'transpose', 'broadcast', 'slice', 'constant', 'iota']);
+const VIEWABLE = new Set(['reshape', 'transpose', 'broadcast', 'slice', 'pad', 'window', 'constant', 'iota']);
 
 /** Whether `consumer` must read `operand` from a materialized buffer. */
 function needsBuffer(consumer: Node, operand: Node): boolean {
@@ -60,8 +60,9 @@ function needsBuffer(consumer: Node, operand: Node): boolean {
     case 'contraction': return !VIEWABLE.has(operand.op) || operand.op === 'constant' || operand.op === 'iota';
     case 'opaque': return true;
     // Transposes, slices and reshapes re-index their producer in place; a
-    // broadcast would recompute it for every copy, so it reads a buffer.
-    case 'movement': return consumer.op === 'broadcast' && !VIEWABLE.has(operand.op);
+    // broadcast or overlapping windows would recompute it for every copy, and
+    // a pad would need its mask on every load inside it, so they read a buffer.
+    case 'movement': return (consumer.op === 'broadcast' || consumer.op === 'window' || consumer.op === 'pad') && !VIEWABLE.has(operand.op);
     default: return false;
   }
 }

@@ -15,11 +15,11 @@ function sameView(a: View, b: View): boolean {
   return a.offset === b.offset && a.strides.length === b.strides.length && a.strides.every((s, i) => s === b.strides[i]);
 }
 
-/** Whether every load of `buf` in `e` reads exactly `view` (no gathers). */
+/** Whether every load of `buf` in `e` reads exactly `view` (no gathers, no masks). */
 function loadsOnlyAt(e: Expr, buf: number, view: View): boolean {
   let ok = true;
   visitLoads(e, (l) => {
-    if (l.buf === buf && (l.dyn || !sameView(l.view, view))) ok = false;
+    if (l.buf === buf && (l.dyn || l.mask || !sameView(l.view, view))) ok = false;
   });
   return ok;
 }

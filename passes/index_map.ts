@@ -7,7 +7,7 @@
  * that tensor materialized.
  */
 import { type Shape, sizeOf, stridesOf } from '../ir/dtype.js';
-import type { View } from '../ir/kernel.js';
+import type { Mask, View } from '../ir/kernel.js';
 
 /** coordinate[j] = offset[j] + sum_d rows[j][d] * point[d], for a tensor of `shape`. */
 export interface IndexMap {
@@ -16,6 +16,13 @@ export interface IndexMap {
   readonly rows: readonly (readonly number[])[];
   /** Extents of the iteration space the map is over. */
   readonly space: readonly number[];
+  /** Set below a pad: where the map's coordinates are valid (bounds over the space), and the pad value elsewhere. */
+  readonly mask?: Mask;
+}
+
+/** A transformed map keeps the mask of the map it came from. */
+function keepMask(m: IndexMap, next: Omit<IndexMap, 'mask'>): IndexMap {
+  return m.mask ? { ...next, mask: m.mask } : next;
 }
 
 /** The map of a tensor whose axes are the iteration space's dims `dims` (others broadcast). */
@@ -31,27 +38,53 @@ export function transposeMap(m: IndexMap, perm: readonly number[], inShape: Shap
     offset[p] = m.offset[j];
     rows[p] = [...m.rows[j]];
   });
-  return { shape: inShape, offset, rows, space: m.space };
+  return keepMask(m, { shape: inShape, offset, rows, space: m.space });
 }
 
 export function broadcastMap(m: IndexMap, inShape: Shape): IndexMap {
   const lead = m.shape.length - inShape.length;
   const zero = m.space.map(() => 0);
-  return {
+  return keepMask(m, {
     shape: inShape,
     offset: inShape.map((d, j) => (d === 1 ? 0 : m.offset[lead + j])),
     rows: inShape.map((d, j) => (d === 1 ? zero : m.rows[lead + j])),
     space: m.space,
-  };
+  });
 }
 
 export function sliceMap(m: IndexMap, begin: readonly number[], step: readonly number[], inShape: Shape): IndexMap {
-  return {
+  return keepMask(m, {
     shape: inShape,
     offset: m.offset.map((o, j) => begin[j] + step[j] * o),
     rows: m.rows.map((r, j) => r.map((c) => c * step[j])),
     space: m.space,
-  };
+  });
+}
+
+/**
+ * Through a pad: coordinates shift by `low`, and every padded axis adds a
+ * bound (its input coordinate in [0, extent)). Null when the map is already
+ * masked with another fill value (the tensor in between is materialized).
+ */
+export function padMap(m: IndexMap, low: readonly number[], high: readonly number[], value: number, inShape: Shape): IndexMap | null {
+  if (m.mask && !Object.is(m.mask.fill, value)) return null;
+  const offset = m.offset.map((o, j) => o - low[j]);
+  const bounds = [...(m.mask?.bounds ?? [])];
+  inShape.forEach((n, j) => {
+    if (low[j] > 0 || high[j] > 0) bounds.push({ offset: offset[j], strides: [...m.rows[j]], size: n });
+  });
+  return { shape: inShape, offset, rows: m.rows, space: m.space, mask: { bounds, fill: value } };
+}
+
+/** Through sliding windows: input coordinate = position * stride + offset-in-window * dilation, per axis. */
+export function windowMap(m: IndexMap, strides: readonly number[], dilations: readonly number[], inShape: Shape): IndexMap {
+  const r = inShape.length;
+  return keepMask(m, {
+    shape: inShape,
+    offset: inShape.map((_, a) => m.offset[a] * strides[a] + m.offset[r + a] * dilations[a]),
+    rows: inShape.map((_, a) => m.space.map((__, d) => m.rows[a][d] * strides[a] + m.rows[r + a][d] * dilations[a])),
+    space: m.space,
+  });
 }
 
 /** Linear (row-major) element index of the map's tensor as an affine view. */
@@ -86,8 +119,9 @@ export function reshapeMap(m: IndexMap, inShape: Shape): IndexMap | null {
     rows[j][d] = c / st[j];
     reach[j] += (c / st[j]) * (m.space[d] - 1);
   }
-  if (inShape.some((d, j) => offset[j] + reach[j] >= Math.max(d, 1))) return null;
-  return { shape: inShape, offset, rows, space: m.space };
+  // Below a pad, coordinates may start negative (the mask covers them): keep those maps off the reshape.
+  if (inShape.some((d, j) => offset[j] < 0 || offset[j] + reach[j] >= Math.max(d, 1))) return null;
+  return keepMask(m, { shape: inShape, offset, rows, space: m.space });
 }
 
 export function isScalarShape(shape: Shape): boolean {

@@ -12,7 +12,7 @@ import type { BufferDecl, BufferRole, Expr, Kernel, KernelProgram, Reduction, St
 import { type AttrsMap, type OpAttrs, isBinaryOp, isUnaryOp } from '../ir/ops.js';
 import type { ReduceOp } from '../ir/scalar.js';
 import { type FusedGraph, type FusionGroup, INLINE, fuse } from './fusion.js';
-import { type IndexMap, broadcastMap, identityMap, linearView, reshapeMap, sliceMap, transposeMap } from './index_map.js';
+import { type IndexMap, broadcastMap, identityMap, linearView, padMap, reshapeMap, sliceMap, transposeMap, windowMap } from './index_map.js';
 
 /** Thrown when a node cannot be computed inside its group; lowering re-fuses with it materialized. */
 class MaterializeRequest extends Error {
@@ -57,7 +57,8 @@ class GroupLowering {
   }
 
   expr(id: number, map: IndexMap): Expr {
-    const key = `${id}:${map.offset.join(',')}:${map.rows.map((r) => r.join(',')).join(';')}`;
+    const mask = map.mask ? `:${map.mask.fill}:${map.mask.bounds.map((b) => `${b.offset}+${b.strides.join(',')}<${b.size}`).join(';')}` : '';
+    const key = `${id}:${map.offset.join(',')}:${map.rows.map((r) => r.join(',')).join(';')}${mask}`;
     let e = this.memo.get(key);
     if (!e) {
       e = this.build(id, map);
@@ -67,8 +68,7 @@ class GroupLowering {
   }
 
   private load(id: number, map: IndexMap): Expr {
-    const n = this.node(id);
-    return { k: 'load', buf: this.ctx.bufferOf[id], view: linearView(map), dtype: n.type.dtype };
+    return maskedLoad(this.ctx.bufferOf[id], map, this.node(id).type.dtype);
   }
 
   private build(id: number, map: IndexMap): Expr {
@@ -78,6 +78,8 @@ class GroupLowering {
     if (!inGroup || (id !== this.group.root && this.ctx.bufferOf[id] >= 0)) return this.load(id, map);
     const input = (i: number, m: IndexMap = { ...map, shape: this.node(n.inputs[i]).type.shape }): Expr => this.expr(n.inputs[i], m);
     const attrs = n.attrs as OpAttrs[keyof OpAttrs];
+    // Below a pad only movement ops re-index; a computed value would need the mask too, so it is materialized.
+    if (map.mask && !MASK_PASSES.has(n.op)) throw new MaterializeRequest(id, `${n.op} is read through a pad`);
     if (isUnaryOp(n.op)) return { k: 'unary', op: n.op, a: input(0), dtype };
     if (isBinaryOp(n.op)) return { k: 'binary', op: n.op, a: input(0), b: input(1), dtype };
     const inShape = (i: number): Shape => this.node(n.inputs[i]).type.shape;
@@ -101,6 +103,16 @@ class GroupLowering {
         return input(0, sliceMap(map, a.begin, a.step, inShape(0)));
       }
       case 'reshape': return this.reshape(n, map);
+      case 'pad': {
+        const a = attrs as AttrsMap['pad'];
+        const m = padMap(map, a.low, a.high, a.value, inShape(0));
+        if (!m) throw new MaterializeRequest(n.inputs[0], 'it is padded twice with different values');
+        return input(0, m);
+      }
+      case 'window': {
+        const a = attrs as AttrsMap['window'];
+        return input(0, windowMap(map, a.strides, a.dilations, inShape(0)));
+      }
       case 'gather': return this.gather(n, map);
       case 'matmul': return this.accAt(n, map, 0);
       case 'reduce_sum': case 'reduce_max': case 'reduce_min': return this.accAt(n, map, this.accOf.get(id)!);
@@ -112,7 +124,7 @@ class GroupLowering {
     const src = this.node(n.inputs[0]);
     if (this.ctx.bufferOf[src.id] >= 0) {
       // A materialized tensor is row-major: reading it through a reshape is a linear view.
-      return { k: 'load', buf: this.ctx.bufferOf[src.id], view: linearView(map), dtype: src.type.dtype };
+      return maskedLoad(this.ctx.bufferOf[src.id], map, src.type.dtype);
     }
     const m = reshapeMap(map, src.type.shape);
     if (!m) throw new MaterializeRequest(src.id, `reshape ${shapeText(src.type.shape)} -> ${shapeText(n.type.shape)} is not affine in the fused loop`);
@@ -154,6 +166,14 @@ class GroupLowering {
     if (n.op === 'matmul') return identityMap(n.type.shape, this.kernelSpace);
     return reducedMap(n.type.shape, this.group.space, this.group.reduceAxes, (n.attrs as { keepDims: boolean }).keepDims, this.kernelSpace);
   }
+}
+
+/** Ops a masked map passes through: they only re-index (or read a buffer). */
+const MASK_PASSES: ReadonlySet<string> = new Set(['transpose', 'broadcast', 'slice', 'reshape', 'pad', 'window']);
+
+function maskedLoad(buf: number, map: IndexMap, dtype: DType): Expr {
+  const load: Expr = { k: 'load', buf, view: linearView(map), dtype };
+  return map.mask ? { ...load, mask: map.mask } : load;
 }
 
 function shapeText(s: Shape): string {
@@ -198,7 +218,7 @@ function reduceOf(graph: Graph, g: FusionGroup): Node {
 /** Walks movement ops from a matmul operand down to a materialized buffer. */
 function operandView(lw: GroupLowering, id: number, map: IndexMap): { buf: number; view: View } {
   const e = lw.expr(id, map);
-  if (e.k !== 'load' || e.dyn) throw new MaterializeRequest(id, 'a matmul operand must be a strided view of a buffer');
+  if (e.k !== 'load' || e.dyn || e.mask) throw new MaterializeRequest(id, 'a matmul operand must be a strided view of a buffer');
   return { buf: e.buf, view: e.view };
 }
 

@@ -5,7 +5,7 @@
  * planning bugs (two live buffers sharing bytes) show up here too.
  */
 import { type DType, type TypedArray, viewArray } from '../ir/dtype.js';
-import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type MatmulKernel, type View, exprDType } from '../ir/kernel.js';
+import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type MatmulKernel, type View, exprDType, maskHolds } from '../ir/kernel.js';
 import { philoxUniform } from '../ir/philox.js';
 import { scalarOp } from '../ir/scalar_eval.js';
 import type { Backend, Executable, SharedMemory } from './backend.js';
@@ -46,6 +46,7 @@ class Machine {
   private eval(e: Expr): number {
     switch (e.k) {
       case 'load': {
+        if (!maskHolds(e.mask, this.point)) return round(e.dtype, e.mask!.fill);
         let i = at(e.view, this.point);
         if (e.dyn) i += Math.min(Math.max(this.eval(e.dyn.expr), 0), e.dyn.limit - 1) * e.dyn.stride;
         return this.arrays[e.buf][i];

@@ -5,7 +5,7 @@
  */
 import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
-import { type Expr, type View, exprDType } from '../../ir/kernel.js';
+import { type Bound, type Expr, type View, exprDType } from '../../ir/kernel.js';
 import type { Emitter } from './context.js';
 import { BINARY, UNARY, floatToInt32 } from './scalar.js';
 
@@ -28,6 +28,16 @@ export function viewIndex(e: Emitter, view: View, idx: readonly V[]): V {
     sum = e.b.CreateAdd(sum, s === 1 ? idx[d] : e.b.CreateMul(idx[d], e.int64(s)));
   });
   return sum;
+}
+
+/** i1: every bound's coordinate lies in [0, size) (one unsigned compare each). */
+function maskValid(e: Emitter, bounds: readonly Bound[], idx: readonly V[]): V {
+  let valid: V = e.b.getTrue();
+  for (const b of bounds) {
+    const c = viewIndex(e, { offset: b.offset, strides: b.strides }, idx);
+    valid = e.b.CreateAnd(valid, e.b.CreateICmpULT(c, e.int64(b.size)));
+  }
+  return valid;
 }
 
 export function loadElement(e: Emitter, ptr: V, index: V, dtype: DType): V {
@@ -90,7 +100,12 @@ export function emitExpr(e: Emitter, expr: Expr, at: Point): V {
         const clamped = e.b.CreateSelect(e.b.CreateICmpSLT(raw, e.int32(0)), e.int32(0), e.b.CreateSelect(e.b.CreateICmpSGT(raw, e.int32(expr.dyn.limit - 1)), e.int32(expr.dyn.limit - 1), raw));
         index = e.b.CreateAdd(index, e.b.CreateMul(e.b.CreateSExt(clamped, e.i64), e.int64(expr.dyn.stride)));
       }
-      v = loadElement(e, at.ptrs.get(expr.buf)!, index, expr.dtype);
+      if (expr.mask) {
+        // Branch-free: an invalid point reads element 0 (always inside the arena) and selects the fill.
+        const valid = maskValid(e, expr.mask.bounds, at.idx);
+        const loaded = loadElement(e, at.ptrs.get(expr.buf)!, e.b.CreateSelect(valid, index, e.int64(0)), expr.dtype);
+        v = e.b.CreateSelect(valid, loaded, e.constant(expr.mask.fill, expr.dtype));
+      } else v = loadElement(e, at.ptrs.get(expr.buf)!, index, expr.dtype);
       break;
     }
     case 'index': v = e.b.CreateTrunc(viewIndex(e, expr.view, at.idx), e.i32); break;

@@ -94,7 +94,7 @@ export function reduceStep(e: Emitter, op: ReduceOp, dtype: DType, acc: V, v: V)
 function rowInvariantLoads(k: LoopKernel): Expr[] {
   const varying = [...k.outer.keys()].slice(-1).concat([...k.inner.keys()].map((d) => k.outer.length + d));
   const invariant = (x: Expr): boolean => {
-    if (x.k === 'load') return varying.every((d) => x.view.strides[d] === 0) && (!x.dyn || invariant(x.dyn.expr));
+    if (x.k === 'load') return varying.every((d) => x.view.strides[d] === 0 && (x.mask?.bounds ?? []).every((b) => b.strides[d] === 0)) && (!x.dyn || invariant(x.dyn.expr));
     if (x.k === 'index' || x.k === 'random' || x.k === 'acc') return false;
     return exprChildren(x).every(invariant);
   };

@@ -55,7 +55,12 @@ export class Scope {
       case 'load': {
         let idx = this.index(e.view);
         if (e.dyn) idx = `(${idx} + clamp(${this.asInt(e.dyn.expr)}, 0, ${e.dyn.limit - 1}) * ${e.dyn.stride})`;
-        return this.k.load(e.buf, idx, e.dtype);
+        if (!e.mask) return this.k.load(e.buf, idx, e.dtype);
+        // An invalid point reads word 0 of the buffer (always bound) and selects the fill.
+        const valid = e.mask.bounds.map((b) => `(u32${this.index({ offset: b.offset, strides: b.strides })} < ${b.size}u)`).join(' && ') || 'true';
+        const ok = `t${this.k.nextId()}`;
+        this.line(`let ${ok} = ${valid};`);
+        return `select(${literal(e.mask.fill, e.dtype)}, ${this.k.load(e.buf, `select(0, ${idx}, ${ok})`, e.dtype)}, ${ok})`;
       }
       case 'index': return this.index(e.view);
       case 'random': return `philox_uniform(${e.seed >>> 0}u, bitcast<u32>(${this.asInt(e.counter)}), u32(${this.index(e.view)}))`;

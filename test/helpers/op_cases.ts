@@ -162,6 +162,40 @@ export const OP_CASES: readonly OpCase[] = [
     ref: ([x]) => make([3, 3], ([i, j]) => at(x, [1 + 2 * i, 5 - 2 * j])),
   },
   {
+    name: 'pad', inputs: [f32([3, 2, 4])], build: (b, [x]) => b.pad(x, [1, 0, 2], [0, 2, 1], -1.5),
+    ref: ([x]) => make([4, 4, 7], ([i, j, k]) => (i >= 1 && j < 2 && k >= 2 && k < 6 ? at(x, [i - 1, j, k - 2]) : -1.5)),
+  },
+  {
+    name: 'pad of a pad (same value) under exp', inputs: [f32([2, 3])], build: (b, [x]) => b.unary('exp', b.pad(b.pad(x, [1, 0], [0, 0]), [0, 2], [1, 1])),
+    ref: ([x]) => make([4, 6], ([i, j]) => Math.exp(i >= 1 && i < 3 && j >= 2 && j < 5 ? at(x, [i - 1, j - 2]) : 0)),
+  },
+  {
+    name: 'pad of a computed value', inputs: [f32([3, 3])], build: (b, [x]) => b.pad(b.unary('tanh', x), [2, 1], [1, 0], 1),
+    ref: ([x]) => make([6, 4], ([i, j]) => (i >= 2 && i < 5 && j >= 1 ? Math.tanh(at(x, [i - 2, j - 1])) : 1)),
+  },
+  {
+    name: 'window strided and dilated', inputs: [f32([2, 9, 7])], build: (b, [x]) => b.window(x, [1, 3, 2], [1, 2, 3], [1, 2, 1]),
+    ref: ([x]) => make([2, 3, 2, 1, 3, 2], ([n, p, q, , k, l]) => at(x, [n, 2 * p + 2 * k, 3 * q + l])),
+  },
+  {
+    name: 'conv: pad + window + mul + reduce_sum', inputs: [f32([2, 5, 4, 3]), f32([3, 2, 3, 4])],
+    build: (b, [x, w]) => {
+      // NHWC input, kernel [kh, kw, c, f], stride 2 by 1, padding 1 each side of h, 0/1 on w.
+      const win = b.window(b.pad(x, [0, 1, 0, 0], [0, 1, 1, 0]), [1, 3, 2, 3], [1, 2, 1, 1]);
+      const patches = b.reshape(b.transpose(win, [0, 1, 2, 5, 6, 7, 3, 4]), [2, 3, 4, 3, 2, 3, 1]);
+      return b.sum(b.mul(patches, b.reshape(w, [1, 1, 1, 3, 2, 3, 4])), [3, 4, 5]);
+    },
+    ref: ([x, w]) => make([2, 3, 4, 4], ([n, i, j, f]) => {
+      let s = 0;
+      for (let p = 0; p < 3; p++) for (let q = 0; q < 2; q++) for (let c = 0; c < 3; c++) {
+        const h = 2 * i + p - 1;
+        const v = j + q;
+        if (h >= 0 && h < 5 && v < 4) s += at(x, [n, h, v, c]) * at(w, [p, q, c, f]);
+      }
+      return s;
+    }),
+  },
+  {
     name: 'concat axis 1', inputs: [f32([2, 3]), f32([2, 1]), f32([2, 4])], build: (b, xs) => b.concat(xs, 1),
     ref: (xs) => make([2, 8], ([i, j]) => (j < 3 ? at(xs[0], [i, j]) : j < 4 ? at(xs[1], [i, j - 3]) : at(xs[2], [i, j - 4]))),
   },
