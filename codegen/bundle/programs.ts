@@ -1,0 +1,96 @@
+/**
+ * A model's programs for a bundle: the inference graph at each batch size
+ * through the pass pipeline, with every weight placed in one shared state
+ * arena whose bytes become weights.bin. The same layout serves every target
+ * (only float32 weights live there, so WebGPU's 32-bit bools change nothing).
+ */
+import type { BufferDecl, Kernel, KernelProgram } from '../../ir/kernel.js';
+import { compileToProgram } from '../../passes/pipeline.js';
+import type { LoweredProgram } from '../../passes/lower.js';
+import { SharedState } from '../../runtime/shared_state.js';
+import type { BufferSlot, TensorSpec, WeightEntry } from '../../runtime/bundle/manifest.js';
+import type { Network } from '../../src/models/network.js';
+import { Model } from '../../src/models/model.js';
+
+export interface BundleProgram {
+  readonly batch: number;
+  readonly program: LoweredProgram;
+  readonly input: BufferSlot;
+  readonly output: BufferSlot;
+}
+
+export interface ModelPrograms {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  readonly weights: { readonly bytes: Uint8Array; readonly entries: readonly WeightEntry[] };
+  /** Programs per batch size, for byte-sized bools (node-cpu, wasm) and 32-bit bools (webgpu). */
+  build(batch: number, wideBool: boolean): BundleProgram;
+}
+
+export function slotOf(b: BufferDecl): BufferSlot {
+  return { offset: b.offset, size: b.size, dtype: b.dtype, shape: b.shape, shared: !!b.shared };
+}
+
+/** Keras's names: a Model's Input layer; a Sequential's `<first layer>_input`; outputs by their layer's name. */
+export function ioNames(net: Network): { input: string; output: string } {
+  if (net instanceof Model) return { input: net.inputs[0].layer.name, output: net.outputs[0].layer.name };
+  const layers = net.layers;
+  if (layers.length === 0) throw new Error(`codegen/bundle: model '${net.name}' has no layers`);
+  return { input: `${layers[0].name}_input`, output: layers[layers.length - 1].name };
+}
+
+export function modelPrograms(net: Network): ModelPrograms {
+  const weights = net.allWeights();
+  const state = new SharedState(weights.map((w) => ({ name: w.name, dtype: 'float32', size: w.value.length })));
+  const bytes = new Uint8Array(state.layout.bytes);
+  const entries = weights.map((w) => {
+    const offset = state.layout.offsets.get(w.name)!;
+    new Float32Array(bytes.buffer, offset, w.value.length).set(w.value);
+    return { name: w.name, offset, shape: [...w.shape], dtype: 'float32' as const };
+  });
+  const names = ioNames(net);
+  return {
+    inputs: [{ name: names.input, shape: [null, ...(net.inputShape.slice(1) as (number | null)[])], dtype: 'float32' }],
+    outputs: [{ name: names.output, shape: [null, ...(net.outputShape.slice(1) as (number | null)[])], dtype: 'float32' }],
+    weights: { bytes, entries },
+    build(batch, wideBool) {
+      const { program } = compileToProgram(net.buildGraph(batch), { name: `${net.name}_b${batch}`, shared: state.layout, wideBool });
+      const input = program.params.get('input');
+      if (input === undefined || program.outputs.length !== 1) throw new Error(`codegen/bundle: the batch-${batch} program of '${net.name}' has ${input === undefined ? 'no input' : `${program.outputs.length} outputs`}; bundles hold one-input, one-output models`);
+      return { batch, program, input: slotOf(program.buffers[input]), output: slotOf(program.buffers[program.outputs[0]]) };
+    },
+  };
+}
+
+const prod = (xs: readonly number[]): number => xs.reduce((p, q) => p * q, 1);
+
+/** One line per kernel for manifests and `kiln bench`: its form, extents and work. */
+export function kernelSummary(program: KernelProgram, k: Kernel): string {
+  if (k.kind === 'matmul') {
+    const batch = k.batch.length ? `${k.batch.join('x')} x ` : '';
+    return `matmul ${batch}${k.m}x${k.k} @ ${k.k}x${k.n} -> ${program.buffers[k.out.buf].name} (${k.dtype})`;
+  }
+  const reductions = k.reductions.length ? `, ${k.reductions.map((r) => r.op).join('+')} over [${k.inner.join(', ')}]` : '';
+  return `loop [${k.outer.join(', ')}]${k.inner.length && !k.reductions.length ? ` x [${k.inner.join(', ')}]` : ''}${reductions} -> ${k.stores.map((s) => program.buffers[s.buf].name).join(', ')}`;
+}
+
+/** Floating-point operations and bytes moved by one run of a kernel (for GFLOP/s and GB/s). */
+export function kernelWork(program: KernelProgram, k: Kernel): { flops: number; bytes: number } {
+  const bytesOf = (buf: number): number => program.buffers[buf].size * ({ float32: 4, float64: 8, int32: 4, bool: 1 } as const)[program.buffers[buf].dtype];
+  if (k.kind === 'matmul') return { flops: 2 * prod(k.batch) * k.m * k.n * k.k, bytes: bytesOf(k.a.buf) + bytesOf(k.b.buf) + bytesOf(k.out.buf) };
+  const bufs = new Set<number>(k.stores.map((s) => s.buf));
+  const visit = (e: import('../../ir/kernel.js').Expr): void => {
+    switch (e.k) {
+      case 'load': bufs.add(e.buf); if (e.dyn) visit(e.dyn.expr); return;
+      case 'random': visit(e.counter); return;
+      case 'unary': case 'cast': visit(e.a); return;
+      case 'binary': visit(e.a); visit(e.b); return;
+      case 'select': visit(e.cond); visit(e.a); visit(e.b); return;
+      case 'index': case 'const': case 'acc': return;
+    }
+  };
+  for (const r of k.reductions) visit(r.expr);
+  for (const s of k.stores) visit(s.expr);
+  const points = prod(k.outer) * Math.max(prod(k.inner), 1);
+  return { flops: points * (k.reductions.length + 1), bytes: [...bufs].reduce((s, b) => s + bytesOf(b), 0) };
+}
