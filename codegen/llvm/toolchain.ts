@@ -15,6 +15,7 @@ import llvm from './llvm.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { HOST_FINGERPRINT, type VectorBits } from './host.js';
 import { emitProgram } from './module.js';
+import { dyingWithParent, removeStaleTemporaries } from '../../runtime/cpu/temporaries.js';
 
 const run = promisify(execFile);
 
@@ -49,17 +50,23 @@ export interface NativeOptions {
   readonly print?: (text: string) => void;
 }
 
+/** Names (of the model, its layers, kernels and buffers) label a program but do not change its code. */
+const withoutNames = (key: string, value: unknown): unknown => (key === 'name' ? undefined : value);
+
+/** The cache key: the program's content (not the names in it), the code generator and the host. */
 export function programKey(program: KernelProgram, threads: number, vectorBits: VectorBits): string {
   const h = createHash('sha256');
   h.update(CODEGEN_VERSION);
   h.update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT} threads=${threads} vector=${vectorBits}\n`);
-  h.update(JSON.stringify({ buffers: program.buffers, kernels: program.kernels, arenaBytes: program.arenaBytes }));
+  h.update(JSON.stringify({ buffers: program.buffers, kernels: program.kernels, arenaBytes: program.arenaBytes, sharedBytes: program.sharedBytes ?? 0 }, withoutNames));
   return h.digest('hex').slice(0, 32);
 }
 
-async function tool(cmd: string, args: string[]): Promise<void> {
+/** Runs a toolchain command as a child that dies with this process (a killed compile leaves no opt-14 behind). */
+export async function tool(cmd: string, args: string[]): Promise<void> {
+  const [file, argv] = dyingWithParent(cmd, args);
   try {
-    await run(cmd, args, { maxBuffer: 64 << 20 });
+    await run(file, argv, { maxBuffer: 64 << 20 });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new Error(`codegen/llvm: '${cmd} ${args.join(' ')}' failed: ${err.stderr || err.message}`);
@@ -74,6 +81,7 @@ async function tool(cmd: string, args: string[]): Promise<void> {
 async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: object): Promise<string> {
   const path = join(cacheDir, `${key}.so`);
   mkdirSync(cacheDir, { recursive: true });
+  removeStaleCacheTemporaries(cacheDir);
   const tmp = join(cacheDir, `${key}.${process.pid}.${Date.now()}`);
   try {
     write(tmp);
@@ -89,9 +97,25 @@ async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'l
   return path;
 }
 
+/** Temporaries of a build: `<key>.<pid>.<ms>.<ext>`. */
+const CACHE_TEMPORARY = /^[0-9a-f]{32}\.(\d+)\.\d+\./;
+
+const cleanedCaches = new Set<string>();
+
+/** Removes temporaries of killed compiles (older than a minute, writer gone). */
+export function removeStaleCacheTemporaries(cacheDir: string): string[] {
+  cleanedCaches.add(cacheDir);
+  return removeStaleTemporaries(cacheDir, (name) => {
+    const m = CACHE_TEMPORARY.exec(name);
+    return m ? Number(m[1]) : null;
+  });
+}
+
 export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
   const key = programKey(program, options.threads, options.vectorBits);
   const path = join(options.cacheDir, `${key}.so`);
+  // Cache hits clean once per process; builds clean every time.
+  if (!cleanedCaches.has(options.cacheDir)) removeStaleCacheTemporaries(options.cacheDir);
   if (existsSync(path)) {
     if (options.print) options.print(emitProgram(program, options.threads, options.vectorBits).print());
     touch(path);
