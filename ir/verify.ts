@@ -90,29 +90,35 @@ export function viewRange(view: View, space: readonly number[]): [number, number
  */
 export function maskedViewRange(view: View, mask: Mask | undefined, space: readonly number[]): [number, number] | null {
   if (!mask) return viewRange(view, space);
-  if (mask.bounds.some((b) => b.size <= 0)) return null;
+  // Each coordinate lies in its valid range and in what the space can reach; an empty one means no valid point.
+  const coords = mask.bounds.map((b): [number, number] => {
+    const [lo, hi] = viewRange({ offset: b.offset, strides: b.strides }, space);
+    return [Math.max(0, lo), Math.min(b.size - 1, hi)];
+  });
+  if (coords.some(([lo, hi]) => lo > hi)) return null;
   // Any order of bounds is sound, so two orders (outer pads first, inner pads first) are intersected.
-  const [a, b] = [mask.bounds, [...mask.bounds].reverse()].map((order) => rangeThroughBounds(view, order, space));
+  const order = mask.bounds.map((_, i) => i);
+  const [a, b] = [order, [...order].reverse()].map((o) => rangeThroughBounds(view, o.map((i) => mask.bounds[i]), o.map((i) => coords[i]), space));
   return [Math.max(a[0], b[0]), Math.min(a[1], b[1])];
 }
 
-function rangeThroughBounds(view: View, bounds: readonly Bound[], space: readonly number[]): [number, number] {
+function rangeThroughBounds(view: View, bounds: readonly Bound[], coords: readonly (readonly [number, number])[], space: readonly number[]): [number, number] {
   let offset = view.offset;
   let residual = [...view.strides];
   let lo = 0;
   let hi = 0;
-  for (const b of bounds) {
+  bounds.forEach((b, t) => {
     let pivot = -1;
     space.forEach((n, d) => {
       if (n > 1 && b.strides[d] !== 0 && residual[d] !== 0 && (pivot < 0 || Math.abs(b.strides[d]) > Math.abs(b.strides[pivot]))) pivot = d;
     });
-    if (pivot < 0) continue;
+    if (pivot < 0) return;
     const lambda = residual[pivot] / b.strides[pivot];
     residual = residual.map((r, d) => r - lambda * b.strides[d]);
     offset -= lambda * b.offset;
-    lo += Math.min(0, lambda * (b.size - 1));
-    hi += Math.max(0, lambda * (b.size - 1));
-  }
+    lo += Math.min(lambda * coords[t][0], lambda * coords[t][1]);
+    hi += Math.max(lambda * coords[t][0], lambda * coords[t][1]);
+  });
   const [rlo, rhi] = viewRange({ offset, strides: residual }, space);
   return [Math.ceil(rlo + lo - 1e-6), Math.floor(rhi + hi + 1e-6)];
 }

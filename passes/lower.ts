@@ -106,7 +106,7 @@ class GroupLowering {
       case 'pad': {
         const a = attrs as AttrsMap['pad'];
         const m = padMap(map, a.low, a.high, a.value, inShape(0));
-        if (!m) throw new MaterializeRequest(n.inputs[0], 'it is padded twice with different values');
+        if (!m) throw new MaterializeRequest(id, 'it is read through a pad of another value');
         return input(0, m);
       }
       case 'window': {

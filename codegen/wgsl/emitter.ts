@@ -157,8 +157,10 @@ export class KernelEmitter {
     const lines = [`${indent}var rest = i32(${source});`];
     const vars = dims.map((_, d) => `${prefix}${d}`);
     for (let d = dims.length - 1; d >= 0; d--) {
-      lines.push(`${indent}let ${vars[d]} = rest % ${dims[d]};`);
-      lines.push(`${indent}rest = rest / ${dims[d]};`);
+      // An empty space runs no invocation, but WGSL rejects a constant division by zero at compile time.
+      const n = Math.max(dims[d], 1);
+      lines.push(`${indent}let ${vars[d]} = rest % ${n};`);
+      lines.push(`${indent}rest = rest / ${n};`);
     }
     return { lines, vars };
   }

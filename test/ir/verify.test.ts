@@ -67,3 +67,45 @@ describe('kernel IR invariants', () => {
     expect(() => verifyProgram({ ...p, buffers: p.buffers.map((b) => (b.name === 'y' ? { ...b, offset: 8200 } : b)) }, true)).toThrow(/^K5: buffer y has offset 8200/);
   });
 });
+
+describe('masked loads (K3, K6)', () => {
+  // y = pad(x, 1 before, 1 after) + 1 over x of 4 elements: the load is x@-1+[1] if 0<=-1+[1]<4.
+  const padded = (): KernelProgram => {
+    const b = new GraphBuilder();
+    return lower(b.build([b.add(b.pad(b.param('x', [4]), [1], [1]), 1)]), 'p');
+  };
+  const withLoad = (p: KernelProgram, change: (l: Record<string, unknown>) => Record<string, unknown>): KernelProgram => ({
+    ...p,
+    kernels: p.kernels.map((k) => {
+      const loop = k as LoopKernel;
+      return { ...loop, stores: loop.stores.map((s) => ({ ...s, expr: { ...s.expr, a: change((s.expr as { a: Record<string, unknown> }).a) } as never })) };
+    }),
+  });
+  const mask = (l: Record<string, unknown>): { bounds: { offset: number; strides: number[]; size: number }[]; fill: number } => l.mask as never;
+  it('accepts a load that leaves its buffer only where the mask fails', () => expect(() => verifyProgram(padded())).not.toThrow());
+  it('K3 a masked view must stay inside its buffer where the mask holds', () => {
+    const p = withLoad(padded(), (l) => ({ ...l, mask: { ...mask(l), bounds: [{ ...mask(l).bounds[0], size: 5 }] } }));
+    expect(() => verifyProgram(p)).toThrow(/^K3: kernel p_k0_add: load of x reaches \[0, 4\] where its mask holds, buffer has 4 elements/);
+  });
+  it('K6 one stride per dim for each bound', () => {
+    const p = withLoad(padded(), (l) => ({ ...l, mask: { ...mask(l), bounds: [{ ...mask(l).bounds[0], strides: [1, 0] }] } }));
+    expect(() => verifyProgram(p)).toThrow(/^K6: kernel p_k0_add: masked load of x: a bound has 2 strides for a rank-1 space/);
+  });
+  it('K6 bound sizes are counts', () => {
+    const p = withLoad(padded(), (l) => ({ ...l, mask: { ...mask(l), bounds: [{ ...mask(l).bounds[0], size: -2 }] } }));
+    expect(() => verifyProgram(p)).toThrow(/^K6: kernel p_k0_add: masked load of x: bound size -2 is not a count/);
+  });
+  it('K6 the fill fits the load\'s dtype', () => {
+    const p = withLoad(padded(), (l) => ({ ...l, dtype: 'int32', mask: { ...mask(l), fill: 0.5 } }));
+    const typed = { ...p, buffers: p.buffers.map((b) => (b.name === 'x' ? { ...b, dtype: 'int32' as const } : b)) };
+    expect(() => verifyProgram(typed)).toThrow(/^K6: kernel p_k0_add: masked load of x: fill 0.5 is not a int32 value/);
+  });
+  it('K6 no gather beside a mask', () => {
+    const p = withLoad(padded(), (l) => ({ ...l, dyn: { expr: { k: 'const', value: 0, dtype: 'int32' }, stride: 1, limit: 1 } }));
+    expect(() => verifyProgram(p)).toThrow(/^K6: kernel p_k0_add: masked load of x: a masked load cannot also gather/);
+  });
+  it('an empty valid range reads nothing, wherever its view points', () => {
+    const p = withLoad(padded(), (l) => ({ ...l, view: { offset: 99, strides: [1] }, mask: { ...mask(l), bounds: [{ ...mask(l).bounds[0], size: 0 }] } }));
+    expect(() => verifyProgram(p)).not.toThrow();
+  });
+});

@@ -9,7 +9,8 @@ import { type TypedArray, allocArray, isFloat } from '../../ir/dtype.js';
 import { type Graph, GraphBuilder } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import { compileForTest, compileKernelInterpreted, TEST_BACKEND } from '../helpers/backend.js';
-import { atBroadcast, broadcastShape, closeTo, make, rng } from '../helpers/nd.js';
+import { at, atBroadcast, broadcastShape, closeTo, make, rng } from '../helpers/nd.js';
+import { grad } from '../../passes/autodiff.js';
 import { OP_CASES, generate } from '../helpers/op_cases.js';
 
 const feeds = new Map<string, TypedArray>();
@@ -107,6 +108,78 @@ describe('random shapes with broadcasting', () => {
     const got = await exe.run();
     cases.forEach((c, i) => expect(got[i], `${c.op} [${c.a}] [${c.b}]`).toBeAllClose(want[i], { rtol: 2e-5, atol: 2e-6 }));
   });
+});
+
+describe('pads and windows over random shapes, empty valid ranges included', () => {
+  const draw = rng(4242);
+  const int = (lo: number, hi: number): number => lo + Math.floor(draw() * (hi - lo + 1));
+  const cases = Array.from({ length: 30 }, (_, i) => {
+    const rank = int(1, 3);
+    // An extent of 0 leaves nothing valid; pads up to 4 leave windows that see only padding.
+    const shape = Array.from({ length: rank }, () => (i % 10 === 9 ? int(0, 1) : int(1, 6)));
+    const low = shape.map(() => int(0, 4));
+    const high = shape.map(() => int(0, 4));
+    const padded = shape.map((d, a) => d + low[a] + high[a]);
+    const dilations = padded.map(() => int(1, 2));
+    const size = padded.map((n, a) => Math.max(1, Math.min(int(1, 3), Math.floor((n - 1) / dilations[a]) + 1)));
+    const strides = padded.map(() => int(1, 3));
+    const value = [0, -1.5, 2][i % 3];
+    const data = Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => draw() * 4 - 2);
+    return { shape, low, high, size, strides, dilations, value, data };
+  });
+  const b = new GraphBuilder();
+  const windows = cases.map((c, i) => b.window(b.pad(b.param(`x${i}`, c.shape), c.low, c.high, c.value), c.size, c.strides, c.dilations));
+  // Each window's offsets summed (a convolution with a kernel of ones), and the windows themselves.
+  const sums = windows.map((w) => b.sum(w, w.shape.map((_, a) => a).slice(w.shape.length / 2)));
+  const graph = b.build([...windows, ...sums]);
+  const feeds = new Map<string, TypedArray>(cases.map((c, i) => [`x${i}`, c.data]));
+  const want = interpret(graph, feeds);
+
+  it('the interpreter matches the definition x[o * stride + k * dilation - low], else the pad value', () => {
+    cases.forEach((c, i) => {
+      const r = c.shape.length;
+      const ref = make(windows[i].shape, (idx) => {
+        const src = c.shape.map((_, a) => idx[a] * c.strides[a] + idx[r + a] * c.dilations[a] - c.low[a]);
+        return src.every((v, a) => v >= 0 && v < c.shape[a]) ? at({ shape: c.shape, data: c.data }, src) : c.value;
+      });
+      expect(want[i], JSON.stringify({ ...c, data: undefined })).toBeAllClose(ref.data, { rtol: 0, atol: 0 });
+    });
+  });
+
+  const check = async (compile: (g: Graph) => Promise<{ write: (n: string, d: TypedArray) => void; run: () => Promise<TypedArray[]> }>, g: Graph, expected: TypedArray[]): Promise<void> => {
+    const exe = await compile(g);
+    for (const [name, data] of feeds) exe.write(name, data);
+    if (g !== graph) for (const [name, data] of gradFeeds) exe.write(name, data);
+    const got = await exe.run();
+    expected.forEach((w, i) => expect(got[i], `output ${i}`).toBeAllClose(w, { rtol: 2e-5, atol: 2e-6 }));
+  };
+  it('the kernel IR run in JS matches the interpreter', () => check((g) => compileKernelInterpreted(g, 'windows'), graph, want));
+  it(`backend '${TEST_BACKEND}' matches the interpreter`, () => check((g) => compileForTest(g, 'windows'), graph, want));
+
+  // Gradients: loss = sum(window(pad(x)) * r) for every case, differentiated by autodiff (window's vjp scatters with pads).
+  const gb = new GraphBuilder();
+  const terms = cases.map((c, i) => {
+    const w = gb.window(gb.pad(gb.param(`x${i}`, c.shape), c.low, c.high, c.value), c.size, c.strides, c.dilations);
+    return gb.sum(gb.mul(w, gb.param(`r${i}`, w.shape)));
+  });
+  const lossGraph = gb.build([terms.reduce((s, t) => gb.add(s, t))]);
+  const gradFeeds = new Map<string, TypedArray>(cases.map((_, i) => [`r${i}`, Float32Array.from({ length: windows[i].shape.reduce((p, q) => p * q, 1) }, () => draw() - 0.5)]));
+  const { builder, grads } = grad(lossGraph, 0, cases.map((_, i) => `x${i}`));
+  const gradGraph = builder.build(grads);
+  const gradWant = interpret(gradGraph, new Map([...feeds, ...gradFeeds]));
+  it('window gradients: each input element gets the cotangents of the window slots that read it', () => {
+    cases.forEach((c, i) => {
+      const r = c.shape.length;
+      const ref = new Float64Array(c.data.length);
+      const cot = gradFeeds.get(`r${i}`)!;
+      make(windows[i].shape, (idx) => idx).data.forEach((idx, flat) => {
+        const src = c.shape.map((_, a) => idx[a] * c.strides[a] + idx[r + a] * c.dilations[a] - c.low[a]);
+        if (src.every((v, a) => v >= 0 && v < c.shape[a])) ref[src.reduce((f, v, a) => f * c.shape[a] + v, 0)] += cot[flat];
+      });
+      expect(gradWant[i], `case ${i}`).toBeAllClose(ref, { rtol: 1e-5, atol: 1e-6 });
+    });
+  });
+  it(`window gradients on backend '${TEST_BACKEND}' match the interpreter`, () => check((g) => compileForTest(g, 'window_grads'), gradGraph, gradWant));
 });
 
 it('toBeAllClose rejects values outside the tolerance', () => {

@@ -1,0 +1,49 @@
+/** Lowering through pads and windows: masked loads, as IR text. */
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../ir/graph.js';
+import { printProgram } from '../../ir/print_kernel.js';
+import { lower } from '../../passes/lower.js';
+import { text } from '../helpers/graphs.js';
+
+const kernelsOf = (p: ReturnType<typeof lower>): string => printProgram(p).split('\n').filter((l) => !l.startsWith('buffer') && !l.startsWith('program')).join('\n');
+const indented = (s: string): string => text(s).replace(/\n(acc\d|outer|full)/g, '\n  $1');
+
+describe('lowering pads and windows', () => {
+  it('a strided 1-d convolution with same padding is one reduction over masked loads', () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [5, 4]);
+    const w = b.param('w', [3]);
+    const win = b.window(b.pad(x, [1, 0], [1, 0]), [3, 1], [2, 1]);
+    const y = b.sum(b.mul(b.reshape(win, [3, 4, 3]), b.reshape(w, [1, 1, 3])), 2);
+    expect(kernelsOf(lower(b.build([y]), 'p'))).toBe(indented(`
+      loop p_k0_reduce_sum outer=[3, 4] inner=[3]
+      acc0 = sum mul(x@-4+[8,1,4] if 0<=-1+[2,0,1]<5 else 0, w@0+[0,0,1])
+      outer %8@0+[4,1,0] = acc0`));
+  });
+
+  it('a pad of a computed value reads it from a buffer; the pad\'s own loads are masked', () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [2, 3]);
+    const y = b.pad(b.unary('exp', x), [1, 0], [0, 2], 7);
+    expect(kernelsOf(lower(b.build([b.add(y, 1)]), 'p'))).toBe(indented(`
+      loop p_k0_exp outer=[2, 3] inner=[]
+      full %1@0+[3,1] = exp(x@0+[3,1])
+      loop p_k1_add outer=[3, 5] inner=[]
+      full %5@0+[5,1] = add(%1@-3+[3,1] if 0<=-1+[1,0]<2 && 0<=0+[0,1]<3 else 7, 1)`));
+  });
+
+  it('nested pads with one value share a mask; different values materialize the inner pad', () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [2]);
+    const same = b.pad(b.pad(x, [1], [0]), [0], [2]);
+    const other = b.pad(b.pad(x, [1], [0]), [0], [2], 1);
+    const p = lower(b.build([b.unary('neg', same), b.unary('neg', other)]), 'p');
+    expect(kernelsOf(p)).toBe(indented(`
+      loop p_k0_pad outer=[3] inner=[]
+      full %3@0+[1] = x@-1+[1] if 0<=-1+[1]<2 else 0
+      loop p_k1_neg outer=[5] inner=[]
+      full %5@0+[1] = neg(x@-1+[1] if 0<=0+[1]<3 && 0<=-1+[1]<2 else 0)
+      loop p_k2_neg outer=[5] inner=[]
+      full %6@0+[1] = neg(%3@0+[1] if 0<=0+[1]<3 else 1)`));
+  });
+});
