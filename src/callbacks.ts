@@ -4,6 +4,9 @@
  * TerminateOnNaN and LambdaCallback. Logs are plain objects of numbers keyed
  * by Keras's metric names (loss, acc, val_loss, ...).
  */
+import { type KerasOptions, optionSpec, readOptions } from './options.js';
+import { Progbar } from './progbar.js';
+
 export type Logs = Record<string, number>;
 
 export interface CallbackModel {
@@ -40,9 +43,26 @@ export class Callback {
   async onBatchEnd(_batch: number, _logs: Logs = {}): Promise<void> {}
 }
 
+const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
+
+/**
+ * A Keras callback ported as is defines `on_epoch_end`; Kiln calls
+ * `onEpochEnd`, so such a method would never run: refuse it by name.
+ */
+function checkHookNames(c: Callback): void {
+  for (const hook of HOOKS) {
+    const snake = hook.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
+    if (typeof (c as unknown as Record<string, unknown>)[snake] === 'function') {
+      throw new Error(`Callback ${c.constructor.name} defines '${snake}', which Kiln never calls: name the method '${hook}' (hooks are camelCase and may be async)`);
+    }
+  }
+}
+
 /** Runs hooks in order. */
 export class CallbackList {
-  constructor(readonly callbacks: readonly Callback[]) {}
+  constructor(readonly callbacks: readonly Callback[]) {
+    callbacks.forEach(checkHookNames);
+  }
 
   async call<K extends 'onTrainBegin' | 'onTrainEnd'>(hook: K, logs?: Logs): Promise<void>;
   async call<K extends 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd'>(hook: K, index: number, logs?: Logs): Promise<void>;
@@ -80,55 +100,6 @@ export class History extends Callback {
   override async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {
     this.epoch.push(epoch);
     for (const [k, v] of Object.entries(logs)) (this.history[k] ??= []).push(v);
-  }
-}
-
-function formatTime(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s >= 3600) return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-  if (s >= 60) return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-  return `${s}s`;
-}
-
-/**
- * Keras's progress bar: `n/N [=====>....] - ETA: 3s - loss: 0.4321`. On a
- * terminal it redraws at most every 50 ms; elsewhere (logs, CI) it prints only
- * the closing line, as Keras does for non-interactive output.
- */
-export class Progbar {
-  private readonly start = performance.now();
-  private lastDraw = 0;
-  private lastWidth = 0;
-  private readonly sums = new Map<string, [number, number]>();
-
-  constructor(private readonly target: number, private readonly write: (s: string) => void = (s) => void process.stdout.write(s), private readonly interactive = Boolean(process.stdout.isTTY), private readonly width = 30) {}
-
-  update(current: number, values: Logs, last = false): void {
-    for (const [k, v] of Object.entries(values)) {
-      const [sum, n] = this.sums.get(k) ?? [0, 0];
-      this.sums.set(k, [sum + v * (values.size ?? 1), n + (values.size ?? 1)]);
-    }
-    const now = performance.now();
-    if (!last && (!this.interactive || now - this.lastDraw < 50)) return;
-    this.lastDraw = now;
-    const digits = String(this.target).length;
-    const fraction = current / this.target;
-    const filled = Math.floor(this.width * fraction);
-    const bar = `${'='.repeat(Math.max(filled - 1, 0))}${filled > 0 ? (current < this.target ? '>' : '=') : ''}${'.'.repeat(this.width - filled)}`;
-    const elapsed = (performance.now() - this.start) / 1000;
-    const perUnit = current ? elapsed / current : 0;
-    let line = `${String(current).padStart(digits)}/${this.target} [${bar}]`;
-    line += current < this.target ? ` - ETA: ${formatTime(perUnit * (this.target - current))}` : ` - ${Math.round(elapsed)}s ${perUnit >= 1e-3 ? `${Math.round(perUnit * 1e3)}ms` : `${Math.round(perUnit * 1e6)}us`}/step`;
-    for (const [k, [sum, n]] of this.sums) if (k !== 'size' && k !== 'batch') line += ` - ${k}: ${(sum / n).toFixed(4)}`;
-    const pad = Math.max(this.lastWidth - line.length, 0);
-    this.lastWidth = line.length;
-    this.write(`${this.interactive ? '\r' : ''}${line}${' '.repeat(pad)}${last ? '\n' : ''}`);
-  }
-
-  /** Appends final values (validation metrics) to the epoch's closing line. */
-  finish(current: number, values: Logs): void {
-    this.sums.clear();
-    this.update(current, { ...values, size: 1 }, true);
   }
 }
 
@@ -193,6 +164,8 @@ interface WeightsModel extends CallbackModel {
   setWeights(weights: readonly unknown[]): void;
 }
 
+const EARLY_STOPPING_OPTIONS = optionSpec<EarlyStoppingArgs>({ monitor: true, minDelta: true, patience: true, verbose: true, mode: true, baseline: true, restoreBestWeights: true });
+
 /** Stops when `monitor` has not improved by `minDelta` for `patience` epochs. */
 export class EarlyStopping extends Callback {
   readonly monitor: string;
@@ -206,8 +179,9 @@ export class EarlyStopping extends Callback {
   private readonly restore: boolean;
   stoppedEpoch = 0;
 
-  constructor(args: EarlyStoppingArgs = {}) {
+  constructor(options: KerasOptions<EarlyStoppingArgs> = {}) {
     super();
+    const args = readOptions('callbacks.EarlyStopping', options, EARLY_STOPPING_OPTIONS);
     this.monitor = args.monitor ?? 'val_loss';
     this.patience = args.patience ?? 0;
     const mode = args.mode ?? 'auto';
@@ -241,13 +215,27 @@ export class EarlyStopping extends Callback {
   }
 }
 
-export type LambdaHooks = Partial<Pick<Callback, 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd'>>;
+/** LambdaCallback's hooks: each may return a promise or nothing (Keras's plain functions). */
+export interface LambdaHooks {
+  readonly onTrainBegin?: (logs: Logs) => unknown;
+  readonly onTrainEnd?: (logs: Logs) => unknown;
+  readonly onEpochBegin?: (epoch: number, logs: Logs) => unknown;
+  readonly onEpochEnd?: (epoch: number, logs: Logs) => unknown;
+  readonly onBatchBegin?: (batch: number, logs: Logs) => unknown;
+  readonly onBatchEnd?: (batch: number, logs: Logs) => unknown;
+}
 
-/** A callback from functions: `new LambdaCallback({ onEpochEnd: async (epoch, logs) => ... })`. */
+const LAMBDA_OPTIONS = optionSpec<LambdaHooks>({ onTrainBegin: true, onTrainEnd: true, onEpochBegin: true, onEpochEnd: true, onBatchBegin: true, onBatchEnd: true });
+
+/** A callback from functions: `new LambdaCallback({ onEpochEnd: (epoch, logs) => ... })`; Keras's `on_epoch_end` spelling works too. */
 export class LambdaCallback extends Callback {
-  constructor(hooks: LambdaHooks) {
+  constructor(hooks: KerasOptions<LambdaHooks>) {
     super();
-    Object.assign(this, hooks);
+    const read = readOptions('callbacks.LambdaCallback', hooks, LAMBDA_OPTIONS);
+    for (const [hook, fn] of Object.entries(read)) {
+      if (typeof fn !== 'function') throw new Error(`callbacks.LambdaCallback: '${hook}' must be a function, got ${typeof fn}`);
+      (this as unknown as Record<string, (a?: unknown, b?: unknown) => Promise<void>>)[hook] = async (a, b) => void (await fn(a, b));
+    }
   }
 }
 
@@ -255,9 +243,13 @@ export interface ModelCheckpointArgs {
   readonly monitor?: string;
   readonly verbose?: number;
   readonly saveBestOnly?: boolean;
+  /** Default true in Kiln (weights in Keras's HDF5 layout); false writes the whole model with `model.save`. */
+  readonly saveWeightsOnly?: boolean;
   readonly mode?: 'auto' | 'min' | 'max';
   readonly period?: number;
 }
+
+const CHECKPOINT_OPTIONS = optionSpec<ModelCheckpointArgs>({ monitor: true, verbose: true, saveBestOnly: true, saveWeightsOnly: true, mode: true, period: true });
 
 /** Fills Keras-style path templates: `weights.{epoch:02d}-{val_loss:.2f}.h5` (epoch counts from 1). */
 export function formatPath(template: string, epoch: number, logs: Logs): string {
@@ -272,19 +264,34 @@ export function formatPath(template: string, epoch: number, logs: Logs): string 
 
 interface SavingModel extends CallbackModel {
   saveWeights(path: string): Promise<void>;
+  save?: (path: string) => Promise<void>;
 }
 
-/** Saves the weights after an epoch (weights only for now), optionally only when `monitor` improves. */
+/**
+ * Keras's ModelCheckpoint: saves after an epoch, optionally only when
+ * `monitor` improves. Kiln writes weights (Keras's HDF5 layout) by default;
+ * `saveWeightsOnly: false` asks for the whole model, which needs the model to
+ * have `save(path)`, and is refused before training starts where it has not.
+ */
 export class ModelCheckpoint extends Callback {
   private readonly args: Required<ModelCheckpointArgs>;
   private readonly sign: number;
   private best = Infinity;
   private sinceSave = 0;
 
-  constructor(private readonly filepath: string, args: ModelCheckpointArgs = {}) {
+  constructor(private readonly filepath: string, options: KerasOptions<ModelCheckpointArgs> = {}) {
     super();
-    this.args = { monitor: 'val_loss', verbose: 0, saveBestOnly: false, mode: 'auto', period: 1, ...args };
+    const args = readOptions('callbacks.ModelCheckpoint', options, CHECKPOINT_OPTIONS);
+    this.args = { monitor: 'val_loss', verbose: 0, saveBestOnly: false, saveWeightsOnly: true, mode: 'auto', period: 1, ...args };
     this.sign = this.args.mode === 'max' || (this.args.mode === 'auto' && /acc/.test(this.args.monitor)) ? -1 : 1;
+  }
+
+  /** Refuses a whole-model checkpoint before the first epoch where the model cannot write one. */
+  override setModel(model: CallbackModel): void {
+    if (!this.args.saveWeightsOnly && typeof (model as SavingModel).save !== 'function') {
+      throw new Error(`callbacks.ModelCheckpoint('${this.filepath}'): saveWeightsOnly: false asks for whole-model checkpoints, which need model.save (and loadModel to read them back); this build of Kiln has neither. Pass saveWeightsOnly: true to save the weights (Keras's HDF5 layout).`);
+    }
+    super.setModel(model);
   }
 
   override async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {
@@ -298,7 +305,9 @@ export class ModelCheckpoint extends Callback {
       this.best = this.sign * value;
     }
     if (this.args.verbose) process.stdout.write(`\nEpoch ${String(epoch + 1).padStart(5, '0')}: saving model to ${path}\n`);
-    await (this.model as SavingModel).saveWeights(path);
+    const model = this.model as SavingModel;
+    if (this.args.saveWeightsOnly) await model.saveWeights(path);
+    else await model.save!(path);
   }
 }
 
@@ -333,6 +342,9 @@ export interface ReduceLROnPlateauArgs {
   readonly minLr?: number;
 }
 
+// Keras 2.2 still takes `epsilon`, its old name for min_delta.
+const REDUCE_LR_OPTIONS = optionSpec<ReduceLROnPlateauArgs>({ monitor: true, factor: true, patience: true, verbose: true, mode: true, minDelta: true, cooldown: true, minLr: true }, { epsilon: 'minDelta' });
+
 /** Multiplies the learning rate by `factor` when `monitor` stalls for `patience` epochs. */
 export class ReduceLROnPlateau extends Callback {
   private readonly args: Required<ReduceLROnPlateauArgs>;
@@ -341,8 +353,9 @@ export class ReduceLROnPlateau extends Callback {
   private wait = 0;
   private cooldownLeft = 0;
 
-  constructor(args: ReduceLROnPlateauArgs = {}) {
+  constructor(options: KerasOptions<ReduceLROnPlateauArgs> = {}) {
     super();
+    const args = readOptions('callbacks.ReduceLROnPlateau', options, REDUCE_LR_OPTIONS);
     this.args = { monitor: 'val_loss', factor: 0.1, patience: 10, verbose: 0, mode: 'auto', minDelta: 1e-4, cooldown: 0, minLr: 0, ...args };
     if (this.args.factor >= 1) throw new Error(`ReduceLROnPlateau does not support a factor >= 1.0, got ${this.args.factor}`);
     this.sign = this.args.mode === 'max' || (this.args.mode === 'auto' && /acc/.test(this.args.monitor)) ? -1 : 1;
@@ -402,3 +415,4 @@ export class CSVLogger extends Callback {
   }
 }
 export { RemoteMonitor, TensorBoard } from './monitoring/index.js';
+export { Progbar } from './progbar.js';

@@ -6,6 +6,8 @@
  * gradients, `clipvalue` elementwise, as Keras 2 does.
  */
 import type { GraphBuilder, Value } from '../ir/graph.js';
+import { type KerasOptions, type OptionSpec, readOptions } from './options.js';
+import { describeValue, ownEntry } from './validation.js';
 
 export interface StepContext {
   /** Iterations done before this step (float32 scalar). */
@@ -32,10 +34,25 @@ export abstract class Optimizer {
   readonly clipvalue: number;
   readonly decay: number;
 
-  constructor(readonly lr: number, config: OptimizerConfig) {
-    this.clipnorm = config.clipnorm ?? 0;
-    this.clipvalue = config.clipvalue ?? 0;
-    this.decay = config.decay ?? 0;
+  readonly lr: number;
+  /** The options as read (camelCase keys), for the subclass's own settings. */
+  protected readonly options: OptimizerConfig;
+
+  /**
+   * `lrOrConfig` is Keras's first positional argument (the learning rate) or
+   * the options; keys are read by src/options.ts against `spec`.
+   */
+  constructor(defaultLr: number, lrOrConfig: number | object | undefined, config: object | undefined, spec: OptionSpec<OptimizerConfig>) {
+    const where = `optimizers.${new.target.name}`;
+    const positional = typeof lrOrConfig === 'number';
+    const c = readOptions<OptimizerConfig>(where, positional ? config : lrOrConfig, spec);
+    if (positional && c.lr !== undefined) throw new Error(`${where}: the learning rate is given twice, as the first argument (${lrOrConfig}) and as an option (${c.lr})`);
+    if (!positional && config !== undefined) throw new Error(`${where}: options go in the first argument, or after the learning rate: new ${new.target.name}(0.01, { ... })`);
+    this.options = c;
+    this.lr = positional ? lrOrConfig : (c.lr ?? defaultLr);
+    this.clipnorm = c.clipnorm ?? 0;
+    this.clipvalue = c.clipvalue ?? 0;
+    this.decay = c.decay ?? 0;
   }
 
   /** Slot names per weight (Keras's optimizer weights), each shaped like the weight. */
@@ -82,6 +99,7 @@ export abstract class Optimizer {
   }
 }
 
+/** Options of the optimizers (Keras 2's keyword arguments, camelCase); each optimizer takes its own subset. */
 export interface OptimizerConfig {
   readonly lr?: number;
   readonly decay?: number;
@@ -91,17 +109,29 @@ export interface OptimizerConfig {
   readonly nesterov?: boolean;
   readonly rho?: number;
   readonly epsilon?: number;
-  readonly beta_1?: number;
-  readonly beta_2?: number;
   readonly beta1?: number;
   readonly beta2?: number;
   readonly amsgrad?: boolean;
   readonly scheduleDecay?: number;
-  readonly schedule_decay?: number;
+}
+
+type Keys<K extends keyof OptimizerConfig> = Pick<OptimizerConfig, 'lr' | 'decay' | 'clipnorm' | 'clipvalue' | K>;
+/** An optimizer's options as a Keras user may spell them: camelCase, snake_case, `learningRate`/`learning_rate` (Keras 2.3+), `beta_1`/`beta_2`. */
+export type OptimizerOptions<K extends keyof OptimizerConfig = never> = KerasOptions<Keys<K>> & {
+  readonly learningRate?: number;
+  readonly learning_rate?: number;
+} & ('beta1' extends K ? { readonly beta_1?: number; readonly beta_2?: number } : unknown);
+
+const BASE_KEYS = { lr: true, decay: true, clipnorm: true, clipvalue: true } as const;
+function spec(...extra: (keyof OptimizerConfig)[]): OptionSpec<OptimizerConfig> {
+  const keys = { ...BASE_KEYS, ...Object.fromEntries(extra.map((k) => [k, true])) } as Record<keyof OptimizerConfig, true>;
+  return { keys, aliases: { learningRate: 'lr' } };
 }
 
 const EPS = 1e-7;
 const sq = (b: GraphBuilder, x: Value): Value => b.mul(x, x);
+
+const SGD_SPEC = spec('momentum', 'nesterov');
 
 export class SGD extends Optimizer {
   readonly className = 'SGD';
@@ -109,8 +139,9 @@ export class SGD extends Optimizer {
   readonly nesterov: boolean;
   readonly slotNames: readonly string[];
 
-  constructor(config: OptimizerConfig = {}) {
-    super(config.lr ?? 0.01, config);
+  constructor(lrOrOptions?: number | OptimizerOptions<'momentum' | 'nesterov'>, options?: OptimizerOptions<'momentum' | 'nesterov'>) {
+    super(0.01, lrOrOptions, options, SGD_SPEC);
+    const config = this.options;
     this.momentum = config.momentum ?? 0;
     this.nesterov = config.nesterov ?? false;
     this.slotNames = this.momentum ? ['moment'] : [];
@@ -128,14 +159,17 @@ export class SGD extends Optimizer {
   }
 }
 
+const RMSPROP_SPEC = spec('rho', 'epsilon');
+
 export class RMSprop extends Optimizer {
   readonly className = 'RMSprop';
   readonly slotNames = ['accumulator'];
   readonly rho: number;
   readonly epsilon: number;
 
-  constructor(config: OptimizerConfig = {}) {
-    super(config.lr ?? 0.001, config);
+  constructor(lrOrOptions?: number | OptimizerOptions<'rho' | 'epsilon'>, options?: OptimizerOptions<'rho' | 'epsilon'>) {
+    super(0.001, lrOrOptions, options, RMSPROP_SPEC);
+    const config = this.options;
     this.rho = config.rho ?? 0.9;
     this.epsilon = config.epsilon ?? EPS;
   }
@@ -150,13 +184,16 @@ export class RMSprop extends Optimizer {
   }
 }
 
+const ADAGRAD_SPEC = spec('epsilon');
+
 export class Adagrad extends Optimizer {
   readonly className = 'Adagrad';
   readonly slotNames = ['accumulator'];
   readonly epsilon: number;
 
-  constructor(config: OptimizerConfig = {}) {
-    super(config.lr ?? 0.01, config);
+  constructor(lrOrOptions?: number | OptimizerOptions<'epsilon'>, options?: OptimizerOptions<'epsilon'>) {
+    super(0.01, lrOrOptions, options, ADAGRAD_SPEC);
+    const config = this.options;
     this.epsilon = config.epsilon ?? EPS;
   }
 
@@ -170,14 +207,17 @@ export class Adagrad extends Optimizer {
   }
 }
 
+const ADADELTA_SPEC = spec('rho', 'epsilon');
+
 export class Adadelta extends Optimizer {
   readonly className = 'Adadelta';
   readonly slotNames = ['accumulator', 'delta_accumulator'];
   readonly rho: number;
   readonly epsilon: number;
 
-  constructor(config: OptimizerConfig = {}) {
-    super(config.lr ?? 1.0, config);
+  constructor(lrOrOptions?: number | OptimizerOptions<'rho' | 'epsilon'>, options?: OptimizerOptions<'rho' | 'epsilon'>) {
+    super(1.0, lrOrOptions, options, ADADELTA_SPEC);
+    const config = this.options;
     this.rho = config.rho ?? 0.95;
     this.epsilon = config.epsilon ?? EPS;
   }
@@ -194,6 +234,8 @@ export class Adadelta extends Optimizer {
   }
 }
 
+const ADAM_SPEC = spec('beta1', 'beta2', 'epsilon', 'amsgrad');
+
 export class Adam extends Optimizer {
   readonly className = 'Adam';
   readonly slotNames: readonly string[];
@@ -202,10 +244,11 @@ export class Adam extends Optimizer {
   readonly epsilon: number;
   readonly amsgrad: boolean;
 
-  constructor(config: OptimizerConfig = {}) {
-    super(config.lr ?? 0.001, config);
-    this.beta1 = config.beta_1 ?? config.beta1 ?? 0.9;
-    this.beta2 = config.beta_2 ?? config.beta2 ?? 0.999;
+  constructor(lrOrOptions?: number | OptimizerOptions<'beta1' | 'beta2' | 'epsilon' | 'amsgrad'>, options?: OptimizerOptions<'beta1' | 'beta2' | 'epsilon' | 'amsgrad'>) {
+    super(0.001, lrOrOptions, options, ADAM_SPEC);
+    const config = this.options;
+    this.beta1 = config.beta1 ?? 0.9;
+    this.beta2 = config.beta2 ?? 0.999;
     this.epsilon = config.epsilon ?? EPS;
     this.amsgrad = config.amsgrad ?? false;
     this.slotNames = this.amsgrad ? ['m', 'v', 'vhat'] : ['m', 'v'];
@@ -225,6 +268,8 @@ export class Adam extends Optimizer {
   }
 }
 
+const ADAMAX_SPEC = spec('beta1', 'beta2', 'epsilon');
+
 export class Adamax extends Optimizer {
   readonly className = 'Adamax';
   readonly slotNames = ['m', 'u'];
@@ -232,10 +277,11 @@ export class Adamax extends Optimizer {
   readonly beta2: number;
   readonly epsilon: number;
 
-  constructor(config: OptimizerConfig = {}) {
-    super(config.lr ?? 0.002, config);
-    this.beta1 = config.beta_1 ?? config.beta1 ?? 0.9;
-    this.beta2 = config.beta_2 ?? config.beta2 ?? 0.999;
+  constructor(lrOrOptions?: number | OptimizerOptions<'beta1' | 'beta2' | 'epsilon'>, options?: OptimizerOptions<'beta1' | 'beta2' | 'epsilon'>) {
+    super(0.002, lrOrOptions, options, ADAMAX_SPEC);
+    const config = this.options;
+    this.beta1 = config.beta1 ?? 0.9;
+    this.beta2 = config.beta2 ?? 0.999;
     this.epsilon = config.epsilon ?? EPS;
   }
 
@@ -251,6 +297,8 @@ export class Adamax extends Optimizer {
   }
 }
 
+const NADAM_SPEC = spec('beta1', 'beta2', 'epsilon', 'scheduleDecay');
+
 export class Nadam extends Optimizer {
   readonly className = 'Nadam';
   readonly slotNames = ['m', 'v'];
@@ -260,12 +308,13 @@ export class Nadam extends Optimizer {
   readonly epsilon: number;
   readonly scheduleDecay: number;
 
-  constructor(config: OptimizerConfig = {}) {
-    super(config.lr ?? 0.002, config);
-    this.beta1 = config.beta_1 ?? config.beta1 ?? 0.9;
-    this.beta2 = config.beta_2 ?? config.beta2 ?? 0.999;
+  constructor(lrOrOptions?: number | OptimizerOptions<'beta1' | 'beta2' | 'epsilon' | 'scheduleDecay'>, options?: OptimizerOptions<'beta1' | 'beta2' | 'epsilon' | 'scheduleDecay'>) {
+    super(0.002, lrOrOptions, options, NADAM_SPEC);
+    const config = this.options;
+    this.beta1 = config.beta1 ?? 0.9;
+    this.beta2 = config.beta2 ?? 0.999;
     this.epsilon = config.epsilon ?? EPS;
-    this.scheduleDecay = config.schedule_decay ?? config.scheduleDecay ?? 0.004;
+    this.scheduleDecay = config.scheduleDecay ?? 0.004;
   }
 
   private cache(b: GraphBuilder, t: Value): Value {
@@ -302,7 +351,7 @@ const OPTIMIZERS: Readonly<Record<string, (c: OptimizerConfig) => Optimizer>> = 
 /** Resolves an optimizer name (Keras's lowercase identifiers or class names) or instance. */
 export function getOptimizer(id: string | Optimizer): Optimizer {
   if (id instanceof Optimizer) return id;
-  const make = OPTIMIZERS[id.toLowerCase()];
-  if (!make) throw new Error(`Unknown optimizer '${id}'. Valid optimizers: ${Object.keys(OPTIMIZERS).join(', ')}`);
+  const make = typeof id === 'string' ? ownEntry(OPTIMIZERS, id.toLowerCase()) : undefined;
+  if (!make) throw new Error(`Unknown optimizer ${typeof id === 'string' ? `'${id}'` : describeValue(id)}. Valid optimizers: ${Object.keys(OPTIMIZERS).join(', ')}`);
   return make({});
 }

@@ -1,6 +1,9 @@
 /** What a Keras user trips on (issue 16): one describe per numbered item, each failing on the code before its fix. */
-import { describe, expect, it } from 'vitest';
-import { Sequential, layers, optimizers, setBackend, tensor } from '../../src/index.js';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Sequential, callbacks, layers, optimizers, setBackend, tensor } from '../../src/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 
 setBackend(TEST_BACKEND);
@@ -31,4 +34,90 @@ describe('item 1: frozen layers under stateful optimizers', () => {
   it('SGD with momentum, frozen in the constructor', frozen('constructor', new optimizers.SGD({ momentum: 0.9 })));
   it('adam, frozen before a recompile', frozen('recompile', 'adam'));
   it('nadam, frozen before a recompile', frozen('recompile', 'nadam'));
+});
+
+describe('item 2: Keras spellings accepted, unknown option keys refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-tripups-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const small = (): Sequential => new Sequential([new layers.Dense(1, { inputShape: [8] })]);
+  const compiled = (): Sequential => {
+    const m = small();
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    return m;
+  };
+
+  it('optimizers take the learning rate positionally, as learningRate and as learning_rate', () => {
+    expect(new optimizers.SGD({ learningRate: 0.5 }).lr).toBe(0.5);
+    expect(new optimizers.Adam({ learning_rate: 0.25 }).lr).toBe(0.25);
+    expect(new optimizers.SGD(0.1).lr).toBe(0.1);
+    const sgd = new optimizers.SGD(0.1, { momentum: 0.9, nesterov: true });
+    expect([sgd.lr, sgd.momentum, sgd.nesterov]).toEqual([0.1, 0.9, true]);
+    const adam = new optimizers.Adam({ beta_1: 0.8, beta_2: 0.99, amsgrad: true });
+    expect([adam.beta1, adam.beta2, adam.amsgrad]).toEqual([0.8, 0.99, true]);
+    expect(new optimizers.Nadam({ schedule_decay: 0.01 }).scheduleDecay).toBe(0.01);
+  });
+
+  it('optimizers refuse unknown keys, naming the valid ones', () => {
+    expect(() => new optimizers.SGD({ rho: 0.9 } as never)).toThrow("optimizers.SGD: unknown option 'rho'. Valid options: lr, decay, clipnorm, clipvalue, momentum, nesterov, learningRate (= lr)");
+    expect(() => new optimizers.Adam({ betas: [0.9, 0.99] } as never)).toThrow(/unknown option 'betas'.*beta1, beta2, epsilon, amsgrad/);
+    expect(() => new optimizers.SGD(0.1, { lr: 0.2 })).toThrow('given twice');
+    expect(() => new optimizers.SGD({ lr: 0.1, learning_rate: 0.2 })).toThrow("option 'lr' is given twice, as 'lr' and as 'learning_rate'");
+    expect(() => new optimizers.SGD(0.1, 0.9 as never)).toThrow('options must be an object');
+  });
+
+  it('fit takes batch_size and validation_split', async () => {
+    const m = compiled();
+    const sizes: number[] = [];
+    const h = await m.fit(x8, y1, { batch_size: 7, validation_split: 0.5, epochs: 1, verbose: 0, callbacks: [new callbacks.LambdaCallback({ onBatchEnd: (_b, logs) => void sizes.push(logs.size) })] });
+    // 16 samples, half kept for validation: batches of 7 and 1.
+    expect(sizes).toEqual([7, 1]);
+    expect(Object.keys(h.history).sort()).toEqual(['loss', 'val_loss']);
+  });
+
+  it('fit, evaluate and compile refuse unknown keys and positional options', async () => {
+    const m = compiled();
+    await expect(m.fit(x8, y1, { batchsize: 7 } as never)).rejects.toThrow(/fit: unknown option 'batchsize'. Valid options: batchSize, epochs, .*validationSteps/);
+    await expect(m.fit(x8, y1, 32 as never)).rejects.toThrow("fit: options must be an object, got 32 (Keras's positional arguments are options here, e.g. { batchSize: ... })");
+    await expect(m.evaluate(x8, y1, { batch: 4 } as never)).rejects.toThrow("evaluate: unknown option 'batch'. Valid options: batchSize, verbose, sampleWeight");
+    expect(await m.evaluate(x8, y1, { batch_size: 4, verbose: 0 })).toBeTypeOf('number');
+    expect(() => small().compile({ optimizer: 'sgd', loss: 'mse', metric: ['acc'] } as never)).toThrow("compile: unknown option 'metric'");
+    const weighted = small();
+    weighted.compile({ optimizer: 'sgd', loss: 'mse', loss_weights: [2] });
+    const plain = small();
+    plain.setWeights(weighted.getWeights());
+    plain.compile({ optimizer: 'sgd', loss: 'mse' });
+    expect(await weighted.evaluate(x8, y1, { verbose: 0 })).toBeCloseTo(2 * ((await plain.evaluate(x8, y1, { verbose: 0 })) as number), 5);
+  });
+
+  it('LambdaCallback takes on_epoch_end and refuses unknown hooks', async () => {
+    const epochs: number[] = [];
+    await compiled().fit(x8, y1, { epochs: 3, verbose: 0, callbacks: [new callbacks.LambdaCallback({ on_epoch_end: (epoch: number) => void epochs.push(epoch) })] });
+    expect(epochs).toEqual([0, 1, 2]);
+    expect(() => new callbacks.LambdaCallback({ onEpochFinish: () => {} } as never)).toThrow(/unknown option 'onEpochFinish'. Valid options: onTrainBegin, .*onBatchEnd/);
+  });
+
+  it("a Callback subclass with Keras's snake_case hook names is refused instead of never called", async () => {
+    class Ported extends callbacks.Callback {
+      on_epoch_end(): void {}
+    }
+    await expect(compiled().fit(x8, y1, { verbose: 0, callbacks: [new Ported()] })).rejects.toThrow("Callback Ported defines 'on_epoch_end', which Kiln never calls: name the method 'onEpochEnd'");
+  });
+
+  it('EarlyStopping and ReduceLROnPlateau take snake_case keys and refuse unknown ones', () => {
+    expect(new callbacks.EarlyStopping({ monitor: 'loss', min_delta: 0.5, restore_best_weights: true }).monitor).toBe('loss');
+    expect(() => new callbacks.EarlyStopping({ patient: 2 } as never)).toThrow("callbacks.EarlyStopping: unknown option 'patient'");
+    expect(() => new callbacks.ReduceLROnPlateau({ min_lr: 0.001, epsilon: 0.01 })).not.toThrow();
+    expect(() => new callbacks.ReduceLROnPlateau({ minLR: 0.001 } as never)).toThrow("unknown option 'minLR'");
+  });
+
+  it('ModelCheckpoint writes weights with save_weights_only and refuses saveWeightsOnly: false before training', async () => {
+    const path = join(dir, 'w.{epoch:02d}.h5');
+    await compiled().fit(x8, y1, { epochs: 1, verbose: 0, callbacks: [new callbacks.ModelCheckpoint(path, { save_weights_only: true })] });
+    expect(existsSync(join(dir, 'w.01.h5'))).toBe(true);
+    const m = compiled();
+    const before = m.getWeights()[0].data.slice();
+    await expect(m.fit(x8, y1, { verbose: 0, callbacks: [new callbacks.ModelCheckpoint(join(dir, 'full.h5'), { saveWeightsOnly: false })] })).rejects.toThrow(/saveWeightsOnly: false asks for whole-model checkpoints, which need model.save/);
+    expect(Array.from(m.getWeights()[0].data)).toEqual(Array.from(before));
+    expect(() => new callbacks.ModelCheckpoint(path, { save_best: true } as never)).toThrow(/unknown option 'save_best'. Valid options: monitor, verbose, saveBestOnly, saveWeightsOnly, mode, period/);
+  });
 });
