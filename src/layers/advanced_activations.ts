@@ -6,7 +6,7 @@ import { type Constraint, type Regularizer, getConstraint, getRegularizer } from
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, initializerArg, initializerConfig, shapeText } from './base.js';
 
 abstract class ElementwiseLayer extends Layer {
-  computeOutputShape(s: KShape): KShape {
+  override computeOutputShape(s: KShape): KShape {
     return s;
   }
 }
@@ -20,7 +20,7 @@ export class LeakyReLU extends ElementwiseLayer {
     this.alpha = args.alpha ?? 0.3;
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     return relu(b, x, { alpha: this.alpha });
   }
 
@@ -60,7 +60,7 @@ export class PReLU extends ElementwiseLayer {
     this.built = true;
   }
 
-  call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+  override lower(b: GraphBuilder, x: Value, ctx: CallContext): Value {
     // Keras: relu(x) - alpha * relu(-x)
     const alpha = ctx.weight(this.alpha!);
     return b.sub(b.maximum(x, 0), b.mul(alpha, b.maximum(b.unary('neg', x), 0)));
@@ -83,7 +83,7 @@ export class ELU extends ElementwiseLayer {
     this.alpha = args.alpha ?? 1;
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     return elu(b, x, this.alpha);
   }
 
@@ -101,7 +101,7 @@ export class ThresholdedReLU extends ElementwiseLayer {
     this.theta = args.theta ?? 1;
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     return b.mul(x, b.cast(b.binary('gt', x, this.theta), x.dtype));
   }
 
@@ -130,7 +130,7 @@ export class ReLU extends ElementwiseLayer {
     if (this.maxValue !== null && this.maxValue < 0) throw new Error(`ReLU ${this.name}: maxValue must be non-negative, got ${this.maxValue}`);
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     return relu(b, x, { alpha: this.negativeSlope, maxValue: this.maxValue, threshold: this.threshold });
   }
 
@@ -148,7 +148,7 @@ export class Softmax extends ElementwiseLayer {
     this.axis = args.axis ?? -1;
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     return softmax(b, x, this.axis);
   }
 

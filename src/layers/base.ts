@@ -1,7 +1,10 @@
 /**
- * The Layer base class and symbolic tensors. A layer owns its weights (host
- * copies, written into compiled programs) and emits IR for its computation
- * with `call`; shapes are checked when a layer is applied, naming the layer.
+ * The Layer base class, nodes and symbolic tensors. A layer owns its weights
+ * (host copies, written into compiled programs) and lowers its computation to
+ * IR; in the functional API each application of a layer is a Node (Keras's
+ * inbound node) linking input tensors to output tensors, so a layer called
+ * twice is one set of weights with two nodes. Layers take and return lists of
+ * tensors (`lowerList`); the single-tensor `lower` serves the common case.
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type Initializer, type InitializerIdentifier, getInitializer } from '../initializers.js';
@@ -77,9 +80,39 @@ export function reserveName(name: string): void {
   if (m) nameCounts.set(m[1], Math.max(nameCounts.get(m[1]) ?? 0, Number(m[2])));
 }
 
-/** The output of a layer applied to symbolic inputs, in a functional model. */
+/** One application of a layer: input tensors in, output tensors out (Keras's Node). */
+export class Node {
+  readonly outputs: readonly SymbolicTensor[];
+
+  constructor(readonly layer: Layer, readonly inputs: readonly SymbolicTensor[], outputShapes: readonly KShape[]) {
+    this.outputs = outputShapes.map((s, i) => new SymbolicTensor(s, this, i));
+  }
+}
+
+/** A tensor of a functional model: output `index` of `node`. */
 export class SymbolicTensor {
-  constructor(readonly shape: KShape, readonly layer: Layer, readonly inputs: readonly SymbolicTensor[]) {}
+  constructor(readonly shape: KShape, readonly node: Node, readonly index: number) {}
+
+  get layer(): Layer {
+    return this.node.layer;
+  }
+
+  /** Position of the producing node among its layer's inbound nodes (Keras's node_index). */
+  get nodeIndex(): number {
+    return this.node.layer.inboundNodes.indexOf(this.node);
+  }
+
+  toString(): string {
+    return `SymbolicTensor(${this.layer.name}/${this.nodeIndex}/${this.index}, shape=${shapeText(this.shape)})`;
+  }
+}
+
+export type Inputs = SymbolicTensor | readonly SymbolicTensor[];
+
+/** The one element of a list a single-tensor layer receives. */
+function only<T>(layer: Layer, xs: readonly T[], what: string): T {
+  if (xs.length !== 1) throw new Error(`Layer ${layer.name} (${layer.className}) takes a single ${what}, got a list of ${xs.length}`);
+  return xs[0];
 }
 
 export abstract class Layer {
@@ -87,12 +120,13 @@ export abstract class Layer {
   readonly name: string;
   trainable: boolean;
   built = false;
-  readonly weights: Weight[] = [];
+  private readonly own: Weight[] = [];
   batchInputShape: KShape | null;
   readonly dtype: string;
-  /** Shapes seen when last applied, for summary(). */
-  inputShape: KShape | null = null;
-  outputShape: KShape | null = null;
+  /** Every application of this layer, in call order (Keras's _inbound_nodes). */
+  readonly inboundNodes: Node[] = [];
+  /** Keras's supports_masking: the layer passes an input mask through unchanged. */
+  supportsMasking = false;
 
   constructor(args: LayerArgs = {}, className?: string) {
     if (args.name) reserveName(args.name);
@@ -103,21 +137,64 @@ export abstract class Layer {
       ?? (args.inputShape ? [args.batchSize ?? null, ...args.inputShape] : args.inputDim !== undefined ? [args.batchSize ?? null, args.inputDim] : null);
   }
 
-  /** Creates the weights for an input of `inputShape`. */
-  build(_inputShape: KShape): void {
+  /** The layer's weights, trainable and not (Keras's layer.weights). */
+  get weights(): readonly Weight[] {
+    return this.own;
+  }
+
+  /** Weights an optimizer updates: none when the layer is frozen (Keras's trainable_weights). */
+  get trainableWeights(): readonly Weight[] {
+    return this.trainable ? this.weights.filter((w) => w.trainable) : [];
+  }
+
+  get nonTrainableWeights(): readonly Weight[] {
+    const t = new Set(this.trainableWeights);
+    return this.weights.filter((w) => !t.has(w));
+  }
+
+  /** Creates the weights for an input of `inputShape` (a list for a layer of several inputs). */
+  build(_inputShape: KShape | readonly KShape[]): void {
     this.built = true;
   }
 
-  abstract computeOutputShape(inputShape: KShape): KShape;
+  /** The output shape for one input shape; layers of several inputs or outputs override computeOutputShapes instead. */
+  computeOutputShape(inputShape: KShape): KShape {
+    throw new Error(`Layer ${this.name} (${this.className}) must define computeOutputShape (input ${shapeText(inputShape)})`);
+  }
 
-  abstract call(b: GraphBuilder, x: Value, ctx: CallContext): Value;
+  computeOutputShapes(inputShapes: readonly KShape[]): KShape[] {
+    return [this.computeOutputShape(only(this, inputShapes, 'input'))];
+  }
+
+  /** Emits IR for one input tensor; layers of several inputs or outputs override lowerList instead. */
+  lower(_b: GraphBuilder, _x: Value, _ctx: CallContext): Value {
+    throw new Error(`Layer ${this.name} (${this.className}) must define lower or lowerList`);
+  }
+
+  /** Emits IR for a list of inputs (with their masks, null where none), returning the list of outputs. */
+  lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext, _masks?: readonly (Value | null)[]): Value[] {
+    return [this.lower(b, only(this, xs, 'input'), ctx)];
+  }
+
+  /**
+   * Keras's compute_mask: the masks of the outputs given those of the inputs.
+   * A layer that supports masking passes its one input mask through; any
+   * other layer refuses a mask, as Keras does.
+   */
+  computeMask(_b: GraphBuilder, xs: readonly Value[], masks: readonly (Value | null)[]): (Value | null)[] {
+    const given = masks.some((m) => m !== null);
+    if (!given) return xs.map(() => null);
+    if (!this.supportsMasking) throw new Error(`Layer ${this.name} (${this.className}) does not support masking, but was passed an input mask`);
+    return [masks[0]];
+  }
 
   /** Penalty on this layer's output, added to the training loss (Keras's activity_regularizer). */
   activityRegularizer: Regularizer | null = null;
 
-  protected addWeight(name: string, shape: readonly number[], initializer: Initializer, trainable = true, regularizer: Regularizer | null = null, constraint: Constraint | null = null): Weight {
-    const w: Weight = { name: `${this.name}/${name}:0`, shape, value: initializer.init(shape), trainable, regularizer, constraint };
-    this.weights.push(w);
+  /** Keras's add_weight: a new weight of this layer, initialized now. */
+  addWeight(name: string, shape: readonly number[], initializer: Initializer | InitializerIdentifier = 'glorot_uniform', trainable = true, regularizer: Regularizer | null = null, constraint: Constraint | null = null): Weight {
+    const w: Weight = { name: `${this.name}/${name}:0`, shape, value: getInitializer(initializer).init(shape), trainable, regularizer, constraint };
+    this.own.push(w);
     return w;
   }
 
@@ -141,31 +218,112 @@ export abstract class Layer {
   }
 
   setWeights(weights: readonly Tensor[]): void {
-    if (weights.length !== this.weights.length) {
-      throw new Error(`Layer ${this.name} expects ${this.weights.length} weight(s) (${this.weights.map((w) => `[${w.shape.join(', ')}]`).join(', ')}), got ${weights.length}`);
+    const own = this.weights;
+    if (weights.length !== own.length) {
+      throw new Error(`Layer ${this.name} expects ${own.length} weight(s) (${own.map((w) => `[${w.shape.join(', ')}]`).join(', ')}), got ${weights.length}`);
     }
     weights.forEach((t, i) => {
-      const w = this.weights[i];
+      const w = own[i];
       const same = t.shape.length === w.shape.length && t.shape.every((d, j) => d === w.shape[j]);
       if (!same) throw new Error(`Layer ${this.name}: weight ${w.name} has shape [${w.shape.join(', ')}], got [${t.shape.join(', ')}]`);
     });
     // New arrays, never in-place writes: models detect changed weights by identity.
-    weights.forEach((t, i) => (this.weights[i].value = Float32Array.from(t.data)));
+    weights.forEach((t, i) => (own[i].value = Float32Array.from(t.data)));
   }
 
-  /** Builds if needed, checks the input and records shapes; returns the output shape. */
-  shapeFor(inputShape: KShape): KShape {
-    if (!this.built) this.build(inputShape);
-    this.inputShape = inputShape;
-    this.outputShape = this.computeOutputShape(inputShape);
-    return this.outputShape;
+  /** Builds if needed and returns the output shapes for `inputShapes`. */
+  shapesFor(inputShapes: readonly KShape[]): KShape[] {
+    if (!this.built) {
+      this.build(inputShapes.length === 1 ? inputShapes[0] : inputShapes);
+      this.built = true;
+    }
+    return this.computeOutputShapes(inputShapes);
   }
 
-  /** Functional use: `dense.apply(x)`. */
-  apply(x: SymbolicTensor): SymbolicTensor {
-    if (!(x instanceof SymbolicTensor)) throw new Error(`Layer ${this.name}.apply() takes the output of Input() or of another layer`);
-    return new SymbolicTensor(this.shapeFor(x.shape), this, [x]);
+  /** Functional use: `dense.apply(x)`, `add.apply([a, b])`; a layer of several outputs answers applyMulti. */
+  apply(inputs: Inputs): SymbolicTensor {
+    const outs = this.applyMulti(inputs);
+    if (outs.length !== 1) throw new Error(`Layer ${this.name} (${this.className}) has ${outs.length} outputs: call applyMulti() to get them as a list`);
+    return outs[0];
   }
+
+  /** Applies the layer to symbolic inputs, recording a new inbound node; returns every output. */
+  applyMulti(inputs: Inputs): SymbolicTensor[] {
+    const list: readonly SymbolicTensor[] = Array.isArray(inputs) ? inputs : [inputs as SymbolicTensor];
+    const bad = list.findIndex((x) => !(x instanceof SymbolicTensor));
+    if (bad >= 0) throw new Error(`Layer ${this.name}.apply() takes the output of Input() or of another layer (input ${bad} is ${describe(list[bad])})`);
+    const node = new Node(this, list, this.shapesFor(list.map((x) => x.shape)));
+    this.inboundNodes.push(node);
+    return [...node.outputs];
+  }
+
+  private node(index: number, what: string): Node {
+    const node = this.inboundNodes[index];
+    if (!node) throw new Error(`Asked to get ${what} at node ${index}, but the layer ${this.name} has only ${this.inboundNodes.length} inbound nodes.`);
+    return node;
+  }
+
+  private static unwrap<T>(xs: readonly T[]): T | T[] {
+    return xs.length === 1 ? xs[0] : [...xs];
+  }
+
+  getInputAt(index: number): SymbolicTensor | SymbolicTensor[] {
+    return Layer.unwrap(this.node(index, 'input').inputs);
+  }
+
+  getOutputAt(index: number): SymbolicTensor | SymbolicTensor[] {
+    return Layer.unwrap(this.node(index, 'output').outputs);
+  }
+
+  getInputShapeAt(index: number): KShape | KShape[] {
+    return Layer.unwrap(this.node(index, 'input shape').inputs.map((t) => t.shape));
+  }
+
+  getOutputShapeAt(index: number): KShape | KShape[] {
+    return Layer.unwrap(this.node(index, 'output shape').outputs.map((t) => t.shape));
+  }
+
+  private single(what: 'input' | 'output'): Node {
+    if (this.inboundNodes.length === 0) throw new Error(`Layer ${this.name} is not connected, no ${what} to return.`);
+    if (this.inboundNodes.length > 1) {
+      throw new Error(`Layer ${this.name} has multiple inbound nodes, hence the notion of "layer ${what}" is ill-defined. Use \`get${what === 'input' ? 'Input' : 'Output'}At(nodeIndex)\` instead.`);
+    }
+    return this.inboundNodes[0];
+  }
+
+  /** The layer's input tensor(s); only defined for a layer applied once (Keras's layer.input). */
+  get input(): SymbolicTensor | SymbolicTensor[] {
+    return Layer.unwrap(this.single('input').inputs);
+  }
+
+  get output(): SymbolicTensor | SymbolicTensor[] {
+    return Layer.unwrap(this.single('output').outputs);
+  }
+
+  private sharedShape(what: 'input' | 'output'): KShape | KShape[] {
+    if (this.inboundNodes.length === 0) throw new Error(`The layer ${this.name} has never been called and thus has no defined ${what} shape.`);
+    const texts = new Set(this.inboundNodes.map((n) => JSON.stringify((what === 'input' ? n.inputs : n.outputs).map((t) => t.shape))));
+    if (texts.size > 1) {
+      throw new Error(`The layer "${this.name}" has multiple inbound nodes, with different ${what} shapes. Hence the notion of "${what} shape" is ill-defined for the layer. Use \`get${what === 'input' ? 'Input' : 'Output'}ShapeAt(nodeIndex)\` instead.`);
+    }
+    const n = this.inboundNodes[0];
+    return Layer.unwrap((what === 'input' ? n.inputs : n.outputs).map((t) => t.shape));
+  }
+
+  /** Keras's layer.input_shape: the same for every node, or an error naming getInputShapeAt. */
+  get inputShape(): KShape | KShape[] {
+    return this.sharedShape('input');
+  }
+
+  get outputShape(): KShape | KShape[] {
+    return this.sharedShape('output');
+  }
+}
+
+function describe(x: unknown): string {
+  if (x === null || x === undefined) return String(x);
+  if (Array.isArray(x)) return 'a nested list';
+  return typeof x === 'object' ? (x as object).constructor?.name ?? 'an object' : typeof x;
 }
 
 /** Resolves an initializer argument, with a Keras default. */

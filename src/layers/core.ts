@@ -1,9 +1,9 @@
 /** Keras core layers: InputLayer, Dense, Activation, Flatten, Reshape, Permute, RepeatVector. */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
-import { type Activation as ActivationFn, getActivation } from '../activations.js';
+import { type Activation as ActivationFn, type ActivationIdentifier, getActivation } from '../activations.js';
 import type { Initializer, InitializerIdentifier } from '../initializers.js';
 import { type Constraint, type Regularizer, getConstraint, getRegularizer } from '../regularizers.js';
-import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, expectRank, initializerArg, initializerConfig, shapeText } from './base.js';
+import { type CallContext, type KShape, Layer, type LayerArgs, Node, type Weight, expectRank, initializerArg, initializerConfig, shapeText } from './base.js';
 
 export interface InputLayerArgs extends LayerArgs {
   readonly sparse?: boolean;
@@ -16,13 +16,15 @@ export class InputLayer extends Layer {
     super({ ...args, name: args.name ?? undefined }, 'input');
     if (!this.batchInputShape) throw new Error(`InputLayer ${this.name} needs inputShape or batchInputShape`);
     this.built = true;
+    // As in Keras, an input layer is born with its node: the model input tensor.
+    this.inboundNodes.push(new Node(this, [], [this.batchInputShape]));
   }
 
-  computeOutputShape(): KShape {
+  override computeOutputShape(): KShape {
     return this.batchInputShape!;
   }
 
-  call(_b: GraphBuilder, x: Value): Value {
+  override lower(_b: GraphBuilder, x: Value): Value {
     return x;
   }
 
@@ -32,7 +34,7 @@ export class InputLayer extends Layer {
 }
 
 export interface DenseArgs extends LayerArgs {
-  readonly activation?: string | null;
+  readonly activation?: ActivationIdentifier;
   readonly useBias?: boolean;
   readonly kernelInitializer?: InitializerIdentifier;
   readonly biasInitializer?: InitializerIdentifier;
@@ -75,7 +77,7 @@ export class Dense extends Layer {
     this.built = true;
   }
 
-  computeOutputShape(inputShape: KShape): KShape {
+  override computeOutputShape(inputShape: KShape): KShape {
     const inDim = inputShape[inputShape.length - 1];
     if (this.kernel && inDim !== this.kernel.shape[0]) {
       throw new Error(`Dense ${this.name} expects inputs with last dimension ${this.kernel.shape[0]}, got shape ${shapeText(inputShape)}`);
@@ -83,7 +85,7 @@ export class Dense extends Layer {
     return [...inputShape.slice(0, -1), this.units];
   }
 
-  call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+  override lower(b: GraphBuilder, x: Value, ctx: CallContext): Value {
     const inDim = x.shape[x.shape.length - 1];
     const flat = x.shape.length === 2 ? x : b.reshape(x, [x.shape.slice(0, -1).reduce((p, q) => p * q, 1), inDim]);
     let y = b.matmul(flat, ctx.weight(this.kernel!));
@@ -112,11 +114,11 @@ export class ActivityRegularization extends Layer {
     this.activityRegularizer = getRegularizer({ className: 'L1L2', config: { l1: args.l1 ?? 0, l2: args.l2 ?? 0 } });
   }
 
-  computeOutputShape(s: KShape): KShape {
+  override computeOutputShape(s: KShape): KShape {
     return s;
   }
 
-  call(_b: GraphBuilder, x: Value): Value {
+  override lower(_b: GraphBuilder, x: Value): Value {
     return x;
   }
 
@@ -129,16 +131,16 @@ export class Activation extends Layer {
   readonly className = 'Activation';
   private readonly fn: { name: string; fn: ActivationFn };
 
-  constructor(activation: string, args: LayerArgs = {}) {
+  constructor(activation: ActivationIdentifier, args: LayerArgs = {}) {
     super(args);
     this.fn = getActivation(activation);
   }
 
-  computeOutputShape(s: KShape): KShape {
+  override computeOutputShape(s: KShape): KShape {
     return s;
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     return this.fn.fn(b, x);
   }
 
@@ -164,14 +166,14 @@ export class Flatten extends Layer {
     this.dataFormat = format;
   }
 
-  computeOutputShape(s: KShape): KShape {
+  override computeOutputShape(s: KShape): KShape {
     expectRank(this, s, 2);
     const rest = product(s.slice(1));
     if (rest === null) throw new Error(`Flatten ${this.name}: the input shape must be fully known (besides the batch), got ${shapeText(s)}`);
     return [s[0], rest];
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     // Keras 2.2: channels_first inputs are moved to channels_last before flattening.
     const rank = x.shape.length;
     const y = this.dataFormat === 'channels_first' && rank > 2 ? b.transpose(x, [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2), 1]) : x;
@@ -191,7 +193,7 @@ export class Reshape extends Layer {
     if (targetShape.filter((d) => d === -1).length > 1) throw new Error(`Reshape ${this.name}: at most one -1 in the target shape, got [${targetShape.join(', ')}]`);
   }
 
-  computeOutputShape(s: KShape): KShape {
+  override computeOutputShape(s: KShape): KShape {
     const total = product(s.slice(1));
     if (total === null) throw new Error(`Reshape ${this.name}: the input shape must be known, got ${shapeText(s)}`);
     const known = this.targetShape.filter((d) => d !== -1).reduce((p, q) => p * q, 1);
@@ -202,7 +204,7 @@ export class Reshape extends Layer {
     return [s[0], ...resolved];
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     const out = this.computeOutputShape([null, ...x.shape.slice(1)]);
     return b.reshape(x, [x.shape[0], ...(out.slice(1) as number[])]);
   }
@@ -222,12 +224,12 @@ export class Permute extends Layer {
     if (!sorted.every((d, i) => d === i + 1)) throw new Error(`Permute ${this.name}: dims must be a permutation of 1..${dims.length}, got [${dims.join(', ')}]`);
   }
 
-  computeOutputShape(s: KShape): KShape {
+  override computeOutputShape(s: KShape): KShape {
     if (s.length !== this.dims.length + 1) throw new Error(`Permute ${this.name} with dims [${this.dims.join(', ')}] expects an input of rank ${this.dims.length + 1}, got shape ${shapeText(s)}`);
     return [s[0], ...this.dims.map((d) => s[d])];
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     return b.transpose(x, [0, ...this.dims]);
   }
 
@@ -243,12 +245,12 @@ export class RepeatVector extends Layer {
     super(args);
   }
 
-  computeOutputShape(s: KShape): KShape {
+  override computeOutputShape(s: KShape): KShape {
     expectRank(this, s, 2, 2);
     return [s[0], this.n, s[1]];
   }
 
-  call(b: GraphBuilder, x: Value): Value {
+  override lower(b: GraphBuilder, x: Value): Value {
     return b.broadcastTo(b.reshape(x, [x.shape[0], 1, x.shape[1]]), [x.shape[0], this.n, x.shape[1]]);
   }
 

@@ -8,11 +8,11 @@ import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, seedFromName } from './base.js';
 
 abstract class InferenceIdentity extends Layer {
-  computeOutputShape(s: KShape): KShape {
+  override computeOutputShape(s: KShape): KShape {
     return s;
   }
 
-  call(_b: GraphBuilder, x: Value, _ctx: CallContext): Value {
+  override lower(_b: GraphBuilder, x: Value, _ctx: CallContext): Value {
     return x;
   }
 }
@@ -73,7 +73,7 @@ export class Dropout extends InferenceIdentity {
   }
 
   /** Training: inverted dropout, keep with probability 1 - rate and scale by 1 / (1 - rate). */
-  override call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+  override lower(b: GraphBuilder, x: Value, ctx: CallContext): Value {
     if (!ctx.training || this.rate === 0) return x;
     return b.select(this.keep(b, x, ctx), b.mul(x, 1 / (1 - this.rate)), 0);
   }
@@ -122,7 +122,7 @@ export class SpatialDropout3D extends SpatialDropoutWithFormat {
 export class AlphaDropout extends Dropout {
   override readonly className: string = 'AlphaDropout';
 
-  override call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+  override lower(b: GraphBuilder, x: Value, ctx: CallContext): Value {
     if (!ctx.training || this.rate === 0) return x;
     const alphaP = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946;
     const a = ((1 - this.rate) * (1 + this.rate * alphaP ** 2)) ** -0.5;
@@ -140,7 +140,7 @@ export class GaussianDropout extends InferenceIdentity {
   }
 
   /** Training: multiplies by N(1, sqrt(rate / (1 - rate))) noise. */
-  override call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+  override lower(b: GraphBuilder, x: Value, ctx: CallContext): Value {
     if (!ctx.training || this.rate === 0) return x;
     const stddev = Math.sqrt(this.rate / (1 - this.rate));
     return b.mul(x, b.add(b.mul(normal(b, ctx, seedFromName(this.name), x.shape), stddev), 1));
@@ -159,7 +159,7 @@ export class GaussianNoise extends InferenceIdentity {
   }
 
   /** Training: adds N(0, stddev) noise (Box-Muller over two uniforms). */
-  override call(b: GraphBuilder, x: Value, ctx: CallContext): Value {
+  override lower(b: GraphBuilder, x: Value, ctx: CallContext): Value {
     if (!ctx.training || this.stddev === 0) return x;
     return b.add(x, b.mul(normal(b, ctx, seedFromName(this.name), x.shape), this.stddev));
   }

@@ -1,70 +1,94 @@
 /**
- * What Sequential and functional models share: an ordered list of layer
- * applications from one input to one output, compiled per batch size into a
- * program (runtime/executor.ts) whose weights are written from the layers'
- * host copies whenever they change.
+ * What Sequential and functional models share: a graph of layer nodes from
+ * the model's inputs to its outputs, compiled per batch size into a program
+ * (runtime/executor.ts) whose weights live in one shared arena. A Network is
+ * a Layer: called on new inputs inside another model it adds a node and
+ * shares its weights (Keras's models as layers).
  */
-import { sizeOf } from '../../ir/dtype.js';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { type BackendName, type CompiledGraph, type CompileStats, checkBackendName, compileGraph, getBackend } from '../../runtime/executor.js';
 import { SharedState } from '../../runtime/shared_state.js';
-import { type CallContext, type KShape, type Layer, type Weight } from '../layers/base.js';
-import { Tensor, type NestedArray, type TypedArray } from '../tensor.js';
+import { type CallContext, type KShape, Layer, type Node, type SymbolicTensor, type Weight, shapeText } from '../layers/base.js';
+import { Tensor } from '../tensor.js';
 import { summaryLines } from './summary.js';
-import { checkGeneratorArgs, checkInputShape, checkPredictArgs, dataTensor } from '../validation.js';
+import { checkGeneratorArgs, checkInputShape, checkPredictArgs } from '../validation.js';
 import type { History } from '../callbacks.js';
 import type { Batch, BatchSource } from '../training/generators.js';
 import { Prefetcher } from '../training/generators.js';
+import { type DataList, paramNames, standardize } from '../training/standardize.js';
 import { type CompileArgs, type EvaluateArgs, type FitArgs, type GeneratorFitArgs, Trainer } from '../training/trainer.js';
+import { concatRows, programBatch, runBatches } from './predict.js';
 
-/** One layer application: `layer` applied to the outputs of `inputs` (indices into the step list, -1 = the model input). */
-export interface Step {
-  readonly layer: Layer;
-  readonly inputs: readonly number[];
-  readonly outputShape: KShape;
-}
+export { programBatch } from './predict.js';
 
 export interface PredictOptions {
   readonly batchSize?: number;
   readonly verbose?: number;
 }
 
-/**
- * The batch size of the program that runs `n` samples in batches of at most
- * `batchSize`: batchSize itself once n reaches it, else n rounded up to a
- * power of two, so small inputs of every size share a few programs
- * (1, 2, 4, ..., batchSize) and run padded in at most twice the work.
- */
-export function programBatch(n: number, batchSize: number): number {
-  if (n >= batchSize) return batchSize;
-  return Math.min(batchSize, 2 ** Math.ceil(Math.log2(Math.max(1, n))));
-}
-
 interface Program {
   readonly compiled: CompiledGraph;
 }
 
-export abstract class Network {
-  name: string;
+const unwrap = <T>(xs: readonly T[]): T | T[] => (xs.length === 1 ? xs[0] : [...xs]);
+
+/** `Out` is what predict returns: one Tensor for a model of one output, else a list. */
+export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends Layer {
   private readonly programs = new Map<number, Program>();
   private lastStats: CompileStats | null = null;
   /** The backend given to compile(); null follows the process-wide default (setBackend, KILN_BACKEND). */
   private chosenBackend: BackendName | null = null;
 
-  constructor(name: string) {
-    this.name = name;
+  constructor(name: string | undefined, className: string) {
+    super({ name }, className);
+    this.built = true;
   }
 
-  /** Model input shape with the batch dim (null). */
-  abstract get inputShape(): KShape;
+  /** The model's input tensors (Keras's model.inputs). */
+  abstract get inputs(): readonly SymbolicTensor[];
 
-  abstract get outputShape(): KShape;
+  abstract get outputs(): readonly SymbolicTensor[];
 
-  /** Layer applications in execution order. */
-  protected abstract steps(): readonly Step[];
+  /** The layer nodes between inputs and outputs, in execution order. */
+  protected abstract nodes(): readonly Node[];
 
   /** Layers as Keras lists them (`model.layers`). */
   abstract get layers(): readonly Layer[];
+
+  get inputShapes(): KShape[] {
+    return this.inputs.map((t) => t.shape);
+  }
+
+  get outputShapes(): KShape[] {
+    return this.outputs.map((t) => t.shape);
+  }
+
+  /** Keras's input_names: the names of the input layers. */
+  get inputNames(): string[] {
+    return this.inputs.map((t) => t.layer.name);
+  }
+
+  /** Keras's output_names: the names of the layers producing the outputs. */
+  get outputNames(): string[] {
+    return this.outputs.map((t) => t.layer.name);
+  }
+
+  override get inputShape(): KShape | KShape[] {
+    return unwrap(this.inputShapes);
+  }
+
+  override get outputShape(): KShape | KShape[] {
+    return unwrap(this.outputShapes);
+  }
+
+  /** The model's own inputs (one tensor, or a list for several), as Keras's model.input. */
+  override get input(): SymbolicTensor | SymbolicTensor[] {
+    return unwrap(this.inputs);
+  }
+
+  override get output(): SymbolicTensor | SymbolicTensor[] {
+    return unwrap(this.outputs);
+  }
 
   get compileStats(): CompileStats | null {
     return this.lastStats;
@@ -97,18 +121,24 @@ export abstract class Network {
     this.programs.clear();
   }
 
-  /** Every weight of the model, in Keras get_weights() order, deduplicated. */
-  allWeights(): Weight[] {
+  /** Every weight of the model, in Keras get_weights() order, deduplicated (shared layers and nested models own one set). */
+  override get weights(): readonly Weight[] {
     const seen = new Set<Weight>();
     for (const l of this.layers) for (const w of l.weights) seen.add(w);
     return [...seen];
   }
 
-  getWeights(): Tensor[] {
-    return this.allWeights().map((w) => new Tensor(w.value.slice(), w.shape));
+  /** Weights an optimizer updates: none when the model (as a layer) is frozen; else those of its trainable layers. */
+  override get trainableWeights(): readonly Weight[] {
+    if (!this.trainable) return [];
+    return [...new Set(this.layers.flatMap((l) => l.trainableWeights))];
   }
 
-  setWeights(weights: readonly Tensor[]): void {
+  allWeights(): Weight[] {
+    return [...this.weights];
+  }
+
+  override setWeights(weights: readonly Tensor[]): void {
     const all = this.allWeights();
     if (weights.length !== all.length) {
       throw new Error(`Model ${this.name} expects ${all.length} weight arrays (${all.map((w) => `${w.name} [${w.shape.join(', ')}]`).join(', ')}), got ${weights.length}`);
@@ -134,10 +164,6 @@ export abstract class Network {
     return l;
   }
 
-  countParams(): number {
-    return this.allWeights().reduce((s, w) => s + w.value.length, 0);
-  }
-
   /** Prints Keras's summary table, calling `print` (default console.log) once per line as Keras's print_fn, and returns it. */
   summary(print: (line: string) => void = console.log): string {
     const lines = summaryLines(this.name, this.summaryRows());
@@ -145,22 +171,48 @@ export abstract class Network {
     return lines.join('\n');
   }
 
-  protected summaryRows(): { layer: Layer; output: KShape }[] {
-    return this.steps().map((s) => ({ layer: s.layer, output: s.outputShape }));
+  protected summaryRows(): { layer: Layer; output: KShape; inbound?: readonly SymbolicTensor[] }[] {
+    return this.nodes().map((n) => ({ layer: n.layer, output: n.outputs[0].shape }));
   }
 
-  /** The model's computation on `input`, emitted into `b` (used by inference and training programs). */
-  forward(b: GraphBuilder, input: Value, ctx: CallContext): Value {
-    const values: Value[] = [];
-    const steps = this.steps();
-    for (const s of steps) {
-      const x = s.inputs.map((i) => (i < 0 ? input : values[i]))[0];
-      const out = b.scoped(s.layer.name, () => s.layer.call(b, x, ctx));
-      const activity = s.layer.activityRegularizer;
-      if (activity && ctx.addLoss) ctx.addLoss(b.scoped(`${s.layer.name} activity regularizer`, () => activity(b, out)));
-      values.push(out);
+  /** As a layer inside another model: the model's output shapes for inputs of `shapes` (checked against its own). */
+  override computeOutputShapes(shapes: readonly KShape[]): KShape[] {
+    const want = this.inputShapes;
+    if (shapes.length !== want.length) throw new Error(`Model ${this.name} expects ${want.length} input(s), but it was called on ${shapes.length}`);
+    shapes.forEach((s, i) => {
+      const ok = s.length === want[i].length && want[i].every((d, j) => j === 0 || d === null || d === s[j]);
+      if (!ok) throw new Error(`Model ${this.name}: input ${i} (${this.inputNames[i]}) expects shape ${shapeText(want[i])}, but it was called on a tensor of shape ${shapeText(s)}`);
+    });
+    return this.outputShapes.map((o) => [shapes[0][0], ...o.slice(1)]);
+  }
+
+  override lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext): Value[] {
+    return this.forward(b, xs, ctx);
+  }
+
+  /** The model's computation on `inputs` (one value per model input), emitted into `b`; one value per output. */
+  forward(b: GraphBuilder, inputs: readonly Value[], ctx: CallContext): Value[] {
+    const values = new Map<SymbolicTensor, Value>();
+    const masks = new Map<SymbolicTensor, Value | null>();
+    this.inputs.forEach((t, i) => values.set(t, inputs[i]));
+    for (const node of this.nodes()) {
+      const layer = node.layer;
+      const xs = node.inputs.map((t) => values.get(t)!);
+      const ms = node.inputs.map((t) => masks.get(t) ?? null);
+      const outs = b.scoped(layer.name, () => layer.lowerList(b, xs, ctx, ms));
+      const outMasks = b.scoped(`${layer.name} mask`, () => layer.computeMask(b, xs, ms));
+      const activity = layer.activityRegularizer;
+      if (activity && ctx.addLoss) for (const out of outs) ctx.addLoss(b.scoped(`${layer.name} activity regularizer`, () => activity(b, out)));
+      node.outputs.forEach((t, i) => {
+        values.set(t, outs[i]);
+        masks.set(t, outMasks[i] ?? null);
+      });
     }
-    return steps.length ? values[values.length - 1] : input;
+    return this.outputs.map((t) => {
+      const v = values.get(t);
+      if (!v) throw new Error(`Model ${this.name}: output ${t} was not computed`);
+      return v;
+    });
   }
 
   /** Every weight as a param of `role`, created on first use. */
@@ -176,10 +228,15 @@ export abstract class Network {
     };
   }
 
+  /** One param per model input for a batch of `batch` samples (`input`, or `input_0`, `input_1`, ...). */
+  inputParams(b: GraphBuilder, batch: number): Value[] {
+    const names = paramNames('input', this.inputs.length);
+    return this.inputShapes.map((s, i) => b.param(names[i], [batch, ...(s.slice(1) as number[])]));
+  }
+
   /** The inference graph for a fixed batch size. */
   buildGraph(batch: number): ReturnType<GraphBuilder['build']> {
     const b = new GraphBuilder();
-    const input = b.param('input', [batch, ...(this.inputShape.slice(1) as number[])]);
     const ctx: CallContext = {
       training: false,
       random: () => {
@@ -187,7 +244,7 @@ export abstract class Network {
       },
       weight: Network.weightParams(b, 'weight'),
     };
-    return b.build([this.forward(b, input, ctx)]);
+    return b.build(this.forward(b, this.inputParams(b, batch), ctx));
   }
 
   /** Compiles in flight, by batch size: concurrent first calls share one compile. */
@@ -262,58 +319,36 @@ export abstract class Network {
     }
   }
 
-  private checkInput(x: Tensor): void {
-    checkInputShape(this.name, this.inputShape, x.shape);
+  /** The model's inputs from `x` (one array, a list, or keyed by input name), each checked against its input spec. */
+  standardizeInputs(where: string, x: DataList): Tensor[] {
+    const xs = standardize(where, 'input', x, this.inputNames);
+    xs.forEach((t, i) => checkInputShape(this.name, this.inputShapes[i], t.shape, xs.length === 1 ? 'input' : `input ${this.inputNames[i]}`));
+    const n = xs[0].shape[0];
+    const other = xs.findIndex((t) => t.shape[0] !== n);
+    if (other >= 0) throw new Error(`${where}: all input arrays should have the same number of samples. Got array sizes: ${xs.map((t) => t.shape[0]).join(', ')}`);
+    return xs;
   }
 
-  /** Runs the model on `x` in batches of `batchSize` (default 32), like Keras's predict. */
-  async predict(x: Tensor | TypedArray | NestedArray, options: PredictOptions = {}): Promise<Tensor> {
+  /** Runs the model on `x` in batches of `batchSize` (default 32), like Keras's predict: one tensor per output. */
+  async predict(x: DataList, options: PredictOptions = {}): Promise<Out> {
     checkPredictArgs(options);
-    const input = dataTensor('predict', 'x', x);
-    this.checkInput(input);
-    const n = input.shape[0];
-    const batchSize = options.batchSize ?? 32;
-    const batch = programBatch(n, batchSize);
+    const inputs = this.standardizeInputs('predict', x);
+    const batch = programBatch(inputs[0].shape[0], options.batchSize ?? 32);
     const p = await this.program(batch);
-    const rowIn = sizeOf(input.shape.slice(1));
-    const outShape = this.outputShape.slice(1) as number[];
-    const rowOut = sizeOf(outShape);
-    const out = new Float32Array(n * rowOut);
-    const data = input.data instanceof Float32Array ? input.data : Float32Array.from(input.data);
-    // One batch in flight while the next is written and started (on WebGPU the device never waits for the host).
-    let inFlight: { start: number; count: number; result: Promise<TypedArray[]> } | null = null;
-    const collect = async (f: NonNullable<typeof inFlight>): Promise<void> => {
-      const [y] = await f.result;
-      out.set(y.subarray(0, f.count * rowOut), f.start * rowOut);
-    };
-    for (let start = 0; start < n; start += batch) {
-      const count = Math.min(batch, n - start);
-      const chunk = data.subarray(start * rowIn, (start + count) * rowIn);
-      // A partial last batch runs zero-padded through the same program.
-      if (count === batch) p.compiled.write('input', chunk);
-      else {
-        const padded = new Float32Array(batch * rowIn);
-        padded.set(chunk);
-        p.compiled.write('input', padded);
-      }
-      const started = { start, count, result: p.compiled.run() };
-      if (inFlight) await collect(inFlight);
-      inFlight = started;
-    }
-    if (inFlight) await collect(inFlight);
-    return new Tensor(out, [n, ...outShape]);
+    const outs = await runBatches(p.compiled, batch, inputs, this.outputShapes.map((s) => s.slice(1) as number[]));
+    return unwrap(outs) as Out;
   }
 
   /** One batch, no batching (Keras's predict_on_batch); runs padded in the next power-of-two program. */
-  async predictOnBatch(x: Tensor | TypedArray | NestedArray): Promise<Tensor> {
-    const input = dataTensor('predictOnBatch', 'x', x);
-    this.checkInput(input);
-    return this.predict(input, { batchSize: programBatch(input.shape[0] ?? 1, Infinity) });
+  async predictOnBatch(x: DataList): Promise<Out> {
+    const inputs = this.standardizeInputs('predictOnBatch', x);
+    return this.predict(inputs, { batchSize: programBatch(inputs[0].shape[0], Infinity) });
   }
 
-  /** Class indices: argmax over the last axis, or probability > 0.5 for a single unit. */
-  async predictClasses(x: Tensor | TypedArray | NestedArray, options: PredictOptions = {}): Promise<Tensor> {
+  /** Class indices: argmax over the last axis, or probability > 0.5 for a single unit (a model of one output). */
+  async predictClasses(x: DataList, options: PredictOptions = {}): Promise<Tensor> {
     const p = await this.predict(x, options);
+    if (!(p instanceof Tensor)) throw new Error(`predictClasses: model ${this.name} has ${p.length} outputs; it needs a model of one output`);
     const k = p.shape[p.shape.length - 1];
     if (k === 1) return new Tensor(Int32Array.from(p.data, (v) => (v > 0.5 ? 1 : 0)), p.shape, 'int32');
     const rows = p.data.length / k;
@@ -327,7 +362,7 @@ export abstract class Network {
   }
 
   /** Keras's predict_proba: the model's outputs, which should be probabilities. */
-  predictProba(x: Tensor | TypedArray | NestedArray, options: PredictOptions = {}): Promise<Tensor> {
+  predictProba(x: DataList, options: PredictOptions = {}): Promise<Out> {
     return this.predict(x, options);
   }
 
@@ -335,7 +370,7 @@ export abstract class Network {
   /** Set by callbacks (EarlyStopping, TerminateOnNaN) to end fit() after the current batch. */
   stopTraining = false;
 
-  /** Configures training: optimizer, loss and metrics (names or objects), as Keras's compile. */
+  /** Configures training: optimizer, loss and metrics (names or objects, per output as a list or keyed by output name), as Keras's compile. */
   compile(args: CompileArgs): void {
     this.trainer?.dispose();
     this.useBackend(args.backend);
@@ -352,7 +387,7 @@ export abstract class Network {
     return this.trainer?.trainStats ?? null;
   }
 
-  /** Keras's metrics_names: 'loss' and the compiled metrics. */
+  /** Keras's metrics_names: 'loss', each output's loss (several outputs), then the compiled metrics. */
   get metricsNames(): readonly string[] {
     return this.compiled().metricsNames;
   }
@@ -366,24 +401,21 @@ export abstract class Network {
     this.compiled().lr = value;
   }
 
-  async fit(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, args: FitArgs = {}): Promise<History> {
+  async fit(x: DataList, y: DataList, args: FitArgs = {}): Promise<History> {
     return this.compiled().fit(x, y, args);
   }
 
   /** Loss and metrics on (x, y): a number with no metrics, else [loss, ...metrics] (Keras's convention). */
-  async evaluate(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, args: EvaluateArgs = {}): Promise<number | number[]> {
-    const outs = await this.compiled().evaluate(x, y, args);
-    return outs.length === 1 ? outs[0] : outs;
+  async evaluate(x: DataList, y: DataList, args: EvaluateArgs = {}): Promise<number | number[]> {
+    return unwrap(await this.compiled().evaluate(x, y, args));
   }
 
-  async trainOnBatch(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, sampleWeight?: Tensor): Promise<number | number[]> {
-    const outs = await this.compiled().trainOnBatch(x, y, sampleWeight);
-    return outs.length === 1 ? outs[0] : outs;
+  async trainOnBatch(x: DataList, y: DataList, sampleWeight?: DataList): Promise<number | number[]> {
+    return unwrap(await this.compiled().trainOnBatch(x, y, sampleWeight));
   }
 
-  async testOnBatch(x: Tensor | TypedArray | NestedArray, y: Tensor | TypedArray | NestedArray, sampleWeight?: Tensor): Promise<number | number[]> {
-    const outs = await this.compiled().testOnBatch(x, y, sampleWeight);
-    return outs.length === 1 ? outs[0] : outs;
+  async testOnBatch(x: DataList, y: DataList, sampleWeight?: DataList): Promise<number | number[]> {
+    return unwrap(await this.compiled().testOnBatch(x, y, sampleWeight));
   }
 
   /** Trains on batches [x, y] or [x, y, sampleWeight] from an (async) iterable (Keras's fit_generator). */
@@ -392,29 +424,24 @@ export abstract class Network {
   }
 
   async evaluateGenerator(source: BatchSource<Batch>, args: { steps: number; maxQueueSize?: number }): Promise<number | number[]> {
-    const outs = await this.compiled().evaluateGenerator(source, args);
-    return outs.length === 1 ? outs[0] : outs;
+    return unwrap(await this.compiled().evaluateGenerator(source, args));
   }
 
   /** Predictions for `steps` input batches from an (async) iterable, concatenated (Keras's predict_generator). */
-  async predictGenerator(source: BatchSource<Tensor | readonly [Tensor, ...Tensor[]]>, args: { steps: number; maxQueueSize?: number }): Promise<Tensor> {
+  async predictGenerator(source: BatchSource<DataList | readonly [DataList, ...unknown[]]>, args: { steps: number; maxQueueSize?: number }): Promise<Out> {
     checkGeneratorArgs('predictGenerator', args, 'steps');
     const queue = new Prefetcher(source, args.maxQueueSize ?? 10);
-    const parts: Tensor[] = [];
+    const parts: Tensor[][] = [];
     for (let s = 0; s < args.steps; s++) {
       const item = await queue.next();
       if (!item) throw new Error(`predictGenerator: the source ran out after ${s} of ${args.steps} batches`);
-      const x = item instanceof Tensor ? item : item[0];
-      parts.push(await this.predict(x, { batchSize: Math.max(1, x.shape[0]) }));
+      // A batch is x alone, or [x, y, ...] as fitGenerator takes it.
+      const x = Array.isArray(item) && item.length > 1 && this.inputs.length === 1 && item[0] instanceof Tensor ? item[0] as DataList : item as DataList;
+      const xs = this.standardizeInputs('predictGenerator', x);
+      const out = await this.predict(xs, { batchSize: Math.max(1, xs[0].shape[0]) });
+      parts.push(out instanceof Tensor ? [out] : out);
     }
-    const rows = parts.reduce((n, p) => n + p.shape[0], 0);
-    const out = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p.data, at);
-      at += p.data.length;
-    }
-    return new Tensor(out, [rows, ...this.outputShape.slice(1) as number[]]);
+    return unwrap(this.outputs.map((_, i) => concatRows(parts.map((p) => p[i])))) as Out;
   }
 
   /** Writes the weights in Keras 2's HDF5 layout, atomically (Keras's save_weights). */

@@ -1,17 +1,18 @@
-/** Sequential: a linear stack of layers (Keras's list constructor, add, pop). */
-import { type KShape, type Layer, shapeText } from '../layers/base.js';
+/** Sequential: a linear stack of layers (Keras's list constructor, add, pop), a chain of nodes from one input. */
+import { type Layer, type Node, type SymbolicTensor, shapeText } from '../layers/base.js';
 import { InputLayer } from '../layers/core.js';
-import { Network, type Step } from './network.js';
-import { uniqueName } from '../layers/base.js';
+import { Network } from './network.js';
 import { modelToJSON, sequentialFromConfig, toCamelCase } from '../serialization.js';
+import type { Tensor } from '../tensor.js';
 
-export class Sequential extends Network {
+export class Sequential extends Network<Tensor> {
+  readonly className: string = 'Sequential';
   private readonly stack: Layer[] = [];
-  private input: KShape | null = null;
-  private shapes: KShape[] = [];
+  private readonly chain: Node[] = [];
+  private inputTensor: SymbolicTensor | null = null;
 
   constructor(layers: readonly Layer[] = [], options: { name?: string } = {}) {
-    super(options.name ?? uniqueName('sequential'));
+    super(options.name, 'Sequential');
     for (const l of layers) this.add(l);
   }
 
@@ -28,47 +29,55 @@ export class Sequential extends Network {
     if (this.stack.includes(layer)) throw new Error(`Layer ${layer.name} is already in model ${this.name}`);
     if (this.stack.some((l) => l.name === layer.name)) throw new Error(`Model ${this.name} already has a layer named '${layer.name}'; layer names must be unique`);
     if (layer instanceof InputLayer) {
-      if (this.stack.length || this.input) throw new Error(`An InputLayer can only be the first layer of Sequential model ${this.name}`);
-      this.input = layer.batchInputShape;
+      if (this.stack.length || this.inputTensor) throw new Error(`An InputLayer can only be the first layer of Sequential model ${this.name}`);
+      this.inputTensor = layer.inboundNodes[0].outputs[0];
       return;
     }
-    if (!this.input) {
-      if (!layer.batchInputShape) throw new Error(`The first layer of Sequential model ${this.name} (${layer.name}) needs an inputShape`);
-      this.input = layer.batchInputShape;
+    if (!this.inputTensor) {
+      const shape = layer instanceof Network ? layer.inputShapes[0] : layer.batchInputShape;
+      if (!shape) throw new Error(`The first layer of Sequential model ${this.name} (${layer.name}) needs an inputShape`);
+      this.inputTensor = new InputLayer({ batchInputShape: shape, name: `${layer.name}_input` }).inboundNodes[0].outputs[0];
     }
-    const inShape = this.shapes.length ? this.shapes[this.shapes.length - 1] : this.input;
-    this.shapes.push(layer.shapeFor(inShape));
+    const outs = layer.applyMulti(this.current);
+    if (outs.length !== 1) throw new Error(`All layers in a Sequential model should have a single output tensor; layer ${layer.name} has ${outs.length}. For multi-output layers, use the functional API.`);
+    this.chain.push(outs[0].node);
     this.stack.push(layer);
     this.invalidate();
+  }
+
+  private get current(): SymbolicTensor {
+    return this.chain.length ? this.chain[this.chain.length - 1].outputs[0] : this.inputTensor!;
   }
 
   /** Removes the last layer. */
   pop(): Layer {
     const layer = this.stack.pop();
     if (!layer) throw new Error(`Sequential model ${this.name} has no layers to pop`);
-    this.shapes.pop();
+    const node = this.chain.pop()!;
+    const at = layer.inboundNodes.indexOf(node);
+    if (at >= 0) layer.inboundNodes.splice(at, 1);
     this.invalidate();
     return layer;
   }
 
-  get inputShape(): KShape {
-    if (!this.input) throw new Error(`Sequential model ${this.name} has no layers yet`);
-    return this.input;
+  get inputs(): readonly SymbolicTensor[] {
+    if (!this.inputTensor) throw new Error(`Sequential model ${this.name} has no layers yet`);
+    return [this.inputTensor];
   }
 
-  get outputShape(): KShape {
-    return this.shapes.length ? this.shapes[this.shapes.length - 1] : this.inputShape;
+  get outputs(): readonly SymbolicTensor[] {
+    return [this.current];
   }
 
-  protected steps(): readonly Step[] {
-    return this.stack.map((layer, i) => ({ layer, inputs: [i - 1], outputShape: this.shapes[i] }));
+  protected nodes(): readonly Node[] {
+    return this.chain;
   }
 
   /** Keras 2 Sequential config: {name, layers: [{class_name, config}]} (camelCase here; see serialization). */
-  getConfig(): Record<string, unknown> {
+  override getConfig(): Record<string, unknown> {
     const layers = this.stack.map((l, i) => {
       const config = l.getConfig();
-      if (i === 0 && !config.batchInputShape) Object.assign(config, { batchInputShape: this.inputShape, dtype: 'float32' });
+      if (i === 0 && !config.batchInputShape) Object.assign(config, { batchInputShape: this.inputShapes[0], dtype: 'float32' });
       return { className: l.className, config };
     });
     return { name: this.name, layers };
@@ -80,6 +89,6 @@ export class Sequential extends Network {
   }
 
   override toString(): string {
-    return `Sequential(${this.name}: ${shapeText(this.inputShape)} -> ${shapeText(this.outputShape)})`;
+    return `Sequential(${this.name}: ${shapeText(this.inputShapes[0])} -> ${shapeText(this.outputShapes[0])})`;
   }
 }

@@ -6,8 +6,10 @@
  */
 import type { Tensor } from '../tensor.js';
 import { makeRandom } from './data.js';
+import type { DataList } from './standardize.js';
 
-export type Batch = readonly [Tensor, Tensor] | readonly [Tensor, Tensor, Tensor];
+/** A batch for fitGenerator: [x, y] or [x, y, sampleWeight], each one array, a list, or keyed by input/output name. */
+export type Batch = readonly [DataList, DataList] | readonly [DataList, DataList, DataList];
 export type BatchSource<T> = Iterable<T> | AsyncIterable<T>;
 
 /** Pulls items from `source` ahead of use, holding at most `capacity` of them. */

@@ -7,7 +7,8 @@
  * program between steps and only a batch goes in.
  *
  * Params: input, target, sample_weight (0 marks padding in a partial last
- * batch), and state: the weights by name, optimizer slots
+ * batch), with a suffix _i per model input or output when there are
+ * several (input_0, target_1, ...), and state: the weights by name, optimizer slots
  * (`<weight>/<slot>`), optimizer globals (`optimizer/<name>`), `iterations`
  * (int32) and `lr`.
  */
@@ -18,23 +19,33 @@ import type { CallContext, Weight } from '../layers/base.js';
 import type { Loss } from '../losses.js';
 import type { Metric } from '../metrics.js';
 import { Network } from '../models/network.js';
+import type { Tensor } from '../tensor.js';
+import { paramNames } from './standardize.js';
 import type { Optimizer } from '../optimizers.js';
 
-export interface TrainSetup {
+/** The loss and metrics of one model output. */
+export interface OutputSetup {
+  /** The output's name (Keras's output_names: the producing layer's name). */
+  readonly name: string;
   readonly loss: { readonly name: string; readonly fn: Loss };
-  /** Scales the data loss (Keras's loss_weights, for the model's one output). */
+  /** Scales this output's loss in the total (Keras's loss_weights). */
   readonly lossWeight: number;
   /** > 0 for sampleWeightMode 'temporal': sample weights have shape [batch, timesteps]. */
   readonly timesteps: number;
   readonly metrics: readonly { readonly name: string; readonly fn: Metric }[];
+}
+
+export interface TrainSetup {
+  /** One entry per model output, in the model's order. */
+  readonly outputs: readonly OutputSetup[];
   readonly optimizer: Optimizer;
   /** The weights the optimizer updates (and keeps slots for), fixed at compile() as in Keras. */
   readonly trainable: readonly Weight[];
 }
 
-/** Weights that are trainable and belong to a trainable layer: what compile() snapshots for the optimizer. */
-export function trainableWeights(net: Network): Weight[] {
-  return net.allWeights().filter((w) => w.trainable && net.layers.some((l) => l.trainable && l.weights.includes(w)));
+/** Weights that are trainable and belong to a trainable layer (nested models included): what compile() snapshots for the optimizer. */
+export function trainableWeights(net: Network<Tensor | Tensor[]>): Weight[] {
+  return [...net.trainableWeights];
 }
 
 export const slotName = (w: Weight, slot: string): string => `${w.name}/${slot}`;
@@ -45,27 +56,38 @@ interface Scored {
   readonly outputs: Value[];
 }
 
-/** Forward pass, weighted loss and masked metrics: outputs [loss, ...metrics]. */
-function score(net: Network, b: GraphBuilder, batch: number, targetShape: Shape, setup: TrainSetup, ctx: CallContext): Scored {
-  const input = b.param('input', [batch, ...(net.inputShape.slice(1) as number[])]);
-  const target = b.param('target', [batch, ...targetShape]);
-  const weights = b.param('sample_weight', setup.timesteps ? [batch, setup.timesteps] : [batch]);
+/**
+ * Forward pass, weighted losses and masked metrics. Outputs: the total loss,
+ * each output's loss when there are several, then each output's metrics.
+ */
+function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, targetShapes: readonly Shape[], setup: TrainSetup, ctx: CallContext): Scored {
+  const n = setup.outputs.length;
+  const targetNames = paramNames('target', n);
+  const weightNames = paramNames('sample_weight', n);
   const penalties: Value[] = [];
-  const pred = net.forward(b, input, { ...ctx, addLoss: (v) => void penalties.push(v) });
+  const preds = net.forward(b, net.inputParams(b, batch), { ...ctx, addLoss: (v) => void penalties.push(v) });
   for (const w of net.allWeights()) {
     if (w.regularizer) penalties.push(b.scoped(`${w.name} regularizer`, () => w.regularizer!(b, ctx.weight(w))));
   }
-  // Keras averages a loss over any axes past the sample axis (e.g. timesteps) before weighting.
-  const perSample = perBatchRow(b, b.scoped('loss', () => setup.loss.fn(b, target, pred)), weights.shape.length);
-  const mask = b.cast(b.binary('ne', weights, 0), 'float32');
-  // Keras 2's total loss: the weighted data loss (over the nonzero weights) plus every regularization penalty.
-  const dataLoss = b.div(b.sum(b.mul(perSample, weights)), b.maximum(b.sum(mask), 1));
-  const loss = penalties.reduce((total, p) => b.add(total, p), setup.lossWeight === 1 ? dataLoss : b.mul(dataLoss, setup.lossWeight));
-  // Metrics are unweighted, over the samples that carry any weight (padding rows carry none).
-  const rows = mask.shape.length === 1 ? mask : b.max(mask, 1);
-  const count = b.maximum(b.sum(rows), 1);
-  const metrics = setup.metrics.map((m) => b.scoped(`metric ${m.name}`, () => b.div(b.sum(b.mul(perBatchRow(b, m.fn(b, target, pred)), rows)), count)));
-  return { b, outputs: [loss, ...metrics] };
+  const losses: Value[] = [];
+  const metrics: Value[] = [];
+  setup.outputs.forEach((out, i) => {
+    const prefix = n > 1 ? `${out.name} ` : '';
+    const target = b.param(targetNames[i], [batch, ...targetShapes[i]]);
+    const weights = b.param(weightNames[i], out.timesteps ? [batch, out.timesteps] : [batch]);
+    // Keras averages a loss over any axes past the sample axis (e.g. timesteps) before weighting.
+    const perSample = perBatchRow(b, b.scoped(`${prefix}loss`, () => out.loss.fn(b, target, preds[i])), weights.shape.length);
+    const mask = b.cast(b.binary('ne', weights, 0), 'float32');
+    losses.push(b.div(b.sum(b.mul(perSample, weights)), b.maximum(b.sum(mask), 1)));
+    // Metrics are unweighted, over the samples that carry any weight (padding rows carry none).
+    const rows = mask.shape.length === 1 ? mask : b.max(mask, 1);
+    const count = b.maximum(b.sum(rows), 1);
+    for (const m of out.metrics) metrics.push(b.scoped(`${prefix}metric ${m.name}`, () => b.div(b.sum(b.mul(perBatchRow(b, m.fn(b, target, preds[i])), rows)), count)));
+  });
+  // Keras 2's total loss: the outputs' weighted data losses plus every regularization penalty.
+  const data = losses.map((l, i) => (setup.outputs[i].lossWeight === 1 ? l : b.mul(l, setup.outputs[i].lossWeight))).reduce((t, l) => b.add(t, l));
+  const loss = penalties.reduce((total, p) => b.add(total, p), data);
+  return { b, outputs: [loss, ...(n > 1 ? losses : []), ...metrics] };
 }
 
 /** Averages a loss or metric over its axes past the first `keep` (batch, and timesteps in temporal mode). */
@@ -74,7 +96,7 @@ function perBatchRow(b: GraphBuilder, v: Value, keep = 1): Value {
   return v.shape.length === keep ? v : b.mean(v, v.shape.map((_, i) => i).slice(keep));
 }
 
-export function testGraph(net: Network, batch: number, targetShape: Shape, setup: TrainSetup): Graph {
+export function testGraph(net: Network<Tensor | Tensor[]>, batch: number, targetShapes: readonly Shape[], setup: TrainSetup): Graph {
   const b = new GraphBuilder();
   const ctx: CallContext = {
     training: false,
@@ -83,11 +105,11 @@ export function testGraph(net: Network, batch: number, targetShape: Shape, setup
       throw new Error('random values are only drawn in training programs');
     },
   };
-  const { outputs } = score(net, b, batch, targetShape, setup, ctx);
+  const { outputs } = score(net, b, batch, targetShapes, setup, ctx);
   return b.build(outputs);
 }
 
-export function trainGraph(net: Network, batch: number, targetShape: Shape, setup: TrainSetup): Graph {
+export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targetShapes: readonly Shape[], setup: TrainSetup): Graph {
   const b = new GraphBuilder();
   const iterations = b.param('iterations', [], 'int32', 'state');
   const lr = b.param('lr', [], 'float32', 'state');
@@ -96,7 +118,7 @@ export function trainGraph(net: Network, batch: number, targetShape: Shape, setu
     weight: Network.weightParams(b, 'state'),
     random: (seed, shape) => b.random(seed, shape, iterations),
   };
-  const { outputs } = score(net, b, batch, targetShape, setup, ctx);
+  const { outputs } = score(net, b, batch, targetShapes, setup, ctx);
   const trainable = setup.trainable;
   const params = trainable.map((w) => ctx.weight(w));
   const slots = trainable.map((w) => setup.optimizer.slotNames.map((s) => b.param(slotName(w, s), w.shape, 'float32', 'state')));

@@ -8,42 +8,42 @@
 import type { CompiledGraph, CompileStats } from '../../runtime/executor.js';
 import { type BackendName, compileGraph } from '../../runtime/executor.js';
 import { BaseLogger, type Callback, CallbackList, History, type Logs, ProgbarLogger } from '../callbacks.js';
-import type { KFunction } from '../backend.js';
-import type { Weight } from '../layers/base.js';
-import { type Loss, getLoss } from '../losses.js';
-import { type Metric, getMetric } from '../metrics.js';
 import type { Network } from '../models/network.js';
 import { type Optimizer, getOptimizer } from '../optimizers.js';
-import { type NestedArray, Tensor, type TypedArray, toTensor } from '../tensor.js';
-import { checkEvaluateArgs, checkFitArgs, checkGeneratorArgs, checkInputShape, checkSparseLabels, checkSplit, dataTensor } from '../validation.js';
-import { epochOrder, gatherRows, makeRandom, sampleWeights, sliceRows } from './data.js';
+import type { Tensor, TypedArray } from '../tensor.js';
+import { checkEvaluateArgs, checkFitArgs, checkGeneratorArgs, checkSplit } from '../validation.js';
+import { epochOrder, makeRandom } from './data.js';
+import { type ClassWeight, type Dataset, makeDataset, samplesOf, sliceDataset, validationDataset, writeBatch } from './dataset.js';
+import { type LossArg, type MetricArg, type OutputArgs, outputSetups } from './compile_setup.js';
+import type { DataList } from './standardize.js';
 import { type Batch, type BatchSource, Prefetcher } from './generators.js';
+import { COMPILE_OPTIONS, EVALUATE_OPTIONS, FIT_GENERATOR_OPTIONS, FIT_OPTIONS, GENERATOR_OPTIONS, type KerasOptions, readOptions } from '../options.js';
 import { type TrainSetup, globalName, slotName, testGraph, trainGraph, trainableWeights } from './programs.js';
 
-export interface CompileArgs {
+export interface CompileOptions extends OutputArgs {
   readonly optimizer: string | Optimizer;
-  readonly loss: string | Loss | KFunction;
-  readonly metrics?: readonly (string | Metric | KFunction)[];
-  /** 'temporal': sample weights per timestep, shape [samples, timesteps] (Keras's sample_weight_mode). */
-  readonly sampleWeightMode?: 'temporal' | null;
-  /** Keras's loss_weights: one number (or a one-element list or {outputName: weight}) for the model's output. */
+  /** A loss for every output, a list with one per output, or keyed by output name. */
+  readonly loss: LossArg | readonly LossArg[] | Readonly<Record<string, LossArg>>;
+  /** Metrics for every output (a flat list), a list of lists (one per output), or keyed by output name. */
+  readonly metrics?: readonly MetricArg[] | readonly (readonly MetricArg[])[] | Readonly<Record<string, MetricArg | readonly MetricArg[]>>;
+  /** 'temporal': sample weights per timestep, shape [samples, timesteps] (Keras's sample_weight_mode); per output as a list or keyed by name. */
+  readonly sampleWeightMode?: 'temporal' | null | readonly ('temporal' | null)[] | Readonly<Record<string, 'temporal' | null>>;
+  /** Keras's loss_weights: the total loss is the sum of each output's loss times its weight (a list, or keyed by output name). */
   readonly lossWeights?: number | readonly number[] | Readonly<Record<string, number>>;
   /** Where the model's programs run: 'cpu' (native code), 'webgpu', or 'interpreter'; default: the process-wide default (setBackend, KILN_BACKEND). */
   readonly backend?: BackendName;
 }
 
-type Data = Tensor | TypedArray | NestedArray;
-
-export interface FitArgs {
+export interface FitOptions {
   readonly batchSize?: number;
   readonly epochs?: number;
   readonly verbose?: number;
   readonly callbacks?: readonly Callback[];
   readonly validationSplit?: number;
-  readonly validationData?: readonly [Data, Data];
+  readonly validationData?: readonly [DataList, DataList] | readonly [DataList, DataList, DataList];
   readonly shuffle?: boolean | 'batch';
-  readonly classWeight?: Readonly<Record<number, number>>;
-  readonly sampleWeight?: Tensor;
+  readonly classWeight?: ClassWeight;
+  readonly sampleWeight?: DataList;
   readonly initialEpoch?: number;
   readonly stepsPerEpoch?: number;
   /** With stepsPerEpoch: validate on this many batches of the validation data. */
@@ -63,30 +63,33 @@ interface LoopConfig {
   readonly verbose: number;
   readonly callbacks?: readonly Callback[];
   readonly initialEpoch?: number;
-  readonly validation: [Tensor, Tensor] | null;
+  readonly validation: Dataset | null;
 }
 
-export interface GeneratorFitArgs {
+export interface GeneratorFitOptions {
   readonly stepsPerEpoch: number;
   readonly epochs?: number;
   readonly verbose?: number;
   readonly callbacks?: readonly Callback[];
-  readonly validationData?: readonly [Data, Data];
+  readonly validationData?: readonly [DataList, DataList] | readonly [DataList, DataList, DataList];
   readonly maxQueueSize?: number;
   readonly initialEpoch?: number;
 }
 
-export interface EvaluateArgs {
+export interface EvaluateOptions {
   readonly batchSize?: number;
   readonly verbose?: number;
-  readonly sampleWeight?: Tensor;
+  readonly sampleWeight?: DataList;
 }
 
-function lossWeightOf(w: CompileArgs['lossWeights']): number {
-  if (w === undefined) return 1;
-  const list = typeof w === 'number' ? [w] : Array.isArray(w) ? w : Object.values(w);
-  if (list.length !== 1 || !Number.isFinite(list[0])) throw new Error(`lossWeights must give one finite weight for the model's one output, got ${JSON.stringify(w)}`);
-  return list[0];
+/** Options as a Keras user may spell them: camelCase or snake_case keys (src/options.ts). */
+export type CompileArgs = KerasOptions<CompileOptions>;
+export type FitArgs = KerasOptions<FitOptions>;
+export type GeneratorFitArgs = KerasOptions<GeneratorFitOptions>;
+export type EvaluateArgs = KerasOptions<EvaluateOptions>;
+export interface GeneratorOptions {
+  readonly steps: number;
+  readonly maxQueueSize?: number;
 }
 
 export class Trainer {
@@ -102,39 +105,24 @@ export class Trainer {
   private readonly random = makeRandom(0x6b696c6e);
   lr: number;
 
-  constructor(private readonly net: Network, args: CompileArgs) {
-    const loss = getLoss(args.loss);
-    const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name, net.outputShape));
-    const timesteps = args.sampleWeightMode === 'temporal' ? Number(net.outputShape[1]) : 0;
-    if (args.sampleWeightMode && (args.sampleWeightMode !== 'temporal' || net.outputShape.length < 3)) {
-      throw new Error(`sampleWeightMode '${args.sampleWeightMode}' needs the value 'temporal' and an output of rank 3 or more (batch, timesteps, ...); the output is (None, ${net.outputShape.slice(1).join(', ')})`);
-    }
-    this.setup = { loss, lossWeight: lossWeightOf(args.lossWeights), timesteps, metrics, optimizer: getOptimizer(args.optimizer), trainable: trainableWeights(net) };
-    this.metricsNames = ['loss', ...metrics.map((m) => m.name)];
+  constructor(private readonly net: Network<Tensor | Tensor[]>, args: CompileArgs) {
+    args = readOptions('compile', args, COMPILE_OPTIONS);
+    const { outputs, metricsNames } = outputSetups(args, net.outputNames, net.outputShapes);
+    this.setup = { outputs, optimizer: getOptimizer(args.optimizer), trainable: trainableWeights(net) };
+    this.metricsNames = metricsNames;
     this.lr = this.setup.optimizer.lr;
   }
 
-  private checkData(x: Tensor, y: Tensor, where = 'fit'): void {
-    checkInputShape(this.net.name, this.net.inputShape, x.shape);
-    if (x.shape[0] !== y.shape[0]) {
-      throw new Error(`Input arrays should have the same number of samples as target arrays. Found ${x.shape[0]} input samples and ${y.shape[0]} target samples.`);
-    }
-    const out = this.net.outputShape.slice(1);
-    const given = y.shape.slice(1);
-    const sparse = this.setup.loss.name === 'sparse_categorical_crossentropy';
-    const ok = sparse ? given.length === 0 || (given.length === 1 && given[0] === 1) : given.length === out.length && given.every((d, i) => d === out[i]);
-    if (!ok) {
-      const expect = sparse ? 'integer class labels of shape (N,) or (N, 1)' : 'targets of the same shape as the output';
-      throw new Error(`A target array with shape (${y.shape.join(', ')}) was passed for an output of shape (None, ${out.join(', ')}) while using as loss \`${this.setup.loss.name}\`. This loss expects ${expect}.`);
-    }
-    if (sparse) checkSparseLabels(where, y, Number(out[out.length - 1]));
+  private dataset(where: string, x: DataList, y: DataList, sampleWeight?: DataList, classWeight?: ClassWeight): Dataset {
+    return makeDataset(where, this.net, this.setup.outputs, x, y, sampleWeight, classWeight);
   }
 
-  private async program(kind: 'train' | 'test', batch: number, targetShape: readonly number[]): Promise<CompiledGraph> {
-    const key = `${kind}:${batch}:${targetShape.join(',')}`;
+  private async program(kind: 'train' | 'test', batch: number, data: Dataset): Promise<CompiledGraph> {
+    const targetShapes = data.ys.map((y) => y.shape.slice(1));
+    const key = `${kind}:${batch}:${targetShapes.map((s) => s.join(',')).join(';')}`;
     let p = this.programs.get(key);
     if (!p) {
-      const graph = kind === 'train' ? trainGraph(this.net, batch, targetShape, this.setup) : testGraph(this.net, batch, targetShape, this.setup);
+      const graph = kind === 'train' ? trainGraph(this.net, batch, targetShapes, this.setup) : testGraph(this.net, batch, targetShapes, this.setup);
       p = await compileGraph(graph, { backend: this.net.backend, name: `${this.net.name}_${kind}_b${batch}`, shared: this.net.sharedState() });
       this.programs.set(key, p);
       if (kind === 'train') this.trainStats = p.stats;
@@ -173,68 +161,58 @@ export class Trainer {
     this.dirty = false;
   }
 
-  /** One step on rows [start, end) of `order`; returns [loss, ...metrics]. */
-  private async step(kind: 'train' | 'test', x: Tensor, y: Tensor, w: Float32Array, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<number[]> {
-    return (await this.launch(kind, x, y, w, order, start, end, batch)).outs;
-  }
-
   /**
    * Writes a step's inputs and starts it. Resolves once the step is queued
-   * (on WebGPU: submitted), to the promise of its [loss, ...metrics], so the
-   * training loop can queue the next step before reading this one back.
+   * (on WebGPU: submitted), to the promise of its outputs (Keras's
+   * metrics_names), so the training loop can queue the next step before
+   * reading this one back.
    */
-  private async launch(kind: 'train' | 'test', x: Tensor, y: Tensor, w: Float32Array, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<Launched> {
-    const p = await this.program(kind, batch, y.shape.slice(1));
+  private async launch(kind: 'train' | 'test', data: Dataset, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<Launched> {
+    const p = await this.program(kind, batch, data);
     this.net.syncShared();
     if (kind === 'train') {
       await this.activate(p);
       this.dirty = true;
     }
-    const xs = new Float32Array(batch * (x.data.length / x.shape[0]));
-    const ys = new Float32Array(batch * (y.data.length / y.shape[0]));
-    gatherRows(x, order, start, end, xs);
-    gatherRows(y, order, start, end, ys);
-    const per = Math.max(this.setup.timesteps, 1);
-    const ws = new Float32Array(batch * per);
-    for (let i = start; i < end; i++) ws.set(w.subarray(order[i] * per, (order[i] + 1) * per), (i - start) * per);
-    p.write('input', xs);
-    p.write('target', ys);
-    p.write('sample_weight', ws);
+    writeBatch((name, values) => p.write(name, values), data, this.setup.outputs, order, start, end, batch);
     return { outs: p.run().then((outs) => Array.from(outs, (a) => a[0])) };
   }
 
-  async fit(xIn: Data, yIn: Data, args: FitArgs = {}): Promise<History> {
+  /** One step on a whole dataset as one batch. */
+  private launchAll(kind: 'train' | 'test', data: Dataset): Promise<Launched> {
+    const n = samplesOf(data);
+    return this.launch(kind, data, Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+  }
+
+  async fit(x: DataList, y: DataList, args: FitArgs = {}): Promise<History> {
+    args = readOptions('fit', args, FIT_OPTIONS);
     checkFitArgs(args);
-    let x = dataTensor('fit', 'x', xIn);
-    let y = dataTensor('fit', 'y', yIn);
-    this.checkData(x, y);
+    let data = this.dataset('fit', x, y, args.sampleWeight, args.classWeight);
     const batchSize = args.batchSize ?? 32;
     const epochs = args.epochs ?? 1;
     const verbose = args.verbose ?? 1;
-    let validation: [Tensor, Tensor] | null = args.validationData ? [toTensor(args.validationData[0]), toTensor(args.validationData[1])] : null;
-    if (validation) this.checkData(validation[0], validation[1], 'fit (validationData)');
-    let weights = sampleWeights(y, args.sampleWeight, args.classWeight, this.setup.timesteps);
+    const outputs = this.setup.outputs;
+    let validation = args.validationData ? validationDataset('fit', this.net, outputs, args.validationData) : null;
     if (!validation && args.validationSplit) {
       // Keras takes the validation samples from the end, before any shuffling.
-      const split = Math.floor(x.shape[0] * (1 - args.validationSplit));
-      checkSplit(x.shape[0], args.validationSplit, split);
-      validation = [sliceRows(x, split, x.shape[0]), sliceRows(y, split, y.shape[0])];
-      [x, y, weights] = [sliceRows(x, 0, split), sliceRows(y, 0, split), weights.slice(0, split * Math.max(this.setup.timesteps, 1))];
+      const total = samplesOf(data);
+      const split = Math.floor(total * (1 - args.validationSplit));
+      checkSplit(total, args.validationSplit, split);
+      validation = sliceDataset(data, split, total, outputs);
+      data = sliceDataset(data, 0, split, outputs);
     }
-    const n = x.shape[0];
+    const n = samplesOf(data);
     const batch = Math.max(1, Math.min(batchSize, n));
     const steps = args.stepsPerEpoch ?? Math.ceil(n / batch);
-    if (validation && args.validationSteps) {
-      const rowsWanted = Math.min(validation[0].shape[0], args.validationSteps * batch);
-      validation = [sliceRows(validation[0], 0, rowsWanted), sliceRows(validation[1], 0, rowsWanted)];
-    }
+    if (validation && args.validationSteps) validation = sliceDataset(validation, 0, Math.min(samplesOf(validation), args.validationSteps * batch), outputs);
     let order: Int32Array = new Int32Array(0);
+    const train = data;
     return this.trainLoop({ epochs, steps, samples: Math.min(n, steps * batch), batchSize: batch, verbose, callbacks: args.callbacks, initialEpoch: args.initialEpoch, validation }, {
       beginEpoch: () => void (order = epochOrder(n, batch, args.shuffle ?? true, this.random)),
       step: async (s) => {
         const start = (s * batch) % n;
         const end = Math.min(start + batch, n);
-        return { size: end - start, run: () => this.launch('train', x, y, weights, order, start, end, batch) };
+        return { size: end - start, run: () => this.launch('train', train, order, start, end, batch) };
       },
     });
   }
@@ -291,7 +269,7 @@ export class Trainer {
       const epochLogs: Logs = {};
       await this.net.refreshShared();
       if (cfg.validation) {
-        const val = await this.evaluate(cfg.validation[0], cfg.validation[1], { batchSize: cfg.batchSize || 32, verbose: 0 });
+        const val = await this.evaluateData(cfg.validation, cfg.batchSize || 32);
         this.metricsNames.forEach((m, i) => (epochLogs[`val_${m}`] = val[i]));
       }
       await callbacks.call('onEpochEnd', epoch, epochLogs);
@@ -301,14 +279,15 @@ export class Trainer {
   }
 
   /** Loss and metrics over (x, y), in batches, weighted by batch size as Keras does. */
-  async evaluate(xIn: Data, yIn: Data, args: EvaluateArgs = {}): Promise<number[]> {
+  async evaluate(x: DataList, y: DataList, args: EvaluateArgs = {}): Promise<number[]> {
+    args = readOptions('evaluate', args, EVALUATE_OPTIONS);
     checkEvaluateArgs(args);
-    const x = dataTensor('evaluate', 'x', xIn);
-    const y = dataTensor('evaluate', 'y', yIn);
-    this.checkData(x, y, 'evaluate');
-    const n = x.shape[0];
-    const batch = Math.max(1, Math.min(args.batchSize ?? 32, n));
-    const weights = sampleWeights(y, args.sampleWeight, undefined, this.setup.timesteps);
+    return this.evaluateData(this.dataset('evaluate', x, y, args.sampleWeight), args.batchSize ?? 32);
+  }
+
+  private async evaluateData(data: Dataset, batchSize: number): Promise<number[]> {
+    const n = samplesOf(data);
+    const batch = Math.max(1, Math.min(batchSize, n));
     const order = Int32Array.from({ length: n }, (_, i) => i);
     const totals = this.metricsNames.map(() => 0);
     // One batch in flight while the next is written and started.
@@ -316,7 +295,7 @@ export class Trainer {
     const collect = async (f: { rows: number; outs: Promise<number[]> }): Promise<void> => (await f.outs).forEach((v, i) => (totals[i] += v * f.rows));
     for (let start = 0; start < n; start += batch) {
       const end = Math.min(start + batch, n);
-      const started = { rows: end - start, outs: (await this.launch('test', x, y, weights, order, start, end, batch)).outs };
+      const started = { rows: end - start, outs: (await this.launch('test', data, order, start, end, batch)).outs };
       if (inFlight) await collect(inFlight);
       inFlight = started;
     }
@@ -324,44 +303,37 @@ export class Trainer {
     return totals.map((t) => t / n);
   }
 
-  async trainOnBatch(xIn: Data, yIn: Data, sampleWeight?: Tensor): Promise<number[]> {
-    const x = dataTensor('trainOnBatch', 'x', xIn);
-    const y = dataTensor('trainOnBatch', 'y', yIn);
-    this.checkData(x, y, 'trainOnBatch');
-    const n = x.shape[0];
-    const outs = await this.step('train', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+  async trainOnBatch(x: DataList, y: DataList, sampleWeight?: DataList): Promise<number[]> {
+    const outs = await (await this.launchAll('train', this.dataset('trainOnBatch', x, y, sampleWeight))).outs;
     await this.net.refreshShared();
     return outs;
   }
 
-  async testOnBatch(xIn: Data, yIn: Data, sampleWeight?: Tensor): Promise<number[]> {
-    const x = dataTensor('testOnBatch', 'x', xIn);
-    const y = dataTensor('testOnBatch', 'y', yIn);
-    this.checkData(x, y, 'testOnBatch');
-    const n = x.shape[0];
-    return this.step('test', x, y, sampleWeights(y, sampleWeight, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
+  async testOnBatch(x: DataList, y: DataList, sampleWeight?: DataList): Promise<number[]> {
+    return (await this.launchAll('test', this.dataset('testOnBatch', x, y, sampleWeight))).outs;
   }
 
   /** Keras's fit_generator: `stepsPerEpoch` batches from `source` per epoch, prefetched. */
   async fitGenerator(source: BatchSource<Batch>, args: GeneratorFitArgs): Promise<History> {
+    args = readOptions('fitGenerator', args, FIT_GENERATOR_OPTIONS);
     checkGeneratorArgs('fitGenerator', args, 'stepsPerEpoch');
     const { stepsPerEpoch, epochs = 1, verbose = 1, maxQueueSize = 10 } = args;
     if (!(stepsPerEpoch > 0)) throw new Error(`fitGenerator needs stepsPerEpoch > 0, got ${stepsPerEpoch}`);
     const queue = new Prefetcher(source, maxQueueSize);
-    const validation = args.validationData ? (args.validationData.map((t) => toTensor(t)) as [Tensor, Tensor]) : null;
-    if (validation) this.checkData(validation[0], validation[1], 'fitGenerator (validationData)');
+    const validation = args.validationData ? validationDataset('fitGenerator', this.net, this.setup.outputs, args.validationData) : null;
     return this.trainLoop({ epochs, steps: stepsPerEpoch, samples: stepsPerEpoch, batchSize: 0, verbose, callbacks: args.callbacks, initialEpoch: args.initialEpoch, validation }, {
       step: async (s, epoch) => {
         const batch = await queue.next();
         if (!batch) throw new Error(`fitGenerator: the source ran out after ${s} batches of epoch ${epoch + 1}; it must yield stepsPerEpoch (${stepsPerEpoch}) batches per epoch`);
-        const [x, y, w] = batch;
-        return { size: 1, run: () => this.launchOn('train', x, y, w) };
+        const data = this.dataset('fitGenerator', batch[0], batch[1], batch[2]);
+        return { size: 1, run: () => this.launchAll('train', data) };
       },
     });
   }
 
   /** Keras's evaluate_generator: loss and metrics over `steps` batches, weighted by batch size. */
-  async evaluateGenerator(source: BatchSource<Batch>, args: { steps: number; maxQueueSize?: number }): Promise<number[]> {
+  async evaluateGenerator(source: BatchSource<Batch>, args: KerasOptions<GeneratorOptions>): Promise<number[]> {
+    args = readOptions('evaluateGenerator', args, GENERATOR_OPTIONS);
     checkGeneratorArgs('evaluateGenerator', args, 'steps');
     const queue = new Prefetcher(source, args.maxQueueSize ?? 10);
     const totals = this.metricsNames.map(() => 0);
@@ -369,23 +341,13 @@ export class Trainer {
     for (let s = 0; s < args.steps; s++) {
       const batch = await queue.next();
       if (!batch) throw new Error(`evaluateGenerator: the source ran out after ${s} of ${args.steps} batches`);
-      const [x, y, w] = batch;
-      const outs = await this.stepOn('test', x, y, w);
-      outs.forEach((v, i) => (totals[i] += v * x.shape[0]));
-      seen += x.shape[0];
+      const data = this.dataset('evaluateGenerator', batch[0], batch[1], batch[2]);
+      const outs = await (await this.launchAll('test', data)).outs;
+      const rows = samplesOf(data);
+      outs.forEach((v, i) => (totals[i] += v * rows));
+      seen += rows;
     }
     return totals.map((t) => t / seen);
-  }
-
-  private async stepOn(kind: 'train' | 'test', xIn: Tensor, yIn: Tensor, w?: Tensor): Promise<number[]> {
-    return (await this.launchOn(kind, xIn, yIn, w)).outs;
-  }
-
-  private launchOn(kind: 'train' | 'test', xIn: Tensor, yIn: Tensor, w?: Tensor): Promise<Launched> {
-    const [x, y] = [dataTensor(kind === 'train' ? 'fitGenerator' : 'evaluateGenerator', 'batch x', xIn), dataTensor(kind === 'train' ? 'fitGenerator' : 'evaluateGenerator', 'batch y', yIn)];
-    this.checkData(x, y, kind === 'train' ? 'fitGenerator' : 'evaluateGenerator');
-    const n = x.shape[0];
-    return this.launch(kind, x, y, sampleWeights(y, w, undefined, this.setup.timesteps), Int32Array.from({ length: n }, (_, i) => i), 0, n, n);
   }
 
   dispose(): void {

@@ -295,12 +295,12 @@ describe('models', () => {
 describe('bad input gets a clear error', () => {
   it('predict with a wrong input shape names expected and given shapes', async () => {
     const model = new Sequential([new layers.Dense(2, { inputShape: [4] })], { name: 'm' });
-    await expect(model.predict(tensor([[1, 2, 3]]))).rejects.toThrow('Error when checking input of model m: expected shape (None, 4), got array with shape (1, 3)');
+    await expect(model.predict(tensor([[1, 2, 3]]))).rejects.toThrow('Error when checking input of model m: expected input to have shape (None, 4) but got array with shape (1, 3)');
   });
 
   it('predict with the wrong rank names both shapes', async () => {
     const model = new Sequential([new layers.Dense(2, { inputShape: [2, 4] })], { name: 'r' });
-    await expect(model.predict(tensor([1, 2, 3, 4]))).rejects.toThrow('Error when checking input of model r: expected shape (None, 2, 4), got array with shape (4,)');
+    await expect(model.predict(tensor([1, 2, 3, 4]))).rejects.toThrow('Error when checking input of model r: expected input to have 3 dimensions (shape (None, 2, 4)), but got array with shape (4,)');
   });
 
   it('noise layers reject rates outside [0, 1), naming the class', () => {

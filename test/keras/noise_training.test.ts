@@ -9,7 +9,7 @@ function trainPhase(layer: Layer, shape: number[], fill: number, step = 0): Floa
   const b = new GraphBuilder();
   const x = b.param('x', shape);
   const counter = b.param('step', [], 'int32');
-  const y = layer.call(b, x, { training: true, weight: () => { throw new Error('no weights'); }, random: (seed, s): Value => b.random(seed, s, counter) });
+  const y = layer.lower(b, x, { training: true, weight: () => { throw new Error('no weights'); }, random: (seed, s): Value => b.random(seed, s, counter) });
   return interpret(b.build([y]), { x: new Float32Array(shape.reduce((p, q) => p * q, 1)).fill(fill), step: Int32Array.of(step) })[0] as Float32Array;
 }
 

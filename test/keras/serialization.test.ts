@@ -190,7 +190,7 @@ describe('bad configs', () => {
         output_layers: [['d', 0, 0]],
       },
     };
-    expect(() => modelFromJSON(dangling)).toThrow("modelFromJSON: layer d reads 'nowhere', which is not defined before it");
+    expect(() => modelFromJSON(dangling)).toThrow("modelFromJSON: layer d reads 'nowhere', which is not a layer of the model");
     expect(() => modelFromJSON({ class_name: 'Model', config: { name: 'm', layers: [] } })).toThrow('modelFromJSON: a Model config needs layers, input_layers and output_layers');
     expect(() => modelFromJSON({ class_name: 'Sequential', config: { name: 's' } })).toThrow('modelFromJSON: a Sequential config needs a list of layers');
   });
