@@ -1,7 +1,9 @@
 /**
  * The CPU backend: compiles a kernel program to a native shared object
- * (codegen/llvm), loads it with koffi, and owns one 64-byte-aligned arena per
+ * (codegen/llvm), loads it with koffi, and owns one page-aligned arena per
  * executable. A run is one native call of the program's entry point.
+ * dispose() unloads the library (dlclose) and unmaps the arena; an executable
+ * dropped without dispose() is released the same way by a FinalizationRegistry.
  */
 import koffi from 'koffi';
 import { type TypedArray, viewArray } from '../../ir/dtype.js';
@@ -12,15 +14,12 @@ import { HOST_VECTOR_BITS, type VectorBits } from '../../codegen/llvm/host.js';
 import { ENTRY } from '../../codegen/llvm/module.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
+import { mapPages } from './pages.js';
 
-const libc = koffi.load('libc.so.6');
 // Held for the life of the process: compiled programs link libgomp, and its
 // worker threads outlive any one program, so it must never be unloaded with one.
 const libgomp = koffi.load('libgomp.so.1');
 void libgomp;
-const alignedAlloc = libc.func('void *aligned_alloc(size_t alignment, size_t size)');
-const memset = libc.func('void *memset(void *s, int c, size_t n)');
-const free = libc.func('void free(void *ptr)');
 
 function wantsPrint(name: string): boolean {
   return config.printKernel === 'all' || (config.printKernel !== null && name.includes(config.printKernel));
@@ -42,44 +41,52 @@ export function cpuVectorBits(asked: VectorBits | null = config.vectorBits): Vec
   return asked !== null && asked < HOST_VECTOR_BITS ? asked : HOST_VECTOR_BITS;
 }
 
-function alignedBlock(bytes: number, what: string): { pointer: unknown; buffer: ArrayBuffer; bytes: number } {
-  const size = Math.ceil(Math.max(bytes, ARENA_ALIGN) / ARENA_ALIGN) * ARENA_ALIGN;
-  const pointer: unknown = alignedAlloc(ARENA_ALIGN, size);
-  if (!pointer) throw new Error(`cpu backend: could not allocate ${size} bytes for ${what}`);
-  memset(pointer, 0, size);
-  return { pointer, buffer: koffi.view(pointer, size) as ArrayBuffer, bytes: size };
-}
-
 export function allocSharedCpu(bytes: number): SharedMemory {
-  const block = alignedBlock(bytes, 'a shared state arena');
-  let live = true;
+  const block = mapPages(bytes, 'a shared state arena');
   return {
     bytes: block.bytes,
     buffer: block.buffer,
     handle: block.pointer,
-    dispose() {
-      if (live) free(block.pointer);
-      live = false;
-    },
+    dispose: () => block.dispose(),
   };
 }
+
+/** What an executable holds natively, released by dispose() or, if it is dropped without one, by the registry. */
+interface Held {
+  readonly native: { unload(): void };
+  readonly arena: { dispose(): void };
+  /** The shared arena the program addresses by pointer: kept mapped while the program lives. */
+  readonly shared: SharedMemory | undefined;
+  live: boolean;
+}
+
+function release(held: Held): void {
+  if (!held.live) return;
+  held.live = false;
+  held.arena.dispose();
+  held.native.unload();
+}
+
+const dropped = new FinalizationRegistry<Held>(release);
 
 export async function loadCpu(program: KernelProgram, options: CpuOptions = {}, shared?: SharedMemory): Promise<Executable> {
   const threads = options.threads ?? config.numThreads;
   const lib = await compileNative(program, { threads, cacheDir: options.cacheDir ?? config.cacheDir, maxCacheBytes: options.maxCacheBytes ?? config.cacheMaxBytes, vectorBits: cpuVectorBits(options.vectorBits ?? config.vectorBits), print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
   if ((program.sharedBytes ?? 0) > (shared?.bytes ?? 0)) throw new Error(`cpu backend: program '${program.name}' needs a shared state arena of ${program.sharedBytes} bytes, got ${shared?.bytes ?? 0}`);
   const native = koffi.load(lib.path);
-  const entry = native.func(`void ${ENTRY}(void *bases)`);
-  const arena = alignedBlock(program.arenaBytes, `the arena of '${program.name}'`);
-  // The entry point takes a pointer to [arena, shared arena].
-  const bases = alignedBlock(16, 'arena pointers');
-  new BigUint64Array(bases.buffer, 0, 2).set([BigInt(koffi.address(arena.pointer)), shared ? BigInt(koffi.address(shared.handle)) : 0n]);
+  // The entry point takes a pointer to its bases, passed as the address (the same register as a pointer on every 64-bit ABI).
+  const entry = native.func(`void ${ENTRY}(uint64_t bases)`);
+  // One mapping: the program's arena, then the pointers the entry point takes ([arena, shared arena]).
+  const basesAt = Math.ceil(Math.max(program.arenaBytes, 1) / ARENA_ALIGN) * ARENA_ALIGN;
+  const arena = mapPages(basesAt + 16, `the arena of '${program.name}'`);
+  const basesPointer = BigInt(koffi.address(arena.pointer)) + BigInt(basesAt);
+  new BigUint64Array(arena.buffer, basesAt, 2).set([BigInt(koffi.address(arena.pointer)), shared ? BigInt(koffi.address(shared.handle)) : 0n]);
   const views = program.buffers.map((b) => viewArray(b.shared ? shared!.buffer : arena.buffer, b.dtype, b.offset, b.size));
-  let live = true;
+  const held: Held = { native, arena, shared, live: true };
   const check = (): void => {
-    if (!live) throw new Error(`cpu backend: program '${program.name}' was disposed`);
+    if (!held.live) throw new Error(`cpu backend: program '${program.name}' was disposed`);
   };
-  return {
+  const exe: Executable = {
     program,
     fromCache: lib.fromCache,
     write(buf: number, data: TypedArray, elementOffset = 0) {
@@ -92,22 +99,21 @@ export async function loadCpu(program: KernelProgram, options: CpuOptions = {}, 
     },
     async run() {
       check();
-      entry(bases.pointer);
+      entry(basesPointer);
     },
     // No await before the copies: the results are taken before the caller can write the next inputs.
     async runAndRead(bufs: readonly number[]) {
       check();
-      entry(bases.pointer);
+      entry(basesPointer);
       return bufs.map((b) => views[b].slice());
     },
     dispose() {
-      if (!live) return;
-      live = false;
-      free(arena.pointer);
-      free(bases.pointer);
-      native.unload();
+      dropped.unregister(held);
+      release(held);
     },
   };
+  dropped.register(exe, held, held);
+  return exe;
 }
 
 export const cpuBackend: Backend = {
