@@ -3,6 +3,7 @@
  * TensorFlow backend's K.relu/K.elu/K.softmax), looked up by name.
  */
 import type { GraphBuilder, Value } from '../ir/graph.js';
+import { KTensor } from './backend.js';
 import { ownEntry } from './validation.js';
 
 export type Activation = (b: GraphBuilder, x: Value) => Value;
@@ -64,10 +65,37 @@ export const ACTIVATIONS: Readonly<Record<string, Activation>> = {
   exponential,
 };
 
-export type ActivationIdentifier = string | null | undefined | { className?: string; class_name?: string };
+/**
+ * A custom activation, as Keras takes any callable: `x => K.mul(x, K.sigmoid(x))`
+ * over the K namespace (traced into the program), or `(b, x) => Value` over the IR builder.
+ */
+export type CustomActivation = ((x: KTensor) => KTensor) | Activation;
 
-/** Resolves an activation name (or Keras config); unknown names list the valid ones. */
+export type ActivationIdentifier = string | null | undefined | CustomActivation | { className?: string; class_name?: string };
+
+/** A custom activation's name: the function's own, except the one an object key lends an arrow (`activation: x => ...`). */
+function customName(fn: CustomActivation): string {
+  return fn.name && fn.name !== 'activation' ? fn.name : 'custom_activation';
+}
+
+function customActivation(fn: CustomActivation): { name: string; fn: Activation } {
+  const name = customName(fn);
+  if (fn.length === 2) return { name, fn: fn as Activation };
+  if (fn.length !== 1) throw new Error(`Custom activation '${name}' must take one tensor (x => K.relu(x)) or (b, x) over the IR builder; it takes ${fn.length} arguments`);
+  const traced: Activation = (b, x) => {
+    const out = (fn as (x: KTensor) => KTensor)(new KTensor(b, x));
+    if (!(out instanceof KTensor)) throw new Error(`Custom activation '${name}' must return a K tensor, got ${typeof out}`);
+    if (out.shape.length !== x.shape.length || out.shape.some((d, i) => d !== x.shape[i])) {
+      throw new Error(`Custom activation '${name}' must keep its input's shape [${x.shape.join(', ')}], got [${out.shape.join(', ')}]`);
+    }
+    return out.value;
+  };
+  return { name, fn: traced };
+}
+
+/** Resolves an activation name (or Keras config, or a custom function); unknown names list the valid ones. */
 export function getActivation(id: ActivationIdentifier): { name: string; fn: Activation } {
+  if (typeof id === 'function') return customActivation(id);
   const name = id === null || id === undefined ? 'linear' : typeof id === 'string' ? id : (id.className ?? id.class_name ?? '');
   const fn = ownEntry(ACTIVATIONS, name);
   if (!fn) throw new Error(`Unknown activation '${name}'. Valid activations: ${Object.keys(ACTIVATIONS).join(', ')}`);

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sequential, callbacks, layers, optimizers, setBackend, tensor } from '../../src/index.js';
+import { K, type KTensor, Sequential, callbacks, layers, optimizers, setBackend, tensor } from '../../src/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 
 setBackend(TEST_BACKEND);
@@ -119,5 +119,42 @@ describe('item 2: Keras spellings accepted, unknown option keys refused', () => 
     await expect(m.fit(x8, y1, { verbose: 0, callbacks: [new callbacks.ModelCheckpoint(join(dir, 'full.h5'), { saveWeightsOnly: false })] })).rejects.toThrow(/saveWeightsOnly: false asks for whole-model checkpoints, which need model.save/);
     expect(Array.from(m.getWeights()[0].data)).toEqual(Array.from(before));
     expect(() => new callbacks.ModelCheckpoint(path, { save_best: true } as never)).toThrow(/unknown option 'save_best'. Valid options: monitor, verbose, saveBestOnly, saveWeightsOnly, mode, period/);
+  });
+});
+
+describe('item 4: custom activation callables, traced with K', () => {
+  const swishRef = (v: number): number => v / (1 + Math.exp(-v));
+
+  it('Dense takes x => K.mul(x, K.sigmoid(x)) and computes it', async () => {
+    const swish = new Sequential([new layers.Dense(4, { inputShape: [8], activation: (x: KTensor) => K.mul(x, K.sigmoid(x)) })]);
+    const linear = new Sequential([new layers.Dense(4, { inputShape: [8] })]);
+    linear.setWeights(swish.getWeights());
+    const [got, pre] = [await swish.predict(x8), await linear.predict(x8)];
+    expect(got.data).toBeAllClose(Float32Array.from(pre.data, swishRef), { rtol: 1e-5, atol: 1e-6 });
+    expect(swish.layers[0].getConfig().activation).toBe('custom_activation');
+  });
+
+  it('an Activation layer takes a named function, keeps its name, and trains through it', async () => {
+    function softClip(x: KTensor): KTensor {
+      return K.tanh(K.div(x, 2));
+    }
+    const m = new Sequential([new layers.Dense(4, { inputShape: [8] }), new layers.Activation(softClip), new layers.Dense(1)]);
+    expect(m.layers[1].getConfig().activation).toBe('softClip');
+    const inner = new Sequential([new layers.Dense(4, { inputShape: [8] })]);
+    inner.setWeights(m.getWeights().slice(0, 2));
+    const pre = await inner.predict(x8);
+    const head = m.getWeights().slice(2);
+    const out = await m.predict(x8);
+    const want = Array.from({ length: N }, (_, r) => head[1].data[0] + Array.from({ length: 4 }, (_, j) => Math.tanh(pre.data[r * 4 + j] / 2) * head[0].data[j]).reduce((a, b) => a + b, 0));
+    expect(out.data).toBeAllClose(Float32Array.from(want), { rtol: 1e-5, atol: 1e-6 });
+    m.compile({ optimizer: 'adam', loss: 'mse' });
+    const h = await m.fit(x8, y1, { epochs: 20, batchSize: 4, verbose: 0 });
+    expect(h.history.loss[19]).toBeLessThan(h.history.loss[0]);
+  });
+
+  it('a custom activation that changes the shape or returns no tensor is refused by name', async () => {
+    const m = new Sequential([new layers.Dense(4, { inputShape: [8], activation: function squash(x: KTensor) { return K.sum(x, -1, true); } })]);
+    await expect(m.predict(x8)).rejects.toThrow("Custom activation 'squash' must keep its input's shape [16, 4], got [16, 1]");
+    expect(() => new layers.Dense(4, { activation: (a: KTensor, b: KTensor, c: KTensor) => K.add(a, K.add(b, c)) } as never)).toThrow("Custom activation 'custom_activation' must take one tensor (x => K.relu(x)) or (b, x) over the IR builder; it takes 3 arguments");
   });
 });
