@@ -1,0 +1,178 @@
+/**
+ * What compile() was given, in and out of files: Keras 2's `training_config`
+ * ({optimizer_config, loss, metrics, loss_weights, sample_weight_mode}) and
+ * Keras 3's `compile_config` ({optimizer, loss, metrics, loss_weights}), and
+ * the optimizer's state (Keras's optimizer weights: the step counter, every
+ * slot of every trainable weight, the optimizer's scalar globals), so a
+ * loaded model continues training exactly where the saved one stopped.
+ */
+import type { Weight } from '../layers/base.js';
+import { snakeCase } from '../layers/base.js';
+import * as optimizers from '../optimizers.js';
+import type { Tensor } from '../tensor.js';
+import type { CompileArgs } from '../training/trainer.js';
+import { type CustomObjects, resolveFunction } from './custom_objects.js';
+import type { AnyNetwork } from './model_config.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** The parts of the trainer this module reads and restores (Trainer keeps them private to the training loop). */
+interface TrainerView {
+  readonly setup: {
+    readonly optimizer: optimizers.Optimizer;
+    readonly trainable?: readonly Weight[];
+    readonly outputs?: readonly OutputView[];
+  } & Partial<OutputView>;
+  pull(): Promise<void>;
+}
+interface OutputView {
+  readonly name?: string;
+  readonly loss: { readonly name: string };
+  readonly lossWeight: number;
+  readonly timesteps: number;
+  readonly metrics: readonly { readonly name: string }[];
+}
+
+export function trainerOf(model: AnyNetwork): TrainerView | null {
+  return ((model as unknown as { trainer: TrainerView | null }).trainer) ?? null;
+}
+
+function outputsOf(t: TrainerView): readonly OutputView[] {
+  return t.setup.outputs ?? [t.setup as OutputView];
+}
+
+/** Keras 2 training_config of a compiled model (null if not compiled). */
+export function trainingConfigOf(model: AnyNetwork): Obj | null {
+  const t = trainerOf(model);
+  if (!t) return null;
+  const outs = outputsOf(t);
+  const opt = t.setup.optimizer;
+  const one = outs.length === 1;
+  const byOutput = <T>(f: (o: OutputView) => T): T | Obj => (one ? f(outs[0]) : Object.fromEntries(outs.map((o, i) => [o.name ?? `output_${i + 1}`, f(o)])));
+  return {
+    optimizer_config: { class_name: opt.className, config: opt.getConfig() },
+    loss: byOutput((o) => o.loss.name),
+    metrics: one ? outs[0].metrics.map((m) => m.name) : byOutput((o) => o.metrics.map((m) => m.name)),
+    sample_weight_mode: outs.some((o) => o.timesteps > 0) ? 'temporal' : null,
+    loss_weights: one && outs[0].lossWeight === 1 ? null : outs.map((o) => o.lossWeight),
+  };
+}
+
+const OPTIMIZER_KEYS = new Set(['lr', 'learning_rate', 'decay', 'clipnorm', 'clipvalue', 'momentum', 'nesterov', 'rho', 'epsilon', 'beta_1', 'beta_2', 'amsgrad', 'schedule_decay']);
+
+/** An optimizer from {class_name, config} (Keras 2 or 3 spelling); keys Kiln has no use for are dropped. */
+export function optimizerFromConfig(raw: unknown, where: string): optimizers.Optimizer {
+  if (typeof raw === 'string') return optimizers.getOptimizer(raw);
+  if (!isObj(raw) || typeof raw.class_name !== 'string') throw new Error(`${where}: the optimizer config is ${JSON.stringify(raw)}, expected {class_name, config}`);
+  const table = optimizers as unknown as Record<string, unknown>;
+  const make = Object.hasOwn(table, raw.class_name) ? table[raw.class_name] : undefined;
+  if (typeof make !== 'function' || !(make.prototype instanceof optimizers.Optimizer)) {
+    throw new Error(`${where}: unknown optimizer class '${raw.class_name}'. Valid optimizers: SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam`);
+  }
+  const config: Obj = {};
+  for (const [k, v] of Object.entries(isObj(raw.config) ? raw.config : {})) {
+    if (!OPTIMIZER_KEYS.has(k) || v === null || v === undefined) continue;
+    if (typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`${where}: optimizer option ${k} is ${JSON.stringify(v)}, expected a number (schedules are not supported)`);
+    config[k === 'learning_rate' ? 'lr' : k] = v;
+  }
+  if (config.decay === 0) delete config.decay;
+  return new (make as new (c: Obj) => optimizers.Optimizer)(config);
+}
+
+/** A Keras 3 serialized loss or metric ({class_name, config}) or a name, as the Keras 2 name. */
+function keras3Name(v: unknown): unknown {
+  if (!isObj(v)) return v;
+  const config = isObj(v.config) ? v.config : {};
+  if (typeof config.fn === 'string') return config.fn;
+  if (typeof config.name === 'string') return config.name;
+  return snakeCase(String(v.class_name));
+}
+
+function mapNames(v: unknown, objects: CustomObjects | undefined): unknown {
+  if (Array.isArray(v)) return v.map((x) => mapNames(x, objects));
+  if (isObj(v) && !('class_name' in v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapNames(x, objects)]));
+  return resolveFunction(keras3Name(v), objects);
+}
+
+/** compile() arguments from a Keras 2 training_config or Keras 3 compile_config. */
+export function compileArgsFrom(raw: unknown, where: string, objects?: CustomObjects): CompileArgs | null {
+  if (!isObj(raw) || Object.keys(raw).length === 0) return null;
+  const optimizer = optimizerFromConfig(raw.optimizer_config ?? raw.optimizer, `${where} (optimizer)`);
+  if (raw.loss === undefined || raw.loss === null) return null;
+  const args: Obj = { optimizer, loss: mapNames(raw.loss, objects) };
+  if (raw.metrics !== undefined && raw.metrics !== null) args.metrics = mapNames(raw.metrics, objects);
+  if (raw.loss_weights !== undefined && raw.loss_weights !== null) args.lossWeights = raw.loss_weights;
+  if (raw.sample_weight_mode === 'temporal') args.sampleWeightMode = 'temporal';
+  return args as unknown as CompileArgs;
+}
+
+/** Keras 3 compile_config of a compiled model, for `.keras` files. */
+export function compileConfigOf(model: AnyNetwork): Obj | null {
+  const c = trainingConfigOf(model);
+  if (!c) return null;
+  const opt = c.optimizer_config as Obj;
+  const { lr, ...rest } = opt.config as Obj;
+  return {
+    optimizer: { module: 'keras.optimizers', class_name: opt.class_name, config: { name: String(opt.class_name).toLowerCase(), learning_rate: lr, ...rest }, registered_name: null },
+    loss: c.loss, metrics: c.metrics, loss_weights: c.loss_weights, weighted_metrics: null, run_eagerly: false, steps_per_execution: 1, jit_compile: false,
+  };
+}
+
+export interface OptimizerWeight {
+  /** Kiln's state key (slotName / globalName / 'iterations'). */
+  readonly key: string;
+  /** The name written to files. */
+  readonly fileName: string;
+  readonly shape: readonly number[];
+}
+
+/** The optimizer's state in file order: iterations, each slot over all trainable weights (Keras's order), then globals. */
+export function optimizerWeightList(model: AnyNetwork): OptimizerWeight[] {
+  const t = trainerOf(model);
+  if (!t) return [];
+  const opt = t.setup.optimizer;
+  const trainable = t.setup.trainable ?? model.allWeights().filter((w) => w.trainable);
+  const list: OptimizerWeight[] = [{ key: 'iterations', fileName: `${opt.className}/iterations:0`, shape: [] }];
+  for (const s of opt.slotNames) for (const w of trainable) list.push({ key: `${w.name}/${s}`, fileName: `${opt.className}/${w.name.replace(/:0$/, '')}/${s}:0`, shape: w.shape });
+  for (const g of opt.globals) list.push({ key: `optimizer/${g.name}`, fileName: `${opt.className}/${g.name}:0`, shape: [] });
+  return list;
+}
+
+interface StateAccess {
+  state: Map<string, Float32Array | Int32Array>;
+  active: unknown;
+  dirty: boolean;
+}
+
+/** The optimizer state values (after pulling them off the device), in optimizerWeightList order. */
+export async function readOptimizerState(model: AnyNetwork): Promise<{ weight: OptimizerWeight; value: Float32Array }[]> {
+  const t = trainerOf(model);
+  if (!t) return [];
+  await t.pull();
+  const state = (t as unknown as StateAccess).state;
+  const opt = t.setup.optimizer;
+  return optimizerWeightList(model).map((weight) => {
+    const v = state.get(weight.key);
+    const size = weight.shape.reduce((a, b) => a * b, 1);
+    const init = weight.key.startsWith('optimizer/') ? (opt.globals.find((g) => `optimizer/${g.name}` === weight.key)?.init ?? 0) : 0;
+    return { weight, value: v ? Float32Array.from(v) : new Float32Array(size).fill(init) };
+  });
+}
+
+/** Restores optimizer state read from a file; a count or shape that does not fit is reported, and nothing changes. */
+export function restoreOptimizerState(model: AnyNetwork, values: readonly Tensor[], where: string): string | null {
+  const t = trainerOf(model);
+  if (!t) return `${where}: the model is not compiled; optimizer weights ignored`;
+  const list = optimizerWeightList(model);
+  if (values.length !== list.length) return `${where}: the file has ${values.length} optimizer weights, ${t.setup.optimizer.className} here has ${list.length}; the optimizer starts fresh`;
+  for (let i = 0; i < list.length; i++) {
+    const want = list[i].shape.reduce((a, b) => a * b, 1);
+    if (values[i].data.length !== want) return `${where}: optimizer weight ${list[i].fileName} has ${values[i].data.length} values in the file, ${want} expected; the optimizer starts fresh`;
+  }
+  const access = t as unknown as StateAccess;
+  list.forEach((w, i) => access.state.set(w.key, w.key === 'iterations' ? Int32Array.from(values[i].data) : Float32Array.from(values[i].data)));
+  access.active = null;
+  access.dirty = false;
+  return null;
+}
