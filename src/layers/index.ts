@@ -4,9 +4,11 @@ import { checkLayerConfig, describeValue, ownEntry } from '../validation.js';
 import { Activation, ActivityRegularization, Dense, Flatten, InputLayer, Permute, RepeatVector, Reshape } from './core.js';
 import { ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU } from './advanced_activations.js';
 import { AlphaDropout, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D } from './noise.js';
+import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } from './merge.js';
 
-export { Layer, SymbolicTensor } from './base.js';
-export type { KShape, LayerArgs, Weight } from './base.js';
+export { Layer, Node, SymbolicTensor } from './base.js';
+export type { CallContext, KShape, LayerArgs, Weight } from './base.js';
+export { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 export {
   Activation, ActivityRegularization, AlphaDropout, Dense, Dropout, ELU, Flatten, GaussianDropout, GaussianNoise, InputLayer, LeakyReLU, PReLU, Permute,
   ReLU, RepeatVector, Reshape, Softmax, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, ThresholdedReLU,
@@ -37,6 +39,14 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   ThresholdedReLU: (c) => new ThresholdedReLU(c),
   ReLU: (c) => new ReLU(c),
   Softmax: (c) => new Softmax(c),
+  Add: (c) => new Add(c),
+  Subtract: (c) => new Subtract(c),
+  Multiply: (c) => new Multiply(c),
+  Average: (c) => new Average(c),
+  Maximum: (c) => new Maximum(c),
+  Minimum: (c) => new Minimum(c),
+  Concatenate: (c) => new Concatenate(c),
+  Dot: (c) => new Dot(c.axes as number | number[], c),
 };
 
 export function layerFromConfig(className: string, config: Config): Layer {
