@@ -10,6 +10,9 @@ import { type BackendName, type CompiledGraph, type CompileStats, checkBackendNa
 import { SharedState } from '../../runtime/shared_state.js';
 import { type CallContext, type KShape, Layer, type Node, type SymbolicTensor, type Weight, shapeText } from '../layers/base.js';
 import { Tensor } from '../tensor.js';
+import type { SaveModelOptions } from '../io/options.js';
+import type { LoadWeightsOptions } from '../io/weight_match.js';
+import { stringify as stringifyYAML } from 'yaml';
 import { summaryLines } from './summary.js';
 import { checkGeneratorArgs, checkInputShape, checkPredictArgs } from '../validation.js';
 import type { History } from '../callbacks.js';
@@ -444,16 +447,27 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     return unwrap(this.outputs.map((_, i) => concatRows(parts.map((p) => p[i])))) as Out;
   }
 
-  /** Writes the weights in Keras 2's HDF5 layout, atomically (Keras's save_weights). */
+  /** Writes the weights (Keras's save_weights): Keras 2's HDF5 layout, or Keras 3's for a `.weights.h5` path; atomic. */
   async saveWeights(path: string): Promise<void> {
     const { saveWeightsFile } = await import('../weights_file.js');
-    await saveWeightsFile(path, this.layers);
+    await saveWeightsFile(path, this.layers, this.name);
   }
 
-  /** Reads weights written by saveWeights or by Keras's save_weights, matching layers by name. */
-  async loadWeights(path: string): Promise<void> {
+  /** Reads weights saved by Kiln or Keras 2/3: layer by layer in order, or `byName`; `skipMismatch` skips layers that do not fit. */
+  async loadWeights(path: string, options: LoadWeightsOptions = {}): Promise<void> {
     const { loadWeightsFile } = await import('../weights_file.js');
-    await loadWeightsFile(path, this.layers);
+    await loadWeightsFile(path, this.layers, options);
+  }
+
+  /** Saves the whole model (Keras's model.save): config, weights, training config, optimizer state; the extension picks the format (.h5, .keras, .json). */
+  async save(path: string, options: SaveModelOptions = {}): Promise<void> {
+    const { saveModel } = await import('../io/load_model.js');
+    await saveModel(this as never, path, options);
+  }
+
+  /** The model's Keras 2 config as YAML (Keras's to_yaml); load it with modelFromYAML. */
+  toYAML(): string {
+    return stringifyYAML(JSON.parse((this as unknown as { toJSON(): string }).toJSON()));
   }
 
   /** Releases compiled programs (native code and arenas); the layers keep their weights. */
