@@ -3,10 +3,11 @@
  * as for the CPU backend) compiled once per CPU feature level with a fixed
  * -mcpu instead of `native`, so a bundle built on one x86-64 machine runs on
  * any other that has the level's features. The runtime picks the best level
- * at load (runtime/bundle/node_cpu.ts).
+ * at load (runtime/bundle/node_cpu.ts). Each object is also a Node-API
+ * addon (napi_shim.ts), so loading it needs no FFI package.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +15,7 @@ import type { KernelProgram } from '../../ir/kernel.js';
 import type { VectorBits } from '../llvm/host.js';
 import llvm from '../llvm/llvm.js';
 import { emitProgram } from '../llvm/module.js';
+import { NAPI_SHIM_C } from './napi_shim.js';
 
 const run = promisify(execFile);
 
@@ -41,8 +43,8 @@ export function cpuLevels(names: readonly string[]): CpuLevel[] {
   });
 }
 
-/** Shared libraries the objects need loaded globally first (OpenMP's runtime). */
-export const NATIVE_LIBRARIES = ['libgomp.so.1'];
+/** Shared libraries the objects link (the runtime names them when one is missing). */
+export const NATIVE_LIBRARIES = ['libgomp.so.1', 'libmvec.so.1'];
 
 async function tool(cmd: string, args: string[]): Promise<void> {
   try {
@@ -62,7 +64,9 @@ export async function compileNativeLevel(program: KernelProgram, level: CpuLevel
     llvm.WriteBitcodeToFile(emitProgram(program, threads, level.vectorBits), f('bc'));
     await tool('opt-14', ['-O3', `-mcpu=${level.mcpu}`, '-vector-library=LIBMVEC-X86', f('bc'), '-o', f('opt.bc')]);
     await tool('llc-14', ['-O3', `-mcpu=${level.mcpu}`, '-filetype=obj', '-relocation-model=pic', f('opt.bc'), '-o', f('o')]);
-    await tool('cc', ['-shared', '-s', '-o', f('so'), f('o'), '-lgomp', '-lmvec', '-lm']);
+    writeFileSync(f('c'), NAPI_SHIM_C);
+    await tool('cc', ['-O2', '-fPIC', '-c', f('c'), '-o', f('shim.o')]);
+    await tool('cc', ['-shared', '-s', '-o', f('so'), f('o'), f('shim.o'), '-lgomp', '-lmvec', '-lm']);
     return new Uint8Array(readFileSync(f('so')));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,20 +10,23 @@ import type { LoweredProgram } from '../../passes/lower.js';
 import { SharedState } from '../../runtime/shared_state.js';
 import type { BufferSlot, TensorSpec, WeightEntry } from '../../runtime/bundle/manifest.js';
 import type { Network } from '../../src/models/network.js';
-import { Model } from '../../src/models/model.js';
+import type { SymbolicTensor } from '../../src/layers/base.js';
+import { paramNames } from '../../src/training/standardize.js';
 
 export interface BundleProgram {
   readonly batch: number;
   readonly program: LoweredProgram;
-  readonly input: BufferSlot;
-  readonly output: BufferSlot;
+  /** By the model's input names. */
+  readonly inputs: Readonly<Record<string, BufferSlot>>;
+  /** In the order of the model's outputs. */
+  readonly outputs: readonly BufferSlot[];
 }
 
 export interface ModelPrograms {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   readonly weights: { readonly bytes: Uint8Array; readonly entries: readonly WeightEntry[] };
-  /** Programs per batch size, for byte-sized bools (node-cpu, wasm) and 32-bit bools (webgpu). */
+  /** The predict program at a batch size, for byte-sized bools (node-cpu, wasm) or 32-bit bools (webgpu). */
   build(batch: number, wideBool: boolean): BundleProgram;
 }
 
@@ -31,12 +34,9 @@ export function slotOf(b: BufferDecl): BufferSlot {
   return { offset: b.offset, size: b.size, dtype: b.dtype, shape: b.shape, shared: !!b.shared };
 }
 
-/** Keras's names: a Model's Input layer; a Sequential's `<first layer>_input`; outputs by their layer's name. */
-export function ioNames(net: Network): { input: string; output: string } {
-  if (net instanceof Model) return { input: net.inputs[0].layer.name, output: net.outputs[0].layer.name };
-  const layers = net.layers;
-  if (layers.length === 0) throw new Error(`codegen/bundle: model '${net.name}' has no layers`);
-  return { input: `${layers[0].name}_input`, output: layers[layers.length - 1].name };
+/** Keras's names: inputs by their InputLayer (a Sequential's is `<first layer>_input`), outputs by their layer. */
+function tensorSpecs(tensors: readonly SymbolicTensor[]): TensorSpec[] {
+  return tensors.map((t) => ({ name: t.layer.name, shape: [null, ...(t.shape.slice(1) as (number | null)[])], dtype: 'float32' }));
 }
 
 export function modelPrograms(net: Network): ModelPrograms {
@@ -48,16 +48,24 @@ export function modelPrograms(net: Network): ModelPrograms {
     new Float32Array(bytes.buffer, offset, w.value.length).set(w.value);
     return { name: w.name, offset, shape: [...w.shape], dtype: 'float32' as const };
   });
-  const names = ioNames(net);
+  const inputs = tensorSpecs(net.inputs);
+  const outputs = tensorSpecs(net.outputs);
+  const dup = inputs.concat(outputs).find((t, i, all) => all.findIndex((u) => u.name === t.name) !== i);
+  if (dup) throw new Error(`codegen/bundle: model '${net.name}' names two of its inputs or outputs '${dup.name}'; bundles address them by name`);
+  const params = paramNames('input', inputs.length);
   return {
-    inputs: [{ name: names.input, shape: [null, ...(net.inputShape.slice(1) as (number | null)[])], dtype: 'float32' }],
-    outputs: [{ name: names.output, shape: [null, ...(net.outputShape.slice(1) as (number | null)[])], dtype: 'float32' }],
+    inputs,
+    outputs,
     weights: { bytes, entries },
     build(batch, wideBool) {
       const { program } = compileToProgram(net.buildGraph(batch), { name: `${net.name}_b${batch}`, shared: state.layout, wideBool });
-      const input = program.params.get('input');
-      if (input === undefined || program.outputs.length !== 1) throw new Error(`codegen/bundle: the batch-${batch} program of '${net.name}' has ${input === undefined ? 'no input' : `${program.outputs.length} outputs`}; bundles hold one-input, one-output models`);
-      return { batch, program, input: slotOf(program.buffers[input]), output: slotOf(program.buffers[program.outputs[0]]) };
+      const slots = params.map((p, i) => {
+        const buf = program.params.get(p);
+        if (buf === undefined) throw new Error(`codegen/bundle: the batch-${batch} program of '${net.name}' has no param '${p}' for input '${inputs[i].name}'`);
+        return [inputs[i].name, slotOf(program.buffers[buf])] as const;
+      });
+      if (program.outputs.length !== outputs.length) throw new Error(`codegen/bundle: the batch-${batch} program of '${net.name}' has ${program.outputs.length} outputs, the model ${outputs.length}`);
+      return { batch, program, inputs: Object.fromEntries(slots), outputs: program.outputs.map((b) => slotOf(program.buffers[b])) };
     },
   };
 }

@@ -46,13 +46,13 @@ export function checkBatchSizes(sizes: readonly number[]): number[] {
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
-function common(p: BundleProgram, kind: 'predict', inputName: string) {
+function common(p: BundleProgram, kind: 'predict') {
   return {
     kind,
     batch: p.batch,
     arenaBytes: p.program.arenaBytes,
-    inputs: { [inputName]: p.input },
-    outputs: [p.output],
+    inputs: p.inputs,
+    outputs: p.outputs,
     kernels: p.program.kernels.map((k) => ({ name: k.name, summary: kernelSummary(p.program, k) })),
   };
 }
@@ -64,7 +64,6 @@ export async function writeBundle(net: Network, options: BundleOptions): Promise
   const threads = options.threads ?? 4;
   const log = options.log ?? (() => undefined);
   const models = modelPrograms(net);
-  const inputName = models.inputs[0].name;
   const files = new Map<string, Uint8Array | string>();
   const programs: ProgramSpec[] = [];
   for (const batch of batchSizes) {
@@ -74,12 +73,12 @@ export async function writeBundle(net: Network, options: BundleOptions): Promise
       if (targets.includes('node-cpu')) {
         const objects = await Promise.all(levels.map((l) => compileNativeLevel(p.program, l, threads)));
         levels.forEach((l, i) => files.set(`${stem}.${l.level}.so`, objects[i]));
-        programs.push({ target: 'node-cpu', ...common(p, 'predict', inputName), levels: levels.map((l) => ({ level: l.level, features: l.features, file: `${stem}.${l.level}.so` })) });
+        programs.push({ target: 'node-cpu', ...common(p, 'predict'), levels: levels.map((l) => ({ level: l.level, features: l.features, file: `${stem}.${l.level}.so` })) });
         log(`node-cpu batch ${batch}: ${levels.map((l) => l.level).join(', ')}`);
       }
       if (targets.includes('wasm')) {
         files.set(`${stem}.wasm`, await compileWasm(p.program));
-        programs.push({ target: 'wasm', ...common(p, 'predict', inputName), file: `${stem}.wasm` });
+        programs.push({ target: 'wasm', ...common(p, 'predict'), file: `${stem}.wasm` });
         log(`wasm batch ${batch}`);
       }
     }
@@ -90,7 +89,7 @@ export async function writeBundle(net: Network, options: BundleOptions): Promise
         return { name: w.name, code: w.code, groups: w.groups, bindings: w.bindings.map((b) => ({ binding: b.binding, space: b.space, offset: b.offset, size: b.size })) };
       });
       files.set(`${stem}.wgsl.json`, `${JSON.stringify(kernels)}\n`);
-      programs.push({ target: 'webgpu', ...common(p, 'predict', inputName), file: `${stem}.wgsl.json` });
+      programs.push({ target: 'webgpu', ...common(p, 'predict'), file: `${stem}.wgsl.json` });
       log(`webgpu batch ${batch}`);
     }
   }

@@ -1,17 +1,22 @@
 /**
- * node-cpu: the bundle's native shared objects, loaded with koffi. A bundle
- * holds one object per CPU feature level (AVX-512, AVX2); the best level
- * whose features the CPU has (per /proc/cpuinfo) is loaded, and a CPU with
- * none is refused naming the features it lacks. The objects link only libc,
- * libm, libmvec and libgomp: no LLVM at run time.
+ * node-cpu: the bundle's native objects, each a Node-API addon (see
+ * codegen/bundle/napi_shim.ts) loaded with process.dlopen: no FFI package,
+ * no LLVM. A bundle holds one object per CPU feature level (AVX-512, AVX2);
+ * the best level whose features the CPU has (per /proc/cpuinfo) is loaded,
+ * and a CPU with none is refused naming the features it lacks. Arenas are
+ * ArrayBuffers the runtime owns, used from their first 64-byte boundary.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { type Engine, type LoadedProgram, viewOf } from './engine.js';
 import type { BufferSlot, Manifest, NativeLevel, NativeProgram, ProgramSpec } from './manifest.js';
 import type { BundleSource } from './source.js';
 
 const ALIGN = 64;
+
+interface NativeAddon {
+  run(arena: ArrayBuffer, arenaOffset: number, shared: ArrayBuffer, sharedOffset: number): void;
+  misalignment(buffer: ArrayBuffer): number;
+}
 
 export function hostCpuFlags(): string[] {
   try {
@@ -29,7 +34,7 @@ export function chooseLevel(levels: readonly NativeLevel[], flags: readonly stri
   if (fit) return fit;
   const lowest = levels[levels.length - 1];
   const missing = lowest ? lowest.features.filter((f) => !have.has(f)) : [];
-  throw new Error(`kiln runtime: ${where}: this CPU lacks ${missing.join(', ')}, which the bundle's lowest native level (${lowest?.level}) needs; load the bundle with { target: 'wasm' } or compile it with another --cpu-levels`);
+  throw new Error(`kiln runtime: ${where}: this CPU lacks ${missing.join(', ')}, which the bundle's lowest native level (${lowest?.level}) needs; load the bundle with { target: 'wasm' } or compile it with other --cpu-levels`);
 }
 
 export interface NodeCpuOptions {
@@ -37,35 +42,30 @@ export interface NodeCpuOptions {
   readonly cpuFlags?: readonly string[];
 }
 
-type Koffi = typeof import('koffi');
+/** An ArrayBuffer with `bytes` usable from a 64-byte boundary. */
+function alignedBuffer(addon: NativeAddon, bytes: number): { buffer: ArrayBuffer; offset: number } {
+  const buffer = new ArrayBuffer(Math.max(bytes, 1) + ALIGN);
+  return { buffer, offset: (ALIGN - addon.misalignment(buffer)) % ALIGN };
+}
+
+function openAddon(path: string, where: string, libraries: readonly string[]): NativeAddon {
+  const module = { exports: {} as NativeAddon };
+  try {
+    process.dlopen(module, path);
+  } catch (e) {
+    const message = (e as Error).message;
+    const lib = libraries.find((l) => message.includes(l));
+    throw new Error(`kiln runtime: cannot load ${where}: ${lib ? `the system library ${lib} is missing (Debian: libgomp1 for libgomp, libc6 for libmvec)` : message}`);
+  }
+  return module.exports;
+}
 
 export async function nodeCpuEngine(source: BundleSource, manifest: Manifest, weights: Uint8Array, options: NodeCpuOptions = {}): Promise<Engine> {
   if (manifest.cpu && manifest.cpu.arch !== process.arch) throw new Error(`kiln runtime: ${source.where}: the native objects are for ${manifest.cpu.arch}, this machine is ${process.arch}; load the bundle with { target: 'wasm' }`);
   const natives = manifest.programs.filter((p): p is NativeProgram => p.target === 'node-cpu');
   if (natives.length === 0) throw new Error(`kiln runtime: ${source.where} has no node-cpu programs (targets: ${manifest.targets.join(', ')})`);
   const level = chooseLevel(natives[0].levels, options.cpuFlags ?? hostCpuFlags(), source.where);
-  let koffi: Koffi;
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  } catch {
-    throw new Error("kiln runtime: the node-cpu target needs the 'koffi' package (npm install koffi), or load the bundle with { target: 'wasm' }");
-  }
-  const libc = koffi.load('libc.so.6');
-  // Held for the life of the process: libgomp's worker threads outlive any one program.
-  for (const lib of manifest.cpu?.libraries ?? []) koffi.load(lib);
-  const alignedAlloc = libc.func('void *aligned_alloc(size_t alignment, size_t size)');
-  const memset = libc.func('void *memset(void *s, int c, size_t n)');
-  const free = libc.func('void free(void *ptr)');
-  const block = (bytes: number): { pointer: unknown; buffer: ArrayBuffer } => {
-    const size = Math.ceil(Math.max(bytes, ALIGN) / ALIGN) * ALIGN;
-    const pointer: unknown = alignedAlloc(ALIGN, size);
-    if (!pointer) throw new Error(`kiln runtime: could not allocate ${size} bytes`);
-    memset(pointer, 0, size);
-    return { pointer, buffer: koffi.view(pointer, size) as ArrayBuffer };
-  };
-  const shared = block(weights.byteLength);
-  new Uint8Array(shared.buffer, 0, weights.byteLength).set(weights);
-  const loaded: LoadedProgram[] = [];
+  let shared: { buffer: ArrayBuffer; offset: number } | null = null;
   return {
     description: `node-cpu ${level.level}`,
     async load(spec: ProgramSpec): Promise<LoadedProgram> {
@@ -73,35 +73,25 @@ export async function nodeCpuEngine(source: BundleSource, manifest: Manifest, we
       const file = spec.levels.find((l) => l.level === level.level)?.file;
       if (!file) throw new Error(`kiln runtime: ${source.where}: the batch-${spec.batch} ${spec.kind} program has no ${level.level} object`);
       const path = await source.path(file);
-      const lib = koffi.load(path!);
-      const entry = lib.func('void kiln_run(void *bases)');
-      const arena = block(spec.arenaBytes);
-      const bases = block(16);
-      new BigUint64Array(bases.buffer, 0, 2).set([BigInt(koffi.address(arena.pointer)), BigInt(koffi.address(shared.pointer))]);
-      const view = (slot: BufferSlot) => viewOf(slot.shared ? shared.buffer : arena.buffer, slot.dtype, slot.offset, slot.size);
-      let live = true;
-      const program: LoadedProgram = {
+      if (!path) throw new Error(`kiln runtime: ${source.where}: native objects load from a folder on disk, not a URL`);
+      const addon = openAddon(path, `${source.where}/${file}`, manifest.cpu?.libraries ?? []);
+      if (!shared) {
+        shared = alignedBuffer(addon, weights.byteLength);
+        new Uint8Array(shared.buffer, shared.offset, weights.byteLength).set(weights);
+      }
+      const weightsArena = shared;
+      const arena = alignedBuffer(addon, spec.arenaBytes);
+      const view = (slot: BufferSlot) => (slot.shared ? viewOf(weightsArena.buffer, slot.dtype, weightsArena.offset + slot.offset, slot.size) : viewOf(arena.buffer, slot.dtype, arena.offset + slot.offset, slot.size));
+      return {
         spec,
         write: (slot, data) => view(slot).set(data),
-        run: async () => {
-          if (!live) throw new Error('kiln runtime: the model was disposed');
-          entry(bases.pointer);
-        },
+        run: async () => addon.run(arena.buffer, arena.offset, weightsArena.buffer, weightsArena.offset),
         read: async (slot) => view(slot).slice(),
-        dispose() {
-          if (!live) return;
-          live = false;
-          free(arena.pointer);
-          free(bases.pointer);
-          lib.unload();
-        },
+        dispose: () => undefined,
       };
-      loaded.push(program);
-      return program;
     },
-    dispose() {
-      for (const p of loaded) p.dispose();
-      free(shared.pointer);
+    dispose: () => {
+      shared = null;
     },
   };
 }
