@@ -22,6 +22,5 @@ export * as regularizers from './regularizers.js';
 export { maxNorm as max_norm, minMaxNorm as min_max_norm, nonNeg as non_neg, unitNorm as unit_norm } from './regularizers.js';
 export type { CompileArgs, EvaluateArgs, FitArgs } from './training/trainer.js';
 export * as utils from './utils.js';
-import * as fashion_mnist from './datasets/fashion_mnist.js';
-export const datasets = { fashion_mnist };
+export { datasets } from './datasets/index.js';
 export { activations, initializers, layers };

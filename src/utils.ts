@@ -25,3 +25,6 @@ export function normalize(x: Tensor, order = 2): Tensor {
   }
   return new Tensor(out, x.shape);
 }
+
+export { Sequence } from './training/generators.js';
+export { getFile, validateFile } from './datasets/get_file.js';
