@@ -158,3 +158,47 @@ describe('item 4: custom activation callables, traced with K', () => {
     expect(() => new layers.Dense(4, { activation: (a: KTensor, b: KTensor, c: KTensor) => K.add(a, K.add(b, c)) } as never)).toThrow("Custom activation 'custom_activation' must take one tensor (x => K.relu(x)) or (b, x) over the IR builder; it takes 3 arguments");
   });
 });
+
+describe('item 3: scalar losses and metrics, as Keras takes them', () => {
+  // The Keras documentation's example metric.
+  const meanPred = function mean_pred(_yTrue: KTensor, yPred: KTensor): KTensor {
+    return K.mean(yPred);
+  };
+  const model = (): Sequential => new Sequential([new layers.Dense(1, { inputShape: [8], kernelInitializer: { className: 'glorot_uniform', config: { seed: 5 } } })]);
+
+  it('a scalar metric is reported per batch and averaged over batches weighted by their size (partial batches unpadded)', async () => {
+    const m = model();
+    m.compile({ optimizer: 'sgd', loss: 'mse', metrics: [meanPred] });
+    expect(m.metricsNames).toEqual(['loss', 'mean_pred']);
+    const pred = await m.predict(x8);
+    const mean = pred.data.reduce((a, b) => a + b, 0) / N;
+    // Batches of 6, 6 and 4: the size-weighted mean of the batch means is the mean over all samples.
+    const [, got] = (await m.evaluate(x8, y1, { batchSize: 6, verbose: 0 })) as number[];
+    expect(got).toBeCloseTo(mean, 5);
+    const sizes: number[] = [];
+    const seen: number[] = [];
+    await m.fit(x8, y1, { epochs: 1, batchSize: 6, shuffle: false, verbose: 0, callbacks: [new callbacks.LambdaCallback({ onBatchEnd: (_b, logs) => void (sizes.push(logs.size), seen.push(logs.mean_pred)) })] });
+    expect(sizes).toEqual([6, 6, 4]);
+    // The first batch's value comes before any update: the mean of the first 6 predictions.
+    expect(seen[0]).toBeCloseTo(pred.data.slice(0, 6).reduce((a, b) => a + b, 0) / 6, 5);
+  });
+
+  it('a scalar loss trains and evaluates like the per-sample one it averages', async () => {
+    const scalarMse = (yTrue: KTensor, yPred: KTensor): KTensor => K.mean(K.square(K.sub(yPred, yTrue)));
+    const a = model();
+    const b = model();
+    b.setWeights(a.getWeights());
+    a.compile({ optimizer: new optimizers.SGD(0.1), loss: scalarMse });
+    b.compile({ optimizer: new optimizers.SGD(0.1), loss: 'mse' });
+    expect((await a.evaluate(x8, y1, { batchSize: 5, verbose: 0 })) as number).toBeCloseTo((await b.evaluate(x8, y1, { batchSize: 5, verbose: 0 })) as number, 5);
+    await a.fit(x8, y1, { epochs: 2, batchSize: 5, shuffle: false, verbose: 0 });
+    await b.fit(x8, y1, { epochs: 2, batchSize: 5, shuffle: false, verbose: 0 });
+    expect(a.getWeights()[0].data).toBeAllClose(b.getWeights()[0].data, { rtol: 1e-5, atol: 1e-6 });
+  });
+
+  it('a metric of another shape is refused, naming it', async () => {
+    const m = model();
+    m.compile({ optimizer: 'sgd', loss: 'mse', metrics: [function per_feature(_t: KTensor, p: KTensor) { return K.mean(p, 0); }] });
+    await expect(m.evaluate(x8, y1, { verbose: 0 })).rejects.toThrow('The metric per_feature must give one value per sample (shape [16, ...]) or one scalar for the batch, got shape [1]');
+  });
+});
