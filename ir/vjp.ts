@@ -80,16 +80,20 @@ function unslice(b: GraphBuilder, g: Value, shape: Shape, begin: readonly number
   return b.pad(v, low, high, 0);
 }
 
-/** Overlapping windows add up: each window offset's cotangent is scattered back with the strides, shifted by offset * dilation. */
-function windowVjp(b: GraphBuilder, { inputs: [x], attrs, g }: VjpArgs<AttrsMap['window']>): Value[] {
-  const r = x.shape.length;
+/**
+ * Overlapping windows add up: the inverse of `window` over an input of
+ * `shape`, each window offset's slab scattered back with the strides, shifted
+ * by offset * dilation (window's vjp, and the core of transposed convolution).
+ */
+export function scatterWindows(b: GraphBuilder, g: Value, shape: Shape, attrs: AttrsMap['window']): Value {
+  const r = shape.length;
   const positions = g.shape.slice(0, r);
   const parts: Value[] = [];
   forEachIndex(attrs.size, (_f, k) => {
     const at = b.slice(g, [...positions.map(() => 0), ...k], [...positions, ...k.map(() => 1)]);
-    parts.push(unslice(b, b.reshape(at, positions), x.shape, k.map((o, a) => o * attrs.dilations[a]), attrs.strides));
+    parts.push(unslice(b, b.reshape(at, positions), shape, k.map((o, a) => o * attrs.dilations[a]), attrs.strides));
   });
-  return [parts.reduce((sum, p) => b.add(sum, p))];
+  return parts.reduce((sum, p) => b.add(sum, p));
 }
 
 function matmulVjp(b: GraphBuilder, { inputs: [x, y], attrs: { transposeA: ta, transposeB: tb }, g }: VjpArgs<AttrsMap['matmul']>): Value[] {
@@ -179,6 +183,6 @@ export const VJP: VjpTable = {
   },
   gather: gatherVjp,
   pad: (b, { inputs: [x], attrs, g }) => [b.slice(g, attrs.low, x.shape)],
-  window: windowVjp,
+  window: (b, { inputs: [x], attrs, g }) => [scatterWindows(b, g, x.shape, attrs)],
   matmul: matmulVjp,
 };

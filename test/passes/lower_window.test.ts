@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../ir/graph.js';
 import { printProgram } from '../../ir/print_kernel.js';
 import { lower } from '../../passes/lower.js';
+import { convolve, windowGeometry } from '../../ir/convolution.js';
 import { text } from '../helpers/graphs.js';
 
 const kernelsOf = (p: ReturnType<typeof lower>): string => printProgram(p).split('\n').filter((l) => !l.startsWith('buffer') && !l.startsWith('program')).join('\n');
@@ -45,5 +46,16 @@ describe('lowering pads and windows', () => {
       full %5@0+[1] = neg(x@-1+[1] if 0<=0+[1]<3 && 0<=-1+[1]<2 else 0)
       loop p_k2_neg outer=[5] inner=[]
       full %6@0+[1] = neg(%3@0+[1] if 0<=0+[1]<3 else 1)`));
+  });
+
+  it('a same-padded, strided 2-d convolution is one kernel: no padded copy, no im2col tensor', () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [2, 7, 6, 3]);
+    const w = b.param('w', [3, 3, 3, 4], 'float32', 'weight');
+    const y = convolve(b, x, w, windowGeometry('same', [7, 6], [3, 3], [2, 2], [1, 1]));
+    const p = lower(b.build([b.maximum(y, 0)]), 'p');
+    expect(p.kernels.map((k) => (k.kind === 'loop' ? `${k.name} outer=[${k.outer}] inner=[${k.inner}]` : k.name))).toEqual(['p_k0_maximum outer=[2,4,3,4] inner=[3,3,3]']);
+    // Height pads 1 before (total 2), width 0 before and 1 after (total 1), as TensorFlow does.
+    expect(printProgram(p)).toContain('acc0 = sum mul(x@-18+[126,36,6,0,18,3,1] if 0<=-1+[0,2,0,0,1,0,0]<7 && 0<=0+[0,0,2,0,0,1,0]<6 else 0, w@0+[0,0,0,1,36,12,4])');
   });
 });

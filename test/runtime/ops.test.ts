@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type TypedArray, allocArray, isFloat } from '../../ir/dtype.js';
-import { type Graph, GraphBuilder } from '../../ir/graph.js';
+import { type Graph, GraphBuilder, type Value } from '../../ir/graph.js';
+import { convolve, depthwiseConvolve, pool, transposedConvolve, windowGeometry } from '../../ir/convolution.js';
 import { interpret } from '../../ir/interpret.js';
 import { compileForTest, compileKernelInterpreted, TEST_BACKEND } from '../helpers/backend.js';
 import { at, atBroadcast, broadcastShape, closeTo, make, rng } from '../helpers/nd.js';
@@ -180,6 +181,47 @@ describe('pads and windows over random shapes, empty valid ranges included', () 
     });
   });
   it(`window gradients on backend '${TEST_BACKEND}' match the interpreter`, () => check((g) => compileForTest(g, 'window_grads'), gradGraph, gradWant));
+});
+
+describe('convolutions and pools compiled, with their gradients', () => {
+  // The interpreter is checked against naive loops in test/ir/convolution.test.ts; here the backends follow it.
+  const draw = rng(99);
+  const b = new GraphBuilder();
+  const data = new Map<string, TypedArray>();
+  const param = (name: string, shape: number[]): Value => {
+    data.set(name, Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => draw() * 2 - 1));
+    return b.param(name, shape);
+  };
+  const x = param('x', [2, 9, 8, 3]);
+  const x1 = param('x1', [3, 11, 2]);
+  const outs = [
+    convolve(b, x, param('k_same', [4, 3, 3, 5]), windowGeometry('same', [9, 8], [4, 3], [2, 3], [1, 1])),
+    convolve(b, x, param('k_dil', [3, 3, 3, 2]), windowGeometry('valid', [9, 8], [3, 3], [1, 1], [2, 2])),
+    convolve(b, x1, param('k_causal', [3, 2, 4]), windowGeometry('causal', [11], [3], [1], [2])),
+    depthwiseConvolve(b, x, param('k_dw', [3, 3, 3, 2]), windowGeometry('same', [9, 8], [3, 3], [2, 2], [1, 1])),
+    pool(b, x, 'max', windowGeometry('same', [9, 8], [3, 3], [2, 2], [1, 1])),
+    pool(b, x, 'avg', windowGeometry('same', [9, 8], [2, 3], [2, 2], [1, 1])),
+    transposedConvolve(b, param('xt', [2, 5, 4, 3]), param('k_t', [3, 3, 2, 3]), windowGeometry('same', [10, 8], [3, 3], [2, 2], [1, 1]), [10, 8]),
+  ];
+  const forward = b.build(outs);
+  const loss = b.build([outs.map((o, i) => b.sum(b.mul(o, param(`r${i}`, [...o.shape])))).reduce((p, q) => b.add(p, q))]);
+  const wrt = ['x', 'x1', 'k_same', 'k_dil', 'k_causal', 'k_dw', 'xt', 'k_t'];
+  const { builder, grads } = grad(loss, 0, wrt);
+  const backward = builder.build(grads);
+
+  const check = async (compile: (g: Graph, name: string) => Promise<{ write: (n: string, d: TypedArray) => void; run: () => Promise<TypedArray[]> }>, g: Graph, name: string): Promise<void> => {
+    const want = interpret(g, data);
+    const exe = await compile(g, name);
+    const params = new Set(g.nodes.flatMap((n) => (n.op === 'param' ? [(n.attrs as { name: string }).name] : [])));
+    for (const [n, d] of data) if (params.has(n)) exe.write(n, d);
+    const got = await exe.run();
+    // Sums of up to a few hundred float32 products of magnitude <= 1.
+    want.forEach((w, i) => expect(got[i], `${name} output ${i}`).toBeAllClose(w, { rtol: 1e-4, atol: 1e-5 }));
+  };
+  it('forward: the kernel IR run in JS', () => check(compileKernelInterpreted, forward, 'conv_fwd'));
+  it(`forward: backend '${TEST_BACKEND}'`, () => check(compileForTest, forward, 'conv_fwd'));
+  it('gradients: the kernel IR run in JS', () => check(compileKernelInterpreted, backward, 'conv_grad'));
+  it(`gradients: backend '${TEST_BACKEND}'`, () => check(compileForTest, backward, 'conv_grad'));
 });
 
 it('toBeAllClose rejects values outside the tolerance', () => {
