@@ -1,8 +1,9 @@
 /** keras.utils: toCategorical and normalize. */
-import { Tensor } from './tensor.js';
+import { type NestedArray, Tensor, type TypedArray, toTensor } from './tensor.js';
 
-/** One-hot float32 rows for integer class labels (Keras's to_categorical). */
-export function toCategorical(y: Tensor, numClasses?: number): Tensor {
+/** One-hot float32 rows for integer class labels (Keras's to_categorical): a Tensor, typed array or (nested) plain array. */
+export function toCategorical(labelsIn: Tensor | TypedArray | NestedArray, numClasses?: number): Tensor {
+  const y = labelsIn instanceof Tensor ? labelsIn : toTensor(labelsIn);
   const labels = Array.from(y.data, Number);
   const classes = numClasses ?? Math.max(...labels) + 1;
   const out = new Float32Array(labels.length * classes);
