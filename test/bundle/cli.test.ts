@@ -1,0 +1,120 @@
+/** The kiln command, run in-process through main(): each subcommand's output and files, --help, and plain errors with exit code 1. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../cli/kiln.js';
+import { parseNpy, toNpy } from '../../cli/npy.js';
+import { tensor } from '../../src/index.js';
+import { images, mnistMlp } from './helpers.js';
+
+async function kiln(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'kiln-cli-'));
+const json = join(dir, 'mnist_mlp.json');
+const weights = join(dir, 'mnist_mlp.h5');
+const rows = 3;
+let want: Float32Array;
+
+beforeAll(async () => {
+  const model = mnistMlp();
+  writeFileSync(json, model.toJSON());
+  await model.saveWeights(weights);
+  writeFileSync(join(dir, 'x.npy'), toNpy(images(rows), [rows, 784]));
+  want = (await model.predict(tensor(images(rows), [rows, 784]))).data as Float32Array;
+});
+
+describe('kiln command', () => {
+  it('summary prints the Keras table of a JSON model', async () => {
+    const r = await kiln('summary', json);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('dense_1 (Dense)');
+    expect(r.out).toContain('Total params: 669,706');
+  });
+
+  it('plot writes an SVG through dot, with Keras labels and shape tables', async () => {
+    const svg = join(dir, 'model.svg');
+    const r = await kiln('plot', json, '--to-file', svg, '--show-shapes');
+    expect(r.code).toBe(0);
+    const text = readFileSync(svg, 'utf8');
+    expect(text).toContain('<svg');
+    expect(text).toContain('dense_1: Dense');
+    expect(text).toContain('(None, 784)');
+    expect(text).not.toContain('dense_1_input');
+  });
+
+  it('plot honours rankdir and show_layer_names in the DOT text', async () => {
+    const dot = join(dir, 'model.dot');
+    expect((await kiln('plot', json, '--to-file', dot, '--rankdir', 'LR', '--no-show-layer-names')).code).toBe(0);
+    const text = readFileSync(dot, 'utf8');
+    expect(text).toContain('rankdir=LR;');
+    expect(text).toContain('layer_0 [label="Dense"]');
+    expect(text).toContain('layer_0 -> layer_1;');
+    expect(text.match(/->/g)?.length).toBe(4);
+  });
+
+  it('predict runs a model file with weights on a .npy input and writes .npy', async () => {
+    const out = join(dir, 'y.npy');
+    const r = await kiln('predict', json, '--weights', weights, '--input', join(dir, 'x.npy'), '--out', out);
+    expect(r.err).toBe('');
+    const y = parseNpy(new Uint8Array(readFileSync(out)));
+    expect(y.shape).toEqual([rows, 10]);
+    expect(y.data).toBeAllClose(want, { rtol: 1e-5, atol: 1e-6 });
+  });
+
+  it('compile writes a bundle that predict runs on JSON inputs (node-cpu and wasm)', async () => {
+    const bundle = join(dir, 'bundle');
+    const c = await kiln('compile', json, '--weights', weights, '--out', bundle, '--targets', 'node-cpu,wasm', '--batch-sizes', '1,4');
+    expect(c.err).toBe('');
+    for (const f of ['manifest.json', 'weights.bin', 'index.js', 'index.d.ts', 'predict_b4.avx2.so', 'predict_b4.avx512.so', 'predict_b1.wasm']) expect(existsSync(join(bundle, f)), f).toBe(true);
+    expect(readFileSync(join(bundle, 'index.d.ts'), 'utf8')).toMatch(/readonly dense_1_input: Float32Array/);
+    writeFileSync(join(dir, 'x.json'), JSON.stringify({ dense_1_input: { data: Array.from(images(rows)), shape: [rows, 784] } }));
+    for (const backend of ['node-cpu', 'wasm']) {
+      const r = await kiln('predict', bundle, '--input', join(dir, 'x.json'), '--backend', backend);
+      expect(r.err).toBe('');
+      const y = JSON.parse(r.out) as { dense_3: { shape: number[]; data: number[] } };
+      expect(y.dense_3.shape).toEqual([rows, 10]);
+      expect(y.dense_3.data).toBeAllClose(want, { rtol: 1e-4, atol: 1e-6 });
+    }
+  });
+
+  it('bench times every fused kernel against the measured peaks', async () => {
+    const r = await kiln('bench', json, '--batch', '8', '--threads', '1', '--json');
+    expect(r.err).toBe('');
+    const report = JSON.parse(r.out) as { peakGflops: number; peakGbps: number; kernels: { summary: string; seconds: number; ofPeak: number }[] };
+    expect(report.peakGflops).toBeGreaterThan(0);
+    expect(report.peakGbps).toBeGreaterThan(0);
+    expect(report.kernels.length).toBeGreaterThanOrEqual(3);
+    expect(report.kernels[0].summary).toMatch(/^matmul 8x784 @ 784x512/);
+    for (const k of report.kernels) expect(k.seconds).toBeGreaterThan(0);
+  });
+
+  it('--help describes each command and exits 0', async () => {
+    for (const cmd of ['compile', 'summary', 'plot', 'predict', 'bench']) {
+      const r = await kiln(cmd, '--help');
+      expect(r.code, cmd).toBe(0);
+      expect(r.out, cmd).toContain(`Usage: kiln ${cmd}`);
+    }
+    expect((await kiln('plot', '--help')).out).toContain('--show-shapes');
+  });
+
+  it('reports bad input in plain words with exit code 1', async () => {
+    const missing = await kiln('summary', join(dir, 'nope.json'));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain(`kiln summary: no such model file: ${join(dir, 'nope.json')}`);
+    const target = await kiln('compile', json, '--out', join(dir, 'b2'), '--targets', 'tpu');
+    expect(target.code).toBe(1);
+    expect(target.err).toContain("Unknown bundle target 'tpu'. Targets: node-cpu, wasm, webgpu");
+    const noInput = await kiln('predict', json);
+    expect(noInput.code).toBe(1);
+    expect(noInput.err).toContain('no inputs given: pass --input FILE');
+    const badOption = await kiln('plot', json, '--colour');
+    expect(badOption.code).toBe(1);
+    expect(badOption.err).toContain("unknown option '--colour'");
+  });
+});
