@@ -45,6 +45,9 @@ function inferShape(data: NestedArray): number[] {
 function flatten(data: NestedArray, shape: readonly number[], out: number[], dim = 0, path = ''): void {
   if (dim === shape.length) {
     if (Array.isArray(data)) throw new Error(`tensor(): ragged nested array: element${path} is an array, expected a number`);
+    if (typeof data !== 'number' && typeof data !== 'boolean') {
+      throw new Error(`tensor(): element${path} is ${typeof data === 'string' ? `the string ${JSON.stringify(data)}` : String(data)}; nested arrays must hold numbers or booleans (convert strings with Number() first)`);
+    }
     out.push(Number(data));
     return;
   }
@@ -56,11 +59,13 @@ function flatten(data: NestedArray, shape: readonly number[], out: number[], dim
 
 /**
  * Makes a tensor from a typed array, a flat array with a shape, or nested
- * arrays (shape inferred). `dtype` defaults to the typed array's, else float32.
+ * arrays (shape inferred). `dtype` defaults to the typed array's (a
+ * Uint8Array stays uint8, as numpy keeps it; fit and predict read it as
+ * float32), else float32.
  */
 export function tensor(data: TypedArray | NestedArray, shape?: readonly number[], dtype?: DType): Tensor {
   const isTyped = ArrayBuffer.isView(data);
-  const kind: DType = dtype ?? (data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : data instanceof Uint8Array ? 'bool' : 'float32');
+  const kind: TensorDType = dtype ?? (data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : data instanceof Uint8Array ? 'uint8' : 'float32');
   let values: ArrayLike<number>;
   let finalShape: readonly number[];
   if (isTyped) {
@@ -77,7 +82,7 @@ export function tensor(data: TypedArray | NestedArray, shape?: readonly number[]
   if (sizeOf(finalShape) !== values.length) {
     throw new Error(`tensor(): shape ${shapeStr(finalShape)} needs ${sizeOf(finalShape)} values, got ${values.length}`);
   }
-  const array = allocArray(kind, values.length);
+  const array = kind === 'uint8' ? new Uint8Array(values.length) : allocArray(kind, values.length);
   array.set(values as ArrayLike<number>);
   return new Tensor(array, finalShape, kind);
 }
@@ -86,4 +91,9 @@ export function tensor(data: TypedArray | NestedArray, shape?: readonly number[]
 export function toTensor(x: Tensor | TypedArray | NestedArray, dtype: DType = 'float32'): Tensor {
   if (x instanceof Tensor) return x;
   return tensor(x, undefined, dtype);
+}
+
+/** Keras 2's standardize_input_data: a 1-D array of N values is the column (N, 1). */
+export function expandVector(t: Tensor): Tensor {
+  return t.shape.length === 1 ? new Tensor(t.data, [t.shape[0], 1], t.dtype) : t;
 }

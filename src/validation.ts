@@ -186,7 +186,7 @@ export function checkFitArgs(args: unknown): void {
   if (a.shuffle !== undefined && a.shuffle !== 'batch' && typeof a.shuffle !== 'boolean') throw new Error(`fit: shuffle must be true, false or 'batch', got ${describeValue(a.shuffle)}`);
   checkCallbacks(where, a.callbacks);
   if (a.validationData !== undefined && a.validationData !== null) checkPair(where, 'validationData', a.validationData);
-  if (a.sampleWeight !== undefined && !(a.sampleWeight instanceof Tensor)) throw new Error(`fit: sampleWeight must be a Tensor, got ${describeValue(a.sampleWeight)}`);
+  // sampleWeight may be a Tensor, a typed array or a plain array: its contents are checked where it is read (standardize).
   if (a.classWeight !== undefined) {
     if (a.classWeight === null || typeof a.classWeight !== 'object' || Array.isArray(a.classWeight)) throw new Error(`fit: classWeight must be an object {classIndex: weight}, got ${describeValue(a.classWeight)}`);
     for (const [k, v] of Object.entries(a.classWeight)) {
@@ -201,7 +201,6 @@ export function checkEvaluateArgs(args: unknown): void {
   const a = checkOptionsObject('evaluate', args);
   checkOptional('evaluate', a, 'batchSize', positiveInt);
   checkOptional('evaluate', a, 'verbose', verbose);
-  if (a.sampleWeight !== undefined && !(a.sampleWeight instanceof Tensor)) throw new Error(`evaluate: sampleWeight must be a Tensor, got ${describeValue(a.sampleWeight)}`);
 }
 
 /** predict's options. */

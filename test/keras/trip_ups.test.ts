@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { K, type KTensor, Sequential, callbacks, layers, optimizers, setBackend, tensor } from '../../src/index.js';
+import { K, type KTensor, Sequential, Tensor, callbacks, layers, optimizers, setBackend, tensor, utils } from '../../src/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 
 setBackend(TEST_BACKEND);
@@ -200,5 +200,61 @@ describe('item 3: scalar losses and metrics, as Keras takes them', () => {
     const m = model();
     m.compile({ optimizer: 'sgd', loss: 'mse', metrics: [function per_feature(_t: KTensor, p: KTensor) { return K.mean(p, 0); }] });
     await expect(m.evaluate(x8, y1, { verbose: 0 })).rejects.toThrow('The metric per_feature must give one value per sample (shape [16, ...]) or one scalar for the batch, got shape [1]');
+  });
+});
+
+describe('item 5: Keras conveniences', () => {
+  const model = (): Sequential => {
+    const m = new Sequential([new layers.Dense(1, { inputShape: [8], kernelInitializer: { className: 'glorot_uniform', config: { seed: 7 } } })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    return m;
+  };
+  const flat = Array.from(y1.data);
+
+  it('1-D targets for a single-unit output are read as a column, as Keras 2 expands them', async () => {
+    const m = model();
+    const column = (await m.evaluate(x8, y1, { verbose: 0 })) as number;
+    expect((await m.evaluate(x8, flat, { verbose: 0 })) as number).toBeCloseTo(column, 6);
+    expect((await m.evaluate(x8, tensor(flat), { verbose: 0 })) as number).toBeCloseTo(column, 6);
+    const h = await m.fit(x8, new Float32Array(flat), { epochs: 2, verbose: 0, validationData: [x8, flat] });
+    expect(h.history.val_loss).toHaveLength(2);
+  });
+
+  it('sampleWeight as a typed array or a plain array', async () => {
+    const m = model();
+    const half = Array.from({ length: N }, (_, i) => (i < N / 2 ? 1 : 0));
+    const first = (await m.evaluate(tensor(Array.from(x8.data).slice(0, 8 * N / 2), [N / 2, 8]), tensor(flat.slice(0, N / 2), [N / 2, 1]), { verbose: 0 })) as number;
+    expect((await m.evaluate(x8, y1, { sampleWeight: half, verbose: 0 })) as number).toBeCloseTo(first, 6);
+    expect((await m.evaluate(x8, y1, { sampleWeight: Float32Array.from(half), verbose: 0 })) as number).toBeCloseTo(first, 6);
+    await m.fit(x8, y1, { sampleWeight: Float32Array.from(half), verbose: 0 });
+  });
+
+  it('utils.toCategorical takes a plain array', () => {
+    const t = utils.toCategorical([0, 2], 3);
+    expect(t.shape).toEqual([2, 3]);
+    expect(Array.from(t.data)).toEqual([1, 0, 0, 0, 0, 1]);
+    expect(Array.from(utils.toCategorical(new Int32Array([1])).data)).toEqual([0, 1]);
+  });
+
+  it('tensor() keeps a Uint8Array as uint8 (not bool), and fit reads it as numbers', async () => {
+    const t = tensor(new Uint8Array([200, 3]));
+    expect(t.dtype).toBe('uint8');
+    expect(Array.from(t.data)).toEqual([200, 3]);
+    const m = model();
+    const bytes = new Tensor(Uint8Array.from(x8.data, (v) => Math.round((v + 1) * 100)), x8.shape, 'uint8');
+    const floats = tensor(Array.from(bytes.data), bytes.shape);
+    expect((await m.predict(bytes)).data).toBeAllClose((await m.predict(floats)).data, { rtol: 0, atol: 0 });
+  });
+
+  it('strings in nested arrays are refused, naming the element', () => {
+    expect(() => tensor([[1, 2], [3, '4' as never]])).toThrow('tensor(): element[1][1] is the string "4"; nested arrays must hold numbers or booleans');
+    expect(() => tensor([1, undefined as never])).toThrow('tensor(): element[1] is undefined');
+  });
+
+  it("fit with the wrong feature width gives Keras's input message, as predict does", async () => {
+    const m = model();
+    const narrow = tensor([[1, 2, 3]]);
+    await expect(m.predict(narrow)).rejects.toThrow('Error when checking input of model');
+    await expect(m.fit(narrow, [[1]], { verbose: 0 })).rejects.toThrow(/Error when checking input of model .*: expected input to have shape \(None, 8\) but got array with shape \(1, 3\)/);
   });
 });
