@@ -243,7 +243,7 @@ export interface ModelCheckpointArgs {
   readonly monitor?: string;
   readonly verbose?: number;
   readonly saveBestOnly?: boolean;
-  /** Default true in Kiln (weights in Keras's HDF5 layout); false writes the whole model with `model.save`. */
+  /** true: weights only (Keras's HDF5 layout, read back with loadWeights); false (Keras's default): the whole model with `model.save`, read back with loadModel. */
   readonly saveWeightsOnly?: boolean;
   readonly mode?: 'auto' | 'min' | 'max';
   readonly period?: number;
@@ -269,9 +269,9 @@ interface SavingModel extends CallbackModel {
 
 /**
  * Keras's ModelCheckpoint: saves after an epoch, optionally only when
- * `monitor` improves. Kiln writes weights (Keras's HDF5 layout) by default;
- * `saveWeightsOnly: false` asks for the whole model, which needs the model to
- * have `save(path)`, and is refused before training starts where it has not.
+ * `monitor` improves: the whole model (model.save) by default as in Keras,
+ * or only the weights with `saveWeightsOnly`. A model without `save` is
+ * refused before training starts rather than at the first epoch's end.
  */
 export class ModelCheckpoint extends Callback {
   private readonly args: Required<ModelCheckpointArgs>;
@@ -282,14 +282,14 @@ export class ModelCheckpoint extends Callback {
   constructor(private readonly filepath: string, options: KerasOptions<ModelCheckpointArgs> = {}) {
     super();
     const args = readOptions('callbacks.ModelCheckpoint', options, CHECKPOINT_OPTIONS);
-    this.args = { monitor: 'val_loss', verbose: 0, saveBestOnly: false, saveWeightsOnly: true, mode: 'auto', period: 1, ...args };
+    this.args = { monitor: 'val_loss', verbose: 0, saveBestOnly: false, saveWeightsOnly: false, mode: 'auto', period: 1, ...args };
     this.sign = this.args.mode === 'max' || (this.args.mode === 'auto' && /acc/.test(this.args.monitor)) ? -1 : 1;
   }
 
   /** Refuses a whole-model checkpoint before the first epoch where the model cannot write one. */
   override setModel(model: CallbackModel): void {
     if (!this.args.saveWeightsOnly && typeof (model as SavingModel).save !== 'function') {
-      throw new Error(`callbacks.ModelCheckpoint('${this.filepath}'): saveWeightsOnly: false asks for whole-model checkpoints, which need model.save (and loadModel to read them back); this build of Kiln has neither. Pass saveWeightsOnly: true to save the weights (Keras's HDF5 layout).`);
+      throw new Error(`callbacks.ModelCheckpoint('${this.filepath}'): whole-model checkpoints (saveWeightsOnly: false, Keras's default) need model.save, which this model lacks; pass saveWeightsOnly: true to save its weights`);
     }
     super.setModel(model);
   }
