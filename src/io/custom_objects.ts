@@ -9,7 +9,7 @@
 import { ACTIVATIONS, type Activation } from '../activations.js';
 import { Layer } from '../layers/base.js';
 import { LAYER_CLASSES } from '../layers/index.js';
-import { customObject } from '../serialization.js';
+import { customObject } from '../custom_objects.js';
 
 type LayerClass = (new (config: Record<string, unknown>) => Layer) & { fromConfig?: (config: Record<string, unknown>) => Layer };
 
