@@ -59,22 +59,35 @@ export function trainingConfigOf(model: AnyNetwork): Obj | null {
   };
 }
 
-const OPTIMIZER_KEYS = new Set(['lr', 'learning_rate', 'decay', 'clipnorm', 'clipvalue', 'momentum', 'nesterov', 'rho', 'epsilon', 'beta_1', 'beta_2', 'amsgrad', 'schedule_decay']);
+const OPTIMIZER_KEYS = new Set(['lr', 'decay', 'clipnorm', 'clipvalue', 'momentum', 'nesterov', 'rho', 'epsilon', 'beta_1', 'beta_2', 'amsgrad', 'schedule_decay']);
+/** Keras 3 and TensorFlow.js spellings of optimizer options. */
+const OPTIMIZER_ALIASES: Readonly<Record<string, string>> = { learning_rate: 'lr', learningRate: 'lr', beta1: 'beta_1', beta2: 'beta_2', scheduleDecay: 'schedule_decay' };
 
-/** An optimizer from {class_name, config} (Keras 2 or 3 spelling); keys Kiln has no use for are dropped. */
+/** TensorFlow.js's RMSProp: `decay` is Keras's rho; momentum and centered have no Kiln counterpart. */
+function fromTfjsRmsprop(config: Obj, where: string): Obj {
+  if (Number(config.momentum ?? 0) !== 0 || config.centered === true) throw new Error(`${where}: TensorFlow.js RMSProp with momentum or centered has no Kiln counterpart`);
+  const { decay, momentum: _m, centered: _c, ...rest } = config;
+  return decay === undefined ? rest : { ...rest, rho: decay };
+}
+
+/** An optimizer from {class_name, config} (Keras 2, Keras 3 or TensorFlow.js spelling); keys Kiln has no use for are dropped. */
 export function optimizerFromConfig(raw: unknown, where: string): optimizers.Optimizer {
   if (typeof raw === 'string') return optimizers.getOptimizer(raw);
   if (!isObj(raw) || typeof raw.class_name !== 'string') throw new Error(`${where}: the optimizer config is ${JSON.stringify(raw)}, expected {class_name, config}`);
+  const tfjsRmsprop = raw.class_name === 'RMSProp';
+  const className = tfjsRmsprop ? 'RMSprop' : raw.class_name;
   const table = optimizers as unknown as Record<string, unknown>;
-  const make = Object.hasOwn(table, raw.class_name) ? table[raw.class_name] : undefined;
+  const make = Object.hasOwn(table, className) ? table[className] : undefined;
   if (typeof make !== 'function' || !(make.prototype instanceof optimizers.Optimizer)) {
     throw new Error(`${where}: unknown optimizer class '${raw.class_name}'. Valid optimizers: SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax, Nadam`);
   }
+  const given = isObj(raw.config) ? (tfjsRmsprop ? fromTfjsRmsprop(raw.config, where) : raw.config) : {};
   const config: Obj = {};
-  for (const [k, v] of Object.entries(isObj(raw.config) ? raw.config : {})) {
+  for (const [key, v] of Object.entries(given)) {
+    const k = OPTIMIZER_ALIASES[key] ?? key;
     if (!OPTIMIZER_KEYS.has(k) || v === null || v === undefined) continue;
-    if (typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`${where}: optimizer option ${k} is ${JSON.stringify(v)}, expected a number (schedules are not supported)`);
-    config[k === 'learning_rate' ? 'lr' : k] = v;
+    if (typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`${where}: optimizer option ${key} is ${JSON.stringify(v)}, expected a number (schedules are not supported)`);
+    config[k] = v;
   }
   if (config.decay === 0) delete config.decay;
   return new (make as new (c: Obj) => optimizers.Optimizer)(config);
@@ -89,10 +102,15 @@ function keras3Name(v: unknown): unknown {
   return snakeCase(String(v.class_name));
 }
 
+/** TensorFlow.js names losses and metrics in camelCase (binaryCrossentropy); Keras in snake_case. */
+const snakeName = (v: unknown): unknown => (typeof v === 'string' && /^[a-z]+[A-Z]/.test(v) ? v.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : v);
+
 function mapNames(v: unknown, objects: CustomObjects | undefined): unknown {
   if (Array.isArray(v)) return v.map((x) => mapNames(x, objects));
   if (isObj(v) && !('class_name' in v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapNames(x, objects)]));
-  return resolveFunction(keras3Name(v), objects);
+  const name = keras3Name(v);
+  const custom = resolveFunction(name, objects);
+  return custom === name ? snakeName(name) : custom;
 }
 
 /** compile() arguments from a Keras 2 training_config or Keras 3 compile_config. */
