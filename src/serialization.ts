@@ -13,6 +13,10 @@ import { Model } from './models/model.js';
 import { Network } from './models/network.js';
 import { Sequential } from './models/sequential.js';
 import type { Tensor } from './tensor.js';
+import { type CustomObjects, customObject } from './custom_objects.js';
+import { Lambda } from './layers/lambda.js';
+
+export { type CustomObjects, customObject, registerCustomObject } from './custom_objects.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -36,23 +40,6 @@ interface LayerEntry {
   readonly inboundNodes?: unknown[];
 }
 
-/** User classes and functions by their registered name (Keras's custom_objects): layer classes with a static fromConfig or a constructor taking the config. */
-export type CustomObjects = Readonly<Record<string, unknown>>;
-
-const registry = new Map<string, unknown>();
-
-/** Registers a custom layer class (or a Lambda function) under `name` for every later load (Keras's get_custom_objects()). */
-export function registerCustomObject(name: string, value: unknown): void {
-  if (typeof name !== 'string' || !name) throw new Error(`registerCustomObject: the name must be a non-empty string, got ${String(name)}`);
-  registry.set(name, value);
-}
-
-/** A registered custom object, from `customObjects` first, then the process-wide registry. */
-export function customObject(name: string, customObjects: CustomObjects = {}): unknown {
-  if (Object.hasOwn(customObjects, name)) return customObjects[name];
-  return registry.get(name);
-}
-
 function fail(message: string): never {
   throw new Error(`modelFromJSON: ${message}`);
 }
@@ -63,6 +50,7 @@ const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
 function makeLayer(className: string, config: Config, customObjects: CustomObjects): Layer {
   if (className === 'Sequential') return sequentialFromConfig(config, customObjects);
   if (className === 'Model' || className === 'Functional') return functionalFromConfig(config, customObjects);
+  if (className === 'Lambda') return Lambda.fromConfig(config, customObjects);
   const custom = customObject(className, customObjects) as { fromConfig?: (c: Config) => Layer; new (c: Config): Layer } | undefined;
   if (typeof custom === 'function') {
     const layer = typeof custom.fromConfig === 'function' ? custom.fromConfig(config) : new custom(config);

@@ -6,7 +6,8 @@
  * twice is one set of weights with two nodes. Layers take and return lists of
  * tensors (`lowerList`); the single-tensor `lower` serves the common case.
  */
-import type { GraphBuilder, Value } from '../../ir/graph.js';
+import { GraphBuilder, type Value } from '../../ir/graph.js';
+import { KTensor, withTrace } from '../backend.js';
 import { type Initializer, type InitializerIdentifier, getInitializer } from '../initializers.js';
 import type { Constraint, Regularizer } from '../regularizers.js';
 import { Tensor } from '../tensor.js';
@@ -163,7 +164,27 @@ export abstract class Layer {
   }
 
   computeOutputShapes(inputShapes: readonly KShape[]): KShape[] {
+    if (this.defines('call') && !this.defines('computeOutputShape')) return this.traceShapes(inputShapes);
     return [this.computeOutputShape(only(this, inputShapes, 'input'))];
+  }
+
+  /** Whether a subclass defines `method` (a custom layer's call, computeOutputShape, computeMask). */
+  protected defines(method: 'call' | 'computeOutputShape' | 'computeMask'): boolean {
+    return this[method] !== Layer.prototype[method];
+  }
+
+  /** Output shapes of a traced call: the layer run once on a scratch program with a batch of 1. */
+  private traceShapes(inputShapes: readonly KShape[]): KShape[] {
+    const b = new GraphBuilder();
+    const xs = inputShapes.map((s, i) => b.param(`shape_probe_${i}`, s.map((d) => d ?? 1)));
+    const ctx: CallContext = {
+      training: false,
+      weight: (w) => b.param(w.name, w.shape),
+      random: () => {
+        throw new Error(`Layer ${this.name}: random values are only drawn in training programs`);
+      },
+    };
+    return this.lowerList(b, xs, ctx).map((v) => [inputShapes[0][0], ...v.shape.slice(1)]);
   }
 
   /** Emits IR for one input tensor; layers of several inputs or outputs override lowerList instead. */
@@ -172,16 +193,44 @@ export abstract class Layer {
   }
 
   /** Emits IR for a list of inputs (with their masks, null where none), returning the list of outputs. */
-  lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext, _masks?: readonly (Value | null)[]): Value[] {
-    return [this.lower(b, only(this, xs, 'input'), ctx)];
+  lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext, masks?: readonly (Value | null)[]): Value[] {
+    if (!this.defines('call')) return [this.lower(b, only(this, xs, 'input'), ctx)];
+    const outs = withTrace({ builder: b, weight: (w) => ctx.weight(w as Weight), training: ctx.training }, () => {
+      const ks = xs.map((x) => new KTensor(b, x));
+      const ms = (masks ?? xs.map(() => null)).map((m) => (m ? new KTensor(b, m) : null));
+      return this.call(ks.length === 1 ? ks[0] : ks, { training: ctx.training, mask: ms.length === 1 ? ms[0] : ms });
+    });
+    const list = Array.isArray(outs) ? outs : [outs];
+    const bad = list.findIndex((o) => !(o instanceof KTensor));
+    if (bad >= 0) throw new Error(`Layer ${this.name} (${this.className}): call() must return K tensors (built with K), output ${bad} is ${typeof list[bad]}`);
+    return list.map((o) => o.value);
   }
 
   /**
-   * Keras's compute_mask: the masks of the outputs given those of the inputs.
-   * A layer that supports masking passes its one input mask through; any
-   * other layer refuses a mask, as Keras does.
+   * Keras's call, for layers written by users: K tensors in (one, or a list
+   * for several inputs), K tensors out, traced once into each program with
+   * `K` (weights from addWeight are K operands). Built-in layers lower to IR
+   * directly instead.
    */
-  computeMask(_b: GraphBuilder, xs: readonly Value[], masks: readonly (Value | null)[]): (Value | null)[] {
+  call(_inputs: KTensor | KTensor[], _kwargs: { readonly training: boolean; readonly mask: KTensor | null | (KTensor | null)[] }): KTensor | KTensor[] {
+    throw new Error(`Layer ${this.name} (${this.className}) must define call (or lower)`);
+  }
+
+  /** Keras's compute_mask for user layers, traced like call: the output mask(s) from the inputs and input masks. */
+  computeMask(_inputs: KTensor | KTensor[], _mask: KTensor | null | (KTensor | null)[]): KTensor | null | (KTensor | null)[] {
+    return null;
+  }
+
+  /**
+   * The masks of the outputs given those of the inputs (null where none). A
+   * layer that supports masking passes its one input mask through; any other
+   * layer refuses a mask, as Keras does.
+   */
+  maskList(b: GraphBuilder, xs: readonly Value[], masks: readonly (Value | null)[]): (Value | null)[] {
+    if (this.defines('computeMask')) {
+      const out = this.computeMask(xs.length === 1 ? new KTensor(b, xs[0]) : xs.map((x) => new KTensor(b, x)), masks.length === 1 ? (masks[0] ? new KTensor(b, masks[0]) : null) : masks.map((m) => (m ? new KTensor(b, m) : null)));
+      return (Array.isArray(out) ? out : [out]).map((m) => m?.value ?? null);
+    }
     const given = masks.some((m) => m !== null);
     if (!given) return xs.map(() => null);
     if (!this.supportsMasking) throw new Error(`Layer ${this.name} (${this.className}) does not support masking, but was passed an input mask`);

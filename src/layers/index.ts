@@ -4,17 +4,54 @@ import { checkLayerConfig, describeValue, ownEntry } from '../validation.js';
 import { Activation, ActivityRegularization, Dense, Flatten, InputLayer, Permute, RepeatVector, Reshape } from './core.js';
 import { ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU } from './advanced_activations.js';
 import { AlphaDropout, Dropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D } from './noise.js';
+import * as conv from './convolutional.js';
+import * as pooling from './pooling.js';
+import { BatchNormalization } from './normalization.js';
 import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } from './merge.js';
+import { Lambda } from './lambda.js';
 
 export { Layer, Node, SymbolicTensor } from './base.js';
 export type { CallContext, KShape, LayerArgs, Weight } from './base.js';
+export { Lambda } from './lambda.js';
+export type { LambdaArgs, LambdaFunction } from './lambda.js';
 export { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 export {
   Activation, ActivityRegularization, AlphaDropout, Dense, Dropout, ELU, Flatten, GaussianDropout, GaussianNoise, InputLayer, LeakyReLU, PReLU, Permute,
   ReLU, RepeatVector, Reshape, Softmax, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, ThresholdedReLU,
 };
 
+export {
+  Conv1D, Conv2D, Conv3D, Conv2DTranspose, Conv3DTranspose, SeparableConv1D, SeparableConv2D, DepthwiseConv2D,
+  Cropping1D, Cropping2D, Cropping3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D, UpSampling1D, UpSampling2D, UpSampling3D,
+} from './convolutional.js';
+export {
+  MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D,
+  GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
+} from './pooling.js';
+export { BatchNormalization } from './normalization.js';
+
 type Config = Record<string, unknown> & { name?: string };
+
+/** Convolutional, pooling and normalization layers (issue 17), by Keras class name. */
+const WINDOW_LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
+  Conv1D: (c) => new conv.Conv1D(c.filters as number, c.kernelSize as number[], c),
+  Conv2D: (c) => new conv.Conv2D(c.filters as number, c.kernelSize as number[], c),
+  Conv3D: (c) => new conv.Conv3D(c.filters as number, c.kernelSize as number[], c),
+  Conv2DTranspose: (c) => new conv.Conv2DTranspose(c.filters as number, c.kernelSize as number[], c),
+  Conv3DTranspose: (c) => new conv.Conv3DTranspose(c.filters as number, c.kernelSize as number[], c),
+  SeparableConv1D: (c) => new conv.SeparableConv1D(c.filters as number, c.kernelSize as number[], c),
+  SeparableConv2D: (c) => new conv.SeparableConv2D(c.filters as number, c.kernelSize as number[], c),
+  DepthwiseConv2D: (c) => new conv.DepthwiseConv2D(c.kernelSize as number[], c),
+  Cropping1D: (c) => new conv.Cropping1D(c), Cropping2D: (c) => new conv.Cropping2D(c), Cropping3D: (c) => new conv.Cropping3D(c),
+  ZeroPadding1D: (c) => new conv.ZeroPadding1D(c), ZeroPadding2D: (c) => new conv.ZeroPadding2D(c), ZeroPadding3D: (c) => new conv.ZeroPadding3D(c),
+  UpSampling1D: (c) => new conv.UpSampling1D(c), UpSampling2D: (c) => new conv.UpSampling2D(c), UpSampling3D: (c) => new conv.UpSampling3D(c),
+  MaxPooling1D: (c) => new pooling.MaxPooling1D(c), MaxPooling2D: (c) => new pooling.MaxPooling2D(c), MaxPooling3D: (c) => new pooling.MaxPooling3D(c),
+  AveragePooling1D: (c) => new pooling.AveragePooling1D(c), AveragePooling2D: (c) => new pooling.AveragePooling2D(c), AveragePooling3D: (c) => new pooling.AveragePooling3D(c),
+  GlobalMaxPooling1D: (c) => new pooling.GlobalMaxPooling1D(c), GlobalMaxPooling2D: (c) => new pooling.GlobalMaxPooling2D(c), GlobalMaxPooling3D: (c) => new pooling.GlobalMaxPooling3D(c),
+  GlobalAveragePooling1D: (c) => new pooling.GlobalAveragePooling1D(c), GlobalAveragePooling2D: (c) => new pooling.GlobalAveragePooling2D(c),
+  GlobalAveragePooling3D: (c) => new pooling.GlobalAveragePooling3D(c),
+  BatchNormalization: (c) => new BatchNormalization(c),
+};
 
 /** Builds a layer from its (camelCase) Keras config; positional Keras arguments come first. */
 export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
@@ -47,6 +84,8 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   Minimum: (c) => new Minimum(c),
   Concatenate: (c) => new Concatenate(c),
   Dot: (c) => new Dot(c.axes as number | number[], c),
+  ...WINDOW_LAYER_CLASSES,
+  Lambda: (c) => Lambda.fromConfig(c),
 };
 
 export function layerFromConfig(className: string, config: Config): Layer {

@@ -7,6 +7,7 @@
  * input mask does; Concatenate joins the masks along its axis.
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
+import { batchDot, l2Normalize } from '../tensor_ops.js';
 import { type CallContext, type Inputs, type KShape, Layer, type LayerArgs, type SymbolicTensor, shapeText } from './base.js';
 
 const shapesText = (shapes: readonly KShape[]): string => `[${shapes.map(shapeText).join(', ')}]`;
@@ -56,7 +57,7 @@ abstract class Merge extends Layer {
   }
 
   /** Keras 2: the output keeps a step where all given masks keep it. */
-  override computeMask(b: GraphBuilder, _xs: readonly Value[], masks: readonly (Value | null)[]): (Value | null)[] {
+  override maskList(b: GraphBuilder, _xs: readonly Value[], masks: readonly (Value | null)[]): (Value | null)[] {
     const given = masks.filter((m): m is Value => m !== null);
     if (!given.length) return [null];
     return [given.slice(1).reduce((acc, m) => b.binary('and', acc, m), given[0])];
@@ -152,7 +153,7 @@ export class Concatenate extends Layer {
   }
 
   /** Keras 2: missing masks count as all-true, masks join along the axis, and a step is kept where every joined entry is. */
-  override computeMask(b: GraphBuilder, xs: readonly Value[], masks: readonly (Value | null)[]): (Value | null)[] {
+  override maskList(b: GraphBuilder, xs: readonly Value[], masks: readonly (Value | null)[]): (Value | null)[] {
     if (masks.every((m) => m === null)) return [null];
     const full = xs.map((x, i) => {
       const m = masks[i];
@@ -170,28 +171,6 @@ export class Concatenate extends Layer {
 
 export interface DotArgs extends LayerArgs {
   readonly normalize?: boolean;
-}
-
-/** x / sqrt(max(sum(x^2, axis), 1e-12)), as Keras's l2_normalize. */
-export function l2Normalize(b: GraphBuilder, x: Value, axis: number): Value {
-  const norm = b.unary('sqrt', b.maximum(b.sum(b.mul(x, x), axis, true), 1e-12));
-  return b.div(x, norm);
-}
-
-/**
- * Keras's batch_dot of x and y over axes [ax, ay]: per sample, the
- * contraction of x's axis ax with y's axis ay; the result holds x's other
- * axes then y's, and gains a trailing 1 when nothing but the batch is left.
- */
-export function batchDot(b: GraphBuilder, x: Value, y: Value, ax: number, ay: number): Value {
-  const batch = x.shape[0];
-  const rest = (v: Value, a: number): number[] => v.shape.filter((_, i) => i !== 0 && i !== a);
-  const [xr, yr] = [rest(x, ax), rest(y, ay)];
-  const size = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
-  const xm = b.reshape(b.transpose(x, [0, ...x.shape.map((_, i) => i).filter((i) => i !== 0 && i !== ax), ax]), [batch, size(xr), x.shape[ax]]);
-  const ym = b.reshape(b.transpose(y, [0, ay, ...y.shape.map((_, i) => i).filter((i) => i !== 0 && i !== ay)]), [batch, y.shape[ay], size(yr)]);
-  const out = [...xr, ...yr];
-  return b.reshape(b.matmul(xm, ym), [batch, ...(out.length ? out : [1])]);
 }
 
 export class Dot extends Layer {
@@ -230,7 +209,7 @@ export class Dot extends Layer {
     return [batchDot(b, x, y, ax, ay)];
   }
 
-  override computeMask(): (Value | null)[] {
+  override maskList(): (Value | null)[] {
     return [null];
   }
 

@@ -15,11 +15,12 @@ import type { LoadWeightsOptions } from '../io/weight_match.js';
 import { stringify as stringifyYAML } from 'yaml';
 import { summaryLines } from './summary.js';
 import { checkGeneratorArgs, checkInputShape, checkPredictArgs } from '../validation.js';
+import { GENERATOR_OPTIONS, type KerasOptions, PREDICT_OPTIONS, readOptions } from '../options.js';
 import type { History } from '../callbacks.js';
 import type { Batch, BatchSource } from '../training/generators.js';
 import { Prefetcher } from '../training/generators.js';
 import { type DataList, paramNames, standardize } from '../training/standardize.js';
-import { type CompileArgs, type EvaluateArgs, type FitArgs, type GeneratorFitArgs, Trainer } from '../training/trainer.js';
+import { type CompileArgs, type EvaluateArgs, type FitArgs, type GeneratorFitArgs, type GeneratorOptions, Trainer } from '../training/trainer.js';
 import { concatRows, programBatch, runBatches } from './predict.js';
 
 export { programBatch } from './predict.js';
@@ -37,7 +38,9 @@ const unwrap = <T>(xs: readonly T[]): T | T[] => (xs.length === 1 ? xs[0] : [...
 
 /** `Out` is what predict returns: one Tensor for a model of one output, else a list. */
 export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends Layer {
-  private readonly programs = new Map<number, Program>();
+  private readonly programs = new Map<string, Program>();
+  /** Calls of training-phase inference programs so far: the step their random values are keyed by. */
+  private phaseSteps = 0;
   private lastStats: CompileStats | null = null;
   /** The backend given to compile(); null follows the process-wide default (setBackend, KILN_BACKEND). */
   private chosenBackend: BackendName | null = null;
@@ -203,7 +206,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
       const xs = node.inputs.map((t) => values.get(t)!);
       const ms = node.inputs.map((t) => masks.get(t) ?? null);
       const outs = b.scoped(layer.name, () => layer.lowerList(b, xs, ctx, ms));
-      const outMasks = b.scoped(`${layer.name} mask`, () => layer.computeMask(b, xs, ms));
+      const outMasks = b.scoped(`${layer.name} mask`, () => layer.maskList(b, xs, ms));
       const activity = layer.activityRegularizer;
       if (activity && ctx.addLoss) for (const out of outs) ctx.addLoss(b.scoped(`${layer.name} activity regularizer`, () => activity(b, out)));
       node.outputs.forEach((t, i) => {
@@ -237,39 +240,54 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     return this.inputShapes.map((s, i) => b.param(names[i], [batch, ...(s.slice(1) as number[])]));
   }
 
-  /** The inference graph for a fixed batch size. */
-  buildGraph(batch: number): ReturnType<GraphBuilder['build']> {
+  /**
+   * The inference graph for a fixed batch size; in the training phase
+   * (K.function with learning phase 1) dropout and noise are active, keyed
+   * by an int32 input param `phase_step`.
+   */
+  buildGraph(batch: number, training = false): ReturnType<GraphBuilder['build']> {
     const b = new GraphBuilder();
+    const step = training ? b.param('phase_step', [], 'int32') : null;
     const ctx: CallContext = {
-      training: false,
-      random: () => {
-        throw new Error('random values are only drawn in training programs');
+      training,
+      random: (seed, shape) => {
+        if (!step) throw new Error('random values are only drawn in training programs');
+        return b.random(seed, shape, step);
       },
       weight: Network.weightParams(b, 'weight'),
     };
     return b.build(this.forward(b, this.inputParams(b, batch), ctx));
   }
 
-  /** Compiles in flight, by batch size: concurrent first calls share one compile. */
-  private readonly compiling = new Map<number, Promise<Program>>();
+  /** Compiles in flight, by batch size and phase: concurrent first calls share one compile. */
+  private readonly compiling = new Map<string, Promise<Program>>();
 
-  private async program(batch: number): Promise<Program> {
-    let p = this.programs.get(batch);
+  private async program(batch: number, training = false): Promise<Program> {
+    const key = `${batch}${training ? '/train' : ''}`;
+    let p = this.programs.get(key);
     if (!p) {
-      let pending = this.compiling.get(batch);
+      let pending = this.compiling.get(key);
       if (!pending) {
-        pending = compileGraph(this.buildGraph(batch), { backend: this.backend, name: `${this.name}_b${batch}`, shared: this.sharedState() }).then((compiled) => {
+        pending = compileGraph(this.buildGraph(batch, training), { backend: this.backend, name: `${this.name}_b${batch}${training ? '_phase1' : ''}`, shared: this.sharedState() }).then((compiled) => {
           const made = { compiled };
-          this.programs.set(batch, made);
+          this.programs.set(key, made);
           this.lastStats = compiled.stats;
           return made;
-        }).finally(() => this.compiling.delete(batch));
-        this.compiling.set(batch, pending);
+        }).finally(() => this.compiling.delete(key));
+        this.compiling.set(key, pending);
       }
       p = await pending;
     }
     this.syncShared();
     return p;
+  }
+
+  /** The model's outputs on standardized inputs, in batches; `training` runs the learning phase 1 (K.function). */
+  async run(inputs: readonly Tensor[], batchSize: number, training = false): Promise<Tensor[]> {
+    const batch = programBatch(inputs[0].shape[0], batchSize);
+    const p = await this.program(batch, training);
+    if (training) p.compiled.write('phase_step', Int32Array.of(this.phaseSteps++));
+    return runBatches(p.compiled, batch, inputs, this.outputShapes.map((s) => s.slice(1) as number[]));
   }
 
   private shared: SharedState | null = null;
@@ -333,13 +351,11 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
   }
 
   /** Runs the model on `x` in batches of `batchSize` (default 32), like Keras's predict: one tensor per output. */
-  async predict(x: DataList, options: PredictOptions = {}): Promise<Out> {
+  async predict(x: DataList, options: KerasOptions<PredictOptions> = {}): Promise<Out> {
+    options = readOptions('predict', options, PREDICT_OPTIONS);
     checkPredictArgs(options);
     const inputs = this.standardizeInputs('predict', x);
-    const batch = programBatch(inputs[0].shape[0], options.batchSize ?? 32);
-    const p = await this.program(batch);
-    const outs = await runBatches(p.compiled, batch, inputs, this.outputShapes.map((s) => s.slice(1) as number[]));
-    return unwrap(outs) as Out;
+    return unwrap(await this.run(inputs, options.batchSize ?? 32)) as Out;
   }
 
   /** One batch, no batching (Keras's predict_on_batch); runs padded in the next power-of-two program. */
@@ -431,7 +447,8 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
   }
 
   /** Predictions for `steps` input batches from an (async) iterable, concatenated (Keras's predict_generator). */
-  async predictGenerator(source: BatchSource<DataList | readonly [DataList, ...unknown[]]>, args: { steps: number; maxQueueSize?: number }): Promise<Out> {
+  async predictGenerator(source: BatchSource<DataList | readonly [DataList, ...unknown[]]>, args: KerasOptions<GeneratorOptions>): Promise<Out> {
+    args = readOptions('predictGenerator', args, GENERATOR_OPTIONS);
     checkGeneratorArgs('predictGenerator', args, 'steps');
     const queue = new Prefetcher(source, args.maxQueueSize ?? 10);
     const parts: Tensor[][] = [];
