@@ -5,7 +5,8 @@
  * (nodes and layers by depth from the outputs), so `model.layers` and
  * `getWeights()` come in Keras's order.
  */
-import { type KShape, type Layer, Node, SymbolicTensor } from '../layers/base.js';
+import { type KShape, type Layer, Node, SymbolicTensor, shapeText } from '../layers/base.js';
+import { connectedSummaryLines, summaryLines } from './summary.js';
 import { InputLayer } from '../layers/core.js';
 import type { Tensor } from '../tensor.js';
 import { Network } from './network.js';
@@ -136,8 +137,31 @@ export class Model<const O extends SymbolicTensor | readonly SymbolicTensor[] = 
     return this.order.nodes;
   }
 
-  protected override summaryRows(): { layer: Layer; output: KShape; inbound?: readonly SymbolicTensor[] }[] {
-    return this.order.nodes.map((n) => ({ layer: n.layer, output: n.outputs[0].shape, inbound: n.inputs }));
+  /** A chain of single-input layers, each applied once, prints as Keras's three-column table; any other graph gets "Connected to". */
+  private sequentialLike(): boolean {
+    const nodes = this.order.nodes;
+    const consumers = new Map<SymbolicTensor, number>();
+    for (const n of nodes) for (const t of n.inputs) consumers.set(t, (consumers.get(t) ?? 0) + 1);
+    const once = this.order.layers.every((l) => l.inboundNodes.filter((n) => nodes.includes(n)).length === 1);
+    return once && this.inputs.length === 1 && this.outputs.length === 1 && nodes.every((n) => n.inputs.length <= 1) && [...consumers.values()].every((c) => c === 1);
+  }
+
+  protected override summaryTable(): string[] {
+    const nodes = this.order.nodes;
+    const outputText = (l: Layer): string => {
+      const shapes = new Set(l.inboundNodes.filter((n) => nodes.includes(n)).map((n) => n.outputs.map((t) => shapeText(t.shape)).join(', ')));
+      if (shapes.size > 1) return 'multiple';
+      const [text] = shapes;
+      return text.includes('), (') ? `[${text}]` : text;
+    };
+    if (this.sequentialLike()) return summaryLines(this.name, nodes.map((n) => ({ layer: n.layer, output: n.outputs[0].shape })));
+    // Keras prints a node's inputs by their layer's original node index (a nested model's own node is 0).
+    const nodeIndex = (t: SymbolicTensor): number => t.nodeIndex + (t.layer instanceof Network ? 1 : 0);
+    return connectedSummaryLines(this.name, this.order.layers.map((layer) => ({
+      layer,
+      output: outputText(layer),
+      connections: layer.inboundNodes.filter((n) => nodes.includes(n)).flatMap((n) => n.inputs.map((t) => `${t.layer.name}[${nodeIndex(t)}][${t.index}]`)),
+    })));
   }
 
   /** Keras 2 JSON (snake_case), as Keras's `model.to_json()`; load it with modelFromJSON. */

@@ -172,13 +172,14 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
 
   /** Prints Keras's summary table, calling `print` (default console.log) once per line as Keras's print_fn, and returns it. */
   summary(print: (line: string) => void = console.log): string {
-    const lines = summaryLines(this.name, this.summaryRows());
+    const lines = this.summaryTable();
     lines.forEach((l) => print(l));
     return lines.join('\n');
   }
 
-  protected summaryRows(): { layer: Layer; output: KShape; inbound?: readonly SymbolicTensor[] }[] {
-    return this.nodes().map((n) => ({ layer: n.layer, output: n.outputs[0].shape }));
+  /** Keras's summary table, line by line. */
+  protected summaryTable(): string[] {
+    return summaryLines(this.name, this.nodes().map((n) => ({ layer: n.layer, output: n.outputs[0].shape })));
   }
 
   /** As a layer inside another model: the model's output shapes for inputs of `shapes` (checked against its own). */

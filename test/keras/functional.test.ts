@@ -108,6 +108,20 @@ describe('multi-input, multi-output models', () => {
   });
 });
 
+describe('summary', () => {
+  it('prints Keras 2\'s "Connected to" table for a graph that is not a chain', () => {
+    const a = Input({ shape: [3], name: 'in_a' });
+    const b = Input({ shape: [3], name: 'in_b' });
+    const shared = new layers.Dense(2, { name: 'shared' });
+    const model = new Model({ inputs: [a, b], outputs: layers.add([shared.apply(a), shared.apply(b)], { name: 'sum' }), name: 'two' });
+    const lines = model.summary(() => undefined).split('\n');
+    expect(lines.slice(0, 4)).toEqual(['Model: "two"', '_'.repeat(98), `${'Layer (type)'.padEnd(32)}${'Output Shape'.padEnd(21)}${'Param #'.padEnd(12)}${'Connected to'.padEnd(33)}`, '='.repeat(98)]);
+    expect(lines).toContain(`${'shared (Dense)'.padEnd(32)}${'(None, 2)'.padEnd(21)}${'8'.padEnd(12)}${'in_a[0][0]'.padEnd(33)}`);
+    expect(lines).toContain(`${''.padEnd(65)}${'shared[1][0]'.padEnd(33)}`);
+    expect(lines.slice(-4)).toEqual(['Total params: 8', 'Trainable params: 8', 'Non-trainable params: 0', '_'.repeat(98)]);
+  });
+});
+
 describe('models as layers', () => {
   it('a model called on new inputs shares its weights; trainable=false freezes it after recompiling', async () => {
     const inner = new Sequential([new layers.Dense(4, { inputShape: [3], activation: 'tanh', name: 'inner_dense' })], { name: 'inner' });
