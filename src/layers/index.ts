@@ -8,9 +8,12 @@ import * as conv from './convolutional.js';
 import * as pooling from './pooling.js';
 import { BatchNormalization } from './normalization.js';
 import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } from './merge.js';
+import { Lambda } from './lambda.js';
 
 export { Layer, Node, SymbolicTensor } from './base.js';
 export type { CallContext, KShape, LayerArgs, Weight } from './base.js';
+export { Lambda } from './lambda.js';
+export type { LambdaArgs, LambdaFunction } from './lambda.js';
 export { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 export {
   Activation, ActivityRegularization, AlphaDropout, Dense, Dropout, ELU, Flatten, GaussianDropout, GaussianNoise, InputLayer, LeakyReLU, PReLU, Permute,
@@ -82,6 +85,7 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   Concatenate: (c) => new Concatenate(c),
   Dot: (c) => new Dot(c.axes as number | number[], c),
   ...WINDOW_LAYER_CLASSES,
+  Lambda: (c) => Lambda.fromConfig(c),
 };
 
 export function layerFromConfig(className: string, config: Config): Layer {
