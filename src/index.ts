@@ -28,4 +28,5 @@ export { maxNorm as max_norm, minMaxNorm as min_max_norm, nonNeg as non_neg, uni
 export type { CompileArgs, EvaluateArgs, FitArgs } from './training/trainer.js';
 export * as utils from './utils.js';
 export { datasets } from './datasets/index.js';
+export * as preprocessing from './preprocessing/index.js';
 export { activations, initializers, layers };

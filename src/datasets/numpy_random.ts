@@ -48,6 +48,24 @@ export class NumpyRandomState {
     }
   }
 
+  /** np.random.random_sample(): 53 random bits from two draws. */
+  random(): number {
+    const a = this.uint32() >>> 5;
+    const b = this.uint32() >>> 6;
+    return (a * 67108864 + b) / 9007199254740992;
+  }
+
+  /** np.random.uniform(low, high). */
+  uniform(low: number, high: number): number {
+    return low + (high - low) * this.random();
+  }
+
+  /** np.random.randint(low, high): an integer in [low, high). */
+  randint(low: number, high: number): number {
+    if (!(high > low)) throw new Error(`randint: high (${high}) must exceed low (${low})`);
+    return low + this.interval(high - low - 1);
+  }
+
   /** np.random.shuffle of a 1-d array, in place. */
   shuffle<T>(items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {
