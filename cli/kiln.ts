@@ -44,7 +44,7 @@ function program(io: Io, failed: (cmd: string, e: unknown) => void): Command {
     .option('--targets <list>', `comma-separated targets: ${BUNDLE_TARGETS.join(', ')}`, BUNDLE_TARGETS.join(','))
     .option('--batch-sizes <list>', 'comma-separated batch sizes to compile programs for', '1,32')
     .option('--cpu-levels <list>', `node-cpu feature levels, best first: ${CPU_LEVELS.map((l) => l.level).join(', ')}`, CPU_LEVELS.map((l) => l.level).join(','))
-    .option('--threads <n>', 'threads of the node-cpu programs', '4')
+    .option('--threads <n>', 'the most threads the node-cpu programs use (at run time no more than the machine has)', '8')
     .action(action('compile', (model: string, o) => compileCommand(model, o, print)));
   cli.command('summary')
     .description("print MODEL's layers, output shapes and parameter counts (Keras's model.summary())")

@@ -22,7 +22,7 @@ export interface BundleOptions {
   readonly batchSizes?: readonly number[];
   /** node-cpu feature levels, best first (default avx512, avx2). */
   readonly cpuLevels?: readonly string[];
-  /** OpenMP threads of the node-cpu objects (default 4). */
+  /** The most OpenMP threads the node-cpu objects may use (default 8); the runtime uses at most the machine's cores. */
   readonly threads?: number;
   /** Progress lines (the CLI prints them). */
   readonly log?: (line: string) => void;
@@ -61,7 +61,7 @@ export async function writeBundle(net: Network, options: BundleOptions): Promise
   const targets = checkTargets(options.targets ?? ['node-cpu', 'wasm', 'webgpu']);
   const batchSizes = checkBatchSizes(options.batchSizes ?? [1, 32]);
   const levels: CpuLevel[] = cpuLevels(options.cpuLevels ?? ['avx512', 'avx2']);
-  const threads = options.threads ?? 4;
+  const threads = options.threads ?? 8;
   const log = options.log ?? (() => undefined);
   const models = modelPrograms(net);
   const files = new Map<string, Uint8Array | string>();
@@ -103,7 +103,7 @@ export async function writeBundle(net: Network, options: BundleOptions): Promise
     outputs: models.outputs,
     batchSizes,
     targets,
-    cpu: targets.includes('node-cpu') ? { arch: process.arch, libraries: NATIVE_LIBRARIES } : null,
+    cpu: targets.includes('node-cpu') ? { arch: process.arch, libraries: NATIVE_LIBRARIES, threads } : null,
     weights: { file: 'weights.bin', bytes: weights.byteLength, sha256: createHash('sha256').update(weights).digest('hex'), entries: models.weights.entries },
     programs,
     train: null,

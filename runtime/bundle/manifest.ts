@@ -88,7 +88,12 @@ export interface Manifest {
   readonly batchSizes: readonly number[];
   readonly targets: readonly BundleTarget[];
   /** The CPU the native objects are for (node-cpu only). */
-  readonly cpu: { readonly arch: string; readonly libraries: readonly string[] } | null;
+  readonly cpu: {
+    readonly arch: string;
+    readonly libraries: readonly string[];
+    /** The most OpenMP threads the objects may run (their per-thread scratch is sized for this many). */
+    readonly threads: number;
+  } | null;
   readonly weights: { readonly file: string; readonly bytes: number; readonly sha256: string; readonly entries: readonly WeightEntry[] };
   readonly programs: readonly ProgramSpec[];
   /** Train programs' extra state (optimizer slots, iterations, lr) live after the weights; present with --train. */

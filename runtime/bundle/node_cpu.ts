@@ -7,6 +7,7 @@
  * ArrayBuffers the runtime owns, used from their first 64-byte boundary.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { type Engine, type LoadedProgram, viewOf } from './engine.js';
 import type { BufferSlot, Manifest, NativeLevel, NativeProgram, ProgramSpec } from './manifest.js';
 import type { BundleSource } from './source.js';
@@ -40,6 +41,20 @@ export function chooseLevel(levels: readonly NativeLevel[], flags: readonly stri
 export interface NodeCpuOptions {
   /** CPU flags to choose the level with (default: /proc/cpuinfo's); tests use it to pose as another CPU. */
   readonly cpuFlags?: readonly string[];
+  /** Threads for node-cpu programs (default: the machine's, at most the bundle's maximum). */
+  readonly threads?: number;
+}
+
+/**
+ * Caps OpenMP's threads through OMP_THREAD_LIMIT, which libgomp reads when it
+ * is first loaded (with this process's first native object): more threads
+ * than cores make OpenMP's spinning workers fight over them. A limit the
+ * user set in the environment wins; once libgomp is loaded it is fixed.
+ */
+function limitThreads(asked: number | undefined, max: number, where: string): void {
+  if (asked !== undefined && (!Number.isInteger(asked) || asked < 1 || asked > max)) throw new Error(`kiln runtime: ${where}: threads must be an integer from 1 to ${max} (the bundle's maximum), got ${asked}`);
+  if (process.env.OMP_THREAD_LIMIT) return;
+  process.env.OMP_THREAD_LIMIT = String(asked ?? Math.min(max, availableParallelism()));
 }
 
 /** An ArrayBuffer with `bytes` usable from a 64-byte boundary. */
@@ -65,6 +80,7 @@ export async function nodeCpuEngine(source: BundleSource, manifest: Manifest, we
   const natives = manifest.programs.filter((p): p is NativeProgram => p.target === 'node-cpu');
   if (natives.length === 0) throw new Error(`kiln runtime: ${source.where} has no node-cpu programs (targets: ${manifest.targets.join(', ')})`);
   const level = chooseLevel(natives[0].levels, options.cpuFlags ?? hostCpuFlags(), source.where);
+  limitThreads(options.threads, manifest.cpu?.threads ?? 1, source.where);
   let shared: { buffer: ArrayBuffer; offset: number } | null = null;
   return {
     description: `node-cpu ${level.level}`,

@@ -1,0 +1,149 @@
+/**
+ * `npm run bench:bundle`: Keras's mnist_mlp as a deployable bundle beside
+ * the same model and weights in TensorFlow.js (core + layers + the wasm
+ * backend, model.json) and onnxruntime-node, all in the same run: what an app
+ * installs (runtime and model files), cold start (a fresh Node process, from
+ * its first line through the imports and the load to the first prediction;
+ * median of 5), and predict throughput at batch 1 and 32 in this process.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import * as ort from 'onnxruntime-node';
+import { writeBundle } from '../codegen/bundle/write_bundle.js';
+import { stageRuntimePackage } from '../codegen/bundle/runtime_package.js';
+import { load } from '../runtime/bundle/index.js';
+import { mnistMlp } from './mnist_mlp.js';
+import { initializer, model as onnxModel, node, valueInfo } from './onnx.js';
+import { median, timeIt } from './stats.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BATCHES = [1, 32];
+
+/** Bytes of a file or everything under a folder. */
+function sizeOf(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.size;
+  return readdirSync(path).reduce((s, f) => s + sizeOf(join(path, f)), 0);
+}
+
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MiB`.padStart(11);
+
+function onnxMlp(weights: Float32Array[]): Uint8Array {
+  const dims = [[784, 512], [512], [512, 512], [512], [512, 10], [10]];
+  const names = ['w1', 'b1', 'w2', 'b2', 'w3', 'b3'];
+  const layer = (i: number, x: string, act: string, y: string) => [node('MatMul', [x, names[2 * i]], [`m${i}`]), node('Add', [`m${i}`, names[2 * i + 1]], [`a${i}`]), node(act, [`a${i}`], [y])];
+  const nodes = [...layer(0, 'x', 'Relu', 'h0'), ...layer(1, 'h0', 'Relu', 'h1'), ...layer(2, 'h1', 'Softmax', 'y')];
+  return onnxModel(nodes, [valueInfo('x', ['batch', 784])], [valueInfo('y', ['batch', 10])], names.map((n, i) => initializer(n, dims[i], weights[i])));
+}
+
+function tfjsModel(weights: readonly { data: Float32Array; shape: number[] }[]): tf.Sequential {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.dense({ units: 512, activation: 'relu', inputShape: [784] }),
+      tf.layers.dense({ units: 512, activation: 'relu' }),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  m.setWeights(weights.map((w) => tf.tensor(w.data, w.shape)));
+  return m;
+}
+
+/** model.json and its weights file, as tf.io would write them. */
+async function saveTfjs(m: tf.Sequential, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await m.save(tf.io.withSaveHandler(async (a) => {
+    writeFileSync(join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }], format: 'layers-model' }));
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+}
+
+/** Milliseconds from a fresh process's first line to its first prediction: median of 5 processes. */
+function coldStart(cwd: string, body: string): number {
+  const script = `const t0 = performance.now();\n${body}\nprocess.stdout.write(String(performance.now() - t0));\n`;
+  const times = Array.from({ length: 5 }, () => Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd, encoding: 'utf8' })));
+  return median(times);
+}
+
+async function main(): Promise<void> {
+  const threads = cpus().length;
+  const work = mkdtempSync(join(tmpdir(), 'kiln-bench-bundle-'));
+  const kiln = mnistMlp();
+  const weights = kiln.getWeights().map((w) => ({ data: w.data as Float32Array, shape: [...w.shape] as number[] }));
+  const bundle = join(work, 'app', 'bundle');
+  const result = await writeBundle(kiln, { out: bundle, targets: ['node-cpu', 'wasm'], batchSizes: BATCHES, threads });
+  const common = ['manifest.json', 'weights.bin', 'index.js', 'index.d.ts'].reduce((s, f) => s + (result.files.get(f) ?? 0), 0);
+  const files = [...result.files.entries()];
+  const nativeOne = files.filter(([f]) => f.endsWith('.avx2.so')).reduce((s, [, b]) => s + b, 0);
+  const nativeAll = files.filter(([f]) => f.endsWith('.so')).reduce((s, [, b]) => s + b, 0);
+  const wasm = files.filter(([f]) => f.endsWith('.wasm')).reduce((s, [, b]) => s + b, 0);
+  const runtime = stageRuntimePackage(join(work, 'app', 'node_modules', 'kiln'));
+  await tf.setBackend('wasm');
+  const tfModel = tfjsModel(weights);
+  await saveTfjs(tfModel, join(work, 'tfjs'));
+  writeFileSync(join(work, 'model.onnx'), onnxMlp(weights.map((w) => w.data)));
+  const tfRuntime = ['tfjs-core', 'tfjs-layers', 'tfjs-backend-wasm'].reduce((s, p) => s + sizeOf(join(ROOT, 'node_modules/@tensorflow', p)), 0);
+  const ortRuntime = sizeOf(join(ROOT, 'node_modules/onnxruntime-node')) + sizeOf(join(ROOT, 'node_modules/onnxruntime-common'));
+
+  const busy = loadavg()[0];
+  console.log(`mnist_mlp (784-512-512-10) deployed; ${cpus()[0]?.model ?? 'cpu'}, ${threads} cores; Node ${process.version}; load average ${busy.toFixed(1)}`);
+  if (busy > threads / 2) console.log(`warning: other processes keep the cores busy (load ${busy.toFixed(1)} on ${threads} cores): multi-threaded figures (node-cpu, onnxruntime) are far below this machine's, OpenMP's spinning workers worst of all`);
+  console.log('');
+  console.log('installed                         runtime   model files');
+  console.log(`kiln node-cpu (avx2 only)     ${mb(runtime.bytes)} ${mb(common + nativeOne)}`);
+  console.log(`kiln node-cpu (avx2 + avx512) ${mb(runtime.bytes)} ${mb(common + nativeAll)}`);
+  console.log(`kiln wasm                     ${mb(runtime.bytes)} ${mb(common + wasm)}`);
+  console.log(`tfjs core+layers+wasm         ${mb(tfRuntime)} ${mb(sizeOf(join(work, 'tfjs')))}`);
+  console.log(`onnxruntime-node              ${mb(ortRuntime)} ${mb(sizeOf(join(work, 'model.onnx')))}`);
+
+  const one = JSON.stringify(Array.from({ length: 784 }, (_, i) => (i % 97) / 97));
+  const kilnCold = (target: string): string => `const { load } = await import('kiln/runtime');\nconst m = await load('./bundle', { target: '${target}' });\nawait m.predict({ dense_1_input: ${one} });`;
+  const cold = [
+    ['kiln node-cpu', coldStart(join(work, 'app'), kilnCold('node-cpu'))],
+    ['kiln wasm', coldStart(join(work, 'app'), kilnCold('wasm'))],
+    ['tfjs-wasm', coldStart(ROOT, [
+      "const tf = await import('@tensorflow/tfjs-core'); const tfl = await import('@tensorflow/tfjs-layers'); await import('@tensorflow/tfjs-backend-wasm');",
+      "const { readFileSync } = await import('node:fs'); await tf.setBackend('wasm');",
+      `const dir = ${JSON.stringify(join(work, 'tfjs'))}; const j = JSON.parse(readFileSync(dir + '/model.json', 'utf8'));`,
+      "const w = readFileSync(dir + '/weights.bin'); const m = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: j.modelTopology, weightSpecs: j.weightsManifest[0].weights, weightData: w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength) }));",
+      `m.predict(tf.tensor(${one}, [1, 784])).dataSync();`,
+    ].join('\n'))],
+    ['onnxruntime-node', coldStart(ROOT, [
+      "const ort = await import('onnxruntime-node');",
+      `const s = await ort.InferenceSession.create(${JSON.stringify(join(work, 'model.onnx'))});`,
+      `await s.run({ x: new ort.Tensor('float32', Float32Array.from(${one}), [1, 784]) });`,
+    ].join('\n'))],
+  ] as const;
+  console.log('\ncold start (fresh process: imports, load, first prediction), ms, median of 5');
+  for (const [name, ms] of cold) console.log(`${name.padEnd(29)} ${ms.toFixed(1).padStart(8)}`);
+
+  const native = await load(bundle, { target: 'node-cpu' });
+  const portable = await load(bundle, { target: 'wasm' });
+  const session = await ort.InferenceSession.create(onnxMlp(weights.map((w) => w.data)), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+  console.log(`\npredict, samples/s (median of 7 runs); node-cpu and onnxruntime on ${threads} threads, the wasm runtimes on one`);
+  console.log('   batch  kiln node-cpu  kiln wasm  tfjs-wasm  onnxruntime  wasm/tfjs-wasm');
+  for (const batch of BATCHES) {
+    const data = Float32Array.from({ length: batch * 784 }, (_, i) => (i % 97) / 97);
+    const reps = Math.max(3, Math.round(1000 / batch));
+    const k = batch / (await timeIt(() => native.predict({ dense_1_input: data }), reps));
+    const w = batch / (await timeIt(() => portable.predict({ dense_1_input: data }), reps));
+    const tx = tf.tensor(data, [batch, 784]);
+    const t = batch / (await timeIt(() => tf.tidy(() => (tfModel.predict(tx) as tf.Tensor).dataSync()), reps));
+    tx.dispose();
+    const feeds = { x: new ort.Tensor('float32', data, [batch, 784]) };
+    const o = batch / (await timeIt(() => session.run(feeds), reps));
+    const f = (v: number, w2: number): string => Math.round(v).toLocaleString('en-US').padStart(w2);
+    console.log(`${String(batch).padStart(8)} ${f(k, 14)} ${f(w, 10)} ${f(t, 10)} ${f(o, 12)} ${(w / t).toFixed(2).padStart(15)}`);
+  }
+  native.dispose();
+  portable.dispose();
+  await session.release();
+  console.log(`\n(bundle and peers' files in ${work})`);
+}
+
+await main();
