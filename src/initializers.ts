@@ -4,7 +4,7 @@
  * Normals use Box-Muller over two Philox streams; truncated normals redraw
  * (on further streams) values beyond two standard deviations, as Keras does.
  */
-import { philoxUniform } from '../ir/philox.js';
+import { philoxWords } from '../runtime/cpu/philox_words.js';
 import { describeValue, ownEntry } from './validation.js';
 
 export type Shape = readonly number[];
@@ -13,6 +13,34 @@ export interface Initializer {
   readonly className: string;
   readonly config: Readonly<Record<string, unknown>>;
   init(shape: Shape): Float32Array;
+  /** The same values as init, drawn a chunk per step (initializeAsync yields to the event loop between steps). */
+  draw?(shape: Shape): Draw;
+}
+
+/** A draw in chunks: each `next()` does one chunk; the return value is the weights. */
+export type Draw = Generator<void, Float32Array, void>;
+
+/** Runs a draw to the end in one go. */
+function drain(draw: Draw): Float32Array {
+  for (;;) {
+    const step = draw.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The weights of `init` for `shape`, yielding to the event loop after every
+ * chunk of 2^20 elements (a few milliseconds each), so a process building a
+ * large layer keeps serving: the same values as init(shape).
+ */
+export async function initializeAsync(init: Initializer, shape: Shape): Promise<Float32Array> {
+  if (!init.draw) return init.init(shape);
+  const draw = init.draw(shape);
+  for (;;) {
+    const step = draw.next();
+    if (step.done) return step.value;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 let seedCounter = 0x4b494c4e;
@@ -26,22 +54,75 @@ function size(shape: Shape): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function uniform(seed: number, n: number, lo: number, hi: number): Float32Array {
-  return Float32Array.from({ length: n }, (_, i) => lo + (hi - lo) * philoxUniform(seed, 0, i));
+/** Words are drawn in chunks of this many elements (4 MiB of scratch per stream). */
+const CHUNK = 1 << 20;
+const U24 = 2 ** -24;
+
+/** Elements [0, n) in chunks: `fill(start, count, words...)` gets each chunk's first Philox words of `streams`. */
+function* inChunks(seed: number, n: number, streams: readonly number[], fill: (start: number, count: number, words: readonly Uint32Array[]) => void): Generator<void, void, void> {
+  const words = streams.map(() => new Uint32Array(Math.min(n, CHUNK)));
+  for (let start = 0; start < n; start += CHUNK) {
+    const count = Math.min(CHUNK, n - start);
+    streams.forEach((stream, j) => philoxWords(seed, stream, start, count, words[j]));
+    fill(start, count, words);
+    yield;
+  }
 }
 
-function normalAt(seed: number, stream: number, i: number): number {
-  const u1 = philoxUniform(seed, 2 * stream, i);
-  const u2 = philoxUniform(seed, 2 * stream + 1, i);
+/** lo + (hi - lo) * u for u = philoxUniform(seed, 0, i), computed in bulk (the same doubles, so the same float32s). */
+function* uniform(seed: number, n: number, lo: number, hi: number): Draw {
+  const out = new Float32Array(n);
+  const span = hi - lo;
+  yield* inChunks(seed, n, [0], (start, count, [w]) => {
+    for (let i = 0; i < count; i++) out[start + i] = lo + span * ((w[i] >>> 8) * U24);
+  });
+  return out;
+}
+
+function boxMuller(u1: number, u2: number): number {
   return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
 }
 
-function normal(seed: number, n: number, mean: number, stddev: number, truncated: boolean): Float32Array {
-  return Float32Array.from({ length: n }, (_, i) => {
-    let z = normalAt(seed, 0, i);
-    for (let stream = 1; truncated && Math.abs(z) > 2; stream++) z = normalAt(seed, stream, i);
-    return mean + stddev * z;
+/**
+ * Box-Muller over streams 0 and 1, in bulk. Truncated normals redraw the
+ * values beyond 2 on streams (2, 3), (4, 5), ... as philoxUniform would, each
+ * pass over the span of the elements still pending.
+ */
+function* normal(seed: number, n: number, mean: number, stddev: number, truncated: boolean): Draw {
+  const out = new Float32Array(n);
+  const redraw = truncated ? [new Uint32Array(Math.min(n, CHUNK)), new Uint32Array(Math.min(n, CHUNK))] : [];
+  yield* inChunks(seed, n, [0, 1], (start, count, [w1, w2]) => {
+    let pending: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const z = boxMuller((w1[i] >>> 8) * U24, (w2[i] >>> 8) * U24);
+      out[start + i] = mean + stddev * z;
+      if (truncated && Math.abs(z) > 2) pending.push(i);
+    }
+    const one = new Uint32Array(2);
+    for (let stream = 1; pending.length; stream++) {
+      const [first, span] = [pending[0], pending[pending.length - 1] + 1 - pending[0]];
+      const [a, b] = redraw;
+      // Dense passes draw the whole span in bulk; sparse ones (the later passes) draw only the pending elements.
+      const dense = pending.length * 16 > span;
+      if (dense) {
+        philoxWords(seed, 2 * stream, start + first, span, a);
+        philoxWords(seed, 2 * stream + 1, start + first, span, b);
+      }
+      const still: number[] = [];
+      for (const i of pending) {
+        if (!dense) {
+          philoxWords(seed, 2 * stream, start + i, 1, one);
+          philoxWords(seed, 2 * stream + 1, start + i, 1, one.subarray(1));
+        }
+        const [u1, u2] = dense ? [a[i - first], b[i - first]] : [one[0], one[1]];
+        const z = boxMuller((u1 >>> 8) * U24, (u2 >>> 8) * U24);
+        if (Math.abs(z) > 2) still.push(i);
+        else out[start + i] = mean + stddev * z;
+      }
+      pending = still;
+    }
   });
+  return out;
 }
 
 /** Keras's _compute_fans: dense kernels [in, out]; conv kernels [...receptive, in, out]. */
@@ -64,6 +145,11 @@ function make(className: string, config: Record<string, unknown>, init: (shape: 
   return { className, config, init };
 }
 
+/** An initializer whose values are drawn in chunks (random ones). */
+function makeDrawn(className: string, config: Record<string, unknown>, draw: (shape: Shape) => Draw): Initializer {
+  return { className, config, init: (shape) => drain(draw(shape)), draw };
+}
+
 type Factory = (config: Record<string, unknown>) => Initializer;
 
 function makeVarianceScaling(config: Record<string, unknown>): Initializer {
@@ -76,7 +162,7 @@ function makeVarianceScaling(config: Record<string, unknown>): Initializer {
   const distributions = ['normal', 'uniform', 'truncated_normal', 'untruncated_normal'];
   if (!distributions.includes(distribution)) throw new Error(`VarianceScaling: unknown distribution '${distribution}'. Valid distributions: ${distributions.join(', ')}`);
   const seed = seedOf(config);
-  return make('VarianceScaling', { scale, mode, distribution, seed: config.seed ?? null }, (shape) => {
+  return makeDrawn('VarianceScaling', { scale, mode, distribution, seed: config.seed ?? null }, (shape) => {
     const [fanIn, fanOut] = computeFans(shape);
     const fan = mode === 'fan_in' ? fanIn : mode === 'fan_out' ? fanOut : (fanIn + fanOut) / 2;
     const s = scale / Math.max(1, fan);
@@ -98,7 +184,7 @@ function makeOrthogonal(config: Record<string, unknown>): Initializer {
     const cols = shape[shape.length - 1] ?? 1;
     // Orthonormalize the columns of a tall normal matrix (modified Gram-Schmidt), transposing when wide.
     const [r, c] = rows >= cols ? [rows, cols] : [cols, rows];
-    const a = normal(seed, r * c, 0, 1, false);
+    const a = drain(normal(seed, r * c, 0, 1, false));
     const col = (j: number): Float64Array => Float64Array.from({ length: r }, (_, i) => a[i * c + j]);
     const q: Float64Array[] = [];
     for (let j = 0; j < c; j++) {
@@ -122,15 +208,15 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
   Constant: (c) => make('Constant', { value: Number(c.value ?? 0) }, (shape) => new Float32Array(size(shape)).fill(Number(c.value ?? 0))),
   RandomNormal: (c) => {
     const [mean, stddev, seed] = [Number(c.mean ?? 0), Number(c.stddev ?? 0.05), seedOf(c)];
-    return make('RandomNormal', { mean, stddev, seed: c.seed ?? null }, (shape) => normal(seed, size(shape), mean, stddev, false));
+    return makeDrawn('RandomNormal', { mean, stddev, seed: c.seed ?? null }, (shape) => normal(seed, size(shape), mean, stddev, false));
   },
   RandomUniform: (c) => {
     const [minval, maxval, seed] = [Number(c.minval ?? -0.05), Number(c.maxval ?? 0.05), seedOf(c)];
-    return make('RandomUniform', { minval, maxval, seed: c.seed ?? null }, (shape) => uniform(seed, size(shape), minval, maxval));
+    return makeDrawn('RandomUniform', { minval, maxval, seed: c.seed ?? null }, (shape) => uniform(seed, size(shape), minval, maxval));
   },
   TruncatedNormal: (c) => {
     const [mean, stddev, seed] = [Number(c.mean ?? 0), Number(c.stddev ?? 0.05), seedOf(c)];
-    return make('TruncatedNormal', { mean, stddev, seed: c.seed ?? null }, (shape) => normal(seed, size(shape), mean, stddev, true));
+    return makeDrawn('TruncatedNormal', { mean, stddev, seed: c.seed ?? null }, (shape) => normal(seed, size(shape), mean, stddev, true));
   },
   VarianceScaling: makeVarianceScaling,
   Orthogonal: makeOrthogonal,
