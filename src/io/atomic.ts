@@ -7,6 +7,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { removeStaleSaveTemporaries } from '../../runtime/cpu/temporaries.js';
 
 function syncPath(path: string, flags: string): void {
   let fd = -1;
@@ -22,6 +23,8 @@ function syncPath(path: string, flags: string): void {
 
 /** Calls `write(tmp)` to produce the file at a temporary path, then moves it to `path`. */
 export async function atomicWrite(path: string, write: (tmp: string) => Promise<void> | void): Promise<void> {
+  // Temporaries of saves killed mid-way (older than a minute, writer gone) go now: they are never renamed or removed otherwise.
+  removeStaleSaveTemporaries(path);
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await write(tmp);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sequential, layers } from '../../src/index.js';
+import { Sequential, callbacks, layers, tensor } from '../../src/index.js';
 import { compileToProgram } from '../../passes/pipeline.js';
 import { loadCpu } from '../../runtime/cpu/index.js';
 import { programKey } from '../../codegen/llvm/toolchain.js';
@@ -45,6 +45,36 @@ function model(name: string): Sequential {
 }
 
 describe('item 8: stale temporaries', () => {
+  it('a save (what ModelCheckpoint calls) removes old temporaries of dead writers, and keeps recent or live ones', async () => {
+    const dir = scratch();
+    const path = join(dir, 'weights.h5');
+    const dead = deadPid();
+    const stale = file(join(dir, `.weights.h5.tmp-${dead}-0badc0de`), 5 * 60_000);
+    const staleOldName = file(`${path}.tmp-${dead}-1700000000000`, 5 * 60_000);
+    const recent = file(join(dir, `.weights.h5.tmp-${dead}-0badc0df`), 1_000);
+    const live = file(join(dir, `.weights.h5.tmp-${process.ppid}-0badc0e0`), 5 * 60_000);
+    const other = file(join(dir, 'other.h5.tmp-1-1'), 5 * 60_000);
+    const m = model('ckpt');
+    await m.saveWeights(path);
+    expect(existsSync(path)).toBe(true);
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(staleOldName)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(other)).toBe(true);
+  });
+
+  it('ModelCheckpoint removes a stale temporary of its file at its next save', async () => {
+    const dir = scratch();
+    const path = join(dir, 'ckpt.h5');
+    const stale = file(join(dir, `.ckpt.h5.tmp-${deadPid()}-00c0ffee`), 5 * 60_000);
+    const m = model('ckpt_cb');
+    m.compile({ optimizer: 'sgd', loss: 'mse', backend: 'interpreter' });
+    await m.fit(tensor(new Float32Array(20), [4, 5]), tensor(new Float32Array(12), [4, 3]), { verbose: 0, callbacks: [new callbacks.ModelCheckpoint(path, { saveWeightsOnly: true })] });
+    expect(existsSync(path)).toBe(true);
+    expect(existsSync(stale)).toBe(false);
+  });
+
   it('a compile removes old cache temporaries of dead compiles', async () => {
     const cacheDir = scratch();
     const dead = deadPid();
