@@ -58,6 +58,10 @@ describe('bundle runtime on bad input', () => {
     await expect(w.predict({ dense_1_input: images(1) })).rejects.toThrow(/predict_b1.wasm is not a valid WebAssembly module/);
   });
 
+  it('refuses more threads than the bundle was compiled for', async () => {
+    await expect(load(dir, { target: 'node-cpu', threads: 9 })).rejects.toThrow("threads must be an integer from 1 to 8 (the bundle's maximum), got 9");
+  });
+
   it('refuses a target the bundle was not compiled for', async () => {
     await expect(load(dir, { target: 'webgpu' })).rejects.toThrow("was not compiled for 'webgpu'; its targets are node-cpu, wasm");
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../cli/kiln.js';
 import { parseNpy, toNpy } from '../../cli/npy.js';
-import { tensor } from '../../src/index.js';
+import { Input, Model, layers, tensor, utils } from '../../src/index.js';
 import { images, mnistMlp } from './helpers.js';
 
 async function kiln(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -56,6 +56,16 @@ describe('kiln command', () => {
     expect(text).toContain('layer_0 [label="Dense"]');
     expect(text).toContain('layer_0 -> layer_1;');
     expect(text.match(/->/g)?.length).toBe(4);
+  });
+
+  it('utils.plotModel writes a PNG (the default format) from a functional model, input layer included', async () => {
+    const x = Input({ shape: [4], name: 'pixels' });
+    const y = new layers.Dense(2, { name: 'head' }).apply(x);
+    const png = join(dir, 'functional.png');
+    const dot = utils.plotModel(new Model({ inputs: x, outputs: y }), { toFile: png, showShapes: true });
+    expect([...readFileSync(png).subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    expect(dot).toContain('layer_0 [label="pixels: InputLayer\\n|{input:|output:}|{{(None, 4)}|{(None, 4)}}"]');
+    expect(dot).toContain('layer_0 -> layer_1;');
   });
 
   it('predict runs a model file with weights on a .npy input and writes .npy', async () => {
