@@ -29,4 +29,5 @@ export type { CompileArgs, EvaluateArgs, FitArgs } from './training/trainer.js';
 export * as utils from './utils.js';
 export { datasets } from './datasets/index.js';
 export * as preprocessing from './preprocessing/index.js';
+export * as wrappers from './wrappers/index.js';
 export { activations, initializers, layers };
