@@ -19,7 +19,7 @@ export interface Io {
 
 const STDIO: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
-const MODEL_HELP = 'a Keras/Kiln JSON model file (.json) or a script exporting a model (.js, .mjs)';
+const MODEL_HELP = 'a model file (Keras .h5 or .keras, TensorFlow.js model.json), a Keras/Kiln JSON config (.json, with --weights), or a script exporting a model (.js, .mjs)';
 
 function program(io: Io, failed: (cmd: string, e: unknown) => void): Command {
   const print = (line: string): void => io.out(`${line}\n`);

@@ -1,17 +1,21 @@
 /**
  * The MODEL argument of `kiln compile`, `summary`, `plot` and `bench`: a
- * Keras 2 / Kiln JSON model file (with --weights FILE.h5 in Keras's HDF5
- * weights layout), or a JavaScript module that exports a model (as `default`
- * or `model`, or a function, possibly async, returning one). JSON files never
- * execute code; scripts are the user's own code.
+ * model file loadModel reads (Keras 2 HDF5 .h5, Keras 3 .keras, TensorFlow.js
+ * model.json), a Keras 2 / Kiln JSON config (model.to_json(); weights from
+ * --weights FILE.h5 in Keras's HDF5 weights layout), or a JavaScript module
+ * that exports a model (as `default` or `model`, or a function, possibly
+ * async, returning one). Model files never execute code; scripts are the
+ * user's own code.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { loadModel } from '../src/io/index.js';
 import { modelFromJSON } from '../src/serialization.js';
 import { Network } from '../src/models/network.js';
 
 const SCRIPT = ['.js', '.mjs', '.cjs'];
+const MODEL_FILES = ['.h5', '.hdf5', '.keras'];
 
 function isModel(x: unknown): x is Network {
   return x instanceof Network || (!!x && typeof x === 'object' && typeof (x as Network).buildGraph === 'function' && typeof (x as Network).summary === 'function');
@@ -36,9 +40,13 @@ export async function loadModelFile(file: string, options: ModelFileOptions = {}
   if (!existsSync(path)) throw new Error(`no such model file: ${file}`);
   const ext = extname(path).toLowerCase();
   let model: Network;
-  if (ext === '.json') model = modelFromJSON(readFileSync(path, 'utf8')) as Network;
-  else if (SCRIPT.includes(ext)) model = await fromScript(path);
-  else throw new Error(`cannot read model file ${file}: expected a Keras/Kiln JSON model (.json) or a script exporting a model (${SCRIPT.join(', ')})`);
+  if (MODEL_FILES.includes(ext)) model = (await loadModel(path)) as Network;
+  else if (ext === '.json') {
+    const text = readFileSync(path, 'utf8');
+    // TensorFlow.js's model.json wraps the config in modelTopology and names its weight shards.
+    model = (/"modelTopology"\s*:/.test(text) ? await loadModel(path) : modelFromJSON(text)) as Network;
+  } else if (SCRIPT.includes(ext)) model = await fromScript(path);
+  else throw new Error(`cannot read model file ${file}: expected a model file (${MODEL_FILES.join(', ')}, TensorFlow.js model.json), a Keras/Kiln JSON config (.json) or a script exporting a model (${SCRIPT.join(', ')})`);
   if (options.weights) {
     if (!existsSync(options.weights)) throw new Error(`no such weights file: ${options.weights}`);
     await model.loadWeights(resolve(options.weights));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../cli/kiln.js';
 import { parseNpy, toNpy } from '../../cli/npy.js';
-import { Input, Model, layers, tensor, utils } from '../../src/index.js';
+import { Input, Model, layers, saveModel, tensor, utils } from '../../src/index.js';
 import { images, mnistMlp } from './helpers.js';
 
 async function kiln(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -15,6 +15,7 @@ async function kiln(...argv: string[]): Promise<{ code: number; out: string; err
   return { code, out, err };
 }
 
+const ROOT = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'kiln-cli-'));
 const json = join(dir, 'mnist_mlp.json');
 const weights = join(dir, 'mnist_mlp.h5');
@@ -91,6 +92,25 @@ describe('kiln command', () => {
       expect(y.dense_3.shape).toEqual([rows, 10]);
       expect(y.dense_3.data).toBeAllClose(want, { rtol: 1e-4, atol: 1e-6 });
     }
+  });
+
+  it('reads whole-model files (Keras HDF5 via loadModel) and scripts exporting a model', async () => {
+    const h5 = join(dir, 'full.h5');
+    await saveModel(mnistMlp(), h5);
+    const fromH5 = await kiln('predict', h5, '--input', join(dir, 'x.npy'));
+    expect(fromH5.err).toBe('');
+    expect((JSON.parse(fromH5.out) as { dense_3: { data: number[] } }).dense_3.data).toBeAllClose(want, { rtol: 1e-5, atol: 1e-6 });
+    const script = join(dir, 'model.mjs');
+    writeFileSync(script, `import { Sequential, layers } from ${JSON.stringify(join(ROOT, 'src/index.js'))};\nexport default async () => new Sequential([new layers.Dense(3, { inputShape: [5], name: 'only' })], { name: 'scripted' });\n`);
+    const summary = await kiln('summary', script);
+    expect(summary.err).toBe('');
+    expect(summary.out).toContain('Model: "scripted"');
+    expect(summary.out).toContain('Total params: 18');
+    const noModel = join(dir, 'empty.mjs');
+    writeFileSync(noModel, 'export const x = 1;\n');
+    const bad = await kiln('summary', noModel);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("exports no model: export it as 'default' or 'model' (exports found: x)");
   });
 
   it('bench times every fused kernel against the measured peaks', async () => {
