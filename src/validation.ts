@@ -88,7 +88,7 @@ export function checkLayerArgs(className: string, args: Readonly<Record<string, 
   if (args.batchInputShape !== undefined && args.batchInputShape !== null) checkShape(where, 'batchInputShape', args.batchInputShape, 'any');
   if (args.batchSize !== undefined && args.batchSize !== null) checkInt(where, 'batchSize', args.batchSize, { min: 1 });
   if (args.inputDim !== undefined && args.inputDim !== null) checkInt(where, 'inputDim', args.inputDim, { min: 1 });
-  if (args.dtype !== undefined && args.dtype !== null && args.dtype !== 'float32') throw new Error(`${where}: dtype must be 'float32', got ${describeValue(args.dtype)}`);
+  if (args.dtype !== undefined && args.dtype !== null && typeof args.dtype !== 'string') throw new Error(`${where}: dtype must be a dtype name such as 'float32', got ${describeValue(args.dtype)}`);
 }
 
 /** A registry lookup that answers only the table's own keys (never `constructor`, `__proto__`, `toString`). */

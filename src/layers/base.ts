@@ -11,6 +11,7 @@ import { KTensor, withTrace } from '../backend.js';
 import { type Initializer, type InitializerIdentifier, getInitializer } from '../initializers.js';
 import type { Constraint, Regularizer } from '../regularizers.js';
 import { Tensor } from '../tensor.js';
+import { checkLayerArgs } from '../validation.js';
 
 /** A Keras shape: the batch dimension (first) is null. */
 export type KShape = readonly (number | null)[];
@@ -130,6 +131,7 @@ export abstract class Layer {
   supportsMasking = false;
 
   constructor(args: LayerArgs = {}, className?: string) {
+    checkLayerArgs(new.target.name, args as Readonly<Record<string, unknown>>);
     if (args.name) reserveName(args.name);
     this.name = args.name ?? uniqueName(snakeCase(className ?? new.target.name));
     this.trainable = args.trainable ?? true;
@@ -236,6 +238,9 @@ export abstract class Layer {
     if (!this.supportsMasking) throw new Error(`Layer ${this.name} (${this.className}) does not support masking, but was passed an input mask`);
     return [masks[0]];
   }
+
+  /** Checks data fed straight from a model input to this layer before anything runs (Embedding's token ids); a no-op by default. */
+  checkInputData(_where: string, _x: Tensor): void {}
 
   /** Penalty on this layer's output, added to the training loss (Keras's activity_regularizer). */
   activityRegularizer: Regularizer | null = null;

@@ -4,6 +4,7 @@ import { type Activation as ActivationFn, type ActivationIdentifier, getActivati
 import type { Initializer, InitializerIdentifier } from '../initializers.js';
 import { type Constraint, type Regularizer, getConstraint, getRegularizer } from '../regularizers.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, Node, type Weight, expectRank, initializerArg, initializerConfig, shapeText } from './base.js';
+import { checkInt } from '../validation.js';
 
 export interface InputLayerArgs extends LayerArgs {
   readonly sparse?: boolean;
@@ -47,6 +48,7 @@ export interface DenseArgs extends LayerArgs {
 
 export class Dense extends Layer {
   readonly className = 'Dense';
+  override supportsMasking = true;
   readonly activation: { name: string; fn: ActivationFn };
   readonly useBias: boolean;
   private readonly kernelInitializer: Initializer;
@@ -108,6 +110,7 @@ export class Dense extends Layer {
 /** Identity that adds l1 * sum|x| + l2 * sum x^2 of its input to the training loss. */
 export class ActivityRegularization extends Layer {
   readonly className = 'ActivityRegularization';
+  override supportsMasking = true;
 
   constructor(private readonly args: LayerArgs & { l1?: number; l2?: number } = {}) {
     super(args);
@@ -129,6 +132,7 @@ export class ActivityRegularization extends Layer {
 
 export class Activation extends Layer {
   readonly className = 'Activation';
+  override supportsMasking = true;
   private readonly fn: { name: string; fn: ActivationFn };
 
   constructor(activation: ActivationIdentifier, args: LayerArgs = {}) {
@@ -243,6 +247,7 @@ export class RepeatVector extends Layer {
 
   constructor(readonly n: number, args: LayerArgs = {}) {
     super(args);
+    checkInt(`RepeatVector ${this.name}`, 'n', n, { min: 1 });
   }
 
   override computeOutputShape(s: KShape): KShape {

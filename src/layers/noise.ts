@@ -6,6 +6,7 @@
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, seedFromName } from './base.js';
+import { describeValue } from '../validation.js';
 
 abstract class InferenceIdentity extends Layer {
   override computeOutputShape(s: KShape): KShape {
@@ -40,7 +41,7 @@ function cosTwoPi(b: GraphBuilder, u: Value): Value {
 
 /** `className` is the constructed class's: subclass fields are not set yet while a base constructor runs. */
 function checkRate(className: string, layer: Layer, rate: number): void {
-  if (!(rate >= 0 && rate < 1)) throw new Error(`${className} ${layer.name}: rate must be in [0, 1), got ${rate}`);
+  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new Error(`${className} ${layer.name}: rate must be in [0, 1), got ${describeValue(rate)}`);
 }
 
 export interface DropoutArgs extends LayerArgs {
@@ -133,6 +134,7 @@ export class AlphaDropout extends Dropout {
 
 export class GaussianDropout extends InferenceIdentity {
   readonly className = 'GaussianDropout';
+  override supportsMasking = true;
 
   constructor(readonly rate: number, args: LayerArgs = {}) {
     super(args);
@@ -153,6 +155,7 @@ export class GaussianDropout extends InferenceIdentity {
 
 export class GaussianNoise extends InferenceIdentity {
   readonly className = 'GaussianNoise';
+  override supportsMasking = true;
 
   constructor(readonly stddev: number, args: LayerArgs = {}) {
     super(args);

@@ -59,7 +59,7 @@ describe('item 6: config values are checked, not coerced', () => {
   it.each([['abc'], [[null, -20]], [[null, 2.5]], [[null, '20']], [true]])('batch_input_shape %j is refused', (shape) => {
     refused(() => layerFromConfig('Dense', { units: 4, batchInputShape: shape }), /batchInputShape must be an array of positive integers/);
     const json = JSON.stringify({ class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { units: 4, batch_input_shape: shape } }] } });
-    refused(() => modelFromJSON(json), /batchInputShape must be an array of positive integers/);
+    refused(() => modelFromJSON(json), /batch_input_shape.*is not an integer|batchInputShape must be an array of positive integers/);
   });
 
   it.each([[2.5], ['2'], [0], [-1]])('RepeatVector n = %j is refused from a config', (n) => {
@@ -94,5 +94,27 @@ describe('item 6: nested-array data holds only numbers', () => {
     await expect(m.fit(features(1), y as never, { verbose: 0 })).rejects.toThrow(/fit: y\[0\]\[3\] is "1"/);
     await expect(m.predict('abc' as never)).rejects.toThrow(/predict: x must be a Tensor, a typed array or nested arrays of numbers, got "abc"/);
     await expect(m.predict(undefined as never)).rejects.toThrow(/predict: x must be .* got undefined/);
+  });
+});
+
+describe('item 6: constructors check what configs check', () => {
+  it.each([[2.5], ['2'], [0], [-1], [true]])('new RepeatVector(%j) is refused', (n) => {
+    refused(() => new layers.RepeatVector(n as never), /RepeatVector .*: n must be a positive integer/);
+  });
+
+  it.each([['0.5'], [1], [-0.1], [NaN], [true], [[0.5]]])('new Dropout(%j) is refused', (rate) => {
+    refused(() => new layers.Dropout(rate as never), /Dropout .*: rate must be in \[0, 1\), got/);
+  });
+
+  it.each([['abc'], [[null, -20]], [[null, 2.5]], [[20, '4']]])('inputShape / batchInputShape %j given to a constructor is refused', (shape) => {
+    refused(() => new layers.Dense(4, { batchInputShape: shape as never }), /Dense: batchInputShape must be an array of positive integers/);
+    refused(() => new layers.Dense(4, { inputShape: shape as never }), /Dense: inputShape must be an array of positive integers/);
+  });
+
+  it('batchSize, inputDim, trainable and name are checked too', () => {
+    refused(() => new layers.Dense(4, { inputDim: 2.5 }), /Dense: inputDim must be a positive integer, got 2.5/);
+    refused(() => new layers.Dense(4, { inputShape: [3], batchSize: 0 }), /batchSize must be a positive integer, got 0/);
+    refused(() => new layers.Dense(4, { trainable: 'yes' as never }), /trainable must be true or false, got "yes"/);
+    refused(() => new layers.Dense(4, { name: 42 as never }), /Dense: name must be a non-empty string, got 42/);
   });
 });
