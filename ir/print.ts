@@ -5,7 +5,12 @@ import type { Graph, Node } from './graph.js';
 function attrText(node: Node): string {
   const entries = Object.entries(node.attrs as Record<string, unknown>).filter(([k]) => k !== 'shape' || node.op === 'reshape' || node.op === 'broadcast');
   if (entries.length === 0) return '';
-  const fmt = (v: unknown): string => (Array.isArray(v) ? `[${v.join(',')}]` : typeof v === 'string' ? v : String(v));
+  const fmt = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.join(',')}]`;
+    // A scan's body prints as its size; KILN_DUMP_IR shows the loop, not every step's graph inline.
+    if (v && typeof v === 'object' && 'nodes' in v) return `<graph of ${(v as Graph).nodes.length} nodes>`;
+    return typeof v === 'string' ? v : String(v);
+  };
   return `{${entries.filter(([k]) => k !== 'dtype').map(([k, v]) => `${k}=${fmt(v)}`).join(', ')}}`;
 }
 

@@ -9,6 +9,7 @@ import type { Shape } from './dtype.js';
 import { forEachIndex } from './eval_kernels.js';
 import type { GraphBuilder, Value } from './graph.js';
 import { type AttrsMap, type OpName, normalizeAxis } from './ops.js';
+import { scanVjp } from './scan.js';
 
 export interface VjpArgs<A> {
   readonly inputs: readonly Value[];
@@ -185,4 +186,5 @@ export const VJP: VjpTable = {
   pad: (b, { inputs: [x], attrs, g }) => [b.slice(g, attrs.low, x.shape)],
   window: (b, { inputs: [x], attrs, g }) => [scatterWindows(b, g, x.shape, attrs)],
   matmul: matmulVjp,
+  scan: (b, { inputs, attrs, g }) => scanVjp(b, { inputs, attrs, g }),
 };
