@@ -273,3 +273,18 @@ export function checkLayerConfig(className: string, config: Readonly<Record<stri
     if (check && config[key] !== undefined) check(where, key, config[key]);
   }
 }
+
+/** Elements one weight may hold when a layer builds it in memory (2^30 float32 values = 4 GiB). */
+export const MAX_WEIGHT_ELEMENTS = 2 ** 30;
+
+/** A weight's shape before anything is allocated: non-negative integer dimensions, at most MAX_WEIGHT_ELEMENTS elements. */
+export function checkWeightShape(where: string, name: string, shape: readonly unknown[]): void {
+  let n = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw new Error(`${where}: weight '${name}' would have shape ${describeValue(shape)}; dimensions must be non-negative integers`);
+    n *= d;
+  }
+  if (n > MAX_WEIGHT_ELEMENTS) {
+    throw new Error(`${where}: weight '${name}' of shape [${shape.join(', ')}] would hold ${n} elements (${(n * 4 / 2 ** 30).toFixed(1)} GiB of float32), more than the ${MAX_WEIGHT_ELEMENTS} (4 GiB) a layer may build`);
+  }
+}

@@ -11,7 +11,7 @@ import { KTensor, withTrace } from '../backend.js';
 import { type Initializer, type InitializerIdentifier, getInitializer } from '../initializers.js';
 import type { Constraint, Regularizer } from '../regularizers.js';
 import { Tensor } from '../tensor.js';
-import { checkLayerArgs } from '../validation.js';
+import { checkLayerArgs, checkWeightShape } from '../validation.js';
 
 /** A Keras shape: the batch dimension (first) is null. */
 export type KShape = readonly (number | null)[];
@@ -247,6 +247,7 @@ export abstract class Layer {
 
   /** Keras's add_weight: a new weight of this layer, initialized now. */
   addWeight(name: string, shape: readonly number[], initializer: Initializer | InitializerIdentifier = 'glorot_uniform', trainable = true, regularizer: Regularizer | null = null, constraint: Constraint | null = null): Weight {
+    checkWeightShape(`${this.className} ${this.name}`, name, shape);
     const w: Weight = { name: `${this.name}/${name}:0`, shape, value: getInitializer(initializer).init(shape), trainable, regularizer, constraint };
     this.own.push(w);
     return w;
