@@ -15,6 +15,7 @@ import { Sequential } from './models/sequential.js';
 import type { Tensor } from './tensor.js';
 import { type CustomObjects, customObject } from './custom_objects.js';
 import { Lambda } from './layers/lambda.js';
+import { TimeDistributed } from './layers/wrappers.js';
 
 export { type CustomObjects, customObject, registerCustomObject } from './custom_objects.js';
 
@@ -51,6 +52,11 @@ function makeLayer(className: string, config: Config, customObjects: CustomObjec
   if (className === 'Sequential') return sequentialFromConfig(config, customObjects);
   if (className === 'Model' || className === 'Functional') return functionalFromConfig(config, customObjects);
   if (className === 'Lambda') return Lambda.fromConfig(config, customObjects);
+  if (className === 'TimeDistributed') {
+    const inner = config.layer as LayerEntry | undefined;
+    if (!inner || typeof inner.className !== 'string') fail(`TimeDistributed ${String(config.name)} needs layer: {class_name, config}`);
+    return new TimeDistributed(makeLayer(inner.className, inner.config ?? {}, customObjects), config);
+  }
   const custom = customObject(className, customObjects) as { fromConfig?: (c: Config) => Layer; new (c: Config): Layer } | undefined;
   if (typeof custom === 'function') {
     const layer = typeof custom.fromConfig === 'function' ? custom.fromConfig(config) : new custom(config);

@@ -6,6 +6,8 @@ import { type Constraint, type Regularizer, getConstraint, getRegularizer } from
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, initializerArg, initializerConfig, shapeText } from './base.js';
 
 abstract class ElementwiseLayer extends Layer {
+  override supportsMasking = true;
+
   override computeOutputShape(s: KShape): KShape {
     return s;
   }

@@ -4,7 +4,7 @@ import { type Activation as ActivationFn, type ActivationIdentifier, getActivati
 import type { Initializer, InitializerIdentifier } from '../initializers.js';
 import { type Constraint, type Regularizer, getConstraint, getRegularizer } from '../regularizers.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, Node, type Weight, expectRank, initializerArg, initializerConfig, shapeText } from './base.js';
-import { checkInt } from '../validation.js';
+import { checkInt, checkShape, checkTargetShape } from '../validation.js';
 
 export interface InputLayerArgs extends LayerArgs {
   readonly sparse?: boolean;
@@ -194,6 +194,7 @@ export class Reshape extends Layer {
 
   constructor(readonly targetShape: readonly number[], args: LayerArgs = {}) {
     super(args);
+    checkTargetShape(`Reshape ${this.name}`, targetShape);
     if (targetShape.filter((d) => d === -1).length > 1) throw new Error(`Reshape ${this.name}: at most one -1 in the target shape, got [${targetShape.join(', ')}]`);
   }
 
@@ -224,6 +225,7 @@ export class Permute extends Layer {
   /** `dims` are 1-based, as in Keras (the batch axis is not permuted). */
   constructor(readonly dims: readonly number[], args: LayerArgs = {}) {
     super(args);
+    checkShape(`Permute ${this.name}`, 'dims', dims);
     const sorted = [...dims].sort((a, c) => a - c);
     if (!sorted.every((d, i) => d === i + 1)) throw new Error(`Permute ${this.name}: dims must be a permutation of 1..${dims.length}, got [${dims.join(', ')}]`);
   }

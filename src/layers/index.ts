@@ -9,10 +9,14 @@ import * as pooling from './pooling.js';
 import { BatchNormalization } from './normalization.js';
 import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } from './merge.js';
 import { Lambda } from './lambda.js';
+import { Embedding, Masking } from './embeddings.js';
+import { TimeDistributed } from './wrappers.js';
 
 export { Layer, Node, SymbolicTensor } from './base.js';
 export type { CallContext, KShape, LayerArgs, Weight } from './base.js';
 export { Lambda } from './lambda.js';
+export { Embedding, Masking } from './embeddings.js';
+export { TimeDistributed } from './wrappers.js';
 export type { LambdaArgs, LambdaFunction } from './lambda.js';
 export { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 export {
@@ -86,7 +90,17 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   Dot: (c) => new Dot(c.axes as number | number[], c),
   ...WINDOW_LAYER_CLASSES,
   Lambda: (c) => Lambda.fromConfig(c),
+  Embedding: (c) => new Embedding(c.inputDim as number, c.outputDim as number, c),
+  Masking: (c) => new Masking(c),
+  TimeDistributed: (c) => new TimeDistributed(innerLayer(c), c),
 };
+
+/** The layer a wrapper's config holds ({class_name, config}), built through the registry. */
+function innerLayer(c: Config): Layer {
+  const inner = c.layer as { className?: unknown; config?: Config } | undefined;
+  if (!inner || typeof inner.className !== 'string') throw new Error(`${String(c.name ?? 'wrapper')}: a wrapper's config needs layer: {class_name, config}`);
+  return layerFromConfig(inner.className, inner.config ?? {});
+}
 
 export function layerFromConfig(className: string, config: Config): Layer {
   const make = ownEntry(LAYER_CLASSES, className);

@@ -9,6 +9,8 @@ import { type CallContext, type KShape, Layer, type LayerArgs, seedFromName } fr
 import { describeValue } from '../validation.js';
 
 abstract class InferenceIdentity extends Layer {
+  override supportsMasking = true;
+
   override computeOutputShape(s: KShape): KShape {
     return s;
   }
@@ -134,7 +136,6 @@ export class AlphaDropout extends Dropout {
 
 export class GaussianDropout extends InferenceIdentity {
   readonly className = 'GaussianDropout';
-  override supportsMasking = true;
 
   constructor(readonly rate: number, args: LayerArgs = {}) {
     super(args);
@@ -155,7 +156,6 @@ export class GaussianDropout extends InferenceIdentity {
 
 export class GaussianNoise extends InferenceIdentity {
   readonly className = 'GaussianNoise';
-  override supportsMasking = true;
 
   constructor(readonly stddev: number, args: LayerArgs = {}) {
     super(args);

@@ -199,6 +199,11 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
 
   /** The model's computation on `inputs` (one value per model input), emitted into `b`; one value per output. */
   forward(b: GraphBuilder, inputs: readonly Value[], ctx: CallContext): Value[] {
+    return this.forwardWithMasks(b, inputs, ctx).outputs;
+  }
+
+  /** The forward pass with Keras's output masks (null where an output has none), for masked losses. */
+  forwardWithMasks(b: GraphBuilder, inputs: readonly Value[], ctx: CallContext): { outputs: Value[]; masks: (Value | null)[] } {
     const values = new Map<SymbolicTensor, Value>();
     const masks = new Map<SymbolicTensor, Value | null>();
     this.inputs.forEach((t, i) => values.set(t, inputs[i]));
@@ -215,11 +220,12 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
         masks.set(t, outMasks[i] ?? null);
       });
     }
-    return this.outputs.map((t) => {
+    const outputs = this.outputs.map((t) => {
       const v = values.get(t);
       if (!v) throw new Error(`Model ${this.name}: output ${t} was not computed`);
       return v;
     });
+    return { outputs, masks: this.outputs.map((t) => masks.get(t) ?? null) };
   }
 
   /** Every weight as a param of `role`, created on first use. */
@@ -345,6 +351,10 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
   standardizeInputs(where: string, x: DataList): Tensor[] {
     const xs = standardize(where, 'input', x, this.inputNames);
     xs.forEach((t, i) => checkInputShape(this.name, this.inputShapes[i], t.shape, xs.length === 1 ? 'input' : `input ${this.inputNames[i]}`));
+    for (const node of this.nodes()) node.inputs.forEach((t) => {
+      const i = this.inputs.indexOf(t);
+      if (i >= 0) node.layer.checkInputData(where, xs[i]);
+    });
     const n = xs[0].shape[0];
     const other = xs.findIndex((t) => t.shape[0] !== n);
     if (other >= 0) throw new Error(`${where}: all input arrays should have the same number of samples. Got array sizes: ${xs.map((t) => t.shape[0]).join(', ')}`);

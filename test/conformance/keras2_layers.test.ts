@@ -16,7 +16,7 @@ import { TEST_BACKEND } from '../helpers/backend.js';
 
 interface Record_ {
   id: string;
-  model: { config: { layers: { class_name: string }[] } };
+  model: { config: { layers: { class_name: string; config?: { layer?: unknown } }[] } };
   inputs: { shape: number[]; data: number[] }[];
   weights: { shape: number[]; data: number[] }[];
   expected: { shape: number[]; data: number[] }[];
@@ -26,7 +26,9 @@ const file = process.env.KILN_CONFORMANCE ?? join(dirname(fileURLToPath(import.m
 if (!existsSync(file)) throw new Error(`conformance set not found at ${file}; set KILN_CONFORMANCE to its path`);
 const records: Record_[] = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 
-const missing = (r: Record_): string[] => [...new Set(r.model.config.layers.map((l) => l.class_name).filter((c) => !LAYER_CLASSES[c]))];
+/** Every class a record needs, wrapped layers' included (TimeDistributed(Conv2D) needs Conv2D). */
+const classesOf = (l: { class_name: string; config?: { layer?: unknown } }): string[] => [l.class_name, ...(l.config?.layer ? classesOf(l.config.layer as { class_name: string }) : [])];
+const missing = (r: Record_): string[] => [...new Set(r.model.config.layers.flatMap(classesOf).filter((c) => !Object.hasOwn(LAYER_CLASSES, c)))];
 const covered = records.filter((r) => missing(r).length === 0);
 const family = (r: Record_): string => r.id.split('.')[0];
 
