@@ -65,7 +65,7 @@ function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, 
   const targetNames = paramNames('target', n);
   const weightNames = paramNames('sample_weight', n);
   const penalties: Value[] = [];
-  const preds = net.forward(b, net.inputParams(b, batch), { ...ctx, addLoss: (v) => void penalties.push(v) });
+  const { outputs: preds, masks } = net.forwardWithMasks(b, net.inputParams(b, batch), { ...ctx, addLoss: (v) => void penalties.push(v) });
   for (const w of net.allWeights()) {
     if (w.regularizer) penalties.push(b.scoped(`${w.name} regularizer`, () => w.regularizer!(b, ctx.weight(w))));
   }
@@ -76,13 +76,14 @@ function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, 
     const target = b.param(targetNames[i], [batch, ...targetShapes[i]]);
     const weights = b.param(weightNames[i], out.timesteps ? [batch, out.timesteps] : [batch]);
     // Keras averages a loss over any axes past the sample axis (e.g. timesteps) before weighting.
-    const perSample = perBatchRow(b, b.scoped(`${prefix}loss`, () => out.loss.fn(b, target, preds[i])), weights.shape.length);
     const mask = b.cast(b.binary('ne', weights, 0), 'float32');
+    const masked = (v: Value): Value => (masks[i] ? applyOutputMask(b, v, masks[i]!, mask) : v);
+    const perSample = perBatchRow(b, masked(b.scoped(`${prefix}loss`, () => out.loss.fn(b, target, preds[i]))), weights.shape, setup, `loss ${out.loss.name}`);
     losses.push(b.div(b.sum(b.mul(perSample, weights)), b.maximum(b.sum(mask), 1)));
     // Metrics are unweighted, over the samples that carry any weight (padding rows carry none).
     const rows = mask.shape.length === 1 ? mask : b.max(mask, 1);
     const count = b.maximum(b.sum(rows), 1);
-    for (const m of out.metrics) metrics.push(b.scoped(`${prefix}metric ${m.name}`, () => b.div(b.sum(b.mul(perBatchRow(b, m.fn(b, target, preds[i])), rows)), count)));
+    for (const m of out.metrics) metrics.push(b.scoped(`${prefix}metric ${m.name}`, () => b.div(b.sum(b.mul(perBatchRow(b, masked(m.fn(b, target, preds[i])), rows.shape, setup, `metric ${m.name}`), rows)), count)));
   });
   // Keras 2's total loss: the outputs' weighted data losses plus every regularization penalty.
   const data = losses.map((l, i) => (setup.outputs[i].lossWeight === 1 ? l : b.mul(l, setup.outputs[i].lossWeight))).reduce((t, l) => b.add(t, l));
@@ -90,9 +91,38 @@ function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, 
   return { b, outputs: [loss, ...(n > 1 ? losses : []), ...metrics] };
 }
 
-/** Averages a loss or metric over its axes past the first `keep` (batch, and timesteps in temporal mode). */
-function perBatchRow(b: GraphBuilder, v: Value, keep = 1): Value {
-  if (v.shape.length < keep) throw new Error(`a loss or metric must keep the batch${keep > 1 ? ' and time' : ''} axes, got shape [${v.shape.join(', ')}]`);
+/**
+ * Keras 2's weighted_masked_objective: a per-step loss or metric times the
+ * output's mask, over the mean of the mask, so masked steps (padding of a
+ * sequence) count for nothing. The mean runs over the rows that carry data.
+ */
+function applyOutputMask(b: GraphBuilder, score: Value, mask: Value, weighted: Value): Value {
+  if (score.shape.length !== mask.shape.length || score.shape.some((d, i) => d !== mask.shape[i])) return score;
+  const rows = weighted.shape.length === 1 ? weighted : b.max(weighted, 1);
+  const keep = b.mul(b.cast(mask, 'float32'), b.reshape(rows, [rows.shape[0], ...mask.shape.slice(1).map(() => 1)]));
+  const steps = mask.shape.slice(1).reduce((p, d) => p * d, 1);
+  const mean = b.div(b.sum(keep), b.maximum(b.mul(b.sum(rows), steps), 1));
+  return b.div(b.mul(score, keep), b.maximum(mean, 1e-12));
+}
+
+/** Setups with a loss or metric that reduces over the batch (K.mean(y_pred)): partial batches of these run unpadded. */
+const BATCH_REDUCED = new WeakSet<TrainSetup>();
+export const reducesOverBatch = (setup: TrainSetup): boolean => BATCH_REDUCED.has(setup);
+
+/**
+ * Averages a loss or metric over its axes past the batch (and timesteps in
+ * temporal mode: `rows` is the sample weights' shape). One reduced to a
+ * scalar counts for every row, as Keras's weighting broadcasts it.
+ */
+function perBatchRow(b: GraphBuilder, v: Value, rows: Shape, setup: TrainSetup, what: string): Value {
+  const keep = rows.length;
+  if (v.shape.length === 0) {
+    BATCH_REDUCED.add(setup);
+    return b.broadcastTo(v, rows);
+  }
+  if (v.shape.length < keep || v.shape.some((d, i) => i < keep && d !== rows[i])) {
+    throw new Error(`The ${what} must give one value per sample${keep > 1 ? ' and timestep' : ''} (shape [${rows.join(', ')}, ...]) or one scalar for the batch, got shape [${v.shape.join(', ')}]`);
+  }
   return v.shape.length === keep ? v : b.mean(v, v.shape.map((_, i) => i).slice(keep));
 }
 
