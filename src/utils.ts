@@ -30,3 +30,4 @@ export function normalize(x: Tensor, order = 2): Tensor {
 export { Sequence } from './training/generators.js';
 export { getFile, validateFile } from './datasets/get_file.js';
 export { modelToDot, plotModel } from '../cli/plot_model.js';
+export { historyPng, historySvg, plotHistory } from './plot/index.js';
