@@ -108,6 +108,36 @@ describe('multi-input, multi-output models', () => {
   });
 });
 
+describe('multi-output data paths', () => {
+  it('sample weights per output (keyed by name) and generators of keyed batches', async () => {
+    const x = Input({ shape: [2], name: 'gx' });
+    const h = new layers.Dense(3, { name: 'gh' }).apply(x);
+    const model = new Model({ inputs: x, outputs: [new layers.Dense(1, { name: 'g1' }).apply(h), new layers.Dense(1, { name: 'g2' }).apply(h)] });
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    const xs = data(4, 2, 1);
+    const y1 = data(4, 1, 2);
+    const y2 = data(4, 1, 3);
+    const [, l1, l2] = (await model.evaluate(xs, [y1, y2])) as number[];
+    const [p1, p2] = await model.predict(xs);
+    const w = tensor([1, 0, 0, 0]);
+    const [total, w1, w2] = (await model.evaluate(xs, { g1: y1, g2: y2 }, { sampleWeight: { g1: w, g2: tensor([1, 1, 1, 1]) } })) as number[];
+    expect(w1).toBeCloseTo((p1.data[0] - y1.data[0]) ** 2, 5);
+    expect(w2).toBeCloseTo(l2, 5);
+    expect(total).toBeCloseTo(w1 + w2, 5);
+    expect(l1).not.toBeCloseTo(w1, 3);
+    expect(p2.shape).toEqual([4, 1]);
+    function* batches(): Generator<readonly [Record<string, Tensor>, Record<string, Tensor>]> {
+      for (;;) yield [{ gx: xs }, { g1: y1, g2: y2 }];
+    }
+    const history = await model.fitGenerator(batches(), { stepsPerEpoch: 2, epochs: 2, verbose: 0 });
+    expect(history.history.g1_loss).toHaveLength(2);
+    expect((await model.evaluateGenerator(batches(), { steps: 2 }) as number[]).length).toBe(3);
+    const out = await model.predictGenerator([{ gx: xs }, { gx: xs }], { steps: 2 });
+    expect(out.map((t) => t.shape)).toEqual([[8, 1], [8, 1]]);
+    model.dispose();
+  });
+});
+
 describe('summary', () => {
   it('prints Keras 2\'s "Connected to" table for a graph that is not a chain', () => {
     const a = Input({ shape: [3], name: 'in_a' });
