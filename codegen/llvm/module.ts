@@ -1,10 +1,10 @@
 /**
  * A kernel program as one LLVM module: a function per kernel over a range of
- * rows, an OpenMP trampoline per kernel big enough to share across threads,
- * and the entry point `void kiln_run(i8* bases)` that runs every kernel in
+ * rows, and the entry point `void kiln_run(i8* bases)` that runs every kernel in
  * order; `bases` points to two pointers, the program's arena and the model's
- * shared state arena. Threads come from libgomp's GOMP_parallel; each thread takes one
- * contiguous block of rows.
+ * shared state arena. Threads come from libgomp's GOMP_parallel; they take
+ * chunks of rows from a shared counter (kiln_parallel), so a thread slowed by
+ * another process does not hold a fixed share of a kernel.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,25 +31,88 @@ function rowCount(k: Kernel, threads: number): number {
   return k.kind === 'matmul' ? matmulRows(k, threads) : rowsOf(k);
 }
 
-/** `void name_omp(i8* bases)`: this thread's share of [0, rows). */
-function emitTrampoline(e: Emitter, kernel: llvm.Function, rows: number, name: string): llvm.Function {
-  const fn = e.beginFunction(name, e.void, [e.i8p]);
-  const b = e.b;
-  const tid = b.CreateSExt(b.CreateCall(e.external('omp_get_thread_num', e.i32, []), []), e.i64);
-  const nt = b.CreateSExt(b.CreateCall(e.external('omp_get_num_threads', e.i32, []), []), e.i64);
-  const chunk = b.CreateSDiv(b.CreateAdd(e.int64(rows), b.CreateSub(nt, e.int64(1))), nt);
-  const lo = b.CreateMul(tid, chunk);
-  const hiRaw = b.CreateAdd(lo, chunk);
-  const hi = b.CreateSelect(b.CreateICmpSLT(hiRaw, e.int64(rows)), hiRaw, e.int64(rows));
-  const run = e.block('run');
-  const done = e.block('done');
-  b.CreateCondBr(b.CreateICmpSLT(lo, hi), run, done);
-  b.SetInsertPoint(run);
-  b.CreateCall(kernel, [fn.getArg(0), lo, hi]);
-  b.CreateBr(done);
-  b.SetInsertPoint(done);
-  e.endFunction();
-  return fn;
+/**
+ * Iterations libgomp's idle threads spin before they sleep (GOMP_SPINCOUNT;
+ * libgomp's own default, 300,000, spins for up to a millisecond). A spinning
+ * thread loses the scheduler's wake-up preference: on a core that another
+ * process keeps busy it only gets time slices, and every parallel region's
+ * closing barrier waits for it (issue 16: mnist_mlp fit at batch 128 fell
+ * from 14,946 to 4,530 samples/s with one of two cores busy). A short spin
+ * still bridges the kernels of one step, which follow each other within
+ * microseconds; docs/benchmarks.md has the measurements.
+ */
+export const OPENMP_SPIN_COUNT = 1000;
+
+/**
+ * Sets GOMP_SPINCOUNT for libgomp, which reads its environment once, when it
+ * is loaded: call before the first native program or libgomp itself loads.
+ * A wait policy or spin count the user set (OMP_WAIT_POLICY, GOMP_SPINCOUNT) wins.
+ */
+export function preferShortSpins(env: NodeJS.ProcessEnv = process.env): void {
+  if (env.GOMP_SPINCOUNT === undefined && env.OMP_WAIT_POLICY === undefined) env.GOMP_SPINCOUNT = String(OPENMP_SPIN_COUNT);
+}
+
+/** Chunks per thread a parallel kernel is cut into: enough that a thread slowed by another process costs only its share. */
+const CHUNKS_PER_THREAD = 4;
+
+/**
+ * `kiln_parallel(kernel, bases, rows, chunk, threads)`: runs kernel(bases,
+ * lo, hi) over [0, rows) on a libgomp team, the threads taking chunks of
+ * `chunk` rows from a shared counter (dynamic scheduling), so a thread that
+ * the OS deschedules (another process on its core) holds no fixed share of
+ * the work: the others take the chunks it does not reach. IR text, because
+ * llvm-bindings has no atomicrmw builder; the counter's ordering is
+ * monotonic, the team's closing barrier orders the kernel's writes.
+ */
+const PARALLEL_RUNTIME = `%kiln.par = type { void (i8*, i64, i64)*, i8*, i64, i64, i64 }
+declare void @GOMP_parallel(void (i8*)*, i8*, i32, i32)
+define internal void @kiln_par_worker(i8* %p) {
+entry:
+  %ctx = bitcast i8* %p to %kiln.par*
+  %fp = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 0
+  %fn = load void (i8*, i64, i64)*, void (i8*, i64, i64)** %fp
+  %bp = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 1
+  %bases = load i8*, i8** %bp
+  %next = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 2
+  %rp = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 3
+  %rows = load i64, i64* %rp
+  %cp = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 4
+  %chunk = load i64, i64* %cp
+  br label %take
+take:
+  %lo = atomicrmw add i64* %next, i64 %chunk monotonic
+  %more = icmp slt i64 %lo, %rows
+  br i1 %more, label %run, label %done
+run:
+  %end = add i64 %lo, %chunk
+  %inside = icmp slt i64 %end, %rows
+  %hi = select i1 %inside, i64 %end, i64 %rows
+  call void %fn(i8* %bases, i64 %lo, i64 %hi)
+  br label %take
+done:
+  ret void
+}
+define hidden void @kiln_parallel(void (i8*, i64, i64)* %fn, i8* %bases, i64 %rows, i64 %chunk, i32 %threads) {
+entry:
+  %ctx = alloca %kiln.par
+  %fp = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 0
+  store void (i8*, i64, i64)* %fn, void (i8*, i64, i64)** %fp
+  %bp = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 1
+  store i8* %bases, i8** %bp
+  %next = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 2
+  store i64 0, i64* %next
+  %rp = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 3
+  store i64 %rows, i64* %rp
+  %cp = getelementptr %kiln.par, %kiln.par* %ctx, i32 0, i32 4
+  store i64 %chunk, i64* %cp
+  %p = bitcast %kiln.par* %ctx to i8*
+  call void @GOMP_parallel(void (i8*)* @kiln_par_worker, i8* %p, i32 %threads, i32 0)
+  ret void
+}`;
+
+/** Rows per chunk: about CHUNKS_PER_THREAD chunks per thread, at least one row. */
+export function chunkRows(rows: number, threads: number): number {
+  return Math.max(1, Math.ceil(rows / (threads * CHUNKS_PER_THREAD)));
 }
 
 /** Parses the micro-kernels' IR text and links it into the module. */
@@ -77,14 +140,17 @@ export function emitProgram(program: KernelProgram, threads: number, vectorBits:
     const fn = k.kind === 'matmul' ? emitMatmulKernel(e, program, k, name, threads) : emitLoopKernel(e, program, k, name);
     const rows = rowCount(k, threads);
     const parallel = threads > 1 && rows > 1 && workOf(k) >= PARALLEL_WORK;
-    return { fn, rows, trampoline: parallel ? emitTrampoline(e, fn, rows, `${name}_omp`) : null };
+    return { fn, rows, parallel };
   });
   const entry = e.beginFunction(ENTRY, e.void, [e.i8p], llvm.Function.LinkageTypes.ExternalLinkage);
   const bases = entry.getArg(0);
-  const gompParallel = e.external('GOMP_parallel', e.void, [llvm.PointerType.get(llvm.FunctionType.get(e.void, [e.i8p], false), 0), e.i8p, e.i32, e.i32]);
+  const kernelType = llvm.PointerType.get(llvm.FunctionType.get(e.void, [e.i8p, e.i64, e.i64], false), 0);
+  if (plans.some((p) => p.parallel)) e.microKernels.set('kiln_parallel', PARALLEL_RUNTIME);
   for (const p of plans) {
-    if (p.trampoline) e.b.CreateCall(gompParallel, [p.trampoline, bases, e.int32(threads), e.int32(0)]);
-    else e.b.CreateCall(p.fn, [bases, e.int64(0), e.int64(p.rows)]);
+    if (p.parallel) {
+      const parallel = e.external('kiln_parallel', e.void, [kernelType, e.i8p, e.i64, e.i64, e.i32]);
+      e.b.CreateCall(parallel, [p.fn, bases, e.int64(p.rows), e.int64(chunkRows(p.rows, threads)), e.int32(threads)]);
+    } else e.b.CreateCall(p.fn, [bases, e.int64(0), e.int64(p.rows)]);
   }
   e.endFunction();
   linkMicroKernels(e);

@@ -4,7 +4,7 @@ import { GraphBuilder } from '../../ir/graph.js';
 import { emitProgram } from '../../codegen/llvm/module.js';
 import { compileToProgram } from '../../passes/pipeline.js';
 
-it('one kernel function per fused group, one entry point, parallel trampolines only for big kernels', () => {
+it('one kernel function per fused group, one entry point, big kernels shared across threads in dynamic chunks', () => {
   const b = new GraphBuilder();
   const x = b.param('x', [4, 6]);
   const y = b.param('y', [6]);
@@ -14,8 +14,13 @@ it('one kernel function per fused group, one entry point, parallel trampolines o
   const ir = emitProgram(program, 2).print();
   expect(ir).toContain('define void @kiln_run(i8* %0)');
   expect(ir.match(/^define internal void @k\d+_emit_k\d+_\w+\(i8\* %0, i64 %1, i64 %2\)/gm)).toHaveLength(2);
-  // The small kernel runs on the calling thread; the big one through GOMP_parallel.
-  expect(ir.match(/call void @GOMP_parallel\(void \(i8\*\)\* @k1_emit_k1_tanh_omp/g)).toHaveLength(1);
+  // The small kernel runs on the calling thread; the big one through kiln_parallel: a GOMP_parallel team
+  // taking chunks of rows (about 4 per thread) from a shared counter.
+  expect(ir).toMatch(/call void @kiln_parallel\(void \(i8\*, i64, i64\)\* @k1_emit_k1_tanh, i8\* %0, i64 (\d+), i64 (\d+), i32 2\)/);
+  const [, rows, chunk] = /@kiln_parallel\(void \(i8\*, i64, i64\)\* @k1_emit_k1_tanh, i8\* %0, i64 (\d+), i64 (\d+)/.exec(ir)!;
+  expect(Number(chunk)).toBe(Math.ceil(Number(rows) / 8));
+  expect(ir).toMatch(/atomicrmw add i64\* %next, i64 %chunk monotonic/);
+  expect(ir.match(/call void @GOMP_parallel\(/g)).toHaveLength(1);
   expect(ir).toMatch(/call void @k0_emit_k0_exp\(i8\* %0, i64 0, i64 4\)/);
   // x + broadcast(y), then exp, fused: one add, one exp call, one store per element.
   const k0 = ir.slice(ir.indexOf('@k0_emit_k0_exp('), ir.indexOf('\n}\n', ir.indexOf('@k0_emit_k0_exp(')));
