@@ -28,13 +28,16 @@ interface LayeredModel {
   readonly layers?: readonly GraphLayer[];
 }
 
-/** One node per layer, wired by the layers' first inbound node (else in order, as a Sequential stack). */
+/** One node per layer, wired by the layers' first inbound node (else in order, as a Sequential stack); inputs the list lacks become InputLayer nodes. */
 export function layerGraph(layers: readonly GraphLayer[]): GraphNode[] {
-  return layers.map((l, i) => {
+  const nodes = layers.map((l, i) => {
     const node = l.inboundNodes?.[0];
     const inputs = node ? node.inputs.map((t) => t.layer.name) : i > 0 ? [layers[i - 1].name] : [];
     return { name: l.name, op: l.className, inputs };
   });
+  const known = new Set(nodes.map((n) => n.name));
+  const missing = [...new Set(nodes.flatMap((n) => n.inputs))].filter((name) => !known.has(name));
+  return [...missing.map((name) => ({ name, op: 'InputLayer', inputs: [] })), ...nodes];
 }
 
 export class TensorBoard extends MonitorCallback {

@@ -100,9 +100,11 @@ describe('TensorBoard', () => {
 
     const graph = decode(events.find((e) => e.has(4))!.get(4)![0] as Uint8Array);
     const nodes = graph.get(1)!.map((n) => decode(n as Uint8Array));
-    expect(nodes.map((n) => text(n.get(1)![0]))).toEqual(['hidden', 'out']);
-    expect(nodes.map((n) => text(n.get(2)![0]))).toEqual(['Dense', 'Dense']);
-    expect(text(nodes[1].get(3)![0])).toBe('hidden');
+    expect(nodes.map((n) => text(n.get(1)![0]))).toEqual(['hidden_input', 'hidden', 'out']);
+    expect(nodes.map((n) => text(n.get(2)![0]))).toEqual(['InputLayer', 'Dense', 'Dense']);
+    expect(nodes[0].has(3)).toBe(false);
+    expect(text(nodes[1].get(3)![0])).toBe('hidden_input');
+    expect(text(nodes[2].get(3)![0])).toBe('hidden');
 
     const s = scalars(events);
     const batchLoss = s.filter((v) => v.tag === 'batch_loss');
