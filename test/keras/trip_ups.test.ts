@@ -1,7 +1,9 @@
 /** What a Keras user trips on (issue 16): one describe per numbered item, each failing on the code before its fix. */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { K, type KTensor, Sequential, Tensor, callbacks, layers, loadModel, optimizers, setBackend, tensor, utils } from '../../src/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
@@ -270,5 +272,26 @@ describe('item 5: Keras conveniences', () => {
     const narrow = tensor([[1, 2, 3]]);
     await expect(m.predict(narrow)).rejects.toThrow('Error when checking input of model');
     await expect(m.fit(narrow, [[1]], { verbose: 0 })).rejects.toThrow(/Error when checking input of model .*: expected input to have shape \(None, 8\) but got array with shape \(1, 3\)/);
+  });
+});
+
+describe('item 6: libgomp threads spin briefly, then sleep (the throughput figures are bench:contention)', () => {
+  // A fresh process on the built package (npm test builds it first): libgomp reads its environment once, as it loads.
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const spinSetting = (env: Record<string, string>): string => {
+    const script = "import './dist/runtime/cpu/index.js'; import koffi from 'koffi'; koffi.load('libgomp.so.1').func('void omp_display_env(int)')(1);";
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'GOMP_SPINCOUNT' && k !== 'OMP_WAIT_POLICY'));
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...base, ...env } });
+    expect(run.status, run.stderr).toBe(0);
+    return /GOMP_SPINCOUNT = '(\d+)'/.exec(run.stderr)?.[1] ?? 'none';
+  };
+
+  it("Kiln sets GOMP_SPINCOUNT to 1000 before libgomp loads (libgomp's default spins 300,000)", () => {
+    expect(spinSetting({})).toBe('1000');
+  });
+
+  it('a spin count or wait policy the user set wins', () => {
+    expect(spinSetting({ GOMP_SPINCOUNT: '7' })).toBe('7');
+    expect(spinSetting({ OMP_WAIT_POLICY: 'active' })).not.toBe('1000');
   });
 });
