@@ -219,12 +219,16 @@ export class ImageDataGenerator {
     if (this.args.zcaWhitening) this.principalComponents = zcaMatrix(data, n, size, this.args.zcaEpsilon);
   }
 
-  /** Batches of augmented, standardized images from in-memory data (Keras's flow). */
+  /** Batches of augmented, standardized images from in-memory data (Keras's flow): [x, y] (or [x, y, w]), or x alone without y. */
+  flow(x: Tensor, y: Tensor, args?: FlowArgs): NumpyArrayIterator<[Tensor, Tensor] | [Tensor, Tensor, Tensor]>;
+  flow(x: Tensor, y?: null, args?: FlowArgs): NumpyArrayIterator<Tensor>;
   flow(x: Tensor, y: Tensor | null = null, args: FlowArgs = {}): NumpyArrayIterator {
     return new NumpyArrayIterator(x, y, this, args);
   }
 
-  /** Batches of images read from class subfolders of `directory` (Keras's flow_from_directory). */
+  /** Batches of images read from class subfolders of `directory` (Keras's flow_from_directory): [x, y], or x alone with classMode null. */
+  flowFromDirectory(directory: string, args: FlowFromDirectoryArgs & { classMode: null }): DirectoryIterator<Tensor>;
+  flowFromDirectory(directory: string, args?: FlowFromDirectoryArgs): DirectoryIterator<[Tensor, Tensor]>;
   flowFromDirectory(directory: string, args: FlowFromDirectoryArgs = {}): DirectoryIterator {
     return new DirectoryIterator(directory, this, args);
   }

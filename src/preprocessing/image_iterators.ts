@@ -47,7 +47,7 @@ export interface FlowFromDirectoryArgs extends IteratorArgs {
 export type ImageBatch = Tensor | [Tensor, Tensor] | [Tensor, Tensor, Tensor];
 
 /** Keras's Iterator: batch indexing, per-batch reseeding, a new permutation each epoch. */
-abstract class ImageIterator extends Sequence<ImageBatch> {
+abstract class ImageIterator<T extends ImageBatch> extends Sequence<T> {
   readonly batchSize: number;
   readonly shuffle: boolean;
   private readonly seed: number | null;
@@ -79,14 +79,14 @@ abstract class ImageIterator extends Sequence<ImageBatch> {
     this.setIndexArray();
   }
 
-  getItem(idx: number): ImageBatch | Promise<ImageBatch> {
+  getItem(idx: number): T | Promise<T> {
     if (idx < 0 || idx >= this.length) throw new Error(`Asked to retrieve element ${idx}, but the Sequence has length ${this.length}`);
     if (this.seed !== null) this.random = new NumpyRandomState((this.seed + this.totalBatchesSeen) >>> 0);
     this.totalBatchesSeen++;
     if (!this.indexArray) this.setIndexArray();
     const indices = this.indexArray!.slice(this.batchSize * idx, this.batchSize * (idx + 1));
     const samples = this.samples(indices);
-    const finish = (images: Float32Array[]): ImageBatch => this.finish(indices, images, samples);
+    const finish = (images: Float32Array[]): T => this.finish(indices, images, samples) as T;
     if (this.workers === 0) return finish(samples.jobs.map((s) => applyTransformTo(this.pixelsOf(s), samples.shape, s.params, this.generator.args.fillMode, this.generator.args.cval)));
     sharedPool.grow(this.workers);
     return sharedPool.run({ shape: samples.shape, fillMode: this.generator.args.fillMode, cval: this.generator.args.cval, ...this.loadOptions(), samples: samples.jobs }).then(finish);
@@ -127,7 +127,7 @@ function rows(t: Tensor, indices: readonly number[]): Tensor {
 }
 
 /** flow(x, y): batches of augmented copies of in-memory images. */
-export class NumpyArrayIterator extends ImageIterator {
+export class NumpyArrayIterator<T extends ImageBatch = ImageBatch> extends ImageIterator<T> {
   readonly x: Tensor;
   readonly y: Tensor | null;
   readonly sampleWeight: Tensor | null;
@@ -185,7 +185,7 @@ function imageFiles(dir: string, followLinks: boolean): string[] {
 }
 
 /** flowFromDirectory: one class per subfolder, images loaded, resized and augmented in the worker pool. */
-export class DirectoryIterator extends ImageIterator {
+export class DirectoryIterator<T extends ImageBatch = ImageBatch> extends ImageIterator<T> {
   readonly classIndices: Record<string, number>;
   readonly filenames: string[];
   readonly classes: Int32Array;
