@@ -11,7 +11,8 @@ export function toCategorical(labelsIn: Tensor | TypedArray | NestedArray, numCl
     if (!Number.isInteger(c) || c < 0 || c >= classes) throw new Error(`toCategorical: label ${c} at index ${i} is not in [0, ${classes})`);
     out[i * classes + c] = 1;
   });
-  const rows = y.shape[y.shape.length - 1] === 1 ? y.shape.slice(0, -1) : y.shape;
+  // Keras drops a trailing axis of 1 from labels of rank 2 or more only: one label [c] stays one row.
+  const rows = y.shape.length > 1 && y.shape[y.shape.length - 1] === 1 ? y.shape.slice(0, -1) : y.shape;
   return new Tensor(out, [...rows, classes]);
 }
 

@@ -1,6 +1,6 @@
 /** What a Keras user trips on (issue 16): one describe per numbered item, each failing on the code before its fix. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -293,5 +293,119 @@ describe('item 6: libgomp threads spin briefly, then sleep (the throughput figur
   it('a spin count or wait policy the user set wins', () => {
     expect(spinSetting({ GOMP_SPINCOUNT: '7' })).toBe('7');
     expect(spinSetting({ OMP_WAIT_POLICY: 'active' })).not.toBe('1000');
+  });
+});
+
+describe("README: From Keras to Kiln's naming rules", () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+  it('positional arguments: the ones Keras requires, and an optimizer\'s learning rate', () => {
+    expect(new layers.Dense(64).getConfig().units).toBe(64);
+    expect(new layers.Dropout(0.5).rate).toBe(0.5);
+    expect(new layers.Activation('relu').getConfig().activation).toBe('relu');
+    expect(new callbacks.LearningRateScheduler((epoch) => 0.1 / (epoch + 1))).toBeInstanceOf(callbacks.Callback);
+    expect(utils.toCategorical([1], 10).shape).toEqual([1, 10]);
+    expect(new optimizers.RMSprop(0.01, { rho: 0.8 }).lr).toBe(0.01);
+  });
+
+  it('snake_case option keys type-check against the built typings, and unknown keys do not', async () => {
+    const ts = (await import('typescript')).default;
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-types-'));
+    try {
+      const file = join(dir, 'use.ts');
+      writeFileSync(file, `
+        import { Sequential, Tensor, callbacks, optimizers } from ${JSON.stringify(join(root, 'dist', 'src', 'index.js'))};
+        declare const m: Sequential;
+        declare const x: Tensor;
+        new optimizers.SGD(0.1, { momentum: 0.9 });
+        new optimizers.SGD({ learning_rate: 0.1 });
+        new optimizers.Adam({ learningRate: 0.1, beta_1: 0.9, beta_2: 0.99 });
+        m.compile({ optimizer: 'sgd', loss: 'mse', loss_weights: [1] });
+        void m.fit(x, x, { batch_size: 7, validation_split: 0.5, initial_epoch: 0 });
+        void m.evaluate(x, x, { batch_size: 4 });
+        void m.predict(x, { batch_size: 4 });
+        new callbacks.LambdaCallback({ on_epoch_end: (epoch: number) => void epoch });
+        new callbacks.ModelCheckpoint('m.h5', { save_weights_only: true, save_best_only: true });
+        new callbacks.EarlyStopping({ min_delta: 0.1, restore_best_weights: true });
+        new callbacks.ReduceLROnPlateau({ min_lr: 0.001 });
+        // @ts-expect-error a misspelt key
+        void m.fit(x, x, { batchsize: 7 });
+        // @ts-expect-error an option of another optimizer
+        new optimizers.SGD({ rho: 0.9 });
+      `);
+      const program = ts.createProgram([file], { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, skipLibCheck: true, types: [] });
+      const messages = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(messages).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('identifiers keep their Keras names; optimizer names in any case', async () => {
+    const m = new Sequential([new layers.Dense(2, { inputShape: [8], activation: 'softmax' })]);
+    m.compile({ optimizer: 'RMSprop', loss: 'categorical_crossentropy', metrics: ['acc'] });
+    const y = tensor(Array.from({ length: N }, (_, i) => (i % 2 ? [0, 1] : [1, 0])));
+    const h = await m.fit(x8, y, { epochs: 1, verbose: 0, validationSplit: 0.25 });
+    expect(Object.keys(h.history).sort()).toEqual(['acc', 'loss', 'val_acc', 'val_loss']);
+    expect(m.metricsNames).toEqual(['loss', 'acc']);
+  });
+
+  it('what runs a program or touches a file is async; constructors, compile and configs are not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-async-'));
+    try {
+      const m = new Sequential([new layers.Dense(1, { inputShape: [8] })]);
+      expect(m.compile({ optimizer: 'sgd', loss: 'mse' })).toBeUndefined();
+      expect(m.getConfig()).not.toBeInstanceOf(Promise);
+      expect(m.getWeights()).toBeInstanceOf(Array);
+      const calls: Promise<unknown>[] = [
+        m.predict(x8), m.predictOnBatch(x8), m.predictClasses(x8), m.predictProba(x8), m.evaluate(x8, y1, { verbose: 0 }),
+        m.trainOnBatch(x8, y1), m.testOnBatch(x8, y1), m.fit(x8, y1, { verbose: 0 }), m.saveWeights(join(dir, 'w.h5')),
+      ];
+      for (const c of calls) expect(c).toBeInstanceOf(Promise);
+      await Promise.all(calls);
+      const more = [m.loadWeights(join(dir, 'w.h5')), m.save(join(dir, 'm.h5'))];
+      for (const c of more) expect(c).toBeInstanceOf(Promise);
+      await Promise.all(more);
+      const loaded = loadModel(join(dir, 'm.h5'));
+      expect(loaded).toBeInstanceOf(Promise);
+      await loaded;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('evaluate returns the loss alone without metrics, [loss, ...metrics] with them', async () => {
+    const plain = new Sequential([new layers.Dense(1, { inputShape: [8] })]);
+    plain.compile({ optimizer: 'sgd', loss: 'mse' });
+    expect(typeof (await plain.evaluate(x8, y1, { verbose: 0 }))).toBe('number');
+    plain.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['mae'] });
+    const score = await plain.evaluate(x8, y1, { verbose: 0 });
+    expect(Array.isArray(score) && score.length === 2).toBe(true);
+  });
+
+  it('getConfig is camelCase and fromConfig reads it back; the files are Keras\'s snake_case', () => {
+    const m = new Sequential([new layers.Dense(3, { inputShape: [8], useBias: false, activation: 'tanh' })]);
+    const config = m.getConfig() as { layers: { config: Record<string, unknown> }[] };
+    expect(config.layers[0].config.useBias).toBe(false);
+    expect('use_bias' in config.layers[0].config).toBe(false);
+    const again = Sequential.fromConfig(m.getConfig());
+    expect((again.getConfig() as typeof config).layers[0].config.useBias).toBe(false);
+    const file = JSON.parse(m.toJSON()) as { config: { layers: { config: Record<string, unknown> }[] } };
+    expect(file.config.layers[0].config.use_bias).toBe(false);
+    expect('useBias' in file.config.layers[0].config).toBe(false);
+  });
+
+  it('trainable = false takes effect at the next compile(), as in Keras', async () => {
+    const feat = new layers.Dense(4, { inputShape: [8] });
+    const m = new Sequential([feat, new layers.Dense(1)]);
+    m.compile({ optimizer: 'adam', loss: 'mse' });
+    feat.trainable = false;
+    const before = Array.from(feat.getWeights()[0].data);
+    await m.fit(x8, y1, { verbose: 0 });
+    expect(Array.from(feat.getWeights()[0].data)).not.toEqual(before);
+    m.compile({ optimizer: 'adam', loss: 'mse' });
+    const frozen = Array.from(feat.getWeights()[0].data);
+    await m.fit(x8, y1, { verbose: 0 });
+    expect(Array.from(feat.getWeights()[0].data)).toEqual(frozen);
   });
 });
