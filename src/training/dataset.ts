@@ -5,7 +5,7 @@
  * check_loss_and_target_compatibility), checked before anything compiles.
  */
 import { sizeOf } from '../../ir/dtype.js';
-import type { Tensor } from '../tensor.js';
+import { type Tensor, expandVector } from '../tensor.js';
 import { checkSparseLabels } from '../validation.js';
 import type { Network } from '../models/network.js';
 import { gatherRows, sampleWeights, sliceRows } from './data.js';
@@ -49,7 +49,8 @@ function checkTarget(where: string, out: OutputSetup, shape: readonly (number | 
 export function makeDataset(where: string, net: Network<Tensor | Tensor[]>, outputs: readonly OutputSetup[], x: DataList, y: DataList, sampleWeight?: DataList, classWeight?: ClassWeight): Dataset {
   const xs = net.standardizeInputs(where, x);
   const names = outputs.map((o) => o.name);
-  const ys = standardize(where, 'target', y, names);
+  // Keras 2 reads a 1-D target array as a column: targets of shape (N,) for an output of shape (None, 1).
+  const ys = standardize(where, 'target', y, names).map(expandVector);
   const n = xs[0].shape[0];
   const bad = ys.findIndex((t) => t.shape[0] !== n);
   if (bad >= 0) throw new Error(`Input arrays should have the same number of samples as target arrays. Found ${n} input samples and ${ys[bad].shape[0]} target samples.`);

@@ -18,7 +18,7 @@ import { type LossArg, type MetricArg, type OutputArgs, outputSetups } from './c
 import type { DataList } from './standardize.js';
 import { type Batch, type BatchSource, Prefetcher } from './generators.js';
 import { COMPILE_OPTIONS, EVALUATE_OPTIONS, FIT_GENERATOR_OPTIONS, FIT_OPTIONS, GENERATOR_OPTIONS, type KerasOptions, readOptions } from '../options.js';
-import { type TrainSetup, globalName, slotName, testGraph, trainGraph, trainableWeights } from './programs.js';
+import { type TrainSetup, globalName, reducesOverBatch, slotName, testGraph, trainGraph, trainableWeights } from './programs.js';
 
 export interface CompileOptions extends OutputArgs {
   readonly optimizer: string | Optimizer;
@@ -168,6 +168,8 @@ export class Trainer {
    * reading this one back.
    */
   private async launch(kind: 'train' | 'test', data: Dataset, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<Launched> {
+    // Keras runs a last partial batch as it is; a loss or metric over the whole batch must not see padding.
+    if (end - start < batch && reducesOverBatch(this.setup)) batch = end - start;
     const p = await this.program(kind, batch, data);
     this.net.syncShared();
     if (kind === 'train') {
