@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import { writeBundle } from '../codegen/bundle/write_bundle.js';
+import { type BundleOptions, writeBundle } from '../codegen/bundle/write_bundle.js';
 import { load } from '../runtime/bundle/index.js';
 import type { BundleTarget } from '../runtime/bundle/manifest.js';
 import type { BundleInput } from '../runtime/bundle/model.js';
@@ -30,10 +30,34 @@ export function positiveInts(value: string, what: string): number[] {
   });
 }
 
-export async function compileCommand(model: string, o: { out: string; weights?: string; targets: string; batchSizes: string; cpuLevels: string; threads: string }, print: Print): Promise<void> {
+interface CompileFlags {
+  readonly out: string;
+  readonly weights?: string;
+  readonly targets: string;
+  readonly batchSizes: string;
+  readonly cpuLevels: string;
+  readonly threads: string;
+  readonly train: boolean;
+  readonly loss?: string;
+  readonly optimizer?: string;
+  readonly metrics: string;
+  readonly trainBatch: string;
+}
+
+function trainOption(o: CompileFlags): BundleOptions['train'] {
+  if (!o.train) {
+    if (o.loss || o.optimizer) throw new Error('--loss and --optimizer describe the train step: add --train');
+    return undefined;
+  }
+  if (!o.loss || !o.optimizer) throw new Error('--train needs the loss and the optimizer: --loss NAME --optimizer NAME (Keras identifiers, as in model.compile)');
+  return { batch: positiveInts(o.trainBatch, '--train-batch')[0], compile: { loss: o.loss, optimizer: o.optimizer, metrics: list(o.metrics) } };
+}
+
+export async function compileCommand(model: string, o: CompileFlags, print: Print): Promise<void> {
+  const train = trainOption(o);
   const net = await loadModelFile(model, { weights: o.weights });
   const threads = positiveInts(o.threads, '--threads')[0];
-  const result = await writeBundle(net, { out: o.out, targets: list(o.targets) as BundleTarget[], batchSizes: positiveInts(o.batchSizes, '--batch-sizes'), cpuLevels: list(o.cpuLevels), threads, log: (l) => print(`  ${l}`) });
+  const result = await writeBundle(net, { out: o.out, targets: list(o.targets) as BundleTarget[], batchSizes: positiveInts(o.batchSizes, '--batch-sizes'), cpuLevels: list(o.cpuLevels), threads, train, log: (l) => print(`  ${l}`) });
   const total = [...result.files.values()].reduce((a, b) => a + b, 0);
   print(`wrote ${o.out}: ${result.files.size} files, ${(total / 1024).toFixed(1)} KiB (targets ${result.manifest.targets.join(', ')}; batch sizes ${result.manifest.batchSizes.join(', ')})`);
 }

@@ -45,6 +45,11 @@ function program(io: Io, failed: (cmd: string, e: unknown) => void): Command {
     .option('--batch-sizes <list>', 'comma-separated batch sizes to compile programs for', '1,32')
     .option('--cpu-levels <list>', `node-cpu feature levels, best first: ${CPU_LEVELS.map((l) => l.level).join(', ')}`, CPU_LEVELS.map((l) => l.level).join(','))
     .option('--threads <n>', 'the most threads the node-cpu programs use (at run time no more than the machine has)', '8')
+    .option('--train', 'include the train step (trainOnBatch in the runtime) for on-device fine-tuning', false)
+    .option('--loss <name>', "with --train: the loss, a Keras identifier (e.g. categorical_crossentropy)")
+    .option('--optimizer <name>', 'with --train: the optimizer, a Keras identifier (e.g. rmsprop, adam)')
+    .option('--metrics <list>', 'with --train: comma-separated metrics (e.g. accuracy)', '')
+    .option('--train-batch <n>', 'with --train: the train step\'s batch size', '32')
     .action(action('compile', (model: string, o) => compileCommand(model, o, print)));
   cli.command('summary')
     .description("print MODEL's layers, output shapes and parameter counts (Keras's model.summary())")

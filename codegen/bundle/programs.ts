@@ -4,8 +4,11 @@
  * arena whose bytes become weights.bin. The same layout serves every target
  * (only float32 weights live there, so WebGPU's 32-bit bools change nothing).
  */
+import type { Graph } from '../../ir/graph.js';
 import type { BufferDecl, Kernel, KernelProgram } from '../../ir/kernel.js';
+import { kernelAccess } from '../../passes/memory_plan.js';
 import { compileToProgram } from '../../passes/pipeline.js';
+import { DTYPE_BYTES } from '../../ir/dtype.js';
 import type { LoweredProgram } from '../../passes/lower.js';
 import { SharedState } from '../../runtime/shared_state.js';
 import type { BufferSlot, TensorSpec, WeightEntry } from '../../runtime/bundle/manifest.js';
@@ -28,6 +31,8 @@ export interface ModelPrograms {
   readonly weights: { readonly bytes: Uint8Array; readonly entries: readonly WeightEntry[] };
   /** The predict program at a batch size, for byte-sized bools (node-cpu, wasm) or 32-bit bools (webgpu). */
   build(batch: number, wideBool: boolean): BundleProgram;
+  /** Any graph over the model's weights, planned against the same shared state arena. */
+  plan(graph: Graph, name: string, wideBool: boolean): LoweredProgram;
 }
 
 export function slotOf(b: BufferDecl): BufferSlot {
@@ -57,6 +62,7 @@ export function modelPrograms(net: Network): ModelPrograms {
     inputs,
     outputs,
     weights: { bytes, entries },
+    plan: (graph, name, wideBool) => compileToProgram(graph, { name, shared: state.layout, wideBool }).program,
     build(batch, wideBool) {
       const { program } = compileToProgram(net.buildGraph(batch), { name: `${net.name}_b${batch}`, shared: state.layout, wideBool });
       const slots = params.map((p, i) => {
@@ -72,33 +78,35 @@ export function modelPrograms(net: Network): ModelPrograms {
 
 const prod = (xs: readonly number[]): number => xs.reduce((p, q) => p * q, 1);
 
-/** One line per kernel for manifests and `kiln bench`: its form, extents and work. */
+/** One line per kernel for manifests and `kiln bench`: its form, extents and what it writes. */
 export function kernelSummary(program: KernelProgram, k: Kernel): string {
-  if (k.kind === 'matmul') {
-    const batch = k.batch.length ? `${k.batch.join('x')} x ` : '';
-    return `matmul ${batch}${k.m}x${k.k} @ ${k.k}x${k.n} -> ${program.buffers[k.out.buf].name} (${k.dtype})`;
+  switch (k.kind) {
+    case 'matmul': {
+      const batch = k.batch.length ? `${k.batch.join('x')} x ` : '';
+      return `matmul ${batch}${k.m}x${k.k} @ ${k.k}x${k.n} -> ${program.buffers[k.out.buf].name} (${k.dtype})`;
+    }
+    case 'loop': {
+      const reductions = k.reductions.length ? `, ${k.reductions.map((r) => r.op).join('+')} over [${k.inner.join(', ')}]` : '';
+      return `loop [${k.outer.join(', ')}]${k.inner.length && !k.reductions.length ? ` x [${k.inner.join(', ')}]` : ''}${reductions} -> ${k.stores.map((s) => program.buffers[s.buf].name).join(', ')}`;
+    }
+    case 'repeat':
+      return `repeat ${k.count}x${k.reverse ? ' (reversed)' : ''} { ${k.body.map((b) => kernelSummary(program, b)).join('; ')} }`;
   }
-  const reductions = k.reductions.length ? `, ${k.reductions.map((r) => r.op).join('+')} over [${k.inner.join(', ')}]` : '';
-  return `loop [${k.outer.join(', ')}]${k.inner.length && !k.reductions.length ? ` x [${k.inner.join(', ')}]` : ''}${reductions} -> ${k.stores.map((s) => program.buffers[s.buf].name).join(', ')}`;
 }
 
-/** Floating-point operations and bytes moved by one run of a kernel (for GFLOP/s and GB/s). */
+/** Floating-point operations and bytes touched by one run of a kernel (for GFLOP/s and GB/s). */
 export function kernelWork(program: KernelProgram, k: Kernel): { flops: number; bytes: number } {
-  const bytesOf = (buf: number): number => program.buffers[buf].size * ({ float32: 4, float64: 8, int32: 4, bool: 1 } as const)[program.buffers[buf].dtype];
-  if (k.kind === 'matmul') return { flops: 2 * prod(k.batch) * k.m * k.n * k.k, bytes: bytesOf(k.a.buf) + bytesOf(k.b.buf) + bytesOf(k.out.buf) };
-  const bufs = new Set<number>(k.stores.map((s) => s.buf));
-  const visit = (e: import('../../ir/kernel.js').Expr): void => {
-    switch (e.k) {
-      case 'load': bufs.add(e.buf); if (e.dyn) visit(e.dyn.expr); return;
-      case 'random': visit(e.counter); return;
-      case 'unary': case 'cast': visit(e.a); return;
-      case 'binary': visit(e.a); visit(e.b); return;
-      case 'select': visit(e.cond); visit(e.a); visit(e.b); return;
-      case 'index': case 'const': case 'acc': return;
+  const bytesOf = (buf: number): number => program.buffers[buf].size * DTYPE_BYTES[program.buffers[buf].dtype];
+  switch (k.kind) {
+    case 'matmul': return { flops: 2 * prod(k.batch) * k.m * k.n * k.k, bytes: bytesOf(k.a.buf) + bytesOf(k.b.buf) + bytesOf(k.out.buf) };
+    case 'loop': {
+      const { reads, writes } = kernelAccess(k);
+      const points = prod(k.outer) * Math.max(prod(k.inner), 1);
+      return { flops: points * (k.reductions.length + 1), bytes: [...new Set([...reads, ...writes])].reduce((s, b) => s + bytesOf(b), 0) };
     }
-  };
-  for (const r of k.reductions) visit(r.expr);
-  for (const s of k.stores) visit(s.expr);
-  const points = prod(k.outer) * Math.max(prod(k.inner), 1);
-  return { flops: points * (k.reductions.length + 1), bytes: [...bufs].reduce((s, b) => s + bytesOf(b), 0) };
+    case 'repeat': {
+      const body = k.body.map((b) => kernelWork(program, b));
+      return { flops: k.count * body.reduce((s, w) => s + w.flops, 0), bytes: k.count * body.reduce((s, w) => s + w.bytes, 0) };
+    }
+  }
 }

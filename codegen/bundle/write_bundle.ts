@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { MIN_TARGET } from '../wgsl/target.js';
 import { emitKernel } from '../wgsl/kernel.js';
 import { compileWasm } from '../llvm/wasm.js';
-import { BUNDLE_TARGETS, type BundleTarget, FORMAT_VERSION, type Manifest, type ProgramSpec, type WgslKernelSpec } from '../../runtime/bundle/manifest.js';
+import { BUNDLE_TARGETS, type BundleTarget, FORMAT_VERSION, type Manifest, type ProgramSpec, type WasmProgram, type WgslKernelSpec } from '../../runtime/bundle/manifest.js';
+import type { KernelProgram } from '../../ir/kernel.js';
+import type { CompileArgs } from '../../src/training/trainer.js';
+import { buildTrainProgram } from './train.js';
 import type { Network } from '../../src/models/network.js';
 import { type CpuLevel, NATIVE_LIBRARIES, compileNativeLevel, cpuLevels } from './native.js';
 import { type BundleProgram, kernelSummary, modelPrograms } from './programs.js';
@@ -24,6 +27,8 @@ export interface BundleOptions {
   readonly cpuLevels?: readonly string[];
   /** The most OpenMP threads the node-cpu objects may use (default 8); the runtime uses at most the machine's cores. */
   readonly threads?: number;
+  /** Include the train step at this batch size, for the loss, optimizer and metrics of model.compile(). */
+  readonly train?: { readonly batch: number; readonly compile: CompileArgs };
   /** Progress lines (the CLI prints them). */
   readonly log?: (line: string) => void;
 }
@@ -46,15 +51,59 @@ export function checkBatchSizes(sizes: readonly number[]): number[] {
   return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
-function common(p: BundleProgram, kind: 'predict') {
-  return {
-    kind,
-    batch: p.batch,
-    arenaBytes: p.program.arenaBytes,
-    inputs: p.inputs,
-    outputs: p.outputs,
-    kernels: p.program.kernels.map((k) => ({ name: k.name, summary: kernelSummary(p.program, k) })),
-  };
+/** A manifest program entry without its target and files. */
+type Common = Omit<WasmProgram, 'target' | 'file'>;
+
+function predictCommon(p: BundleProgram): Common {
+  return { kind: 'predict', batch: p.batch, arenaBytes: p.program.arenaBytes, inputs: p.inputs, outputs: p.outputs, kernels: kernelsOf(p.program) };
+}
+
+function kernelsOf(program: KernelProgram): Common['kernels'] {
+  return program.kernels.map((k) => ({ name: k.name, summary: kernelSummary(program, k) }));
+}
+
+/** One program (predict at a batch size, or the train step) to write for every target. */
+interface Job {
+  readonly stem: string;
+  /** The program planned for byte-sized (false) or 32-bit (true) bools, and its manifest entry. */
+  build(wideBool: boolean): { program: KernelProgram; common: Common };
+}
+
+interface Emit {
+  readonly targets: readonly BundleTarget[];
+  readonly levels: readonly CpuLevel[];
+  readonly threads: number;
+  readonly files: Map<string, Uint8Array | string>;
+  readonly programs: ProgramSpec[];
+  readonly log: (line: string) => void;
+}
+
+async function emitJob(job: Job, o: Emit): Promise<void> {
+  const { stem, build } = job;
+  if (o.targets.includes('node-cpu') || o.targets.includes('wasm')) {
+    const { program, common } = build(false);
+    if (o.targets.includes('node-cpu')) {
+      const objects = await Promise.all(o.levels.map((l) => compileNativeLevel(program, l, o.threads)));
+      o.levels.forEach((l, i) => o.files.set(`${stem}.${l.level}.so`, objects[i]));
+      o.programs.push({ target: 'node-cpu', ...common, levels: o.levels.map((l) => ({ level: l.level, features: l.features, file: `${stem}.${l.level}.so` })) });
+      o.log(`node-cpu ${stem}: ${o.levels.map((l) => l.level).join(', ')}`);
+    }
+    if (o.targets.includes('wasm')) {
+      o.files.set(`${stem}.wasm`, await compileWasm(program));
+      o.programs.push({ target: 'wasm', ...common, file: `${stem}.wasm` });
+      o.log(`wasm ${stem}`);
+    }
+  }
+  if (o.targets.includes('webgpu')) {
+    const { program, common } = build(true);
+    const kernels: WgslKernelSpec[] = program.kernels.map((k) => {
+      const w = emitKernel(program, k, MIN_TARGET);
+      return { name: w.name, code: w.code, groups: w.groups, bindings: w.bindings.map((b) => ({ binding: b.binding, space: b.space, offset: b.offset, size: b.size })) };
+    });
+    o.files.set(`${stem}.wgsl.json`, `${JSON.stringify(kernels)}\n`);
+    o.programs.push({ target: 'webgpu', ...common, file: `${stem}.wgsl.json` });
+    o.log(`webgpu ${stem}`);
+  }
 }
 
 export async function writeBundle(net: Network, options: BundleOptions): Promise<BundleResult> {
@@ -62,37 +111,26 @@ export async function writeBundle(net: Network, options: BundleOptions): Promise
   const batchSizes = checkBatchSizes(options.batchSizes ?? [1, 32]);
   const levels: CpuLevel[] = cpuLevels(options.cpuLevels ?? ['avx512', 'avx2']);
   const threads = options.threads ?? 8;
-  const log = options.log ?? (() => undefined);
   const models = modelPrograms(net);
-  const files = new Map<string, Uint8Array | string>();
-  const programs: ProgramSpec[] = [];
+  const emit: Emit = { targets, levels, threads, files: new Map(), programs: [], log: options.log ?? (() => undefined) };
   for (const batch of batchSizes) {
-    const stem = `predict_b${batch}`;
-    if (targets.includes('node-cpu') || targets.includes('wasm')) {
-      const p = models.build(batch, false);
-      if (targets.includes('node-cpu')) {
-        const objects = await Promise.all(levels.map((l) => compileNativeLevel(p.program, l, threads)));
-        levels.forEach((l, i) => files.set(`${stem}.${l.level}.so`, objects[i]));
-        programs.push({ target: 'node-cpu', ...common(p, 'predict'), levels: levels.map((l) => ({ level: l.level, features: l.features, file: `${stem}.${l.level}.so` })) });
-        log(`node-cpu batch ${batch}: ${levels.map((l) => l.level).join(', ')}`);
-      }
-      if (targets.includes('wasm')) {
-        files.set(`${stem}.wasm`, await compileWasm(p.program));
-        programs.push({ target: 'wasm', ...common(p, 'predict'), file: `${stem}.wasm` });
-        log(`wasm batch ${batch}`);
-      }
-    }
-    if (targets.includes('webgpu')) {
-      const p = models.build(batch, true);
-      const kernels: WgslKernelSpec[] = p.program.kernels.map((k) => {
-        const w = emitKernel(p.program, k, MIN_TARGET);
-        return { name: w.name, code: w.code, groups: w.groups, bindings: w.bindings.map((b) => ({ binding: b.binding, space: b.space, offset: b.offset, size: b.size })) };
-      });
-      files.set(`${stem}.wgsl.json`, `${JSON.stringify(kernels)}\n`);
-      programs.push({ target: 'webgpu', ...common(p, 'predict'), file: `${stem}.wgsl.json` });
-      log(`webgpu batch ${batch}`);
-    }
+    await emitJob({ stem: `predict_b${batch}`, build: (wide) => {
+      const p = models.build(batch, wide);
+      return { program: p.program, common: predictCommon(p) };
+    } }, emit);
   }
+  let train: Manifest['train'] = null;
+  if (options.train) {
+    const { batch, compile } = options.train;
+    checkBatchSizes([batch]);
+    await emitJob({ stem: `train_b${batch}`, build: (wide) => {
+      const t = buildTrainProgram(net, models, batch, wide, compile);
+      train = { batch, optimizer: t.optimizer, metricsNames: t.metricsNames };
+      const common: Common = { kind: 'train', batch, arenaBytes: t.program.arenaBytes, inputs: t.inputs, outputs: t.outputs, kernels: kernelsOf(t.program), targets: t.targets, sampleWeights: t.sampleWeights, state: t.state };
+      return { program: t.program, common };
+    } }, emit);
+  }
+  const { files, programs } = emit;
   const weights = models.weights.bytes;
   files.set('weights.bin', weights);
   const manifest: Manifest = {
@@ -106,7 +144,7 @@ export async function writeBundle(net: Network, options: BundleOptions): Promise
     cpu: targets.includes('node-cpu') ? { arch: process.arch, libraries: NATIVE_LIBRARIES, threads } : null,
     weights: { file: 'weights.bin', bytes: weights.byteLength, sha256: createHash('sha256').update(weights).digest('hex'), entries: models.weights.entries },
     programs,
-    train: null,
+    train,
   };
   files.set('manifest.json', `${JSON.stringify(manifest, null, 1)}\n`);
   files.set('index.js', entryModule());

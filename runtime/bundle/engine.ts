@@ -18,10 +18,17 @@ export interface Engine {
   /** The target and, for node-cpu, the feature level chosen ('node-cpu avx2'). */
   readonly description: string;
   load(spec: ProgramSpec): Promise<LoadedProgram>;
+  /** A copy of the shared state arena as the last run left it (the weights, after train steps). */
+  weights(): Promise<Uint8Array>;
   dispose(): void;
 }
 
 export const DTYPE_BYTES: Record<BundleDType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
+
+/** `size` elements of `value` in a new array of `dtype`. */
+export function filled(dtype: BundleDType, size: number, value: number): BundleArray {
+  return viewOf(new ArrayBuffer(size * DTYPE_BYTES[dtype]), dtype, 0, size).fill(value);
+}
 
 /** A typed view of `size` elements at byte `offset` of `buffer`. */
 export function viewOf(buffer: ArrayBuffer, dtype: BundleDType, offset: number, size: number): BundleArray {

@@ -56,6 +56,11 @@ interface ProgramBase {
   /** In the order of the manifest's outputs (train programs: loss, then metrics). */
   readonly outputs: readonly BufferSlot[];
   readonly kernels: readonly { readonly name: string; readonly summary: string }[];
+  /** Train programs: targets and sample weights by output name. */
+  readonly targets?: Readonly<Record<string, BufferSlot>>;
+  readonly sampleWeights?: Readonly<Record<string, BufferSlot>>;
+  /** Train programs: optimizer state resident in the program's arena (slots, counter, lr) and the value it starts from. */
+  readonly state?: readonly { readonly name: string; readonly slot: BufferSlot; readonly init: number }[];
 }
 
 export interface NativeProgram extends ProgramBase {
@@ -96,8 +101,8 @@ export interface Manifest {
   } | null;
   readonly weights: { readonly file: string; readonly bytes: number; readonly sha256: string; readonly entries: readonly WeightEntry[] };
   readonly programs: readonly ProgramSpec[];
-  /** Train programs' extra state (optimizer slots, iterations, lr) live after the weights; present with --train. */
-  readonly train: { readonly loss: string; readonly optimizer: string; readonly metrics: readonly string[] } | null;
+  /** With --train: the train step's batch size and what trainOnBatch returns (Keras's metrics_names: loss first). */
+  readonly train: { readonly batch: number; readonly optimizer: string; readonly metricsNames: readonly string[] } | null;
 }
 
 /** Checks the parts of a manifest the runtime relies on, with an error naming the bundle. */

@@ -4,8 +4,8 @@
  * short tail) and returns named outputs. Inputs are checked against the
  * manifest by name and shape before anything runs.
  */
-import type { BundleArray, Engine, LoadedProgram } from './engine.js';
-import { type Manifest, type ProgramSpec, type TensorSpec, sampleSize } from './manifest.js';
+import { type BundleArray, type Engine, type LoadedProgram, filled } from './engine.js';
+import { type BufferSlot, type Manifest, type ProgramSpec, type TensorSpec, sampleSize } from './manifest.js';
 
 /** An input: flat data (rows inferred), a nested array, or { data, shape }. */
 export type BundleInput = Float32Array | readonly number[] | readonly (readonly number[])[] | { readonly data: ArrayLike<number>; readonly shape: readonly number[] };
@@ -67,26 +67,72 @@ export class BundleModel {
   private program(spec: ProgramSpec): Promise<LoadedProgram> {
     let p = this.loaded.get(spec);
     if (!p) {
-      p = this.engine.load(spec);
+      // A train program's optimizer state starts from the manifest's values (slots at zero, the counter, lr).
+      p = this.engine.load(spec).then((prog) => {
+        for (const s of spec.state ?? []) prog.write(s.slot, filled(s.slot.dtype, s.slot.size, s.init));
+        return prog;
+      });
       this.loaded.set(spec, p);
     }
     return p;
   }
 
+  /**
+   * One training step on `inputs` and `targets` (by output name), as Keras's
+   * train_on_batch: updates the weights every program of the model reads and
+   * resolves to the loss and metrics by name (manifest.train.metricsNames).
+   * Needs a bundle compiled with --train; at most its train batch of rows.
+   */
+  async trainOnBatch(inputs: Readonly<Record<string, BundleInput>>, targets: Readonly<Record<string, BundleInput>>): Promise<Record<string, number>> {
+    if (this.disposed) throw new Error(`${this.where}: trainOnBatch after dispose()`);
+    const train = this.manifest.train;
+    const spec = this.manifest.programs.find((p) => p.target === this.target && p.kind === 'train');
+    if (!train || !spec) throw new Error(`${this.where} has no train step${train ? ` for ${this.target}` : ''}: compile it with kiln compile --train`);
+    const xs = this.named('input', this.inputs, inputs);
+    const ys = this.named('target', this.outputs, targets);
+    const rows = xs[0].rows;
+    const off = [...xs, ...ys].find((f) => f.rows !== rows);
+    if (off) throw new Error(`${this.where}: trainOnBatch got ${rows} input samples and ${off.rows} in '${off.name}'`);
+    if (rows > spec.batch) throw new Error(`${this.where}: trainOnBatch takes at most ${spec.batch} samples (the bundle's train batch), got ${rows}`);
+    const prog = await this.program(spec);
+    const put = (slot: BufferSlot | undefined, data: Float32Array): void => prog.write(slot!, rows === spec.batch ? data : padded(data, slot!.size));
+    xs.forEach((x) => put(spec.inputs[x.name], x.data));
+    ys.forEach((y) => put(spec.targets?.[y.name], y.data));
+    // Padding rows weigh nothing: the loss and metrics average over the real ones.
+    for (const o of this.outputs) put(spec.sampleWeights?.[o.name], new Float32Array(rows).fill(1));
+    await prog.run();
+    const outs = await Promise.all(spec.outputs.map((s) => prog.read(s)));
+    return Object.fromEntries(train.metricsNames.map((n, i) => [n, outs[i][0]]));
+  }
+
+  /** The current weights by name (after train steps, the trained ones). */
+  async getWeights(): Promise<Record<string, BundleOutput>> {
+    const bytes = await this.engine.weights();
+    return Object.fromEntries(this.manifest.weights.entries.map((w) => {
+      const size = w.shape.reduce((p, d) => p * d, 1);
+      return [w.name, { data: new Float32Array(bytes.buffer.slice(bytes.byteOffset + w.offset, bytes.byteOffset + w.offset + 4 * size)), shape: w.shape }];
+    }));
+  }
+
+  /** Every tensor of `specs` from `values` by name, checked. */
+  private named(what: string, specs: readonly TensorSpec[], values: Readonly<Record<string, BundleInput>>): { name: string; data: Float32Array; rows: number }[] {
+    if (!values || typeof values !== 'object') throw new Error(`${this.where}: ${what}s must be an object by name: { ${specs.map((s) => `${s.name}: data`).join(', ')} }`);
+    const names = specs.map((s) => s.name);
+    const unknown = Object.keys(values).filter((k) => !names.includes(k));
+    if (unknown.length) throw new Error(`${this.where}: unknown ${what} ${unknown.map((u) => `'${u}'`).join(', ')}; the model's ${what}s are ${names.map((n) => `'${n}'`).join(', ')}`);
+    return specs.map((s) => {
+      if (!(s.name in values)) throw new Error(`${this.where}: missing ${what} '${s.name}' (shape ${shapeText(s.shape)})`);
+      return { name: s.name, ...flatten(s, values[s.name], this.where) };
+    });
+  }
+
   /** Runs the model on every row of the inputs; resolves to one { data, shape } per output name. */
   async predict(inputs: Readonly<Record<string, BundleInput>>): Promise<Record<string, BundleOutput>> {
     if (this.disposed) throw new Error(`${this.where}: predict after dispose()`);
-    if (!inputs || typeof inputs !== 'object') throw new Error(`${this.where}: predict takes an object of inputs by name: { ${this.inputs.map((i) => `${i.name}: data`).join(', ')} }`);
-    const names = this.inputs.map((i) => i.name);
-    const unknown = Object.keys(inputs).filter((k) => !names.includes(k));
-    if (unknown.length) throw new Error(`${this.where}: unknown input ${unknown.map((u) => `'${u}'`).join(', ')}; the model's inputs are ${names.map((n) => `'${n}'`).join(', ')}`);
-    const flat = this.inputs.map((spec) => {
-      if (!(spec.name in inputs)) throw new Error(`${this.where}: missing input '${spec.name}' (shape ${shapeText(spec.shape)})`);
-      return flatten(spec, inputs[spec.name], this.where);
-    });
+    const flat = this.named('input', this.inputs, inputs);
     const rows = flat[0].rows;
-    const mismatch = flat.findIndex((f) => f.rows !== rows);
-    if (mismatch >= 0) throw new Error(`${this.where}: input '${this.inputs[mismatch].name}' has ${flat[mismatch].rows} samples, '${this.inputs[0].name}' has ${rows}`);
+    const off = flat.find((f) => f.rows !== rows);
+    if (off) throw new Error(`${this.where}: input '${off.name}' has ${off.rows} samples, '${flat[0].name}' has ${rows}`);
     const outs = this.outputs.map((o) => new Float32Array(rows * sampleSize(o.shape)));
     for (let start = 0; start < rows; ) {
       const spec = this.programFor(rows - start);

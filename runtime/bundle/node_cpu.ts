@@ -106,6 +106,7 @@ export async function nodeCpuEngine(source: BundleSource, manifest: Manifest, we
         dispose: () => undefined,
       };
     },
+    weights: async () => (shared ? new Uint8Array(shared.buffer, shared.offset, weights.byteLength).slice() : weights.slice()),
     dispose: () => {
       shared = null;
     },

@@ -39,7 +39,10 @@ function imports(module: WebAssembly.Module, where: string, memoryRef: { memory:
 
 export async function wasmEngine(source: BundleSource, manifest: Manifest, weights: Uint8Array): Promise<Engine> {
   if (!manifest.programs.some((p) => p.target === 'wasm')) throw new Error(`kiln runtime: ${source.where} has no wasm programs (targets: ${manifest.targets.join(', ')})`);
+  // Each module has its own memory and copy of the weights: the one that ran last holds the current weights (a train step changes them).
+  let latest: { shared: () => Uint8Array } | null = null;
   return {
+    weights: async () => (latest ? latest.shared().slice() : weights.slice()),
     description: 'wasm',
     async load(spec: ProgramSpec): Promise<LoadedProgram> {
       if (spec.target !== 'wasm') throw new Error(`kiln runtime: program for ${spec.target} given to the wasm engine`);
@@ -65,10 +68,15 @@ export async function wasmEngine(source: BundleSource, manifest: Manifest, weigh
       const run = instance.exports.kiln_run as (bases: number) => void;
       // memory.buffer is replaced when memory grows: views are made per access.
       const view = (slot: BufferSlot) => viewOf(memory.buffer, slot.dtype, (slot.shared ? sharedAt : arenaAt) + slot.offset, slot.size);
+      const self = { shared: () => new Uint8Array(memory.buffer, sharedAt, weights.byteLength) };
       return {
         spec,
         write: (slot, data) => view(slot).set(data),
-        run: async () => run(basesAt),
+        run: async () => {
+          if (latest && latest !== self) self.shared().set(latest.shared());
+          latest = self;
+          run(basesAt);
+        },
         read: async (slot) => view(slot).slice(),
         dispose: () => undefined,
       };

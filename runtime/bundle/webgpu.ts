@@ -102,6 +102,18 @@ export async function webgpuEngine(source: BundleSource, manifest: Manifest, wei
         dispose: () => arena.destroy(),
       };
     },
+    async weights() {
+      const bytes = words(weights.byteLength);
+      const staging = device.createBuffer({ size: bytes, usage: READBACK });
+      const enc = device.createCommandEncoder();
+      enc.copyBufferToBuffer(shared, 0, staging, 0, bytes);
+      device.queue.submit([enc.finish()]);
+      await staging.mapAsync(1);
+      const copy = new Uint8Array(staging.getMappedRange().slice(0, weights.byteLength));
+      staging.unmap();
+      staging.destroy();
+      return copy;
+    },
     dispose() {
       for (const a of arenas) a.destroy();
       shared.destroy();

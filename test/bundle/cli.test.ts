@@ -113,6 +113,17 @@ describe('kiln command', () => {
     expect(bad.err).toContain("exports no model: export it as 'default' or 'model' (exports found: x)");
   });
 
+  it('compile --train writes the train step; --train without a loss is refused', async () => {
+    const bundle = join(dir, 'trainable');
+    const c = await kiln('compile', json, '--weights', weights, '--out', bundle, '--targets', 'wasm', '--batch-sizes', '4', '--train', '--loss', 'categorical_crossentropy', '--optimizer', 'sgd', '--metrics', 'accuracy', '--train-batch', '4');
+    expect(c.err).toBe('');
+    expect(existsSync(join(bundle, 'train_b4.wasm'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')).train).toEqual({ batch: 4, optimizer: 'SGD', metricsNames: ['loss', 'accuracy'] });
+    const bad = await kiln('compile', json, '--out', join(dir, 'b3'), '--train');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('--train needs the loss and the optimizer: --loss NAME --optimizer NAME');
+  });
+
   it('bench times every fused kernel against the measured peaks', async () => {
     const r = await kiln('bench', json, '--batch', '8', '--threads', '1', '--json');
     expect(r.err).toBe('');
