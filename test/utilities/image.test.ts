@@ -50,6 +50,28 @@ describe('image files', () => {
     // bilinear shrinking by 2 widens the triangle to support 2: weights .75, .75, .25 on columns 0-2 around centre 1.
     const bil = imgToArray(loadImg(join(dir, 'ramp.png'), { colorMode: 'grayscale', targetSize: [2, 2], interpolation: 'bilinear' }));
     expect(Array.from(bil.data)).toEqual([50, 160, 50, 160]);
+    // bicubic (a = -0.5), support 4 when shrinking by 2: weights k((i - 0.5) / 2) on columns 0-3 for the first output.
+    const k = (t: number): number => (Math.abs(t) < 1 ? (1.5 * Math.abs(t) - 2.5) * t * t + 1 : (((Math.abs(t) - 5) * Math.abs(t) + 8) * Math.abs(t) - 4) * -0.5);
+    const w = [0, 1, 2, 3].map((i) => k((i - 0.5) / 2));
+    const first = Math.round(w.reduce((s, wi, i) => s + wi * [0, 70, 140, 210][i], 0) / w.reduce((a, b) => a + b, 0));
+    const bic = imgToArray(loadImg(join(dir, 'ramp.png'), { colorMode: 'grayscale', targetSize: [2, 2], interpolation: 'bicubic' }));
+    expect(first).toBe(41);
+    expect(bic.data[0]).toBe(first);
+    expect(() => loadImg(join(dir, 'ramp.png'), { interpolation: 'lanczos' as 'nearest' })).toThrow(/interpolation must be one of nearest, bilinear, bicubic; got "lanczos"/);
+  });
+
+  it('the public namespaces hold the utilities', async () => {
+    const kiln = await import('../../src/index.js');
+    expect(typeof kiln.preprocessing.image.ImageDataGenerator).toBe('function');
+    expect(typeof kiln.preprocessing.sequence.padSequences).toBe('function');
+    expect(typeof kiln.preprocessing.text.Tokenizer).toBe('function');
+    expect(Object.keys(kiln.datasets).sort()).toEqual(['boston_housing', 'cifar10', 'cifar100', 'fashion_mnist', 'imdb', 'mnist', 'reuters']);
+    expect(typeof kiln.utils.getFile).toBe('function');
+    expect(typeof kiln.utils.Sequence).toBe('function');
+    expect(typeof kiln.utils.plotHistory).toBe('function');
+    expect(typeof kiln.callbacks.TensorBoard).toBe('function');
+    expect(typeof kiln.callbacks.RemoteMonitor).toBe('function');
+    expect(typeof kiln.wrappers.GridSearchCV).toBe('function');
   });
 
   it('JPEG round-trips within lossy tolerance; other types and corrupt files name the file', () => {
