@@ -252,12 +252,16 @@ const CONFIG_VALUE_CHECKS: Readonly<Record<string, (where: string, name: string,
   strides: checkIntOrTuple,
   poolSize: checkIntOrTuple,
   dims: (w, n, v) => checkShape(w, n, v),
-  targetShape: (w, n, v) => {
-    if (!Array.isArray(v) || v.some((d) => d !== -1 && (typeof d !== 'number' || !Number.isInteger(d) || d < 1))) {
-      throw new Error(`${w}: ${n} must be an array of positive integers (one may be -1), got ${describeValue(v)}`);
-    }
-  },
+  targetShape: (w, n, v) => checkTargetShape(w, v),
 };
+
+/** Reshape's target: positive integers, at most one -1 (inferred). */
+export function checkTargetShape(where: string, value: unknown): readonly number[] {
+  if (!Array.isArray(value) || value.some((d) => d !== -1 && (typeof d !== 'number' || !Number.isInteger(d) || d < 1))) {
+    throw new Error(`${where}: targetShape must be an array of positive integers (one may be -1), got ${describeValue(value)}`);
+  }
+  return value as readonly number[];
+}
 
 /**
  * A layer config read from a file or given to layerFromConfig: the common

@@ -180,7 +180,7 @@ export class Dot extends Layer {
 
   constructor(axes: number | readonly number[], args: DotArgs = {}) {
     super(args);
-    const list = typeof axes === 'number' ? [axes] : [...axes];
+    const list = typeof axes === 'number' ? [axes] : Array.isArray(axes) ? [...axes] : [];
     if (!(list.length === 1 || list.length === 2) || list.some((a) => !Number.isInteger(a))) throw new Error(`Dot ${this.name}: axes must be an integer or a list of 2 integers, got ${JSON.stringify(axes)}`);
     this.axes = typeof axes === 'number' ? axes : [list[0], list[1]];
     this.normalize = args.normalize ?? false;
