@@ -45,22 +45,23 @@ export function windowOutput(spatial: Shape, g: WindowGeometry): number[] {
   return spatial.map((n, a) => windowCount(n + g.padding[a][0] + g.padding[a][1], g.size[a], g.strides[a], g.dilations[a], a));
 }
 
-/** Window attrs over [batch, ...spatial, channels]: one position over batch and channels. */
-function fullWindow(g: WindowGeometry, channels: number): { size: number[]; strides: number[]; dilations: number[] } {
-  return { size: [1, ...g.size, channels], strides: [1, ...g.strides, 1], dilations: [1, ...g.dilations, 1] };
+const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+
+/** Window attrs over [batch, ...spatial, channels]: windows over the spatial axes only. */
+function spatialWindow(g: WindowGeometry): { size: number[]; strides: number[]; dilations: number[] } {
+  return { size: [1, ...g.size, 1], strides: [1, ...g.strides, 1], dilations: [1, ...g.dilations, 1] };
 }
 
 /** [batch, ...out, ...size, channels]: every window of the padded input. */
 export function patches(b: GraphBuilder, x: Value, g: WindowGeometry, fill = 0): Value {
   const s = x.shape.length - 2;
-  const channels = x.shape[s + 1];
   const padded = b.pad(x, [0, ...g.padding.map((p) => p[0]), 0], [0, ...g.padding.map((p) => p[1]), 0], fill);
-  const w = fullWindow(g, channels);
+  const w = spatialWindow(g);
+  // [batch, ...out, channels, 1, ...size, 1] -> [batch, ...out, channels, ...size] -> [batch, ...out, ...size, channels]
   const win = b.window(padded, w.size, w.strides, w.dilations);
-  return b.reshape(win, [x.shape[0], ...win.shape.slice(1, 1 + s), ...g.size, channels]);
+  const squeezed = b.reshape(win, [...win.shape.slice(0, s + 2), ...g.size]);
+  return b.transpose(squeezed, [...range(0, s + 1), ...range(s + 2, s), s + 1]);
 }
-
-const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 
 /** x [batch, ...spatial, c] with kernel [...size, c, f] -> [batch, ...out, f]. */
 export function convolve(b: GraphBuilder, x: Value, kernel: Value, g: WindowGeometry): Value {
@@ -106,8 +107,9 @@ export function transposedConvolve(b: GraphBuilder, x: Value, kernel: Value, g: 
   // cols[n, ...i, ...k, f] = sum_c x[n, ...i, c] * kernel[...k, f, c]
   const xs = b.reshape(x, [batch, ...x.shape.slice(1, 1 + s), ...range(0, s).map(() => 1), 1, x.shape[s + 1]]);
   const cols = b.sum(b.mul(xs, b.reshape(kernel, [1, ...range(0, s).map(() => 1), ...kernel.shape])), 2 * s + 2);
-  const w = fullWindow(g, filters);
-  const windowShaped = b.reshape(cols, [batch, ...positions, 1, 1, ...g.size, filters]);
-  const full = scatterWindows(b, windowShaped, [batch, ...padded, filters], w);
+  // [batch, ...in, ...size, f] -> [batch, ...in, f, 1, ...size, 1]: the shape of `spatialWindow` over the padded output.
+  const channelsAfterPositions = b.transpose(cols, [...range(0, s + 1), 2 * s + 1, ...range(s + 1, s)]);
+  const windowShaped = b.reshape(channelsAfterPositions, [batch, ...positions, filters, 1, ...g.size, 1]);
+  const full = scatterWindows(b, windowShaped, [batch, ...padded, filters], spatialWindow(g));
   return b.slice(full, [0, ...g.padding.map((p) => p[0]), 0], [batch, ...out, filters]);
 }

@@ -93,7 +93,14 @@ export interface LoopKernel {
   readonly stores: readonly Store[];
 }
 
-/** A batched matmul C = epilogue(A @ B); the epilogue sees the product as acc 0. */
+/**
+ * A batched matmul C = epilogue(A @ B); the epilogue sees the product as acc 0.
+ * With `mDims` and `kDims` the rows and the contraction run over several
+ * dims each (m and k are their products): a convolution as an implicit GEMM,
+ * whose A operand reads input windows through a masked view and is gathered
+ * into panels while packing, never materialized. Below, M and K stand for
+ * mDims and kDims ([m] and [k] when absent).
+ */
 export interface MatmulKernel {
   readonly kind: 'matmul';
   readonly name: string;
@@ -101,15 +108,24 @@ export interface MatmulKernel {
   readonly m: number;
   readonly n: number;
   readonly k: number;
+  readonly mDims?: readonly number[];
+  readonly kDims?: readonly number[];
   readonly dtype: DType;
-  /** Strides over batch ++ [m, k]. */
-  readonly a: { readonly buf: number; readonly view: View };
-  /** Strides over batch ++ [k, n]. */
-  readonly b: { readonly buf: number; readonly view: View };
-  /** Loads in the epilogue are over batch ++ [m, n]. */
+  /** Strides over batch ++ M ++ K. */
+  readonly a: MatmulOperand;
+  /** Strides over batch ++ K ++ [n]. */
+  readonly b: MatmulOperand;
+  /** Loads in the epilogue are over batch ++ M ++ [n]. */
   readonly epilogue: Expr;
-  /** View over batch ++ [m, n]. */
+  /** View over batch ++ M ++ [n]. */
   readonly out: { readonly buf: number; readonly view: View };
+}
+
+export interface MatmulOperand {
+  readonly buf: number;
+  readonly view: View;
+  /** Bounds over the operand's space; the fill is 0 (a padded operand adds nothing). */
+  readonly mask?: Mask;
 }
 
 export type Kernel = LoopKernel | MatmulKernel;
@@ -217,4 +233,50 @@ export function maskHolds(mask: Mask | undefined, point: readonly number[]): boo
     const c = boundCoordinate(b, point);
     return c >= 0 && c < b.size;
   });
+}
+
+/** The iteration spaces of a matmul: of A, of B, and of its output and epilogue. */
+export function matmulSpaces(k: MatmulKernel): { a: number[]; b: number[]; out: number[] } {
+  const m = k.mDims ?? [k.m];
+  const kk = k.kDims ?? [k.k];
+  return { a: [...k.batch, ...m, ...kk], b: [...k.batch, ...kk, k.n], out: [...k.batch, ...m, k.n] };
+}
+
+/**
+ * The same computation as a loop kernel (outer batch ++ M ++ [n], inner K,
+ * one sum reduction): how backends without a multi-dim matmul template run
+ * one, and what the kernel interpreter runs.
+ */
+export function matmulAsLoop(k: MatmulKernel): LoopKernel {
+  const batch = k.batch.length;
+  const m = (k.mDims ?? [k.m]).length;
+  const kd = (k.kDims ?? [k.k]).length;
+  // Loop space: batch ++ M ++ [n] ++ K. Each operand's strides are placed into it, zeros elsewhere.
+  const place = (strides: readonly number[], from: 'a' | 'b' | 'out'): number[] => {
+    const zeros = (n: number): number[] => new Array<number>(n).fill(0);
+    const bs = strides.slice(0, batch);
+    if (from === 'a') return [...bs, ...strides.slice(batch, batch + m), 0, ...strides.slice(batch + m)];
+    if (from === 'b') return [...bs, ...zeros(m), strides[batch + kd], ...strides.slice(batch, batch + kd)];
+    return [...strides, ...zeros(kd)];
+  };
+  const operand = (op: MatmulOperand, from: 'a' | 'b'): Expr => {
+    const load: Expr = { k: 'load', buf: op.buf, view: { offset: op.view.offset, strides: place(op.view.strides, from) }, dtype: k.dtype };
+    if (!op.mask) return load;
+    return { ...load, mask: { fill: op.mask.fill, bounds: op.mask.bounds.map((bd) => ({ ...bd, strides: place(bd.strides, from) })) } };
+  };
+  const widen = (e: Expr): Expr => {
+    const inner = mapExprChildren(e, widen);
+    switch (inner.k) {
+      case 'load': return { ...inner, view: { ...inner.view, strides: place(inner.view.strides, 'out') }, ...(inner.mask ? { mask: { ...inner.mask, bounds: inner.mask.bounds.map((bd) => ({ ...bd, strides: place(bd.strides, 'out') })) } } : {}) };
+      case 'index': case 'random': return { ...inner, view: { ...inner.view, strides: place(inner.view.strides, 'out') } };
+      case 'const': case 'acc': case 'unary': case 'binary': case 'select': case 'cast': return inner;
+    }
+  };
+  const spaces = matmulSpaces(k);
+  const product: Expr = { k: 'binary', op: 'mul', a: operand(k.a, 'a'), b: operand(k.b, 'b'), dtype: k.dtype };
+  return {
+    kind: 'loop', name: k.name, outer: spaces.out, inner: k.kDims ?? [k.k],
+    reductions: [{ id: 0, op: 'sum', dtype: k.dtype, expr: product }],
+    stores: [{ buf: k.out.buf, view: { offset: k.out.view.offset, strides: place(k.out.view.strides, 'out') }, expr: widen(k.epilogue), space: 'outer' }],
+  };
 }

@@ -29,9 +29,11 @@ export function printExpr(e: Expr, bufName: (id: number) => string): string {
 export function printKernel(k: Kernel, bufName: (id: number) => string): string {
   const p = (e: Expr): string => printExpr(e, bufName);
   if (k.kind === 'matmul') {
+    const dims = `${k.mDims ? ` mDims=${shapeStr(k.mDims)}` : ''}${k.kDims ? ` kDims=${shapeStr(k.kDims)}` : ''}`;
+    const operand = (op: typeof k.a): string => `${bufName(op.buf)}@${viewText(op.view)}${op.mask ? maskText(op.mask) : ''}`;
     return [
-      `matmul ${k.name} batch=${shapeStr(k.batch)} m=${k.m} n=${k.n} k=${k.k} ${k.dtype}`,
-      `  a = ${bufName(k.a.buf)}@${viewText(k.a.view)}  b = ${bufName(k.b.buf)}@${viewText(k.b.view)}`,
+      `matmul ${k.name} batch=${shapeStr(k.batch)} m=${k.m} n=${k.n} k=${k.k}${dims} ${k.dtype}`,
+      `  a = ${operand(k.a)}  b = ${operand(k.b)}`,
       `  ${bufName(k.out.buf)}@${viewText(k.out.view)} = ${p(k.epilogue)}`,
     ].join('\n');
   }

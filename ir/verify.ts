@@ -21,10 +21,12 @@
  * K6  a mask has one stride per dim of the kernel's space for each bound,
  *     integer bound sizes >= 0, a fill its load's dtype can hold, and no
  *     gather index beside it. (K3 holds a masked load to its valid points.)
+ * K7  a matmul's mDims and kDims multiply to its m and k, and a masked
+ *     operand fills with 0.
  */
 import { DTYPE_BYTES, sameShape, shapeStr, sizeOf } from './dtype.js';
 import type { Graph } from './graph.js';
-import { ARENA_ALIGN, type Bound, type Expr, type Kernel, type KernelProgram, type Mask, type View, visitLoads } from './kernel.js';
+import { ARENA_ALIGN, type Bound, type Expr, type Kernel, type KernelProgram, type Mask, type View, matmulSpaces, visitLoads } from './kernel.js';
 import { OPS } from './ops.js';
 
 export class VerifyError extends Error {
@@ -138,7 +140,8 @@ function kernelSpace(k: Kernel): { space: number[]; spaceA: number[]; spaceB: nu
     const space = [...k.outer, ...k.inner];
     return { space, spaceA: space, spaceB: space };
   }
-  return { space: [...k.batch, k.m, k.n], spaceA: [...k.batch, k.m, k.k], spaceB: [...k.batch, k.k, k.n] };
+  const spaces = matmulSpaces(k);
+  return { space: spaces.out, spaceA: spaces.a, spaceB: spaces.b };
 }
 
 export function verifyProgram(p: KernelProgram, planned = false): void {
@@ -173,8 +176,13 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
       check(role === 'temp' || role === 'output' || role === 'state', 'K4', () => `kernel ${k.name} writes ${p.buffers[buf]?.name}, a ${role} buffer`);
     };
     if (k.kind === 'matmul') {
-      access(k.a.buf, k.a.view, spaceA, 'matmul A', k.dtype);
-      access(k.b.buf, k.b.view, spaceB, 'matmul B', k.dtype);
+      const product = (dims: readonly number[] | undefined, n: number): boolean => !dims || dims.reduce((p, q) => p * q, 1) === n;
+      check(product(k.mDims, k.m) && product(k.kDims, k.k), 'K7', () => `kernel ${k.name}: mDims ${JSON.stringify(k.mDims)} and kDims ${JSON.stringify(k.kDims)} must multiply to m = ${k.m} and k = ${k.k}`);
+      for (const [op, over, what] of [[k.a, spaceA, 'matmul A'], [k.b, spaceB, 'matmul B']] as const) {
+        if (op.mask) checkMask(op.mask, k.dtype, over, false, () => `kernel ${k.name}: ${what}`);
+        check(!op.mask || op.mask.fill === 0, 'K7', () => `kernel ${k.name}: ${what} is masked with fill ${op.mask!.fill}; a matmul operand pads with 0`);
+        access(op.buf, op.view, over, what, k.dtype, op.mask);
+      }
       exprs(k.epilogue);
       access(k.out.buf, k.out.view, space, 'matmul out');
       stored(k.out.buf);

@@ -89,10 +89,14 @@ function unslice(b: GraphBuilder, g: Value, shape: Shape, begin: readonly number
 export function scatterWindows(b: GraphBuilder, g: Value, shape: Shape, attrs: AttrsMap['window']): Value {
   const r = shape.length;
   const positions = g.shape.slice(0, r);
+  // Strides first, once for all offsets: zeros between the positions. Each offset is then a shifted view (a pad), and the sum fuses.
+  const dilatedPositions = positions.map((p, a) => (p - 1) * attrs.strides[a] + 1);
+  const dilated = attrs.strides.every((s) => s === 1) ? g : unslice(b, g, [...dilatedPositions, ...attrs.size], g.shape.map(() => 0), [...attrs.strides, ...attrs.size.map(() => 1)]);
   const parts: Value[] = [];
   forEachIndex(attrs.size, (_f, k) => {
-    const at = b.slice(g, [...positions.map(() => 0), ...k], [...positions, ...k.map(() => 1)]);
-    parts.push(unslice(b, b.reshape(at, positions), shape, k.map((o, a) => o * attrs.dilations[a]), attrs.strides));
+    const at = b.slice(dilated, [...positions.map(() => 0), ...k], [...dilatedPositions, ...k.map(() => 1)]);
+    const low = k.map((o, a) => o * attrs.dilations[a]);
+    parts.push(b.pad(b.reshape(at, dilatedPositions), low, shape.map((n, a) => n - low[a] - dilatedPositions[a]), 0));
   });
   return parts.reduce((sum, p) => b.add(sum, p));
 }

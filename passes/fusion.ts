@@ -11,7 +11,9 @@
  *     elementwise consumers as epilogue;
  *   - a keepDims reduction over trailing axes that is broadcast back into a
  *     loop of its input's shape (softmax, normalization) joins that loop as a
- *     row reduction.
+ *     row reduction;
+ *   - a movement op (a view) read by several groups belongs to none: each
+ *     re-indexes it, as it does constants.
  * Everything else is materialized: it roots a group of its own.
  */
 import { type Shape, sameShape } from '../ir/dtype.js';
@@ -110,7 +112,12 @@ export function fuse(graph: Graph, materialize: ReadonlySet<number> = new Set())
     const g = commonGroup(cs, groupOf, outputs.has(id));
     const draft = g >= 0 && !cs.some((c) => needsBuffer(c, n)) ? drafts[g] : null;
     const cls = OPS[n.op].fusion;
-    if ((n.op === 'constant' || n.op === 'iota') && cs.length && !outputs.has(id) && !cs.some((c) => needsBuffer(c, n))) {
+    const viewedByEach = cs.length > 0 && !outputs.has(id) && !cs.some((c) => needsBuffer(c, n));
+    if ((n.op === 'constant' || n.op === 'iota') && viewedByEach) {
+      groupOf[id] = INLINE;
+    } else if (cls === 'movement' && g < 0 && viewedByEach) {
+      // A view read by several groups is re-indexed in each (a convolution's windows by its forward
+      // product and by its kernel gradient) instead of being copied out once.
       groupOf[id] = INLINE;
     } else if (cls === 'reduction') {
       const inShape = nodes[n.inputs[0]].type.shape;

@@ -96,11 +96,32 @@ export function linearView(m: IndexMap): View {
 }
 
 /**
+ * A reshape that only inserts or drops axes of extent 1 carries each other
+ * axis's coordinate over unchanged (exact even below a pad, where coordinates
+ * may start negative).
+ */
+function unitReshapeMap(m: IndexMap, inShape: Shape): IndexMap | null {
+  const outAxes = m.shape.flatMap((d, j) => (d === 1 ? [] : [j]));
+  const inAxes = inShape.flatMap((d, j) => (d === 1 ? [] : [j]));
+  if (outAxes.length !== inAxes.length || outAxes.some((j, i) => m.shape[j] !== inShape[inAxes[i]])) return null;
+  const zero = m.space.map(() => 0);
+  const offset = inShape.map(() => 0);
+  const rows: (readonly number[])[] = inShape.map(() => zero);
+  inAxes.forEach((j, i) => {
+    offset[j] = m.offset[outAxes[i]];
+    rows[j] = m.rows[outAxes[i]];
+  });
+  return keepMask(m, { shape: inShape, offset, rows, space: m.space });
+}
+
+/**
  * Re-expresses the map through a reshape to `inShape` (same element order).
  * Affine only when each iteration dim lands inside one axis of `inShape`
  * without carrying into the next; otherwise null.
  */
 export function reshapeMap(m: IndexMap, inShape: Shape): IndexMap | null {
+  const squeezed = unitReshapeMap(m, inShape);
+  if (squeezed) return squeezed;
   const lin = linearView(m);
   const st = stridesOf(inShape);
   const rows = inShape.map(() => m.space.map(() => 0));

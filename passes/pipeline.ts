@@ -8,6 +8,7 @@ import type { Graph } from '../ir/graph.js';
 import { printGraph } from '../ir/print.js';
 import { printProgram } from '../ir/print_kernel.js';
 import { verifyGraph, verifyProgram } from '../ir/verify.js';
+import { contractions } from './contraction.js';
 import { inPlaceUpdates } from './in_place_updates.js';
 import { type LoweredProgram, lower } from './lower.js';
 import { type MemoryPlanStats, type SharedLayout, planMemory } from './memory_plan.js';
@@ -63,7 +64,7 @@ export function runGraphPasses(graph: Graph, passes: readonly GraphPass[], dump?
 export function compileToProgram(graph: Graph, options: PipelineOptions = {}): PipelineResult {
   const verify = options.verify ?? true;
   const g = runGraphPasses(graph, options.passes ?? PREDICT_PASSES, options.dump, verify);
-  const lowered = inPlaceUpdates(lower(g, options.name ?? 'program'));
+  const lowered = inPlaceUpdates(contractions(lower(g, options.name ?? 'program')));
   if (verify) verifyProgram(lowered);
   options.dump?.('lower', printProgram(lowered));
   const { program, stats } = planMemory(lowered, options.shared, options.wideBool);

@@ -5,7 +5,7 @@
  * planning bugs (two live buffers sharing bytes) show up here too.
  */
 import { type DType, type TypedArray, viewArray } from '../ir/dtype.js';
-import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type MatmulKernel, type View, exprDType, maskHolds } from '../ir/kernel.js';
+import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type MatmulKernel, type View, exprDType, maskHolds, matmulAsLoop } from '../ir/kernel.js';
 import { philoxUniform } from '../ir/philox.js';
 import { scalarOp } from '../ir/scalar_eval.js';
 import type { Backend, Executable, SharedMemory } from './backend.js';
@@ -67,6 +67,7 @@ class Machine {
 
   run(kernel: Kernel): void {
     if (kernel.kind === 'loop') this.loop(kernel);
+    else if (kernel.mDims || kernel.kDims || kernel.a.mask || kernel.b.mask) this.loop(matmulAsLoop(kernel));
     else this.matmul(kernel);
   }
 

@@ -5,7 +5,7 @@
  */
 import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
-import { type Bound, type Expr, type View, exprDType } from '../../ir/kernel.js';
+import { type Bound, type Expr, type Mask, type View, exprDType } from '../../ir/kernel.js';
 import type { Emitter } from './context.js';
 import { BINARY, UNARY, floatToInt32 } from './scalar.js';
 
@@ -38,6 +38,13 @@ function maskValid(e: Emitter, bounds: readonly Bound[], idx: readonly V[]): V {
     valid = e.b.CreateAnd(valid, e.b.CreateICmpULT(c, e.int64(b.size)));
   }
   return valid;
+}
+
+/** A load at `index`, or, with a mask, branch-free: an invalid point reads element 0 (always inside the arena) and selects the fill. */
+export function maskedLoad(e: Emitter, ptr: V, index: V, mask: Mask | undefined, idx: readonly V[], dtype: DType): V {
+  if (!mask) return loadElement(e, ptr, index, dtype);
+  const valid = maskValid(e, mask.bounds, idx);
+  return e.b.CreateSelect(valid, loadElement(e, ptr, e.b.CreateSelect(valid, index, e.int64(0)), dtype), e.constant(mask.fill, dtype));
 }
 
 export function loadElement(e: Emitter, ptr: V, index: V, dtype: DType): V {
@@ -100,12 +107,7 @@ export function emitExpr(e: Emitter, expr: Expr, at: Point): V {
         const clamped = e.b.CreateSelect(e.b.CreateICmpSLT(raw, e.int32(0)), e.int32(0), e.b.CreateSelect(e.b.CreateICmpSGT(raw, e.int32(expr.dyn.limit - 1)), e.int32(expr.dyn.limit - 1), raw));
         index = e.b.CreateAdd(index, e.b.CreateMul(e.b.CreateSExt(clamped, e.i64), e.int64(expr.dyn.stride)));
       }
-      if (expr.mask) {
-        // Branch-free: an invalid point reads element 0 (always inside the arena) and selects the fill.
-        const valid = maskValid(e, expr.mask.bounds, at.idx);
-        const loaded = loadElement(e, at.ptrs.get(expr.buf)!, e.b.CreateSelect(valid, index, e.int64(0)), expr.dtype);
-        v = e.b.CreateSelect(valid, loaded, e.constant(expr.mask.fill, expr.dtype));
-      } else v = loadElement(e, at.ptrs.get(expr.buf)!, index, expr.dtype);
+      v = maskedLoad(e, at.ptrs.get(expr.buf)!, index, expr.mask, at.idx, expr.dtype);
       break;
     }
     case 'index': v = e.b.CreateTrunc(viewIndex(e, expr.view, at.idx), e.i32); break;

@@ -14,7 +14,7 @@ import llvm from './llvm.js';
 import type { Expr, KernelProgram, MatmulKernel } from '../../ir/kernel.js';
 import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
-import { emitExpr, loadElement, storeElement, viewIndex } from './expr.js';
+import { emitExpr, loadElement, maskedLoad, storeElement, viewIndex } from './expr.js';
 import { bufferPointers, unflatten } from './loop_kernel.js';
 import { type TileRows, microKernel, packKernel } from './microkernel.js';
 
@@ -35,7 +35,22 @@ const STREAM_NB = 64;
 
 /** Few rows and contiguous B rows: stream B once instead of packing it (see emitStreamingMatmul). */
 function streaming(k: MatmulKernel): boolean {
-  return k.m <= STREAM_ROWS && k.b.view.strides[k.b.view.strides.length - 1] === 1;
+  return !gathers(k) && k.m <= STREAM_ROWS && k.b.view.strides[k.b.view.strides.length - 1] === 1;
+}
+
+/** A matmul whose operands are read through several dims or masks (an implicit-GEMM convolution). */
+function gathers(k: MatmulKernel): boolean {
+  return !!(k.mDims || k.kDims || k.a.mask || k.b.mask);
+}
+
+/** Indices over M (row `i`) or K (depth `p`): the flat index, or split over the dims when there are several. */
+function split1(e: Emitter, flat: V, dims: readonly number[] | undefined): V[] {
+  return dims && dims.length !== 1 ? unflatten(e, flat, dims) : [flat];
+}
+
+/** Element of operand `op` at `point` of its space (batch ++ M ++ K for A, batch ++ K ++ [n] for B). */
+function loadOperand(e: Emitter, k: MatmulKernel, op: MatmulKernel['a'], ptrs: Map<number, V>, point: V[]): V {
+  return maskedLoad(e, ptrs.get(op.buf)!, viewIndex(e, op.view, point), op.mask, point, k.dtype);
 }
 
 /** Column blocks are whole micro-tiles (two vectors: 16 or 32 float32 columns, 8 or 16 float64); 32 serves all. */
@@ -120,7 +135,7 @@ function beginMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel, name: 
 function emitEpilogue(e: Emitter, program: KernelProgram, k: MatmulKernel, ptrs: Map<number, V>, batch: V[], origin: [V, V], extent: [V | number, V | number], acc: (i: V, j: V) => V): void {
   const b = e.b;
   e.loop(0, extent[0], (i) => e.loop(0, extent[1], (j) => {
-    const point = [...batch, b.CreateAdd(origin[0], i), b.CreateAdd(origin[1], j)];
+    const point = [...batch, ...split1(e, b.CreateAdd(origin[0], i), k.mDims), b.CreateAdd(origin[1], j)];
     const v = emitExpr(e, k.epilogue, { idx: point, accs: [acc(i, j)], ptrs, memo: new Map<Expr, V>() });
     storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, point), program.buffers[k.out.buf].dtype, v);
   }, 'ej'), 'ei');
@@ -218,8 +233,8 @@ function packB(u: Unit, dst: V, rowCopy: llvm.Function): void {
   const K = e.int64(k.k);
   const zero = e.constant(0, k.dtype);
   const strides = k.b.view.strides;
-  const load = (j: V, p: V): V => loadElement(e, ptrs.get(k.b.buf)!, viewIndex(e, k.b.view, [...batch, p, b.CreateAdd(jc, j)]), k.dtype);
-  if (strides[strides.length - 1] !== 1) return packPanels(e, u.nPanels, u.nc, nr, K, dst, load, zero, ty, 'b');
+  const load = (j: V, p: V): V => loadOperand(e, k, k.b, ptrs, [...batch, ...split1(e, p, k.kDims), b.CreateAdd(jc, j)]);
+  if (strides[strides.length - 1] !== 1 || gathers(k)) return packPanels(e, u.nPanels, u.nc, nr, K, dst, load, zero, ty, 'b');
   // Contiguous columns: full panels are vector row copies; only the last, partial panel goes element by element.
   const full = b.CreateSDiv(u.nc, e.int64(nr));
   e.loop(0, full, (panel) => {
@@ -249,7 +264,9 @@ function emitRowBlock(u: Unit, ic: V, mc: V, scratch: { ap: V; bp: V; cb: V }, m
   e.loop(0, slices, (pcIndex) => {
     const p0 = b.CreateMul(pcIndex, e.int64(sliceK));
     const kc = min(e, e.int64(sliceK), b.CreateSub(K, p0));
-    packPanels(e, mPanels, mc, mr, kc, ap, (i, p) => loadElement(e, ptrs.get(k.a.buf)!, viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]), k.dtype), zero, ty, 'a');
+    // The im2col gather of a convolution happens here, panel by panel: A's masked view over batch ++ M ++ K.
+    const loadA = (i: V, p: V): V => loadOperand(e, k, k.a, ptrs, [...batch, ...split1(e, b.CreateAdd(ic, i), k.mDims), ...split1(e, b.CreateAdd(p0, p), k.kDims)]);
+    packPanels(e, mPanels, mc, mr, kc, ap, loadA, zero, ty, 'a');
     // jp outer, ip inner: one B micro-panel stays in L1 while the A block streams from L2.
     e.loop(0, u.nPanels, (jp) => {
       const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateAdd(b.CreateMul(jp, K), p0), e.int64(nr))]);

@@ -9,7 +9,7 @@
  * matmul.ts. Workgroup sizes, tiles and dispatch shapes follow the target's
  * limits (target.ts).
  */
-import type { Kernel, KernelProgram, LoopKernel } from '../../ir/kernel.js';
+import { type Kernel, type KernelProgram, type LoopKernel, matmulAsLoop } from '../../ir/kernel.js';
 import { type Binding, planBindings } from './bindings.js';
 import { KernelEmitter, Scope, type ShaderParts, WGSL_TYPE, reduceInit, reduceStep } from './emitter.js';
 import { matmulShader } from './matmul.js';
@@ -65,6 +65,8 @@ export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget
   if (k.kind === 'matmul' ? k.dtype === 'float64' : program.buffers.some((b) => b.dtype === 'float64')) {
     throw new Error(`WebGPU has no float64: kernel ${k.name} of '${program.name}' cannot run on the webgpu backend (use float32 or the cpu backend)`);
   }
+  // Multi-dim and masked matmuls (implicit-GEMM convolutions) run as the equivalent loop kernel here.
+  if (k.kind === 'matmul' && (k.mDims || k.kDims || k.a.mask || k.b.mask)) return emitKernel(program, matmulAsLoop(k), target);
   const plan = planBindings(program, k, target);
   const e = new KernelEmitter(program, plan);
   const groupSize = Math.min(WORKGROUP_SIZE, target.maxInvocationsPerWorkgroup, target.maxWorkgroupSizeX);

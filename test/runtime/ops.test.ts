@@ -12,6 +12,7 @@ import { interpret } from '../../ir/interpret.js';
 import { compileForTest, compileKernelInterpreted, TEST_BACKEND } from '../helpers/backend.js';
 import { at, atBroadcast, broadcastShape, closeTo, make, rng } from '../helpers/nd.js';
 import { grad } from '../../passes/autodiff.js';
+import { compileToProgram } from '../../passes/pipeline.js';
 import { OP_CASES, generate } from '../helpers/op_cases.js';
 
 const feeds = new Map<string, TypedArray>();
@@ -202,10 +203,14 @@ describe('convolutions and pools compiled, with their gradients', () => {
     pool(b, x, 'max', windowGeometry('same', [9, 8], [3, 3], [2, 2], [1, 1])),
     pool(b, x, 'avg', windowGeometry('same', [9, 8], [2, 3], [2, 2], [1, 1])),
     transposedConvolve(b, param('xt', [2, 5, 4, 3]), param('k_t', [3, 3, 2, 3]), windowGeometry('same', [10, 8], [3, 3], [2, 2], [1, 1]), [10, 8]),
+    // Wide enough to run as implicit GEMMs on the micro-kernel (passes/contraction.ts), gradients included.
+    convolve(b, x, param('k_gemm', [3, 3, 3, 16]), windowGeometry('same', [9, 8], [3, 3], [2, 1], [1, 1])),
+    convolve(b, param('x_deep', [3, 7, 6, 9]), param('k_deep', [2, 3, 9, 12]), windowGeometry('valid', [7, 6], [2, 3], [1, 1], [2, 1])),
+    transposedConvolve(b, param('xt_deep', [2, 4, 3, 10]), param('k_t_deep', [3, 3, 4, 10]), windowGeometry('valid', [9, 7], [3, 3], [2, 2], [1, 1]), [9, 7]),
   ];
   const forward = b.build(outs);
   const loss = b.build([outs.map((o, i) => b.sum(b.mul(o, param(`r${i}`, [...o.shape])))).reduce((p, q) => b.add(p, q))]);
-  const wrt = ['x', 'x1', 'k_same', 'k_dil', 'k_causal', 'k_dw', 'xt', 'k_t'];
+  const wrt = ['x', 'x1', 'k_same', 'k_dil', 'k_causal', 'k_dw', 'xt', 'k_t', 'k_gemm', 'x_deep', 'k_deep', 'xt_deep', 'k_t_deep'];
   const { builder, grads } = grad(loss, 0, wrt);
   const backward = builder.build(grads);
 
@@ -218,6 +223,10 @@ describe('convolutions and pools compiled, with their gradients', () => {
     // Sums of up to a few hundred float32 products of magnitude <= 1.
     want.forEach((w, i) => expect(got[i], `${name} output ${i}`).toBeAllClose(w, { rtol: 1e-4, atol: 1e-5 }));
   };
+  it('the wide ones compile to matmuls with several row and depth dims, some with masked operands', async () => {
+    const matmuls = compileToProgram(backward, { name: 'conv_grad_kinds' }).program.kernels.filter((k) => k.kind === 'matmul');
+    expect(matmuls.filter((k) => k.kind === 'matmul' && k.mDims && k.kDims && k.a.mask).length).toBeGreaterThanOrEqual(3);
+  });
   it('forward: the kernel IR run in JS', () => check(compileKernelInterpreted, forward, 'conv_fwd'));
   it(`forward: backend '${TEST_BACKEND}'`, () => check(compileForTest, forward, 'conv_fwd'));
   it('gradients: the kernel IR run in JS', () => check(compileKernelInterpreted, backward, 'conv_grad'));
