@@ -74,30 +74,44 @@ export function fillIndex(i: number, n: number, mode: FillMode): number {
 export function applyAffine(x: Float32Array, s: ImageShape, m: number[], fillMode: FillMode, cval: number): Float32Array {
   const { h, w, c, channelsFirst } = s;
   const out = new Float32Array(x.length);
-  const at = (r: number, q: number, ch: number): number => (channelsFirst ? (ch * h + r) * w + q : (r * w + q) * c + ch);
+  // Element (row, col, channel) sits at row * rowStride + col * colStride + channel * chStride.
+  const rowStride = channelsFirst ? w : w * c;
+  const colStride = channelsFirst ? 1 : c;
+  const chStride = channelsFirst ? h * w : 1;
   const eps = 1e-9;
   for (let r = 0; r < h; r++) {
     for (let q = 0; q < w; q++) {
+      const o = r * rowStride + q * colStride;
       const sr = m[0] * r + m[1] * q + m[2];
       const sq = m[3] * r + m[4] * q + m[5];
-      const outside = sr < -eps || sr > h - 1 + eps || sq < -eps || sq > w - 1 + eps;
-      if (fillMode === 'constant' && outside) {
-        for (let ch = 0; ch < c; ch++) out[at(r, q, ch)] = cval;
+      if (fillMode === 'constant' && (sr < -eps || sr > h - 1 + eps || sq < -eps || sq > w - 1 + eps)) {
+        for (let ch = 0; ch < c; ch++) out[o + ch * chStride] = cval;
         continue;
       }
       const r0 = Math.floor(sr + eps);
       const q0 = Math.floor(sq + eps);
-      const fr = Math.max(0, sr - r0);
-      const fq = Math.max(0, sq - q0);
+      const fr = sr - r0 > eps ? sr - r0 : 0;
+      const fq = sq - q0 > eps ? sq - q0 : 0;
       const ra = fillIndex(r0, h, fillMode);
-      const rb = fillIndex(r0 + 1, h, fillMode);
       const qa = fillIndex(q0, w, fillMode);
-      const qb = fillIndex(q0 + 1, w, fillMode);
+      const rb = fr ? fillIndex(r0 + 1, h, fillMode) : -1;
+      const qb = fq ? fillIndex(q0 + 1, w, fillMode) : -1;
+      // Corner offsets, or -1 where the fill is cval; weights of the four corners.
+      const a = ra < 0 || qa < 0 ? -1 : ra * rowStride + qa * colStride;
+      const b = ra < 0 || qb < 0 ? -1 : ra * rowStride + qb * colStride;
+      const cc = rb < 0 || qa < 0 ? -1 : rb * rowStride + qa * colStride;
+      const d = rb < 0 || qb < 0 ? -1 : rb * rowStride + qb * colStride;
+      const wa = (1 - fr) * (1 - fq);
+      const wb = (1 - fr) * fq;
+      const wc = fr * (1 - fq);
+      const wd = fr * fq;
       for (let ch = 0; ch < c; ch++) {
-        const v = (i: number, j: number): number => (i < 0 || j < 0 ? cval : x[at(i, j, ch)]);
-        const top = fq > eps ? v(ra, qa) * (1 - fq) + v(ra, qb) * fq : v(ra, qa);
-        const bottom = fr > eps ? (fq > eps ? v(rb, qa) * (1 - fq) + v(rb, qb) * fq : v(rb, qa)) : 0;
-        out[at(r, q, ch)] = fr > eps ? top * (1 - fr) + bottom * fr : top;
+        const k = ch * chStride;
+        let v = wa * (a < 0 ? cval : x[a + k]);
+        if (wb) v += wb * (b < 0 ? cval : x[b + k]);
+        if (wc) v += wc * (cc < 0 ? cval : x[cc + k]);
+        if (wd) v += wd * (d < 0 ? cval : x[d + k]);
+        out[o + k] = v;
       }
     }
   }

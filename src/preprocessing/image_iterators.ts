@@ -153,7 +153,7 @@ export class NumpyArrayIterator<T extends ImageBatch = ImageBatch> extends Image
   protected samples(indices: readonly number[]): { shape: ImageShape; imageDims: number[]; jobs: SampleJob[] } {
     const dims = this.x.shape.slice(1);
     const size = sizeOf(dims);
-    const jobs = indices.map((j) => ({ pixels: Float32Array.from(this.x.data.subarray(j * size, (j + 1) * size), Number), params: this.drawParams(dims) }));
+    const jobs = indices.map((j) => ({ pixels: Float32Array.from(this.x.data.subarray(j * size, (j + 1) * size)), params: this.drawParams(dims) }));
     return { shape: this.generator.imageShape(dims), imageDims: dims, jobs };
   }
 
