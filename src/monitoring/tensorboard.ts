@@ -51,6 +51,9 @@ export class TensorBoard extends MonitorCallback {
 
   constructor(args: TensorBoardArgs = {}) {
     super();
+    const known = ['logDir', 'histogramFreq', 'writeGraph', 'updateFreq'];
+    const other = Object.keys(args).filter((k) => !known.includes(k));
+    if (other.length) throw new Error(`TensorBoard: option${other.length > 1 ? 's' : ''} ${other.map((k) => `'${k}'`).join(', ')} not supported (Kiln writes scalars, weight histograms and the graph); valid options: ${known.join(', ')}`);
     this.logDir = args.logDir ?? './logs';
     this.histogramFreq = args.histogramFreq ?? 0;
     this.writeGraph = args.writeGraph ?? true;

@@ -143,6 +143,7 @@ describe('TensorBoard', () => {
     const events = readEvents(join(logDir, readdirSync(logDir)[0]));
     expect(events.some((e) => e.has(4))).toBe(false);
     expect(scalars(events).filter((v) => v.tag === 'batch_loss').map((v) => v.step)).toEqual([6]);
+    expect(() => new callbacks.TensorBoard({ writeImages: true } as never)).toThrow(/option 'writeImages' not supported .*valid options: logDir, histogramFreq, writeGraph, updateFreq/);
     expect(() => new callbacks.TensorBoard({ updateFreq: 'sometimes' as 'batch' })).toThrow(/updateFreq must be 'epoch', 'batch' or a positive number of samples, got "sometimes"/);
   });
 });
