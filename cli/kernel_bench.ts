@@ -94,7 +94,7 @@ export async function benchKernels(net: Network, options: { batch: number; threa
 export function formatBench(r: BenchReport): string[] {
   const us = (s: number): string => (s * 1e6).toFixed(1).padStart(9);
   const lines = [
-    `${r.program}: batch ${r.batch}, ${r.threads} threads; measured peaks: ${r.peakGflops.toFixed(1)} GFLOP/s (float32 FMA), ${r.peakGbps.toFixed(1)} GB/s (copy)`,
+    `${r.program}: batch ${r.batch}, ${r.threads} thread${r.threads === 1 ? '' : 's'}; measured peaks: ${r.peakGflops.toFixed(1)} GFLOP/s (float32 FMA), ${r.peakGbps.toFixed(1)} GB/s (copy)`,
     `  #  time (us)  GFLOP/s    GB/s  bound    % of peak  kernel`,
   ];
   r.kernels.forEach((k, i) => {
