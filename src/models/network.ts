@@ -9,7 +9,7 @@ import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { type BackendName, type CompiledGraph, type CompileStats, checkBackendName, compileGraph, getBackend } from '../../runtime/executor.js';
 import { SharedState } from '../../runtime/shared_state.js';
 import { type CallContext, type KShape, Layer, type Node, type SymbolicTensor, type Weight, shapeText } from '../layers/base.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, expandVector } from '../tensor.js';
 import type { SaveModelOptions } from '../io/options.js';
 import type { LoadWeightsOptions } from '../io/weight_match.js';
 import { stringify as stringifyYAML } from 'yaml';
@@ -349,7 +349,8 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
 
   /** The model's inputs from `x` (one array, a list, or keyed by input name), each checked against its input spec. */
   standardizeInputs(where: string, x: DataList): Tensor[] {
-    const xs = standardize(where, 'input', x, this.inputNames);
+    // Keras 2 reads a 1-D array as a column: x of shape (N,) for an input of shape (None, 1).
+    const xs = standardize(where, 'input', x, this.inputNames).map((t, i) => (this.inputShapes[i].length === 2 ? expandVector(t) : t));
     xs.forEach((t, i) => checkInputShape(this.name, this.inputShapes[i], t.shape, xs.length === 1 ? 'input' : `input ${this.inputNames[i]}`));
     for (const node of this.nodes()) node.inputs.forEach((t) => {
       const i = this.inputs.indexOf(t);

@@ -236,6 +236,13 @@ describe('item 5: Keras conveniences', () => {
     expect(h.history.val_loss).toHaveLength(2);
   });
 
+  it('1-D inputs for an input of shape (None, 1) are read as a column too', async () => {
+    const m = new Sequential([new layers.Dense(1, { inputShape: [1], kernelInitializer: 'ones', biasInitializer: 'ones' })]);
+    expect(Array.from((await m.predict([1, 2, 3])).data)).toEqual([2, 3, 4]);
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    expect(await m.evaluate(new Float32Array([1, 2]), [2, 3], { verbose: 0 })).toBe(0);
+  });
+
   it('sampleWeight as a typed array or a plain array', async () => {
     const m = model();
     const half = Array.from({ length: N }, (_, i) => (i < N / 2 ? 1 : 0));
