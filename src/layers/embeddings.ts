@@ -30,7 +30,9 @@ export class Embedding extends Layer {
   constructor(readonly inputDim: number, readonly outputDim: number, args: EmbeddingArgs = {}) {
     const length = args.inputLength ?? null;
     const lengths = length === null ? null : Array.isArray(length) ? length : [length as number];
-    super({ ...args, batchInputShape: args.batchInputShape ?? (args.inputShape || !lengths ? undefined : [args.batchSize ?? null, ...lengths]) });
+    // Keras's input_dim here is the vocabulary size, not Dense's shorthand for the input shape.
+    const { inputDim: _vocabulary, ...rest } = args as EmbeddingArgs & { inputDim?: unknown };
+    super({ ...rest, batchInputShape: args.batchInputShape ?? (args.inputShape || !lengths ? undefined : [args.batchSize ?? null, ...lengths]) });
     for (const [what, v] of [['inputDim', inputDim], ['outputDim', outputDim]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`Embedding ${this.name}: ${what} must be a positive integer, got ${String(v)}`);
     }

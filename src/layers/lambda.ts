@@ -65,6 +65,7 @@ export class Lambda extends Layer {
     return new Lambda(fn as LambdaFunction, {
       name,
       trainable: config.trainable as boolean | undefined,
+      batchInputShape: config.batchInputShape as (number | null)[] | undefined,
       functionName: fnName,
       arguments: (config.arguments as Record<string, unknown> | undefined) ?? {},
       outputShape: Array.isArray(shape) ? (shape as (number | null)[]) : undefined,
