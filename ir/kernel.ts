@@ -128,7 +128,21 @@ export interface MatmulOperand {
   readonly mask?: Mask;
 }
 
-export type Kernel = LoopKernel | MatmulKernel;
+/**
+ * A body of kernels run `count` times in order (a scan's loop, ir/scan.ts).
+ * Iteration i is step t = i, or count - 1 - i when `reverse`; a buffer whose
+ * `alias` has a `step` sits `t * step` elements further on at step t, so the
+ * body's code is emitted once whatever the count. Bodies do not nest.
+ */
+export interface RepeatKernel {
+  readonly kind: 'repeat';
+  readonly name: string;
+  readonly count: number;
+  readonly reverse: boolean;
+  readonly body: readonly (LoopKernel | MatmulKernel)[];
+}
+
+export type Kernel = LoopKernel | MatmulKernel | RepeatKernel;
 
 export type BufferRole = 'input' | 'output' | 'weight' | 'state' | 'temp';
 
@@ -148,6 +162,20 @@ export interface BufferDecl {
    * (and the train program updates) in one place.
    */
   readonly shared?: boolean;
+  /**
+   * Bytes of another buffer, not bytes of its own: element 0 sits at element
+   * `offset` of buffer `of` (plus `t * step` at step t of a repeat). Memory
+   * planning places `of` and derives this offset.
+   */
+  readonly alias?: BufferAlias;
+}
+
+export interface BufferAlias {
+  readonly of: number;
+  readonly offset: number;
+  readonly step: number;
+  /** Bytes per step in the arena (set by memory planning, with the arena's element sizes). */
+  readonly stepBytes?: number;
 }
 
 export interface KernelProgram {
@@ -216,6 +244,7 @@ export function kernelExprs(k: Kernel): readonly Expr[] {
   switch (k.kind) {
     case 'loop': return [...k.reductions.map((r) => r.expr), ...k.stores.map((s) => s.expr)];
     case 'matmul': return [k.epilogue];
+    case 'repeat': return k.body.flatMap(kernelExprs);
   }
 }
 

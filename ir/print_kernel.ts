@@ -28,6 +28,10 @@ export function printExpr(e: Expr, bufName: (id: number) => string): string {
 
 export function printKernel(k: Kernel, bufName: (id: number) => string): string {
   const p = (e: Expr): string => printExpr(e, bufName);
+  if (k.kind === 'repeat') {
+    const body = k.body.map((x) => printKernel(x, bufName).replace(/^/gm, '  '));
+    return [`repeat ${k.name} count=${k.count}${k.reverse ? ' reverse' : ''}`, ...body].join('\n');
+  }
   if (k.kind === 'matmul') {
     const dims = `${k.mDims ? ` mDims=${shapeStr(k.mDims)}` : ''}${k.kDims ? ` kDims=${shapeStr(k.kDims)}` : ''}`;
     const operand = (op: typeof k.a): string => `${bufName(op.buf)}@${viewText(op.view)}${op.mask ? maskText(op.mask) : ''}`;
@@ -45,6 +49,7 @@ export function printKernel(k: Kernel, bufName: (id: number) => string): string 
 
 export function printProgram(program: KernelProgram): string {
   const name = (id: number): string => program.buffers[id].name;
-  const buffers = program.buffers.map((b) => `buffer ${b.name}: ${b.role} ${b.dtype}${shapeStr(b.shape)} @${b.offset}`);
+  const alias = (b: KernelProgram['buffers'][number]): string => (b.alias ? ` = ${name(b.alias.of)}[${b.alias.offset}${b.alias.step ? ` + ${b.alias.step}*t` : ''}]` : '');
+  const buffers = program.buffers.map((b) => `buffer ${b.name}: ${b.role} ${b.dtype}${shapeStr(b.shape)} @${b.offset}${alias(b)}`);
   return [`program ${program.name} arena=${program.arenaBytes}`, ...buffers, ...program.kernels.map((k) => printKernel(k, name))].join('\n');
 }

@@ -23,11 +23,17 @@
  *     gather index beside it. (K3 holds a masked load to its valid points.)
  * K7  a matmul's mDims and kDims multiply to its m and k, and a masked
  *     operand fills with 0.
+ * K8  (ir/verify_repeat.ts) an alias stays inside its root at every step of
+ *     the repeats that touch it, and a buffer that moves with a step is
+ *     touched only inside repeat bodies.
  */
 import { DTYPE_BYTES, sameShape, shapeStr, sizeOf } from './dtype.js';
 import type { Graph } from './graph.js';
 import { ARENA_ALIGN, type Bound, type Expr, type Kernel, type KernelProgram, type Mask, type View, matmulSpaces, visitLoads } from './kernel.js';
 import { OPS } from './ops.js';
+
+import { type PlainKernel, flatKernels } from './repeat.js';
+import { verifyRepeats } from './verify_repeat.js';
 
 export class VerifyError extends Error {
   override name = 'VerifyError';
@@ -135,7 +141,7 @@ function checkMask(mask: Mask, dtype: string, space: readonly number[], gather: 
   check(fits, 'K6', () => `${where()}: fill ${mask.fill} is not a ${dtype} value`);
 }
 
-function kernelSpace(k: Kernel): { space: number[]; spaceA: number[]; spaceB: number[] } {
+function kernelSpace(k: PlainKernel): { space: number[]; spaceA: number[]; spaceB: number[] } {
   if (k.kind === 'loop') {
     const space = [...k.outer, ...k.inner];
     return { space, spaceA: space, spaceB: space };
@@ -149,7 +155,8 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
     check(b.id === i, 'K1', () => `buffer at index ${i} has id ${b.id}`);
     check(b.size === sizeOf(b.shape), 'K1', () => `buffer ${b.name} has size ${b.size} but shape ${shapeStr(b.shape)}`);
   });
-  for (const k of p.kernels) {
+  verifyRepeats(p, planned);
+  for (const k of flatKernels(p.kernels)) {
     const { space, spaceA, spaceB } = kernelSpace(k);
     if (space.some((d) => d === 0)) continue;
     const touched = new Set<number>();
@@ -198,7 +205,7 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
     const list = [...touched].map((b) => p.buffers[b]);
     for (const b of list) {
       const limit = b.shared ? (p.sharedBytes ?? 0) : p.arenaBytes;
-      check(b.offset >= 0 && b.offset % ARENA_ALIGN === 0, 'K5', () => `buffer ${b.name} has offset ${b.offset}`);
+      check(b.offset >= 0 && (b.alias || b.offset % ARENA_ALIGN === 0), 'K5', () => `buffer ${b.name} has offset ${b.offset}`);
       check(b.offset + b.size * DTYPE_BYTES[b.dtype] <= limit, 'K5', () => `buffer ${b.name} ends past the ${b.shared ? 'shared ' : ''}arena (${limit} bytes)`);
       for (const o of list) {
         if (o.id <= b.id || !!o.shared !== !!b.shared) continue;

@@ -20,7 +20,7 @@ import { type Shape, sameShape } from '../ir/dtype.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { OPS, type ReduceAttrs } from '../ir/ops.js';
 
-export type GroupKind = 'loop' | 'matmul' | 'concat';
+export type GroupKind = 'loop' | 'matmul' | 'concat' | 'scan';
 
 export interface FusionGroup {
   readonly id: number;
@@ -139,7 +139,9 @@ export function fuse(graph: Graph, materialize: ReadonlySet<number> = new Set())
       } else newGroup(n, 'matmul');
     } else if (n.op === 'concat') {
       newGroup(n, 'concat');
-    } else if (draft && draft.kind !== 'concat' && (draft.kind !== 'matmul' || cls === 'movement' || sameShape(n.type.shape, draft.space))) {
+    } else if (n.op === 'scan') {
+      newGroup(n, 'scan');
+    } else if (draft && draft.kind !== 'concat' && draft.kind !== 'scan' && (draft.kind !== 'matmul' || cls === 'movement' || sameShape(n.type.shape, draft.space))) {
       join(n, g);
     } else {
       newGroup(n, 'loop');

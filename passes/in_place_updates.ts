@@ -31,6 +31,7 @@ function renameExpr(e: Expr, from: number, to: number): Expr {
 
 function renameKernel(k: Kernel, from: number, to: number): Kernel {
   const pick = (b: number): number => (b === from ? to : b);
+  if (k.kind === 'repeat') return { ...k, body: k.body.map((x) => renameKernel(x, from, to) as typeof x) };
   if (k.kind === 'matmul') {
     return { ...k, a: { ...k.a, buf: pick(k.a.buf) }, b: { ...k.b, buf: pick(k.b.buf) }, epilogue: renameExpr(k.epilogue, from, to), out: { ...k.out, buf: pick(k.out.buf) } };
   }

@@ -12,6 +12,7 @@ import type { BufferDecl, BufferRole, Expr, Kernel, KernelProgram, Reduction, St
 import { type AttrsMap, type OpAttrs, isBinaryOp, isUnaryOp } from '../ir/ops.js';
 import type { ReduceOp } from '../ir/scalar.js';
 import { type FusedGraph, type FusionGroup, INLINE, fuse } from './fusion.js';
+import { lowerScan } from './lower_scan.js';
 import { type IndexMap, broadcastMap, identityMap, linearView, padMap, reshapeMap, sliceMap, transposeMap, windowMap } from './index_map.js';
 
 /** Thrown when a node cannot be computed inside its group; lowering re-fuses with it materialized. */
@@ -306,6 +307,7 @@ function tryLower(graph: Graph, fused: FusedGraph, name: string): LoweredProgram
   for (const g of fused.groups.slice().sort((p, q) => p.root - q.root)) {
     const label = `${name}_k${kernels.length}_${graph.nodes[g.root].op}`;
     if (g.kind === 'concat') kernels.push(...lowerConcat(ctx, g, label));
+    else if (g.kind === 'scan') kernels.push(...lowerScan(graph.nodes[g.root] as Node<'scan'>, bufferOf, buffers, label));
     else if (g.kind === 'matmul') kernels.push(lowerMatmul(ctx, g, label));
     else kernels.push(lowerLoop(ctx, g, label));
   }

@@ -7,6 +7,7 @@
  */
 import { DTYPE_BYTES } from '../ir/dtype.js';
 import { ARENA_ALIGN, type BufferDecl, type Kernel, type KernelProgram, kernelExprs, visitLoads } from '../ir/kernel.js';
+import { aliasRoot } from '../ir/repeat.js';
 
 export interface MemoryPlanStats {
   /** Bytes of the shared region holding temporaries, as planned. */
@@ -40,6 +41,15 @@ export function kernelAccess(k: Kernel): { reads: Set<number>; writes: Set<numbe
       reads.add(k.b.buf);
       return { reads, writes: new Set([k.out.buf]) };
     case 'loop': return { reads, writes: new Set(k.stores.map((s) => s.buf)) };
+    case 'repeat': {
+      const writes = new Set<number>();
+      for (const body of k.body) {
+        const access = kernelAccess(body);
+        access.reads.forEach((r) => reads.add(r));
+        access.writes.forEach((w) => writes.add(w));
+      }
+      return { reads, writes };
+    }
   }
 }
 
@@ -57,7 +67,8 @@ export function planMemory<P extends KernelProgram>(program: P, shared?: SharedL
   const last = new Array<number>(buffers.length).fill(-1);
   kernels.forEach((k, t) => {
     const { reads, writes } = kernelAccess(k);
-    for (const b of [...reads, ...writes]) {
+    // An alias lives in its root's bytes: a repeat's body keeps the root live across the whole loop.
+    for (const b of [...reads, ...writes].map((id) => aliasRoot(buffers, id))) {
       first[b] = Math.min(first[b], t);
       last[b] = Math.max(last[b], t);
     }
@@ -65,7 +76,7 @@ export function planMemory<P extends KernelProgram>(program: P, shared?: SharedL
   const offsets = new Array<number>(buffers.length).fill(-1);
   let residentBytes = 0;
   for (const b of buffers) {
-    if (b.role === 'temp') continue;
+    if (b.role === 'temp' || b.alias) continue;
     if (inShared(b)) {
       offsets[b.id] = shared!.offsets.get(b.name)!;
       continue;
@@ -74,7 +85,7 @@ export function planMemory<P extends KernelProgram>(program: P, shared?: SharedL
     residentBytes += bytesOf(b);
   }
   // Temporaries no kernel touches (rewritten away by earlier passes) take no bytes.
-  const temps = buffers.filter((b) => b.role === 'temp' && first[b.id] !== Infinity).sort((p, q) => bytesOf(q) - bytesOf(p) || p.id - q.id);
+  const temps = buffers.filter((b) => b.role === 'temp' && !b.alias && first[b.id] !== Infinity).sort((p, q) => bytesOf(q) - bytesOf(p) || p.id - q.id);
   const placed: BufferDecl[] = [];
   let tempBytes = 0;
   for (const b of temps) {
@@ -100,12 +111,28 @@ export function planMemory<P extends KernelProgram>(program: P, shared?: SharedL
     tempBytes = Math.max(tempBytes, best + size);
     placed.push(b);
   }
-  const planned = buffers.map((b) => (inShared(b) ? { ...b, offset: offsets[b.id], shared: true } : { ...b, offset: b.role === 'temp' ? residentBytes + Math.max(offsets[b.id], 0) : offsets[b.id] }));
+  const placed0 = buffers.map((b) => (inShared(b) ? { ...b, offset: offsets[b.id], shared: true } : { ...b, offset: b.role === 'temp' ? residentBytes + Math.max(offsets[b.id], 0) : offsets[b.id] }));
+  const planned = placeAliases(placed0, wideBool);
   const tempBytesUnplanned = temps.reduce((s, b) => s + bytesOf(b), 0);
   return {
     program: { ...program, buffers: planned, arenaBytes: residentBytes + tempBytes, sharedBytes: shared?.bytes ?? 0 },
     stats: { tempBytes, tempBytesUnplanned, residentBytes },
   };
+}
+
+/** Aliases take their root's arena and bytes at their element offset (roots are placed first). */
+function placeAliases(buffers: BufferDecl[], wideBool: boolean): BufferDecl[] {
+  const out = [...buffers];
+  const place = (id: number): BufferDecl => {
+    const b = out[id];
+    if (!b.alias || b.alias.stepBytes !== undefined) return b;
+    const of = place(b.alias.of);
+    const bytes = elementBytes(of, wideBool);
+    out[id] = { ...b, offset: of.offset + b.alias.offset * bytes, shared: of.shared, alias: { ...b.alias, stepBytes: b.alias.step * bytes } };
+    return out[id];
+  };
+  buffers.forEach((b) => place(b.id));
+  return out;
 }
 
 /** Whether two buffers' bytes overlap in the arena. */

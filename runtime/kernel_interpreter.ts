@@ -5,8 +5,9 @@
  * planning bugs (two live buffers sharing bytes) show up here too.
  */
 import { type DType, type TypedArray, viewArray } from '../ir/dtype.js';
-import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type MatmulKernel, type View, exprDType, maskHolds, matmulAsLoop } from '../ir/kernel.js';
+import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type RepeatKernel, type MatmulKernel, type View, exprDType, maskHolds, matmulAsLoop } from '../ir/kernel.js';
 import { philoxUniform } from '../ir/philox.js';
+import { stepBuffers, stepOf } from '../ir/repeat.js';
 import { scalarOp } from '../ir/scalar_eval.js';
 import type { Backend, Executable, SharedMemory } from './backend.js';
 
@@ -39,7 +40,7 @@ class Machine {
   private point: number[] = [];
   private accs: number[] = [];
 
-  constructor(readonly program: KernelProgram, arena: ArrayBuffer, shared?: ArrayBuffer) {
+  constructor(readonly program: KernelProgram, private readonly arena: ArrayBuffer, private readonly shared?: ArrayBuffer) {
     this.arrays = program.buffers.map((b) => viewArray(b.shared ? shared! : arena, b.dtype, b.offset, b.size));
   }
 
@@ -66,9 +67,20 @@ class Machine {
   }
 
   run(kernel: Kernel): void {
-    if (kernel.kind === 'loop') this.loop(kernel);
+    if (kernel.kind === 'repeat') this.repeat(kernel);
+    else if (kernel.kind === 'loop') this.loop(kernel);
     else if (kernel.mDims || kernel.kDims || kernel.a.mask || kernel.b.mask) this.loop(matmulAsLoop(kernel));
     else this.matmul(kernel);
+  }
+
+  /** The body once per step, with the buffers that move with the step re-viewed at the step's bytes. */
+  private repeat(k: RepeatKernel): void {
+    const moving = stepBuffers(this.program, k).map((id) => this.program.buffers[id]);
+    for (let i = 0; i < k.count; i++) {
+      const t = stepOf(k, i);
+      for (const b of moving) this.arrays[b.id] = viewArray(b.shared ? this.shared! : this.arena, b.dtype, b.offset + t * b.alias!.stepBytes!, b.size);
+      for (const body of k.body) this.run(body);
+    }
   }
 
   private loop(k: LoopKernel): void {

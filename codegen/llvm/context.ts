@@ -28,6 +28,8 @@ export class Emitter {
   private allocaBlock: llvm.BasicBlock | null = null;
   private firstBlock: llvm.BasicBlock | null = null;
   fn: llvm.Function | null = null;
+  /** Slot in `bases` of each buffer that moves with a repeat's step (codegen/llvm/repeat.ts). */
+  readonly stepSlots = new Map<number, number>();
   /** Micro-kernels (LLVM IR text) to link into the module, by function name. */
   readonly microKernels = new Map<string, string>();
 

@@ -50,7 +50,10 @@ export function bufferPointers(e: Emitter, program: KernelProgram, bufs: Iterabl
   const sharedArena = [...bufs].some((id) => program.buffers[id].shared) ? base(true) : null;
   for (const id of bufs) {
     const buf = program.buffers[id];
-    ptrs.set(id, e.bufferPtr(buf.shared ? sharedArena! : arena, buf.offset, buf.dtype));
+    // A buffer that moves with a repeat's step: its slot holds the step's address (codegen/llvm/repeat.ts).
+    const slot = e.stepSlots.get(id);
+    if (slot !== undefined) ptrs.set(id, e.bufferPtr(e.b.CreateLoad(e.i8p, e.b.CreateInBoundsGEP(e.i8p, slots, [e.int64(slot)])), 0, buf.dtype));
+    else ptrs.set(id, e.bufferPtr(buf.shared ? sharedArena! : arena, buf.offset, buf.dtype));
   }
   return ptrs;
 }

@@ -16,6 +16,7 @@ import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
 import { emitExpr, loadElement, maskedLoad, storeElement, viewIndex } from './expr.js';
 import { bufferPointers, unflatten } from './loop_kernel.js';
+import { flatKernels } from '../../ir/repeat.js';
 import { type TileRows, microKernel, packKernel } from './microkernel.js';
 
 type V = llvm.Value;
@@ -206,7 +207,7 @@ function packPanels(e: Emitter, panels: V, extent: V, width: number, kc: V, dst:
 
 /** Deepest k of the program's packed matmuls of `dtype`: the B packing buffer holds a whole column block. */
 function maxK(program: KernelProgram, dtype: string): number {
-  return Math.max(1, ...program.kernels.filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x)).map((x) => x.k));
+  return Math.max(1, ...flatKernels(program.kernels).filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x)).map((x) => x.k));
 }
 
 /** What the packed form's helpers share within one unit of one kernel. */

@@ -15,19 +15,21 @@ import type { Kernel, KernelProgram } from '../../ir/kernel.js';
 import { Emitter } from './context.js';
 import { emitLoopKernel, rowsOf } from './loop_kernel.js';
 import { emitMatmulKernel, matmulRows } from './matmul.js';
+import { assignStepSlots, entryBases, emitRepeatLoop } from './repeat.js';
+import type { PlainKernel } from '../../ir/repeat.js';
 
 export const ENTRY = 'kiln_run';
 
 /** Below this many scalar operations a kernel runs on the calling thread. */
 const PARALLEL_WORK = 1 << 15;
 
-function workOf(k: Kernel): number {
+function workOf(k: PlainKernel): number {
   if (k.kind === 'matmul') return 2 * k.batch.reduce((p, q) => p * q, 1) * k.m * k.n * k.k;
   const points = [...k.outer, ...k.inner].reduce((p, q) => p * q, 1);
   return points * (k.reductions.length + 1);
 }
 
-function rowCount(k: Kernel, threads: number): number {
+function rowCount(k: PlainKernel, threads: number): number {
   return k.kind === 'matmul' ? matmulRows(k, threads) : rowsOf(k);
 }
 
@@ -133,24 +135,38 @@ function linkMicroKernels(e: Emitter): void {
   }
 }
 
+interface KernelPlan {
+  readonly fn: llvm.Function;
+  readonly rows: number;
+  readonly parallel: boolean;
+}
+
 export function emitProgram(program: KernelProgram, threads: number, vectorBits: VectorBits = HOST_VECTOR_BITS): llvm.Module {
   const e = new Emitter(program.name, vectorBits);
-  const plans = program.kernels.map((k, i) => {
-    const name = `k${i}_${k.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const slots = assignStepSlots(e, program);
+  const planOf = (k: PlainKernel, label: string): KernelPlan => {
+    const name = `${label}_${k.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
     const fn = k.kind === 'matmul' ? emitMatmulKernel(e, program, k, name, threads) : emitLoopKernel(e, program, k, name);
     const rows = rowCount(k, threads);
     const parallel = threads > 1 && rows > 1 && workOf(k) >= PARALLEL_WORK;
     return { fn, rows, parallel };
-  });
+  };
+  // A repeat's body kernels are emitted once each; the entry loops around their calls.
+  const plans = program.kernels.map((k, i) => (k.kind === 'repeat' ? { repeat: k, body: k.body.map((x, j) => planOf(x, `k${i}_${j}`)) } : planOf(k, `k${i}`)));
   const entry = e.beginFunction(ENTRY, e.void, [e.i8p], llvm.Function.LinkageTypes.ExternalLinkage);
-  const bases = entry.getArg(0);
+  const bases = entryBases(e, entry.getArg(0), slots);
   const kernelType = llvm.PointerType.get(llvm.FunctionType.get(e.void, [e.i8p, e.i64, e.i64], false), 0);
-  if (plans.some((p) => p.parallel)) e.microKernels.set('kiln_parallel', PARALLEL_RUNTIME);
-  for (const p of plans) {
+  const flat = plans.flatMap((p) => ('repeat' in p ? p.body : [p]));
+  if (flat.some((p) => p.parallel)) e.microKernels.set('kiln_parallel', PARALLEL_RUNTIME);
+  const call = (p: KernelPlan): void => {
     if (p.parallel) {
       const parallel = e.external('kiln_parallel', e.void, [kernelType, e.i8p, e.i64, e.i64, e.i32]);
       e.b.CreateCall(parallel, [p.fn, bases, e.int64(p.rows), e.int64(chunkRows(p.rows, threads)), e.int32(threads)]);
     } else e.b.CreateCall(p.fn, [bases, e.int64(0), e.int64(p.rows)]);
+  };
+  for (const p of plans) {
+    if ('repeat' in p) emitRepeatLoop(e, program, p.repeat, bases, () => p.body.forEach(call));
+    else call(p);
   }
   e.endFunction();
   linkMicroKernels(e);

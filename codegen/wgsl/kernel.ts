@@ -62,6 +62,7 @@ function loopBody(e: KernelEmitter, k: LoopKernel): string[] {
 }
 
 export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget = MIN_TARGET): WgslKernel {
+  if (k.kind === 'repeat') throw new Error(`webgpu backend: kernel ${k.name} of '${program.name}' is a loop over time steps (a recurrent layer), which the WGSL code generator does not run yet; use the cpu backend`);
   if (k.kind === 'matmul' ? k.dtype === 'float64' : program.buffers.some((b) => b.dtype === 'float64')) {
     throw new Error(`WebGPU has no float64: kernel ${k.name} of '${program.name}' cannot run on the webgpu backend (use float32 or the cpu backend)`);
   }
