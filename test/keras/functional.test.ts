@@ -206,6 +206,49 @@ describe('models as layers', () => {
   });
 });
 
+describe('the seeds\' convolutional functional examples', () => {
+  const images = (n: number, h: number, w: number, c: number, seed: number): Tensor => tensor(Float32Array.from({ length: n * h * w * c }, (_, i) => Math.sin(seed + i * 0.37)), [n, h, w, c]);
+
+  it('an inception module: three towers concatenated on the channel axis', async () => {
+    const input = Input({ shape: [8, 8, 3] });
+    const t1 = new layers.Conv2D(4, [3, 3], { padding: 'same', activation: 'relu' }).apply(new layers.Conv2D(4, [1, 1], { padding: 'same', activation: 'relu' }).apply(input));
+    const t2 = new layers.Conv2D(4, [5, 5], { padding: 'same', activation: 'relu' }).apply(new layers.Conv2D(4, [1, 1], { padding: 'same', activation: 'relu' }).apply(input));
+    const t3 = new layers.Conv2D(4, [1, 1], { padding: 'same', activation: 'relu' }).apply(new layers.MaxPooling2D({ poolSize: [3, 3], strides: [1, 1], padding: 'same' }).apply(input));
+    const model = new Model({ inputs: input, outputs: layers.concatenate([t1, t2, t3], { axis: 3 }) });
+    expect(model.outputShapes[0]).toEqual([null, 8, 8, 12]);
+    const out = await model.predict(images(2, 8, 8, 3, 1));
+    expect(out.shape).toEqual([2, 8, 8, 12]);
+    const roundTrip = modelFromJSON(model.toJSON());
+    roundTrip.setWeights(model.getWeights());
+    expect(((await roundTrip.predict(images(2, 8, 8, 3, 1))) as Tensor).data).toEqual(out.data);
+    model.dispose();
+    roundTrip.dispose();
+  });
+
+  it('a shared vision model over two digits, and a conv applied to two image sizes', async () => {
+    const digit = Input({ shape: [9, 9, 1] });
+    let x = new layers.Conv2D(4, [3, 3]).apply(digit);
+    x = new layers.MaxPooling2D({ poolSize: [2, 2] }).apply(x);
+    const vision = new Model({ inputs: digit, outputs: new layers.Flatten().apply(x) });
+    const a = Input({ shape: [9, 9, 1] });
+    const b = Input({ shape: [9, 9, 1] });
+    const out = new layers.Dense(1, { activation: 'sigmoid' }).apply(layers.concatenate([vision.apply(a), vision.apply(b)]));
+    const model = new Model({ inputs: [a, b], outputs: out });
+    expect(model.getWeights()).toHaveLength(4);
+    model.compile({ optimizer: 'adam', loss: 'binary_crossentropy', metrics: ['accuracy'] });
+    const history = await model.fit([images(8, 9, 9, 1, 1), images(8, 9, 9, 1, 2)], tensor(Array.from({ length: 8 }, (_, i) => [i % 2])), { epochs: 2, batchSize: 4, verbose: 0 });
+    expect(history.history.loss).toHaveLength(2);
+    const conv = new layers.Conv2D(2, [3, 3], { padding: 'same' });
+    conv.apply(Input({ shape: [6, 6, 3] }));
+    expect(conv.inputShape).toEqual([null, 6, 6, 3]);
+    conv.apply(Input({ shape: [10, 10, 3] }));
+    expect(() => conv.inputShape).toThrow('has multiple inbound nodes, with different input shapes');
+    expect(conv.getInputShapeAt(0)).toEqual([null, 6, 6, 3]);
+    expect(conv.getInputShapeAt(1)).toEqual([null, 10, 10, 3]);
+    model.dispose();
+  });
+});
+
 describe('serialization round trips', () => {
   async function roundTrip(model: Model, inputs: Tensor[]): Promise<void> {
     const copy = modelFromJSON(model.toJSON());
