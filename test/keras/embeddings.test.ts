@@ -78,6 +78,30 @@ describe('masks', () => {
     model.dispose();
   });
 
+  it.each(['add', 'concatenate'] as const)('merge layers keep a step only where every input mask does (%s)', async (merge) => {
+    const a = Input({ shape: [3] });
+    const b = Input({ shape: [3] });
+    const ea = new layers.Embedding(4, 2, { maskZero: true }).apply(a);
+    const eb = new layers.Embedding(4, 2, { maskZero: true }).apply(b);
+    const merged = merge === 'add' ? layers.add([ea, eb]) : layers.concatenate([ea, eb]);
+    const model = new Model({ inputs: [a, b], outputs: new layers.TimeDistributed(new layers.Dense(1)).apply(merged) });
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    const ia = tensor([[1, 0, 2], [3, 3, 0]]);
+    const ib = tensor([[1, 1, 0], [2, 1, 1]]);
+    const t = tensor([[[1], [5], [5]], [[0], [1], [5]]]);
+    const pred = await model.predict([ia, ib]);
+    let se = 0;
+    let kept = 0;
+    ia.data.forEach((v, i) => {
+      if (v === 0 || ib.data[i] === 0) return;
+      se += (pred.data[i] - t.data[i]) ** 2;
+      kept++;
+    });
+    expect(kept).toBe(3);
+    expect(await model.evaluate([ia, ib], t)).toBeCloseTo(se / kept, 5);
+    model.dispose();
+  });
+
   it('Masking zeroes masked steps and a layer that cannot take a mask refuses it', async () => {
     const x = Input({ shape: [3, 2] });
     const masked = new layers.Masking({ maskValue: -1 }).apply(x);
