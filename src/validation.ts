@@ -253,6 +253,19 @@ const CONFIG_VALUE_CHECKS: Readonly<Record<string, (where: string, name: string,
   poolSize: checkIntOrTuple,
   dims: (w, n, v) => checkShape(w, n, v),
   targetShape: (w, n, v) => checkTargetShape(w, v),
+  alpha: (w, n, v) => checkNumber(w, n, v),
+  theta: (w, n, v) => checkNumber(w, n, v),
+  threshold: (w, n, v) => checkNumber(w, n, v),
+  negativeSlope: (w, n, v) => checkNumber(w, n, v),
+  maxValue: (w, n, v) => v === null || checkNumber(w, n, v, { min: 0 }),
+  l1: (w, n, v) => checkNumber(w, n, v, { min: 0 }),
+  l2: (w, n, v) => checkNumber(w, n, v, { min: 0 }),
+  momentum: (w, n, v) => checkNumber(w, n, v),
+  epsilon: (w, n, v) => checkNumber(w, n, v, { min: 0 }),
+  axis: (w, n, v) => {
+    if (Array.isArray(v)) v.forEach((a, i) => checkInt(w, `${n}[${i}]`, a));
+    else checkInt(w, n, v);
+  },
 };
 
 /** Reshape's target: positive integers, at most one -1 (inferred). */
@@ -290,5 +303,16 @@ export function checkWeightShape(where: string, name: string, shape: readonly un
   }
   if (n > MAX_WEIGHT_ELEMENTS) {
     throw new Error(`${where}: weight '${name}' of shape [${shape.join(', ')}] would hold ${n} elements (${(n * 4 / 2 ** 30).toFixed(1)} GiB of float32), more than the ${MAX_WEIGHT_ELEMENTS} (4 GiB) a layer may build`);
+  }
+}
+
+/** Elements one sample of a layer's output may hold (2^28 float32 values = 1 GiB): beyond it no batch fits in memory. */
+export const MAX_SAMPLE_ELEMENTS = 2 ** 28;
+
+/** A layer's output shape, checked when the layer is applied: one sample must fit in memory. */
+export function checkSampleSize(where: string, shape: KShape): void {
+  const n = shape.slice(1).reduce<number>((p, d) => p * (d ?? 1), 1);
+  if (n > MAX_SAMPLE_ELEMENTS) {
+    throw new Error(`${where} would output shape ${shapeText(shape)}: ${n} elements per sample, more than the ${MAX_SAMPLE_ELEMENTS} (1 GiB of float32) a sample may hold`);
   }
 }

@@ -11,7 +11,7 @@ import { KTensor, withTrace } from '../backend.js';
 import { type Initializer, type InitializerIdentifier, getInitializer } from '../initializers.js';
 import type { Constraint, Regularizer } from '../regularizers.js';
 import { Tensor } from '../tensor.js';
-import { checkLayerArgs, checkWeightShape } from '../validation.js';
+import { checkLayerArgs, checkSampleSize, checkWeightShape } from '../validation.js';
 
 /** A Keras shape: the batch dimension (first) is null. */
 export type KShape = readonly (number | null)[];
@@ -292,7 +292,9 @@ export abstract class Layer {
       this.build(inputShapes.length === 1 ? inputShapes[0] : inputShapes);
       this.built = true;
     }
-    return this.computeOutputShapes(inputShapes);
+    const outputs = this.computeOutputShapes(inputShapes);
+    outputs.forEach((shape) => checkSampleSize(`Layer ${this.name} (${this.className})`, shape));
+    return outputs;
   }
 
   /** Functional use: `dense.apply(x)`, `add.apply([a, b])`; a layer of several outputs answers applyMulti. */
