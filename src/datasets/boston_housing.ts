@@ -3,7 +3,8 @@ import { Tensor } from '../tensor.js';
 import { NumpyRandomState } from './numpy_random.js';
 import { loadNpz, npzArray } from './npy.js';
 import { numericValues } from './pickle.js';
-import { type DatasetFileArgs, datasetFile } from './source.js';
+import { type DatasetFileArgs, datasetFile, datasetOptions } from './source.js';
+import type { KerasOptions } from '../options.js';
 
 export const BOSTON_HOUSING = {
   dataset: 'boston_housing',
@@ -19,7 +20,8 @@ function rows(values: ArrayLike<number>, shape: number[], order: number[], from:
   return new Tensor(out, [to - from, ...shape.slice(1)], 'float64');
 }
 
-export async function loadData(args: DatasetFileArgs & { testSplit?: number; seed?: number } = {}): Promise<[[Tensor, Tensor], [Tensor, Tensor]]> {
+export async function loadData(options: KerasOptions<DatasetFileArgs & { testSplit?: number; seed?: number }> = {}): Promise<[[Tensor, Tensor], [Tensor, Tensor]]> {
+  const args = datasetOptions<DatasetFileArgs & { testSplit?: number; seed?: number }>('boston_housing.loadData', options, { testSplit: true, seed: true });
   const path = await datasetFile(BOSTON_HOUSING, args);
   const arrays = loadNpz(path);
   const x = npzArray(arrays, 'x', path);

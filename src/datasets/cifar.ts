@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor } from '../tensor.js';
 import { type NdArray, numericValues, unpickle } from './pickle.js';
-import { type DatasetFileArgs, datasetFile } from './source.js';
+import { type DatasetFileArgs, datasetFile, datasetOptions } from './source.js';
+import type { KerasOptions } from '../options.js';
 
 export const CIFAR10 = { dataset: 'cifar10', fname: 'cifar-10-batches-py', origin: 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz', untar: true } as const;
 export const CIFAR100 = { dataset: 'cifar100', fname: 'cifar-100-python', origin: 'https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz', untar: true } as const;
@@ -43,7 +44,8 @@ function toTensors(batches: { data: Uint8Array; labels: number[] }[]): [Tensor, 
 }
 
 export const cifar10 = {
-  async loadData(args: DatasetFileArgs = {}): Promise<[[Tensor, Tensor], [Tensor, Tensor]]> {
+  async loadData(options: KerasOptions<DatasetFileArgs> = {}): Promise<[[Tensor, Tensor], [Tensor, Tensor]]> {
+    const args = datasetOptions<DatasetFileArgs>('cifar10.loadData', options, {});
     const dir = await datasetFile(CIFAR10, args);
     const train = [1, 2, 3, 4, 5].map((i) => loadBatch(join(dir, `data_batch_${i}`)));
     return [toTensors(train), toTensors([loadBatch(join(dir, 'test_batch'))])];
@@ -51,7 +53,8 @@ export const cifar10 = {
 };
 
 export const cifar100 = {
-  async loadData(labelMode: 'fine' | 'coarse' = 'fine', args: DatasetFileArgs = {}): Promise<[[Tensor, Tensor], [Tensor, Tensor]]> {
+  async loadData(labelMode: 'fine' | 'coarse' = 'fine', options: KerasOptions<DatasetFileArgs> = {}): Promise<[[Tensor, Tensor], [Tensor, Tensor]]> {
+    const args = datasetOptions<DatasetFileArgs>('cifar100.loadData', options, {});
     if (labelMode !== 'fine' && labelMode !== 'coarse') throw new Error(`cifar100: labelMode must be 'fine' or 'coarse', got ${JSON.stringify(labelMode)}`);
     const dir = await datasetFile(CIFAR100, args);
     const key = `${labelMode}_labels`;

@@ -8,6 +8,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync,
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type ArchiveFormat, extractArchive } from './archive.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 
 export interface GetFileArgs {
   readonly untar?: boolean;
@@ -23,6 +24,10 @@ export interface GetFileArgs {
   /** Progress and notices (default: stdout). */
   readonly log?: (message: string) => void;
 }
+
+const GET_FILE_OPTIONS = optionSpec<GetFileArgs>({
+  untar: true, md5Hash: true, fileHash: true, cacheSubdir: true, hashAlgorithm: true, extract: true, archiveFormat: true, cacheDir: true, timeoutMs: true, log: true,
+});
 
 /** The folder files are cached in: `cacheDir/cacheSubdir`, falling back to /tmp/.keras when cacheDir is not writable. */
 export function cacheFolder(cacheDir = join(homedir(), '.keras'), cacheSubdir = 'datasets'): string {
@@ -62,7 +67,8 @@ async function download(origin: string, path: string, timeoutMs: number): Promis
 }
 
 /** Keras's get_file: the path of the cached (and, with `untar`, extracted) file. */
-export async function getFile(fname: string, origin: string, args: GetFileArgs = {}): Promise<string> {
+export async function getFile(fname: string, origin: string, options: KerasOptions<GetFileArgs> = {}): Promise<string> {
+  const args = readOptions('getFile', options, GET_FILE_OPTIONS);
   const log = args.log ?? ((m: string) => void process.stdout.write(`${m}\n`));
   const dir = cacheFolder(args.cacheDir, args.cacheSubdir);
   let fileHash = args.fileHash;

@@ -8,13 +8,15 @@
 import type { Tensor } from '../tensor.js';
 import { NumpyRandomState } from './numpy_random.js';
 import { loadNpz, npzArray } from './npy.js';
-import { type DatasetFileArgs, datasetFile } from './source.js';
+import { type DatasetFileArgs, datasetFile, datasetOptions } from './source.js';
+import type { KerasOptions } from '../options.js';
 import { type WordSequenceArgs, cutVocabulary, encode, labelTensor, labelsOf, loadWordIndex, removeLong, sequencesOf } from './word_sequences.js';
 
 export const IMDB = { dataset: 'imdb', fname: 'imdb.npz', origin: 'https://s3.amazonaws.com/text-datasets/imdb.npz', fileHash: '599dadb1135973df5b59232a0e9a887c' } as const;
 export const IMDB_WORD_INDEX = { dataset: 'imdb word index', fname: 'imdb_word_index.json', origin: 'https://s3.amazonaws.com/text-datasets/imdb_word_index.json', fileHash: 'bfafd718b763782e994055a2d397834f' } as const;
 
-export async function loadData(args: WordSequenceArgs = {}): Promise<[[number[][], Tensor], [number[][], Tensor]]> {
+export async function loadData(options: KerasOptions<WordSequenceArgs> = {}): Promise<[[number[][], Tensor], [number[][], Tensor]]> {
+  const args = datasetOptions<WordSequenceArgs>('imdb.loadData', options, { numWords: true, skipTop: true, maxlen: true, seed: true, startChar: true, oovChar: true, indexFrom: true });
   const path = await datasetFile(IMDB, args);
   const arrays = loadNpz(path);
   const random = new NumpyRandomState(args.seed ?? 113);
@@ -38,6 +40,7 @@ export async function loadData(args: WordSequenceArgs = {}): Promise<[[number[][
 }
 
 /** word -> rank (1 is the most frequent word; loadData's indices are rank + indexFrom). */
-export async function getWordIndex(args: DatasetFileArgs = {}): Promise<Record<string, number>> {
+export async function getWordIndex(options: KerasOptions<DatasetFileArgs> = {}): Promise<Record<string, number>> {
+  const args = datasetOptions<DatasetFileArgs>('imdb.getWordIndex', options, {});
   return loadWordIndex(IMDB_WORD_INDEX, { ...args, path: args.path ?? IMDB_WORD_INDEX.fname });
 }

@@ -2,11 +2,13 @@
 import { Tensor } from '../tensor.js';
 import { loadNpz, npzArray } from './npy.js';
 import { numericValues } from './pickle.js';
-import { type DatasetFileArgs, datasetFile } from './source.js';
+import { type DatasetFileArgs, datasetFile, datasetOptions } from './source.js';
+import type { KerasOptions } from '../options.js';
 
 export const MNIST = { dataset: 'mnist', fname: 'mnist.npz', origin: 'https://s3.amazonaws.com/img-datasets/mnist.npz', fileHash: '8a61469f7ea1b51cbae51d4f78837e45' } as const;
 
-export async function loadData(args: DatasetFileArgs = {}): Promise<[[Tensor, Tensor], [Tensor, Tensor]]> {
+export async function loadData(options: KerasOptions<DatasetFileArgs> = {}): Promise<[[Tensor, Tensor], [Tensor, Tensor]]> {
+  const args = datasetOptions<DatasetFileArgs>('mnist.loadData', options, {});
   const path = await datasetFile(MNIST, args);
   const arrays = loadNpz(path);
   const get = (name: string): Tensor => {

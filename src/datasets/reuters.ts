@@ -3,13 +3,15 @@ import type { Tensor } from '../tensor.js';
 import { NumpyRandomState } from './numpy_random.js';
 import { loadNpz, npzArray } from './npy.js';
 import type { DatasetFileArgs } from './source.js';
-import { datasetFile } from './source.js';
+import { datasetFile, datasetOptions } from './source.js';
+import type { KerasOptions } from '../options.js';
 import { type WordSequenceArgs, cutVocabulary, encode, labelTensor, labelsOf, loadWordIndex, removeLong, sequencesOf } from './word_sequences.js';
 
 export const REUTERS = { dataset: 'reuters', fname: 'reuters.npz', origin: 'https://s3.amazonaws.com/text-datasets/reuters.npz', fileHash: '87aedbeb0cb229e378797a632c1997b6' } as const;
 export const REUTERS_WORD_INDEX = { dataset: 'reuters word index', fname: 'reuters_word_index.json', origin: 'https://s3.amazonaws.com/text-datasets/reuters_word_index.json', fileHash: '4d44cc38712099c9e383dc6e5f11a921' } as const;
 
-export async function loadData(args: WordSequenceArgs & { testSplit?: number } = {}): Promise<[[number[][], Tensor], [number[][], Tensor]]> {
+export async function loadData(options: KerasOptions<WordSequenceArgs & { testSplit?: number }> = {}): Promise<[[number[][], Tensor], [number[][], Tensor]]> {
+  const args = datasetOptions<WordSequenceArgs & { testSplit?: number }>('reuters.loadData', options, { ...{ numWords: true, skipTop: true, maxlen: true, seed: true, startChar: true, oovChar: true, indexFrom: true }, testSplit: true });
   const path = await datasetFile(REUTERS, args);
   const arrays = loadNpz(path);
   const x = sequencesOf(npzArray(arrays, 'x', path), `${path}:x`);
@@ -24,6 +26,7 @@ export async function loadData(args: WordSequenceArgs & { testSplit?: number } =
   return [[xs.slice(0, idx), labelTensor(labels.slice(0, idx))], [xs.slice(idx), labelTensor(labels.slice(idx))]];
 }
 
-export async function getWordIndex(args: DatasetFileArgs = {}): Promise<Record<string, number>> {
+export async function getWordIndex(options: KerasOptions<DatasetFileArgs> = {}): Promise<Record<string, number>> {
+  const args = datasetOptions<DatasetFileArgs>('reuters.getWordIndex', options, {});
   return loadWordIndex(REUTERS_WORD_INDEX, { ...args, path: args.path ?? REUTERS_WORD_INDEX.fname });
 }

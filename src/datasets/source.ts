@@ -1,6 +1,7 @@
 /** Where the dataset loaders find their files: getFile from the cache, with an error that says what to put where. */
 import { join } from 'node:path';
 import { cacheFolder, getFile } from './get_file.js';
+import { type KerasOptions, type OptionSpec, optionSpec, readOptions } from '../options.js';
 
 export interface DatasetFileArgs {
   /** The file name in the cache folder, or an absolute path (Keras's `path` argument). */
@@ -13,6 +14,13 @@ export interface DatasetFileArgs {
   /** Overrides the expected hash of the standard file; null skips the check (for a file of your own in the same format). */
   readonly fileHash?: string | null;
   readonly log?: (message: string) => void;
+}
+
+export const DATASET_FILE_KEYS = { path: true, cacheDir: true, origin: true, timeoutMs: true, fileHash: true, log: true } as const;
+
+/** A loader's options, read as every public options object is (camelCase or snake_case, unknown keys refused). */
+export function datasetOptions<T extends DatasetFileArgs>(where: string, given: KerasOptions<T> | undefined, extra: Omit<Record<keyof T & string, true>, keyof DatasetFileArgs>): T {
+  return readOptions(where, given ?? {}, optionSpec<T>({ ...DATASET_FILE_KEYS, ...extra } as Record<keyof T & string, true>) as OptionSpec<T>);
 }
 
 export interface DatasetSpec {

@@ -6,6 +6,7 @@
  */
 import type { Logs } from '../callbacks.js';
 import { MonitorCallback } from './monitor_callback.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 
 export interface RemoteMonitorArgs {
   readonly root?: string;
@@ -17,12 +18,15 @@ export interface RemoteMonitorArgs {
   readonly warn?: (message: string) => void;
 }
 
+const REMOTE_MONITOR_OPTIONS = optionSpec<RemoteMonitorArgs>({ root: true, path: true, field: true, headers: true, sendAsJson: true, warn: true });
+
 export class RemoteMonitor extends MonitorCallback {
   readonly url: string;
   private readonly args: RemoteMonitorArgs;
 
-  constructor(args: RemoteMonitorArgs = {}) {
+  constructor(options: KerasOptions<RemoteMonitorArgs> = {}) {
     super();
+    const args = readOptions('RemoteMonitor', options, REMOTE_MONITOR_OPTIONS);
     this.args = args;
     this.url = `${args.root ?? 'http://localhost:9000'}${args.path ?? '/publish/epoch/end/'}`;
   }

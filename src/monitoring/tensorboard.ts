@@ -8,6 +8,7 @@
  */
 import type { Logs } from '../callbacks.js';
 import { MonitorCallback } from './monitor_callback.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 import { EventFileWriter, type GraphNode, type SummaryValue } from './event_file.js';
 
 export interface TensorBoardArgs {
@@ -16,6 +17,8 @@ export interface TensorBoardArgs {
   readonly writeGraph?: boolean;
   readonly updateFreq?: 'epoch' | 'batch' | number;
 }
+
+const TENSORBOARD_OPTIONS = optionSpec<TensorBoardArgs>({ logDir: true, histogramFreq: true, writeGraph: true, updateFreq: true }, { logdir: 'logDir' });
 
 interface GraphLayer {
   readonly name: string;
@@ -49,11 +52,9 @@ export class TensorBoard extends MonitorCallback {
   private samplesSeen = 0;
   private samplesAtLastWrite = 0;
 
-  constructor(args: TensorBoardArgs = {}) {
+  constructor(options: KerasOptions<TensorBoardArgs> = {}) {
     super();
-    const known = ['logDir', 'histogramFreq', 'writeGraph', 'updateFreq'];
-    const other = Object.keys(args).filter((k) => !known.includes(k));
-    if (other.length) throw new Error(`TensorBoard: option${other.length > 1 ? 's' : ''} ${other.map((k) => `'${k}'`).join(', ')} not supported (Kiln writes scalars, weight histograms and the graph); valid options: ${known.join(', ')}`);
+    const args = readOptions('TensorBoard', options, TENSORBOARD_OPTIONS);
     this.logDir = args.logDir ?? './logs';
     this.histogramFreq = args.histogramFreq ?? 0;
     this.writeGraph = args.writeGraph ?? true;

@@ -8,6 +8,7 @@ import { extname } from 'node:path';
 import pngjs from 'pngjs';
 import { type Canvas, SvgCanvas } from './canvas.js';
 import { RasterCanvas } from './raster_canvas.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 
 export type HistoryLike = { readonly history: Readonly<Record<string, readonly number[]>> } | Readonly<Record<string, readonly number[]>>;
 
@@ -19,6 +20,8 @@ export interface PlotHistoryArgs {
   /** Panels per row (default: up to 3). */
   readonly columns?: number;
 }
+
+const PLOT_OPTIONS = optionSpec<PlotHistoryArgs>({ metrics: true, panelWidth: true, panelHeight: true, columns: true });
 
 export const TRAIN_COLOR = '#1f77b4';
 export const VALIDATION_COLOR = '#ff7f0e';
@@ -53,7 +56,8 @@ export interface PanelLayout {
 }
 
 /** Where each panel goes and what range it shows. */
-export function layoutPanels(h: HistoryLike, args: PlotHistoryArgs = {}): { width: number; height: number; panels: PanelLayout[] } {
+export function layoutPanels(h: HistoryLike, options: KerasOptions<PlotHistoryArgs> = {}): { width: number; height: number; panels: PanelLayout[] } {
+  const args = readOptions('plotHistory', options, PLOT_OPTIONS);
   const series = seriesOf(h);
   const metrics = args.metrics ?? Object.keys(series).filter((k) => !k.startsWith('val_') && k !== 'lr');
   if (!metrics.length) throw new Error(`plotHistory: the history holds no metrics to plot (keys: ${Object.keys(series).join(', ') || 'none'})`);

@@ -6,6 +6,7 @@
  * flowFromDirectory iterators, whose batches are augmented in worker threads.
  */
 import { Tensor } from '../tensor.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 import { NumpyRandomState } from '../datasets/numpy_random.js';
 import { type FillMode, type ImageShape, type TransformParams, applyTransformTo } from './affine.js';
 import { type DataFormat, checkDataFormat } from './image_utils.js';
@@ -37,6 +38,12 @@ export interface ImageDataGeneratorArgs {
   readonly validationSplit?: number;
 }
 
+const GENERATOR_OPTIONS = optionSpec<ImageDataGeneratorArgs>({
+  featurewiseCenter: true, samplewiseCenter: true, featurewiseStdNormalization: true, samplewiseStdNormalization: true, zcaWhitening: true, zcaEpsilon: true,
+  rotationRange: true, widthShiftRange: true, heightShiftRange: true, brightnessRange: true, shearRange: true, zoomRange: true, channelShiftRange: true,
+  fillMode: true, cval: true, horizontalFlip: true, verticalFlip: true, rescale: true, preprocessingFunction: true, dataFormat: true, validationSplit: true,
+});
+const FIT_OPTIONS = optionSpec<{ augment?: boolean; rounds?: number; seed?: number }>({ augment: true, rounds: true, seed: true });
 const FILL_MODES: readonly FillMode[] = ['constant', 'nearest', 'reflect', 'wrap'];
 const K_EPSILON = 1e-7;
 
@@ -48,7 +55,8 @@ export class ImageDataGenerator {
   principalComponents: Float32Array | null = null;
   private readonly random = new NumpyRandomState(Math.floor(Math.random() * 2 ** 32));
 
-  constructor(args: ImageDataGeneratorArgs = {}) {
+  constructor(options: KerasOptions<ImageDataGeneratorArgs> = {}) {
+    const args = readOptions('ImageDataGenerator', options, GENERATOR_OPTIONS);
     const zoom = args.zoomRange ?? 0;
     let zoomRange: [number, number];
     if (typeof zoom === 'number') zoomRange = [1 - zoom, 1 + zoom];
@@ -181,7 +189,8 @@ export class ImageDataGenerator {
   }
 
   /** Feature-wise statistics (mean, std, ZCA components) from sample data, optionally augmented `rounds` times. */
-  fit(x: Tensor, args: { augment?: boolean; rounds?: number; seed?: number } = {}): void {
+  fit(x: Tensor, options: KerasOptions<{ augment?: boolean; rounds?: number; seed?: number }> = {}): void {
+    const args = readOptions('ImageDataGenerator.fit', options, FIT_OPTIONS);
     if (x.shape.length !== 4) throw new Error(`ImageDataGenerator.fit: input should have rank 4, got an array of shape [${x.shape.join(', ')}]`);
     const shape = this.imageShape(x.shape.slice(1));
     const size = shape.h * shape.w * shape.c;
@@ -220,16 +229,16 @@ export class ImageDataGenerator {
   }
 
   /** Batches of augmented, standardized images from in-memory data (Keras's flow): [x, y] (or [x, y, w]), or x alone without y. */
-  flow(x: Tensor, y: Tensor, args?: FlowArgs): NumpyArrayIterator<[Tensor, Tensor] | [Tensor, Tensor, Tensor]>;
-  flow(x: Tensor, y?: null, args?: FlowArgs): NumpyArrayIterator<Tensor>;
-  flow(x: Tensor, y: Tensor | null = null, args: FlowArgs = {}): NumpyArrayIterator {
+  flow(x: Tensor, y: Tensor, args?: KerasOptions<FlowArgs>): NumpyArrayIterator<[Tensor, Tensor] | [Tensor, Tensor, Tensor]>;
+  flow(x: Tensor, y?: null, args?: KerasOptions<FlowArgs>): NumpyArrayIterator<Tensor>;
+  flow(x: Tensor, y: Tensor | null = null, args: KerasOptions<FlowArgs> = {}): NumpyArrayIterator {
     return new NumpyArrayIterator(x, y, this, args);
   }
 
   /** Batches of images read from class subfolders of `directory` (Keras's flow_from_directory): [x, y], or x alone with classMode null. */
-  flowFromDirectory(directory: string, args: FlowFromDirectoryArgs & { classMode: null }): DirectoryIterator<Tensor>;
-  flowFromDirectory(directory: string, args?: FlowFromDirectoryArgs): DirectoryIterator<[Tensor, Tensor]>;
-  flowFromDirectory(directory: string, args: FlowFromDirectoryArgs = {}): DirectoryIterator {
+  flowFromDirectory(directory: string, args: KerasOptions<FlowFromDirectoryArgs> & { classMode: null }): DirectoryIterator<Tensor>;
+  flowFromDirectory(directory: string, args?: KerasOptions<FlowFromDirectoryArgs>): DirectoryIterator<[Tensor, Tensor]>;
+  flowFromDirectory(directory: string, args: KerasOptions<FlowFromDirectoryArgs> = {}): DirectoryIterator {
     return new DirectoryIterator(directory, this, args);
   }
 }

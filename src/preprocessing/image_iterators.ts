@@ -11,6 +11,7 @@ import { join, relative } from 'node:path';
 import { sizeOf } from '../../ir/dtype.js';
 import { NumpyRandomState } from '../datasets/numpy_random.js';
 import { Tensor } from '../tensor.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 import { Sequence } from '../training/generators.js';
 import { type ImageShape, type TransformParams, applyTransformTo } from './affine.js';
 import { type SampleJob, sharedPool } from './augment_pool.js';
@@ -43,6 +44,10 @@ export interface FlowFromDirectoryArgs extends IteratorArgs {
   readonly followLinks?: boolean;
   readonly interpolation?: Interpolation;
 }
+
+const ITERATOR_KEYS = { batchSize: true, shuffle: true, seed: true, saveToDir: true, savePrefix: true, saveFormat: true, subset: true, workers: true } as const;
+const FLOW_OPTIONS = optionSpec<FlowArgs>({ ...ITERATOR_KEYS, sampleWeight: true });
+const DIRECTORY_OPTIONS = optionSpec<FlowFromDirectoryArgs>({ ...ITERATOR_KEYS, targetSize: true, colorMode: true, classes: true, classMode: true, followLinks: true, interpolation: true });
 
 export type ImageBatch = Tensor | [Tensor, Tensor] | [Tensor, Tensor, Tensor];
 
@@ -132,7 +137,8 @@ export class NumpyArrayIterator<T extends ImageBatch = ImageBatch> extends Image
   readonly y: Tensor | null;
   readonly sampleWeight: Tensor | null;
 
-  constructor(x: Tensor, y: Tensor | null, generator: ImageDataGenerator, args: FlowArgs = {}) {
+  constructor(x: Tensor, y: Tensor | null, generator: ImageDataGenerator, options: KerasOptions<FlowArgs> = {}) {
+    const args = readOptions('flow', options, FLOW_OPTIONS);
     if (x.shape.length !== 4) throw new Error(`Input data in NumpyArrayIterator (flow) should have rank 4; got an array of shape [${x.shape.join(', ')}]`);
     if (y && y.shape[0] !== x.shape[0]) throw new Error(`flow: x (images) and y (labels) should have the same length; found x.shape = [${x.shape.join(', ')}], y.shape = [${y.shape.join(', ')}]`);
     const w = args.sampleWeight ?? null;
@@ -196,7 +202,8 @@ export class DirectoryIterator<T extends ImageBatch = ImageBatch> extends ImageI
   private readonly interpolation: Interpolation;
   private readonly classMode: FlowFromDirectoryArgs['classMode'];
 
-  constructor(readonly directory: string, generator: ImageDataGenerator, args: FlowFromDirectoryArgs = {}) {
+  constructor(readonly directory: string, generator: ImageDataGenerator, options: KerasOptions<FlowFromDirectoryArgs> = {}) {
+    const args = readOptions('flowFromDirectory', options, DIRECTORY_OPTIONS);
     if (!existsSync(directory) || !statSync(directory).isDirectory()) throw new Error(`flowFromDirectory: ${directory} is not a directory`);
     const classMode = args.classMode === undefined ? 'categorical' : args.classMode;
     if (classMode !== null && !['categorical', 'binary', 'sparse', 'input'].includes(classMode)) throw new Error(`flowFromDirectory: classMode must be categorical, binary, sparse, input or null; got ${JSON.stringify(classMode)}`);

@@ -7,6 +7,7 @@ import { extname } from 'node:path';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { Tensor } from '../tensor.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 import { type CodecLibs, type Image, type Interpolation, imageToFloats, loadImageFile } from './image_codec.js';
 
 export type { Image, Interpolation };
@@ -30,6 +31,8 @@ export interface LoadImgArgs {
   readonly interpolation?: Interpolation;
 }
 
+const LOAD_OPTIONS = optionSpec<LoadImgArgs>({ grayscale: true, colorMode: true, targetSize: true, interpolation: true });
+
 export function colorModeOf(mode: string): Image['mode'] {
   const m = COLOR_MODES[mode as ColorMode];
   if (!m) throw new Error(`colorMode must be one of grayscale, rgb, rgba; got ${JSON.stringify(mode)}`);
@@ -42,7 +45,8 @@ export function checkInterpolation(i: string): Interpolation {
 }
 
 /** Loads a PNG or JPEG file as a PIL-style image in the colour mode, resized to targetSize ([height, width]). */
-export function loadImg(path: string, args: LoadImgArgs = {}): Image {
+export function loadImg(path: string, options: KerasOptions<LoadImgArgs> = {}): Image {
+  const args = readOptions('loadImg', options, LOAD_OPTIONS);
   const mode = colorModeOf(args.grayscale ? 'grayscale' : args.colorMode ?? 'rgb');
   let bytes: Uint8Array;
   try {
@@ -93,8 +97,17 @@ export function encodeImg(img: Image, format: 'png' | 'jpeg' | 'jpg', quality = 
   return new Uint8Array(jpeg.encode({ width: img.width, height: img.height, data: rgba }, quality).data);
 }
 
+export interface SaveImgArgs {
+  readonly dataFormat?: DataFormat;
+  readonly fileFormat?: 'png' | 'jpeg' | 'jpg';
+  readonly scale?: boolean;
+}
+
+const SAVE_OPTIONS = optionSpec<SaveImgArgs>({ dataFormat: true, fileFormat: true, scale: true });
+
 /** Saves an array (or an image) as a PNG or JPEG file; the format defaults to the file's extension. */
-export function saveImg(path: string, x: Tensor | Image, args: { dataFormat?: DataFormat; fileFormat?: 'png' | 'jpeg' | 'jpg'; scale?: boolean } = {}): void {
+export function saveImg(path: string, x: Tensor | Image, options: KerasOptions<SaveImgArgs> = {}): void {
+  const args = readOptions('saveImg', options, SAVE_OPTIONS);
   const img = x instanceof Tensor ? arrayToImg(x, args.dataFormat ?? 'channels_last', args.scale ?? true) : x;
   const format = args.fileFormat ?? (extname(path).slice(1).toLowerCase() as 'png');
   if (!['png', 'jpg', 'jpeg'].includes(format)) throw new Error(`saveImg: cannot tell the format of ${path} (extension '${format}'); use .png or .jpg, or pass fileFormat`);

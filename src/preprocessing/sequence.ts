@@ -8,6 +8,7 @@ import { sizeOf } from '../../ir/dtype.js';
 import { Tensor } from '../tensor.js';
 import { makeRandom } from '../training/data.js';
 import { Sequence } from '../training/generators.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 
 export interface PadSequencesArgs {
   readonly maxlen?: number;
@@ -17,12 +18,15 @@ export interface PadSequencesArgs {
   readonly value?: number;
 }
 
+const PAD_OPTIONS = optionSpec<PadSequencesArgs>({ maxlen: true, dtype: true, padding: true, truncating: true, value: true });
+
 function checkSide(what: 'Padding' | 'Truncating', side: string): void {
   if (side !== 'pre' && side !== 'post') throw new Error(`padSequences: ${what} type '${side}' not understood; use 'pre' or 'post'`);
 }
 
 /** Pads (or truncates) every sequence to `maxlen` (default: the longest), as keras pad_sequences. */
-export function padSequences(sequences: readonly (readonly number[])[], args: PadSequencesArgs = {}): Tensor {
+export function padSequences(sequences: readonly (readonly number[])[], options: KerasOptions<PadSequencesArgs> = {}): Tensor {
+  const args = readOptions('padSequences', options, PAD_OPTIONS);
   const { dtype = 'int32', padding = 'pre', truncating = 'pre', value = 0 } = args;
   checkSide('Padding', padding);
   checkSide('Truncating', truncating);
@@ -65,8 +69,11 @@ export interface SkipgramsArgs {
   readonly seed?: number;
 }
 
+const SKIPGRAM_OPTIONS = optionSpec<SkipgramsArgs>({ windowSize: true, negativeSamples: true, shuffle: true, categorical: true, samplingTable: true, seed: true });
+
 /** Skip-gram couples [word, context] labelled 1, and random negatives labelled 0, as keras skipgrams. */
-export function skipgrams(sequence: readonly number[], vocabularySize: number, args: SkipgramsArgs = {}): [number[][], (number | number[])[]] {
+export function skipgrams(sequence: readonly number[], vocabularySize: number, options: KerasOptions<SkipgramsArgs> = {}): [number[][], (number | number[])[]] {
+  const args = readOptions('skipgrams', options, SKIPGRAM_OPTIONS);
   const { windowSize = 4, negativeSamples = 1, shuffle = true, categorical = false, samplingTable = null } = args;
   const random = makeRandom(args.seed ?? Math.floor(Math.random() * 2 ** 32));
   const couples: number[][] = [];
@@ -113,6 +120,8 @@ export interface TimeseriesGeneratorArgs {
   readonly seed?: number;
 }
 
+const TIMESERIES_OPTIONS = optionSpec<TimeseriesGeneratorArgs>({ length: true, samplingRate: true, stride: true, startIndex: true, endIndex: true, shuffle: true, reverse: true, batchSize: true, seed: true });
+
 /** Batches of windows over a time series: each sample is `length` past steps, its target the next step. */
 export class TimeseriesGenerator extends Sequence<[Tensor, Tensor]> {
   private readonly start: number;
@@ -120,8 +129,10 @@ export class TimeseriesGenerator extends Sequence<[Tensor, Tensor]> {
   private readonly args: Required<Omit<TimeseriesGeneratorArgs, 'endIndex' | 'seed'>>;
   private readonly random: () => number;
 
-  constructor(private readonly data: Tensor, private readonly targets: Tensor, args: TimeseriesGeneratorArgs) {
+  constructor(private readonly data: Tensor, private readonly targets: Tensor, options: KerasOptions<TimeseriesGeneratorArgs>) {
     super();
+    const args = readOptions('TimeseriesGenerator', options, TIMESERIES_OPTIONS);
+    if (!(Number.isInteger(args.length) && args.length > 0)) throw new Error(`TimeseriesGenerator: length must be a positive integer, got ${args.length}`);
     if (data.shape[0] !== targets.shape[0]) throw new Error(`TimeseriesGenerator: data has ${data.shape[0]} steps but targets has ${targets.shape[0]}; they must be equal`);
     this.args = { samplingRate: 1, stride: 1, startIndex: 0, shuffle: false, reverse: false, batchSize: 128, ...args };
     this.start = this.args.startIndex + this.args.length;

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Tensor } from '../tensor.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 
 export const DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n';
 
@@ -14,14 +15,17 @@ export interface SplitArgs {
   readonly split?: string;
 }
 
+const SPLIT_OPTIONS = optionSpec<SplitArgs>({ filters: true, lower: true, split: true });
+const HASHING_OPTIONS = optionSpec<SplitArgs & { hashFunction?: HashFunction }>({ filters: true, lower: true, split: true, hashFunction: true });
+
 function checkText(text: unknown, what: string): string {
   if (typeof text !== 'string') throw new Error(`${what}: expected a string, got ${text === null ? 'null' : typeof text} ${JSON.stringify(text)}`);
   return text;
 }
 
 /** Lower-cases, turns every filter character into `split`, splits and drops empty words. */
-export function textToWordSequence(text: string, args: SplitArgs = {}): string[] {
-  const { filters = DEFAULT_FILTERS, lower = true, split = ' ' } = args;
+export function textToWordSequence(text: string, options: KerasOptions<SplitArgs> = {}): string[] {
+  const { filters = DEFAULT_FILTERS, lower = true, split = ' ' } = readOptions('textToWordSequence', options, SPLIT_OPTIONS);
   let s = checkText(text, 'textToWordSequence');
   if (lower) s = s.toLowerCase();
   const drop = new Set(filters);
@@ -43,19 +47,20 @@ function fnv1a(word: string): number {
 }
 
 /** Each word to an index in [1, n) by `hash(word) % (n - 1) + 1`, as keras hashing_trick. */
-export function hashingTrick(text: string, n: number, args: SplitArgs & { hashFunction?: HashFunction } = {}): number[] {
+export function hashingTrick(text: string, n: number, options: KerasOptions<SplitArgs & { hashFunction?: HashFunction }> = {}): number[] {
+  const args = readOptions('hashingTrick', options, HASHING_OPTIONS);
   if (!Number.isInteger(n) || n < 2) throw new Error(`hashingTrick: n must be an integer of at least 2, got ${n}`);
   const fn = args.hashFunction ?? 'fnv1a';
   const hash = fn === 'md5' ? (w: string) => BigInt(`0x${createHash('md5').update(w, 'utf8').digest('hex')}`) : fn === 'fnv1a' ? fnv1a : fn;
-  return textToWordSequence(text, args).map((w) => {
+  return textToWordSequence(text, { filters: args.filters, lower: args.lower, split: args.split }).map((w) => {
     const h = hash(w);
     return typeof h === 'bigint' ? Number(((h % BigInt(n - 1)) + BigInt(n - 1)) % BigInt(n - 1)) + 1 : (((h % (n - 1)) + (n - 1)) % (n - 1)) + 1;
   });
 }
 
 /** hashingTrick with the default hash (keras one_hot). */
-export function oneHot(text: string, n: number, args: SplitArgs = {}): number[] {
-  return hashingTrick(text, n, args);
+export function oneHot(text: string, n: number, options: KerasOptions<SplitArgs> = {}): number[] {
+  return hashingTrick(text, n, readOptions('oneHot', options, SPLIT_OPTIONS));
 }
 
 export interface TokenizerArgs extends SplitArgs {
@@ -64,6 +69,8 @@ export interface TokenizerArgs extends SplitArgs {
   readonly oovToken?: string | null;
   readonly documentCount?: number;
 }
+
+const TOKENIZER_OPTIONS = optionSpec<TokenizerArgs>({ filters: true, lower: true, split: true, numWords: true, charLevel: true, oovToken: true, documentCount: true });
 
 export type MatrixMode = 'binary' | 'count' | 'tfidf' | 'freq';
 
@@ -82,7 +89,8 @@ export class Tokenizer {
   wordIndex = new Map<string, number>();
   indexWord = new Map<number, string>();
 
-  constructor(args: TokenizerArgs = {}) {
+  constructor(options: KerasOptions<TokenizerArgs> = {}) {
+    const args = readOptions('Tokenizer', options, TOKENIZER_OPTIONS);
     this.numWords = args.numWords ?? null;
     this.filters = args.filters ?? DEFAULT_FILTERS;
     this.lower = args.lower ?? true;
@@ -96,7 +104,7 @@ export class Tokenizer {
     if (Array.isArray(text)) return text.map((w, j) => (this.lower ? checkText(w, `${where}[${j}]`).toLowerCase() : checkText(w, `${where}[${j}]`)));
     const s = checkText(text, where);
     if (this.charLevel) return Array.from(this.lower ? s.toLowerCase() : s);
-    return textToWordSequence(s, this);
+    return textToWordSequence(s, { filters: this.filters, lower: this.lower, split: this.split });
   }
 
   fitOnTexts(texts: readonly (string | readonly string[])[]): void {

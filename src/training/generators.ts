@@ -6,6 +6,7 @@
  */
 import type { Tensor } from '../tensor.js';
 import { makeRandom } from './data.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 import type { DataList } from './standardize.js';
 
 /** A batch for fitGenerator: [x, y] or [x, y, sampleWeight], each one array, a list, or keyed by input/output name. */
@@ -69,7 +70,8 @@ export abstract class Sequence<T> implements AsyncIterable<T> {
     return this.iterate()[Symbol.asyncIterator]();
   }
 
-  iterate(args: SequenceIterateArgs = {}): AsyncIterable<T> {
+  iterate(options: KerasOptions<SequenceIterateArgs> = {}): AsyncIterable<T> {
+    const args = readOptions('Sequence.iterate', options, ITERATE_OPTIONS);
     const workers = args.workers ?? 1;
     if (!Number.isInteger(workers) || workers < 1) throw new Error(`Sequence: workers must be a positive integer, got ${workers}`);
     const random = makeShuffle(args.seed ?? 0);
@@ -108,6 +110,8 @@ export abstract class Sequence<T> implements AsyncIterable<T> {
     return { [Symbol.asyncIterator]: () => ({ next }) };
   }
 }
+
+const ITERATE_OPTIONS = optionSpec<SequenceIterateArgs>({ workers: true, shuffle: true, seed: true });
 
 function makeShuffle(seed: number): (items: number[]) => void {
   const random = makeRandom(seed);

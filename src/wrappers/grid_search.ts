@@ -9,6 +9,7 @@ import { sizeOf } from '../../ir/dtype.js';
 import { Tensor } from '../tensor.js';
 import { NumpyRandomState } from '../datasets/numpy_random.js';
 import type { Params } from './scikit_learn.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 
 export interface Estimator {
   clone(): Estimator;
@@ -59,13 +60,27 @@ export interface CvResult {
   readonly rankTestScore: number;
 }
 
+export interface GridSearchArgs {
+  readonly cv?: number;
+  readonly shuffle?: boolean;
+  readonly seed?: number;
+  readonly refit?: boolean;
+  readonly fitArgs?: Params;
+}
+
+const GRID_OPTIONS = optionSpec<GridSearchArgs>({ cv: true, shuffle: true, seed: true, refit: true, fitArgs: true });
+
 export class GridSearchCV {
   cvResults: CvResult[] = [];
   bestParams: Params | null = null;
   bestScore = -Infinity;
   bestEstimator: Estimator | null = null;
 
-  constructor(readonly estimator: Estimator, readonly paramGrid: Record<string, readonly unknown[]>, readonly args: { cv?: number; shuffle?: boolean; seed?: number; refit?: boolean; fitArgs?: Params } = {}) {}
+  readonly args: GridSearchArgs;
+
+  constructor(readonly estimator: Estimator, readonly paramGrid: Record<string, readonly unknown[]>, options: KerasOptions<GridSearchArgs> = {}) {
+    this.args = readOptions('GridSearchCV', options, GRID_OPTIONS);
+  }
 
   async fit(x: Tensor, y: Tensor): Promise<this> {
     if (x.shape[0] !== y.shape[0]) throw new Error(`GridSearchCV.fit: x has ${x.shape[0]} samples but y has ${y.shape[0]}`);

@@ -138,6 +138,9 @@ describe('ImageDataGenerator transforms', () => {
     expect(() => gen({ zoomRange: [1, 2, 3] as unknown as [number, number] })).toThrow(/zoomRange should be a number or a pair/);
     expect(() => gen({ fillMode: 'mirror' as 'wrap' })).toThrow(/fillMode must be one of constant, nearest, reflect, wrap; got "mirror"/);
     expect(() => gen({ validationSplit: 1 })).toThrow(/validationSplit must be between 0 and 1/);
+    // Keras's snake_case spellings are read too; a misspelt option is refused naming the valid ones.
+    expect(gen({ rotation_range: 90, width_shift_range: 0.1, horizontal_flip: true } as never).getRandomTransform([8, 8, 1], 42)).toEqual(p);
+    expect(() => gen({ rotationRang: 5 } as never)).toThrow(/ImageDataGenerator: unknown option 'rotationRang'\. Valid options: featurewiseCenter/);
   });
 });
 

@@ -143,7 +143,8 @@ describe('TensorBoard', () => {
     const events = readEvents(join(logDir, readdirSync(logDir)[0]));
     expect(events.some((e) => e.has(4))).toBe(false);
     expect(scalars(events).filter((v) => v.tag === 'batch_loss').map((v) => v.step)).toEqual([6]);
-    expect(() => new callbacks.TensorBoard({ writeImages: true } as never)).toThrow(/option 'writeImages' not supported .*valid options: logDir, histogramFreq, writeGraph, updateFreq/);
+    expect(() => new callbacks.TensorBoard({ writeImages: true } as never)).toThrow(/TensorBoard: unknown option 'writeImages'\. Valid options: logDir, histogramFreq, writeGraph, updateFreq/);
+    expect(new callbacks.TensorBoard({ log_dir: '/tmp/x', histogram_freq: 2 } as never).logDir).toBe('/tmp/x');
     expect(() => new callbacks.TensorBoard({ updateFreq: 'sometimes' as 'batch' })).toThrow(/updateFreq must be 'epoch', 'batch' or a positive number of samples, got "sometimes"/);
   });
 });

@@ -48,6 +48,8 @@ describe('padSequences', () => {
     expect(() => padSequences(a, { truncating: 'x' as 'pre' })).toThrow(/Truncating type 'x'/);
     expect(() => padSequences([[1], 'ab' as unknown as number[]])).toThrow(/sequence 1 is not an array/);
     expect(() => padSequences([[1, 'b' as unknown as number]])).toThrow(/sequence 0 holds "b" at 1/);
+    expect(() => padSequences(a, { max_len: 2 } as never)).toThrow(/padSequences: unknown option 'max_len'\. Valid options: maxlen, dtype, padding, truncating, value/);
+    expect(padSequences(a, { maxlen: 2, truncating: 'post' } as never).toArray()).toEqual(padSequences(a, { maxlen: 2, truncating: 'post' }).toArray());
   });
 });
 
