@@ -104,8 +104,12 @@ export abstract class Sequence<T> implements AsyncIterable<T> {
           release();
         }
       });
-      epochItems.push(item);
-      return item.then((value) => ({ value, done: false }));
+      epochItems.push(item.catch(() => undefined));
+      const result = item.then((value) => ({ value, done: false as const }));
+      // Batches read ahead may fail before anyone asks for them: the failure reaches whoever awaits this
+      // batch, and is not reported as unhandled meanwhile.
+      result.catch(() => undefined);
+      return result;
     };
     return { [Symbol.asyncIterator]: () => ({ next }) };
   }

@@ -150,6 +150,19 @@ describe('utils.Sequence', () => {
     expect(serial.maxInFlight).toBe(1);
   });
 
+  it('a failing getItem reaches the consumer of that batch; batches read ahead that fail are not unhandled', async () => {
+    class Failing extends Squares {
+      override async getItem(i: number): Promise<[Tensor, Tensor]> {
+        if (i >= 1) throw new Error(`batch ${i} is broken`);
+        return super.getItem(i);
+      }
+    }
+    const q = new Prefetcher(new Failing(4).iterate({ workers: 2 }), 4);
+    expect((await q.next())![1].data[0]).toBe(1);
+    await expect(q.next()).rejects.toThrow('batch 1 is broken');
+    await new Promise((r) => setTimeout(r, 20));
+  });
+
   it('shuffle visits every batch once per epoch in a new order', async () => {
     const seq = new Squares(8);
     const it = seq.iterate({ shuffle: true, seed: 7 })[Symbol.asyncIterator]();
