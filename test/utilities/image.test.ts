@@ -105,6 +105,19 @@ describe('ImageDataGenerator transforms', () => {
     half.forEach((row, r) => row.forEach((v, c) => expect(v).toBeCloseTo(grid[3 - r][3 - c], 4)));
   });
 
+  it('channels_first: the same geometry on [c, h, w] images, statistics per channel', () => {
+    const two = new Tensor(Float32Array.from([...GRID.data, ...GRID.data.map((v) => 100 + v)]), [2, 4, 4]);
+    const g = gen({ dataFormat: 'channels_first' });
+    const flipped = g.applyTransform(two, { flipHorizontal: true }).toArray() as number[][][];
+    expect(flipped[0]).toEqual(grid.map((r) => [...r].reverse()));
+    expect(flipped[1]).toEqual(grid.map((r) => r.map((v) => 100 + v).reverse()));
+    const rot = g.applyTransform(two, { theta: 90 }).toArray() as number[][][];
+    rot[1].forEach((row, r) => row.forEach((v, c) => expect(v).toBeCloseTo(100 + grid[3 - c][r], 4)));
+    const f = gen({ dataFormat: 'channels_first', featurewiseCenter: true });
+    f.fit(new Tensor(two.data, [1, 2, 4, 4]));
+    expect(Array.from(f.mean!)).toEqual([7.5, 107.5]);
+  });
+
   it('shifts fill by mode: constant, nearest, reflect (abcd|dcba), wrap (abcd|abcd)', () => {
     const row = (m: 'constant' | 'nearest' | 'reflect' | 'wrap'): number[] => rowsOf(gen({ fillMode: m, cval: 9 }).applyTransform(GRID, { ty: 2 }))[0];
     expect(row('constant')).toEqual([2, 3, 9, 9]);
