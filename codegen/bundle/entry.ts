@@ -51,14 +51,24 @@ export function entryDeclarations(manifest: Manifest): string {
   const inputType = f.createUnionTypeNode([ref('Float32Array'), readonlyArray(f.createKeywordTypeNode(ts.SyntaxKind.NumberKeyword)), f.createTypeLiteralNode([property('data', ref('ArrayLike', [f.createKeywordTypeNode(ts.SyntaxKind.NumberKeyword)])), property('shape', readonlyArray(f.createKeywordTypeNode(ts.SyntaxKind.NumberKeyword)))])]);
   const outputType = f.createTypeLiteralNode([property('data', ref('Float32Array')), property('shape', readonlyArray(f.createKeywordTypeNode(ts.SyntaxKind.NumberKeyword)))]);
   const promiseOf = (t: ts.TypeNode): ts.TypeNode => ref('Promise', [t]);
+  const param = (name: string, type: ts.TypeNode): ts.ParameterDeclaration => f.createParameterDeclaration(undefined, undefined, name, undefined, type);
+  const method = (name: string, params: ts.ParameterDeclaration[], ret: ts.TypeNode): ts.MethodSignature => f.createMethodSignature(undefined, name, undefined, undefined, params, ret);
+  const number = f.createKeywordTypeNode(ts.SyntaxKind.NumberKeyword);
+  const train = manifest.train;
   const statements: ts.Statement[] = [
     f.createImportDeclaration(undefined, f.createImportClause(true, undefined, f.createNamedImports([f.createImportSpecifier(false, undefined, f.createIdentifier('LoadOptions'))])), f.createStringLiteral(RUNTIME_SPECIFIER)),
     iface('Inputs', `Inputs of model '${manifest.name}', by name.`, manifest.inputs.map((t) => withDoc(property(t.name, inputType), shapeDoc(t)))),
     iface('Outputs', `Outputs of model '${manifest.name}', by name.`, manifest.outputs.map((t) => withDoc(property(t.name, outputType), shapeDoc(t)))),
+    ...(train ? [
+      iface('Targets', `Training targets of model '${manifest.name}', by output name.`, manifest.outputs.map((t) => withDoc(property(t.name, inputType), shapeDoc(t)))),
+      iface('TrainLogs', `What trainOnBatch resolves to: the loss and metrics by Keras's names.`, train.metricsNames.map((n) => property(n, number))),
+    ] : []),
     iface('Model', `Model '${manifest.name}' loaded from this bundle.`, [
-      f.createMethodSignature(undefined, 'predict', undefined, undefined, [f.createParameterDeclaration(undefined, undefined, 'inputs', undefined, ref('Inputs'))], promiseOf(ref('Outputs'))),
+      method('predict', [param('inputs', ref('Inputs'))], promiseOf(ref('Outputs'))),
+      ...(train ? [withDoc(method('trainOnBatch', [param('inputs', ref('Inputs')), param('targets', ref('Targets'))], promiseOf(ref('TrainLogs'))), `One train step on at most ${train.batch} samples.`)] : []),
+      method('getWeights', [], promiseOf(ref('Record', [f.createKeywordTypeNode(ts.SyntaxKind.StringKeyword), outputType]))),
       property('backend', f.createKeywordTypeNode(ts.SyntaxKind.StringKeyword)),
-      f.createMethodSignature(undefined, 'dispose', undefined, undefined, [], f.createKeywordTypeNode(ts.SyntaxKind.VoidKeyword)),
+      method('dispose', [], f.createKeywordTypeNode(ts.SyntaxKind.VoidKeyword)),
     ]),
     f.createVariableStatement([f.createModifier(ts.SyntaxKind.ExportKeyword), f.createModifier(ts.SyntaxKind.DeclareKeyword)], f.createVariableDeclarationList([f.createVariableDeclaration('location', undefined, ref('URL'))], ts.NodeFlags.Const)),
     withDoc(f.createFunctionDeclaration([f.createModifier(ts.SyntaxKind.ExportKeyword), f.createModifier(ts.SyntaxKind.DeclareKeyword)], undefined, 'load', undefined, [f.createParameterDeclaration(undefined, undefined, 'options', f.createToken(ts.SyntaxKind.QuestionToken), ref('LoadOptions'))], promiseOf(ref('Model')), undefined), 'Loads this bundle (node-cpu or wasm in Node, webgpu or wasm in a page).'),
