@@ -165,7 +165,9 @@ describe('getFile', () => {
   let base = '';
   const hits: string[] = [];
   const payload = new Uint8Array(Buffer.from('hello kiln'));
+  const mnistFile = zip([['x_train.npy', npy('|u1', [1, 28, 28], new Uint8Array(784).fill(3))], ['y_train.npy', npy('|u1', [1], Uint8Array.of(9))], ['x_test.npy', npy('|u1', [1, 28, 28], new Uint8Array(784))], ['y_test.npy', npy('|u1', [1], Uint8Array.of(1))]]);
   const files: Record<string, Uint8Array> = {
+    '/mnist.npz': mnistFile,
     '/hello.txt': payload,
     '/pack.tar.gz': tarGz([['pack/', new Uint8Array(0)], ['pack/a.txt', payload]]),
     '/pack.zip': zip([['z/b.txt', payload]], true),
@@ -199,6 +201,15 @@ describe('getFile', () => {
     await expect(getFile('other.txt', `${base}/hello.txt`, { cacheDir, fileHash: '0'.repeat(32), log: () => {} })).rejects.toThrow(/has hash [0-9a-f]{32}, expected 0{32}; it was removed/);
     expect(existsSync(join(cacheDir, 'datasets', 'other.txt'))).toBe(false);
     await expect(getFile('nope', `${base}/nope`, { cacheDir, log: () => {} })).rejects.toThrow(/URL fetch failure on .*\/nope: HTTP 404/);
+  });
+
+  it('a dataset loader downloads its missing file into the cache, checks its hash, and reads it', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'kiln-get-'));
+    const [[x, y]] = await mnist.loadData({ cacheDir, origin: `${base}/mnist.npz`, fileHash: md5(mnistFile) });
+    expect(existsSync(join(cacheDir, 'datasets', 'mnist.npz'))).toBe(true);
+    expect([x.data[0], y.data[0]]).toEqual([3, 9]);
+    const other = mkdtempSync(join(tmpdir(), 'kiln-get-'));
+    await expect(mnist.loadData({ cacheDir: other, origin: `${base}/mnist.npz` })).rejects.toThrow(/mnist: the data file is missing and could not be downloaded \(getFile: the file downloaded from .* has hash [0-9a-f]{32}, expected 8a61469f7ea1b51cbae51d4f78837e45; it was removed\)/);
   });
 
   it('untar extracts a tar.gz beside it; extract unpacks a zip; cacheSubdir is honoured', async () => {
