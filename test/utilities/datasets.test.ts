@@ -171,6 +171,7 @@ describe('getFile', () => {
     '/hello.txt': payload,
     '/pack.tar.gz': tarGz([['pack/', new Uint8Array(0)], ['pack/a.txt', payload]]),
     '/pack.zip': zip([['z/b.txt', payload]], true),
+    '/evil.tar.gz': tarGz([['../escaped.txt', payload]]),
   };
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -220,6 +221,8 @@ describe('getFile', () => {
     const z = await getFile('pack.zip', `${base}/pack.zip`, { cacheDir, extract: true, cacheSubdir: 'models', log: () => {} });
     expect(z).toBe(join(cacheDir, 'models', 'pack.zip'));
     expect(readFileSync(join(cacheDir, 'models', 'z', 'b.txt'), 'utf8')).toBe('hello kiln');
+    await expect(getFile('evil', `${base}/evil.tar.gz`, { cacheDir, untar: true, log: () => {} })).rejects.toThrow(/archive member '\.\.\/escaped\.txt' would be written outside/);
+    expect(existsSync(join(cacheDir, 'escaped.txt'))).toBe(false);
     copyFileSync(join(cacheDir, 'datasets', 'pack', 'a.txt'), join(cacheDir, 'datasets', 'plain.txt'));
     await expect(getFile('plain.txt', `${base}/x`, { cacheDir, extract: true, log: () => {} })).rejects.toThrow(/plain\.txt is not a tar or zip archive/);
   });
