@@ -7,13 +7,16 @@
  *
  * Options (after `npm run demo --`): --backend cpu|webgpu|interpreter
  * (default cpu), --epochs N (default 10), --samples N (train on the first N
- * training samples; default all 60,000).
+ * training samples; default all 60,000), --model mlp|cnn (default mlp; cnn is
+ * the Keras mnist_cnn example: Conv2D 32 3x3 relu, Conv2D 64 3x3 relu,
+ * MaxPooling2D 2x2, Dropout 0.25, Flatten, Dense 128 relu, Dropout 0.5,
+ * Dense 10 softmax, Adadelta lr=1.0, 3 epochs unless --epochs is given).
  */
 import { parseArgs } from 'node:util';
 import { Sequential, Tensor, datasets, layers, optimizers, tensor, utils } from '../src/index.js';
 import { BACKEND_NAMES, type BackendName, checkBackendName } from '../runtime/executor.js';
 
-const { values: options } = parseArgs({ options: { backend: { type: 'string', default: 'cpu' }, epochs: { type: 'string', default: '10' }, samples: { type: 'string' } } });
+const { values: options } = parseArgs({ options: { backend: { type: 'string', default: 'cpu' }, epochs: { type: 'string' }, samples: { type: 'string' }, model: { type: 'string', default: 'mlp' } } });
 
 function positive(name: string, text: string): number {
   const n = Number(text);
@@ -22,14 +25,30 @@ function positive(name: string, text: string): number {
 }
 
 const BACKEND: BackendName = checkBackendName(options.backend, `backend (--backend takes ${BACKEND_NAMES.join(', ')})`);
-const EPOCHS = positive('epochs', options.epochs);
+if (options.model !== 'mlp' && options.model !== 'cnn') throw new Error(`--model takes mlp or cnn, got '${options.model}'`);
+const CNN = options.model === 'cnn';
+const EPOCHS = positive('epochs', options.epochs ?? (CNN ? '3' : '10'));
 const SAMPLES = options.samples === undefined ? Infinity : positive('samples', options.samples);
 const BATCH = 128;
 
 function pixels(x: Tensor, rows = x.shape[0]): Tensor {
   const out = new Float32Array(rows * 784);
   for (let i = 0; i < out.length; i++) out[i] = x.data[i] / 255;
-  return tensor(out, [rows, 784]);
+  return tensor(out, CNN ? [rows, 28, 28, 1] : [rows, 784]);
+}
+
+/** Keras's mnist_cnn example. */
+function cnn(): Sequential {
+  return new Sequential([
+    new layers.Conv2D(32, [3, 3], { activation: 'relu', inputShape: [28, 28, 1] }),
+    new layers.Conv2D(64, [3, 3], { activation: 'relu' }),
+    new layers.MaxPooling2D({ poolSize: [2, 2] }),
+    new layers.Dropout(0.25),
+    new layers.Flatten(),
+    new layers.Dense(128, { activation: 'relu' }),
+    new layers.Dropout(0.5),
+    new layers.Dense(10, { activation: 'softmax' }),
+  ]);
 }
 
 async function main(): Promise<void> {
@@ -39,7 +58,7 @@ async function main(): Promise<void> {
   const [yTrain, yTest] = [utils.toCategorical(tensor(yTrainRaw.data.slice(0, rows), [rows]), 10), utils.toCategorical(yTestRaw, 10)];
   console.log(`${xTrain.shape[0]} train samples, ${xTest.shape[0]} test samples`);
 
-  const model = new Sequential([
+  const model = CNN ? cnn() : new Sequential([
     new layers.Dense(512, { activation: 'relu', inputShape: [784] }),
     new layers.Dropout(0.2),
     new layers.Dense(512, { activation: 'relu' }),
@@ -47,7 +66,8 @@ async function main(): Promise<void> {
     new layers.Dense(10, { activation: 'softmax' }),
   ]);
   model.summary();
-  model.compile({ loss: 'categorical_crossentropy', optimizer: new optimizers.RMSprop(), metrics: ['accuracy'], backend: BACKEND });
+  const optimizer = CNN ? new optimizers.Adadelta({ lr: 1.0 }) : new optimizers.RMSprop();
+  model.compile({ loss: 'categorical_crossentropy', optimizer, metrics: ['accuracy'], backend: BACKEND });
 
   const epochTimes: number[] = [];
   let epochStart = 0;
@@ -69,7 +89,7 @@ async function main(): Promise<void> {
   console.log(`Training throughput: ${Math.round(xTrain.shape[0] / perEpoch).toLocaleString('en-US')} samples/s (${perEpoch.toFixed(1)} s per epoch, validation included)`);
 
   const t = model.trainCompileStats!;
-  console.log(`\ntrain-step program on ${BACKEND} (forward, loss, backward, RMSprop update, metrics: one ${BACKEND === 'webgpu' ? 'submit' : 'call'} per step):`);
+  console.log(`\ntrain-step program on ${BACKEND} (forward, loss, backward, ${CNN ? 'Adadelta' : 'RMSprop'} update, metrics: one ${BACKEND === 'webgpu' ? 'submit' : 'call'} per step):`);
   console.log(`  tensor-IR ops:         ${t.opsBefore} as built, ${t.opsAfter} after simplify; ${t.kernels} fused kernels`);
   console.log(`  arena for temporaries: ${t.arenaBytes} bytes planned vs ${t.intermediateBytes} bytes for all intermediate tensors`);
 

@@ -246,6 +246,57 @@ function packB(u: Unit, dst: V, rowCopy: llvm.Function): void {
   packPanels(e, b.CreateSub(u.nPanels, full), b.CreateSub(u.nc, tail), nr, K, b.CreateInBoundsGEP(ty, dst, [b.CreateMul(tail, K)]), (j, p) => load(b.CreateAdd(tail, j), p), zero, ty, 'b');
 }
 
+/** Per row of a block: A's element index at depth 0, and each mask bound's coordinate there. */
+interface RowParts {
+  readonly offset: V;
+  readonly coords: V;
+}
+
+/**
+ * A's view and bounds are linear, so each splits into a row part and a depth
+ * part. The row parts of the block's rows are computed once per block (the
+ * rows' split over M costs divisions), so packing a gathered A costs an add
+ * and, per bound, an add and a compare per element.
+ */
+function rowParts(u: Unit, ic: V, mc: V): RowParts {
+  const { e, k, batch } = u;
+  const b = e.b;
+  const bounds = k.a.mask?.bounds ?? [];
+  const offset = e.alloca(llvm.ArrayType.get(e.i64, MC), 'row_offset');
+  const coords = e.alloca(llvm.ArrayType.get(e.i64, MC * Math.max(bounds.length, 1)), 'row_coords');
+  const depthZeros = (k.kDims ?? [k.k]).map(() => e.int64(0));
+  e.loop(0, mc, (i) => {
+    const point = [...batch, ...split1(e, b.CreateAdd(ic, i), k.mDims), ...depthZeros];
+    b.CreateStore(viewIndex(e, k.a.view, point), b.CreateInBoundsGEP(e.i64, b.CreateBitCast(offset, llvm.PointerType.get(e.i64, 0)), [i]));
+    bounds.forEach((bd, t) => {
+      const at = b.CreateAdd(b.CreateMul(e.int64(t), e.int64(MC)), i);
+      b.CreateStore(viewIndex(e, { offset: bd.offset, strides: bd.strides }, point), b.CreateInBoundsGEP(e.i64, b.CreateBitCast(coords, llvm.PointerType.get(e.i64, 0)), [at]));
+    });
+  }, 'row');
+  return { offset: b.CreateBitCast(offset, llvm.PointerType.get(e.i64, 0)), coords: b.CreateBitCast(coords, llvm.PointerType.get(e.i64, 0)) };
+}
+
+/** A's element at (block row i, slice depth p) from the row parts and the depth's own part; 0 where a bound fails. */
+function gatheredA(u: Unit, rows: RowParts, p0: V): (i: V, p: V) => V {
+  const { e, k, batch } = u;
+  const b = e.b;
+  const lead = [...batch, ...(k.mDims ?? [k.m])].map(() => e.int64(0));
+  return (i, p) => {
+    const point = [...lead, ...split1(e, b.CreateAdd(p0, p), k.kDims)];
+    const depth = (strides: readonly number[]): V => viewIndex(e, { offset: 0, strides }, point);
+    const index = b.CreateAdd(b.CreateLoad(e.i64, b.CreateInBoundsGEP(e.i64, rows.offset, [i])), depth(k.a.view.strides));
+    const bounds = k.a.mask?.bounds ?? [];
+    if (!bounds.length) return loadElement(e, u.ptrs.get(k.a.buf)!, index, k.dtype);
+    let valid: V = b.getTrue();
+    bounds.forEach((bd, t) => {
+      const row = b.CreateLoad(e.i64, b.CreateInBoundsGEP(e.i64, rows.coords, [b.CreateAdd(e.int64(t * MC), i)]));
+      valid = b.CreateAnd(valid, b.CreateICmpULT(b.CreateAdd(row, depth(bd.strides)), e.int64(bd.size)));
+    });
+    const loaded = loadElement(e, u.ptrs.get(k.a.buf)!, b.CreateSelect(valid, index, e.int64(0)), k.dtype);
+    return b.CreateSelect(valid, loaded, e.constant(0, k.dtype));
+  };
+}
+
 /**
  * Rows [ic, ic + mc) of the unit: per KC slice, pack the A block and run the
  * micro-kernel over every (B panel, A panel) pair into the C tile `cb`; then
@@ -262,11 +313,12 @@ function emitRowBlock(u: Unit, ic: V, mc: V, scratch: { ap: V; bp: V; cb: V }, m
   e.loop(0, b.CreateMul(mPanels, e.int64(mr)), (i) => e.loop(0, b.CreateMul(u.nPanels, e.int64(nr)), (j) => void b.CreateStore(zero, cell(i, j)), 'zj'), 'zi');
   const slices = Math.ceil(k.k / KC_MAX);
   const sliceK = Math.ceil(k.k / Math.max(slices, 1));
+  const rows = gathers(k) ? rowParts(u, ic, mc) : null;
   e.loop(0, slices, (pcIndex) => {
     const p0 = b.CreateMul(pcIndex, e.int64(sliceK));
     const kc = min(e, e.int64(sliceK), b.CreateSub(K, p0));
     // The im2col gather of a convolution happens here, panel by panel: A's masked view over batch ++ M ++ K.
-    const loadA = (i: V, p: V): V => loadOperand(e, k, k.a, ptrs, [...batch, ...split1(e, b.CreateAdd(ic, i), k.mDims), ...split1(e, b.CreateAdd(p0, p), k.kDims)]);
+    const loadA = rows ? gatheredA(u, rows, p0) : (i: V, p: V): V => loadOperand(e, k, k.a, ptrs, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]);
     packPanels(e, mPanels, mc, mr, kc, ap, loadA, zero, ty, 'a');
     // jp outer, ip inner: one B micro-panel stays in L1 while the A block streams from L2.
     e.loop(0, u.nPanels, (jp) => {
