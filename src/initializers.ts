@@ -20,6 +20,59 @@ export interface Initializer {
 /** A draw in chunks: each `next()` does one chunk; the return value is the weights. */
 export type Draw = Generator<void, Float32Array, void>;
 
+/**
+ * Weights of at least this many elements are not drawn when a layer builds:
+ * the first async entry point (predict, fit, evaluate: materializeWeights)
+ * draws them yielding to the event loop, and a synchronous read before that
+ * (getWeights, setWeights' check, summary) draws them on the spot. Either
+ * way the values are the same.
+ */
+export const DEFERRED_ELEMENTS = 1 << 21;
+
+interface Deferred {
+  readonly init: Initializer;
+  readonly shape: Shape;
+}
+
+const deferred = new WeakMap<object, Deferred>();
+
+/**
+ * Gives `weight` its initial value: drawn now when small, else deferred (a
+ * `value` accessor that draws on first read, or materializeWeights).
+ */
+export function withInitialValue<T extends object>(weight: T, init: Initializer, shape: Shape): T & { value: Float32Array } {
+  if (!init.draw || size(shape) < DEFERRED_ELEMENTS) return Object.assign(weight, { value: init.init(shape) });
+  let value: Float32Array | null = null;
+  deferred.set(weight, { init, shape });
+  Object.defineProperty(weight, 'value', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!value) {
+        value = init.init(shape);
+        deferred.delete(weight);
+      }
+      return value;
+    },
+    set: (v: Float32Array) => {
+      value = v;
+      deferred.delete(weight);
+    },
+  });
+  return weight as T & { value: Float32Array };
+}
+
+/** Draws every deferred weight of `weights`, yielding to the event loop between chunks. */
+export async function materializeWeights(weights: Iterable<{ value: Float32Array }>): Promise<void> {
+  for (const w of weights) {
+    const d = deferred.get(w);
+    if (!d) continue;
+    const value = await initializeAsync(d.init, d.shape);
+    // A synchronous read may have drawn it meanwhile (the same values): keep that one.
+    if (deferred.has(w)) w.value = value;
+  }
+}
+
 /** Runs a draw to the end in one go. */
 function drain(draw: Draw): Float32Array {
   for (;;) {

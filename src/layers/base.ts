@@ -8,7 +8,7 @@
  */
 import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { KTensor, withTrace } from '../backend.js';
-import { type Initializer, type InitializerIdentifier, getInitializer } from '../initializers.js';
+import { type Initializer, type InitializerIdentifier, getInitializer, withInitialValue } from '../initializers.js';
 import type { Constraint, Regularizer } from '../regularizers.js';
 import { Tensor } from '../tensor.js';
 import { checkLayerArgs, checkSampleSize, checkWeightShape } from '../validation.js';
@@ -40,6 +40,12 @@ export interface CallContext {
   random(seed: number, shape: readonly number[]): Value;
   /** Adds a scalar to the training loss (activity regularization); absent outside loss programs. */
   addLoss?(penalty: Value): void;
+  /**
+   * State kept between runs of a program (stateful RNNs): its value when the
+   * run starts, and `set` gives its value when the run ends. Absent in
+   * programs that keep no state between runs.
+   */
+  state?(name: string, shape: readonly number[]): { readonly value: Value; set(next: Value): void };
 }
 
 /** A stable 32-bit seed from a layer name, for layers created without one. */
@@ -248,7 +254,7 @@ export abstract class Layer {
   /** Keras's add_weight: a new weight of this layer, initialized now. */
   addWeight(name: string, shape: readonly number[], initializer: Initializer | InitializerIdentifier = 'glorot_uniform', trainable = true, regularizer: Regularizer | null = null, constraint: Constraint | null = null): Weight {
     checkWeightShape(`${this.className} ${this.name}`, name, shape);
-    const w: Weight = { name: `${this.name}/${name}:0`, shape, value: getInitializer(initializer).init(shape), trainable, regularizer, constraint };
+    const w: Weight = withInitialValue({ name: `${this.name}/${name}:0`, shape, trainable, regularizer, constraint }, getInitializer(initializer), shape);
     this.own.push(w);
     return w;
   }
@@ -265,7 +271,7 @@ export abstract class Layer {
   }
 
   countParams(): number {
-    return this.weights.reduce((s, w) => s + w.value.length, 0);
+    return this.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
   }
 
   getWeights(): Tensor[] {

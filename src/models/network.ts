@@ -5,7 +5,7 @@
  * a Layer: called on new inputs inside another model it adds a node and
  * shares its weights (Keras's models as layers).
  */
-import { GraphBuilder, type Value } from '../../ir/graph.js';
+import { type Graph, GraphBuilder, type Value } from '../../ir/graph.js';
 import { type BackendName, type CompiledGraph, type CompileStats, checkBackendName, compileGraph, getBackend } from '../../runtime/executor.js';
 import { SharedState } from '../../runtime/shared_state.js';
 import { type CallContext, type KShape, Layer, type Node, type SymbolicTensor, type Weight, shapeText } from '../layers/base.js';
@@ -22,6 +22,7 @@ import { Prefetcher } from '../training/generators.js';
 import { type DataList, paramNames, standardize } from '../training/standardize.js';
 import { type CompileArgs, type EvaluateArgs, type FitArgs, type GeneratorFitArgs, type GeneratorOptions, Trainer } from '../training/trainer.js';
 import { concatRows, programBatch, runBatches } from './predict.js';
+import { materializeWeights } from '../initializers.js';
 
 export { programBatch } from './predict.js';
 
@@ -32,6 +33,17 @@ export interface PredictOptions {
 
 interface Program {
   readonly compiled: CompiledGraph;
+  /** State params (stateful RNNs' states) and their sizes: zeros at first, kept between runs. */
+  readonly states: readonly { readonly name: string; readonly size: number }[];
+}
+
+function stateParams(graph: Graph): { name: string; size: number }[] {
+  return graph.nodes.filter((n) => n.op === 'param' && (n.attrs as { role: string }).role === 'state')
+    .map((n) => ({ name: (n.attrs as { name: string }).name, size: n.type.shape.reduce((p, q) => p * q, 1) }));
+}
+
+function zeroStates(p: Program): void {
+  for (const s of p.states) p.compiled.write(s.name, new Float32Array(s.size));
 }
 
 const unwrap = <T>(xs: readonly T[]): T | T[] => (xs.length === 1 ? xs[0] : [...xs]);
@@ -262,8 +274,19 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
         return b.random(seed, shape, step);
       },
       weight: Network.weightParams(b, 'weight'),
+      state: (name, shape) => {
+        const value = b.param(name, shape, 'float32', 'state');
+        return { value, set: (next) => void updates.push({ target: value, value: next }) };
+      },
     };
-    return b.build(this.forward(b, this.inputParams(b, batch), ctx));
+    const updates: { target: Value; value: Value }[] = [];
+    const outputs = this.forward(b, this.inputParams(b, batch), ctx);
+    return b.build(outputs, updates);
+  }
+
+  /** Keras's reset_states(): every stateful layer's state back to zeros, in every compiled program. */
+  resetStates(): void {
+    for (const p of this.programs.values()) zeroStates(p);
   }
 
   /** Compiles in flight, by batch size and phase: concurrent first calls share one compile. */
@@ -273,10 +296,14 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     const key = `${batch}${training ? '/train' : ''}`;
     let p = this.programs.get(key);
     if (!p) {
+      // Large weights deferred at build are drawn now, yielding to the event loop.
+      await materializeWeights(this.allWeights());
       let pending = this.compiling.get(key);
       if (!pending) {
-        pending = compileGraph(this.buildGraph(batch, training), { backend: this.backend, name: `${this.name}_b${batch}${training ? '_phase1' : ''}`, shared: this.sharedState() }).then((compiled) => {
-          const made = { compiled };
+        const graph = this.buildGraph(batch, training);
+        pending = compileGraph(graph, { backend: this.backend, name: `${this.name}_b${batch}${training ? '_phase1' : ''}`, shared: this.sharedState() }).then((compiled) => {
+          const made = { compiled, states: stateParams(graph) };
+          zeroStates(made);
           this.programs.set(key, made);
           this.lastStats = compiled.stats;
           return made;

@@ -18,6 +18,7 @@ import { type LossArg, type MetricArg, type OutputArgs, outputSetups } from './c
 import type { DataList } from './standardize.js';
 import { type Batch, type BatchSource, Prefetcher } from './generators.js';
 import { COMPILE_OPTIONS, EVALUATE_OPTIONS, FIT_GENERATOR_OPTIONS, FIT_OPTIONS, GENERATOR_OPTIONS, type KerasOptions, readOptions } from '../options.js';
+import { materializeWeights } from '../initializers.js';
 import { type TrainSetup, globalName, reducesOverBatch, slotName, testGraph, trainGraph, trainableWeights } from './programs.js';
 
 export interface CompileOptions extends OutputArgs {
@@ -122,6 +123,7 @@ export class Trainer {
     const key = `${kind}:${batch}:${targetShapes.map((s) => s.join(',')).join(';')}`;
     let p = this.programs.get(key);
     if (!p) {
+      await materializeWeights(this.net.allWeights());
       const graph = kind === 'train' ? trainGraph(this.net, batch, targetShapes, this.setup) : testGraph(this.net, batch, targetShapes, this.setup);
       p = await compileGraph(graph, { backend: this.net.backend, name: `${this.net.name}_${kind}_b${batch}`, shared: this.net.sharedState() });
       this.programs.set(key, p);

@@ -73,3 +73,40 @@ describe('item 3: large initializations leave the event loop turning', () => {
     expect(differing).toBe(0);
   });
 });
+
+describe('item 3: a large layer builds at once and draws its weights off the event loop', () => {
+  it('Dense(2048) on 2048 inputs: construction draws nothing, the first predict draws with timers running, the values are init()s', async () => {
+    const { Sequential, layers, tensor } = await import('../../src/index.js');
+    const init = { className: 'RandomUniform', config: { minval: -0.1, maxval: 0.1, seed: 21 } };
+    const real = initializers.get(init);
+    const calls = { init: 0, draw: 0 };
+    const counted = { ...real, init: (shape: readonly number[]) => (calls.init++, real.init(shape)), draw: (shape: readonly number[]) => (calls.draw++, real.draw!(shape)) };
+    const m = new Sequential([new layers.Dense(2048, { inputShape: [2048], kernelInitializer: counted, name: 'wide' })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', backend: 'interpreter' });
+    expect(m.countParams()).toBe(2048 * 2048 + 2048);
+    expect(calls).toEqual({ init: 0, draw: 0 });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    await m.predict(tensor(new Float32Array(2048), [1, 2048]));
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThanOrEqual(2);
+    expect(calls).toEqual({ init: 0, draw: 1 });
+    const kernel = m.getWeights()[0].data;
+    const want = initializers.get(init).init([2048, 2048]);
+    let differing = 0;
+    for (let i = 0; i < want.length; i++) if (kernel[i] !== want[i]) differing++;
+    expect(differing).toBe(0);
+  });
+
+  it('a synchronous read before any predict draws the same values on the spot', async () => {
+    const { layers, Sequential } = await import('../../src/index.js');
+    const init = { className: 'TruncatedNormal', config: { stddev: 0.2, seed: 4 } };
+    const d = new layers.Dense(1500, { inputShape: [1500], kernelInitializer: init });
+    new Sequential([d]);
+    const kernel = d.getWeights()[0].data;
+    const want = initializers.get(init).init([1500, 1500]);
+    let differing = 0;
+    for (let i = 0; i < want.length; i++) if (kernel[i] !== want[i]) differing++;
+    expect(differing).toBe(0);
+  });
+});
