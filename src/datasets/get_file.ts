@@ -4,7 +4,9 @@
  * match, and optionally extracted (tar.gz, zip).
  */
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type ArchiveFormat, extractArchive } from './archive.js';
@@ -19,7 +21,7 @@ export interface GetFileArgs {
   readonly extract?: boolean;
   readonly archiveFormat?: ArchiveFormat;
   readonly cacheDir?: string;
-  /** Give up on a download after this many milliseconds (default 60,000). */
+  /** Give up when the server has not answered within this many milliseconds (default 60,000); the transfer itself may take longer. */
   readonly timeoutMs?: number;
   /** Progress and notices (default: stdout). */
   readonly log?: (message: string) => void;
@@ -52,12 +54,20 @@ export function validateFile(path: string, fileHash: string, algorithm: 'auto' |
   return hashFile(path, algorithm, fileHash) === fileHash.toLowerCase();
 }
 
+/** Streams `origin` to `path` (through a .part file); `timeoutMs` bounds the wait for the response, not the transfer. */
 async function download(origin: string, path: string, timeoutMs: number): Promise<void> {
   const partial = `${path}.part`;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no response within ${timeoutMs} ms`)), timeoutMs);
   try {
-    const res = await fetch(origin, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-    writeFileSync(partial, new Uint8Array(await res.arrayBuffer()));
+    let res: Response;
+    try {
+      res = await fetch(origin, { signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(partial));
     renameSync(partial, path);
   } catch (e) {
     rmSync(partial, { force: true });

@@ -176,6 +176,11 @@ describe('getFile', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       hits.push(req.url ?? '');
+      if (req.url === '/silent') return;
+      if (req.url === '/slow-body') {
+        res.write('hello ');
+        return void setTimeout(() => res.end('kiln'), 300);
+      }
       const body = files[req.url ?? ''];
       if (!body) return void res.writeHead(404).end('missing');
       res.end(body);
@@ -183,7 +188,10 @@ describe('getFile', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(() => server.close());
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
 
   it('downloads into cacheDir/cacheSubdir, checks md5 and sha256, re-downloads a stale file and reuses a good one', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'kiln-get-'));
@@ -211,6 +219,13 @@ describe('getFile', () => {
     expect([x.data[0], y.data[0]]).toEqual([3, 9]);
     const other = mkdtempSync(join(tmpdir(), 'kiln-get-'));
     await expect(mnist.loadData({ cacheDir: other, origin: `${base}/mnist.npz` })).rejects.toThrow(/mnist: the data file is missing and could not be downloaded \(getFile: the file downloaded from .* has hash [0-9a-f]{32}, expected 8a61469f7ea1b51cbae51d4f78837e45; it was removed\)/);
+  });
+
+  it('timeoutMs bounds the wait for an answer, not the transfer', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'kiln-get-'));
+    await expect(getFile('silent', `${base}/silent`, { cacheDir, timeoutMs: 150, log: () => {} })).rejects.toThrow(/URL fetch failure on .*\/silent: no response within 150 ms/);
+    expect(existsSync(join(cacheDir, 'datasets', 'silent'))).toBe(false);
+    expect(readFileSync(await getFile('slow', `${base}/slow-body`, { cacheDir, timeoutMs: 150, log: () => {} }), 'utf8')).toBe('hello kiln');
   });
 
   it('untar extracts a tar.gz beside it; extract unpacks a zip; cacheSubdir is honoured', async () => {
