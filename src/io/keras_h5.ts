@@ -8,52 +8,46 @@
 import type { LoadModelOptions, SaveModelOptions } from './options.js';
 import { atomicWrite } from './atomic.js';
 import { parseConfigText } from './config_guard.js';
-import { type H5Group, closeQuietly, ensureGroup, getNode, openForRead, openForWrite, quietly, readAttr, readNames, readTensor, writeTensor } from './h5.js';
+import { closeQuietly, ensureGroup, openForWrite, quietly, writeTensor } from './h5.js';
+import { type H5Group as SnapGroup, attr, child, isDataset, isGroup, names, readH5, tensorOf } from './h5_read.js';
 import { type AnyNetwork, keras2ConfigOf, modelFromConfigObject } from './model_config.js';
 import { compileArgsFrom, readOptimizerState, restoreOptimizerState, trainingConfigOf } from './training_config.js';
 import { assignKeras2 } from './weight_match.js';
 import { readKeras2Layout, writeKeras2Layout } from './weights_h5.js';
 
-type H5Lib = typeof import('h5wasm/node');
-
-function textAttr(lib: H5Lib, file: H5Group, name: string, label: string): string | null {
-  const v = readAttr(lib, file, name, label);
+function textAttr(file: SnapGroup, name: string, label: string): string | null {
+  const v = attr(file, name, label);
   if (v === null || v === undefined) return null;
   if (typeof v !== 'string') throw new Error(`${label}: attribute '${name}' should be JSON text, got ${Array.isArray(v) ? 'a list' : typeof v}`);
   return v;
 }
 
 export async function loadKerasH5(path: string, label: string, options: LoadModelOptions = {}): Promise<AnyNetwork> {
-  const { lib, file } = await openForRead(path, label);
-  try {
-    const configText = textAttr(lib, file, 'model_config', label);
-    if (configText === null) throw new Error(`${label} has no 'model_config' attribute: it holds weights only (load them with model.loadWeights)`);
-    const model = modelFromConfigObject(parseConfigText(configText, `${label} (model_config)`), label, options);
-    const weights = getNode(lib, file, 'model_weights', label);
-    if (!(weights instanceof lib.Group)) throw new Error(`${label} has no 'model_weights' group`);
-    assignKeras2(readKeras2Layout(lib, weights, `${label} (model_weights)`), model.layers, {}, label);
-    const trainingText = options.compile === false ? null : textAttr(lib, file, 'training_config', label);
-    if (trainingText !== null) {
-      const args = compileArgsFrom(parseConfigText(trainingText, `${label} (training_config)`), `${label} (training_config)`, options.customObjects);
-      if (args) {
-        model.compile(args);
-        restoreOptimizer(lib, file, model, label, options);
-      }
+  const file = await readH5(path, label);
+  const configText = textAttr(file, 'model_config', label);
+  if (configText === null) throw new Error(`${label} has no 'model_config' attribute: it holds weights only (load them with model.loadWeights)`);
+  const model = modelFromConfigObject(parseConfigText(configText, `${label} (model_config)`), label, options);
+  const weights = child(file, 'model_weights');
+  if (!isGroup(weights)) throw new Error(`${label} has no 'model_weights' group`);
+  assignKeras2(readKeras2Layout(weights, `${label} (model_weights)`), model.layers, {}, label);
+  const trainingText = options.compile === false ? null : textAttr(file, 'training_config', label);
+  if (trainingText !== null) {
+    const args = compileArgsFrom(parseConfigText(trainingText, `${label} (training_config)`), `${label} (training_config)`, options.customObjects);
+    if (args) {
+      model.compile(args);
+      restoreOptimizer(file, model, label, options);
     }
-    return model;
-  } finally {
-    closeQuietly(lib, file);
   }
+  return model;
 }
 
-function restoreOptimizer(lib: H5Lib, file: H5Group, model: AnyNetwork, label: string, options: LoadModelOptions): void {
-  const group = getNode(lib, file, 'optimizer_weights', label);
-  if (!(group instanceof lib.Group)) return;
-  const names = readNames(lib, group, 'weight_names', `${label} (optimizer_weights)`) ?? [];
-  const values = names.filter((n) => n.length > 0).map((n) => {
-    const ds = getNode(lib, group, n, label);
-    if (!(ds instanceof lib.Dataset)) throw new Error(`${label}: optimizer_weights lists '${n}' but holds no such dataset`);
-    return readTensor(lib, ds, `${label}: optimizer weight ${n}`);
+function restoreOptimizer(file: SnapGroup, model: AnyNetwork, label: string, options: LoadModelOptions): void {
+  const group = child(file, 'optimizer_weights');
+  if (!isGroup(group)) return;
+  const values = (names(group, 'weight_names', `${label} (optimizer_weights)`) ?? []).filter((n) => n.length > 0).map((n) => {
+    const ds = child(group, n);
+    if (!isDataset(ds)) throw new Error(`${label}: optimizer_weights lists '${n}' but holds no such dataset`);
+    return tensorOf(ds, `${label}: optimizer weight ${n}`);
   });
   const problem = restoreOptimizerState(model, values, label);
   if (problem) (options.warn ?? ((m: string) => console.warn(m)))(`loadModel: ${problem}`);

@@ -7,7 +7,8 @@
 import { type Unzipped, strToU8, unzipSync, zipSync } from 'fflate';
 import { atomicWriteBytes } from './atomic.js';
 import { parseConfigText } from './config_guard.js';
-import { type H5Group, closeQuietly, ensureGroup, getNode, openForRead, openForWrite, quietly, readAttr, readTensor, writeTensor } from './h5.js';
+import { closeQuietly, ensureGroup, openForWrite, quietly, writeTensor } from './h5.js';
+import { type H5Group as SnapGroup, attr, child, isDataset, isGroup, readH5, tensorOf } from './h5_read.js';
 import { toKeras3 } from './keras3_dialect.js';
 import { MAX_CONFIG_CHARS } from './limits.js';
 import { type AnyNetwork, keras2ConfigOf, modelFromConfigObject } from './model_config.js';
@@ -16,8 +17,6 @@ import { bytesWrittenBy, withBytesAsFile } from './temp_file.js';
 import { compileArgsFrom, compileConfigOf, readOptimizerState, restoreOptimizerState } from './training_config.js';
 import { assignKeras3 } from './weight_match.js';
 import { readKeras3Layout, writeKeras3Layout } from './weights_h5.js';
-
-type H5Lib = typeof import('h5wasm/node');
 
 /** Largest model.weights.h5 inflated from a .keras file (2 GiB). */
 const MAX_WEIGHTS_BYTES = 2 ** 31 - 1;
@@ -46,32 +45,26 @@ export async function loadKerasZip(bytes: Uint8Array, label: string, options: Lo
   const model = modelFromConfigObject(config, `${label} (config.json)`, options);
   const compileArgs = options.compile === false ? null : compileArgsFrom(config.compile_config, `${label} (compile_config)`, options.customObjects);
   if (compileArgs) model.compile(compileArgs);
-  await withBytesAsFile(files['model.weights.h5'], '.weights.h5', async (tmp) => {
-    const where = `${label} (model.weights.h5)`;
-    const { lib, file } = await openForRead(tmp, where);
-    try {
-      assignKeras3(readKeras3Layout(lib, file, where), model.layers, {}, where);
-      if (compileArgs) restoreOptimizer(lib, file, model, where, options);
-    } finally {
-      closeQuietly(lib, file);
-    }
-  });
+  const where = `${label} (model.weights.h5)`;
+  const weights = await withBytesAsFile(files['model.weights.h5'], '.weights.h5', (tmp) => readH5(tmp, where));
+  assignKeras3(readKeras3Layout(weights, where), model.layers, {}, where);
+  if (compileArgs) restoreOptimizer(weights, model, where, options);
   return model;
 }
 
-function restoreOptimizer(lib: H5Lib, file: H5Group, model: AnyNetwork, where: string, options: LoadModelOptions): void {
-  const vars = getNode(lib, file, 'optimizer/vars', where);
-  if (!(vars instanceof lib.Group)) return;
+function restoreOptimizer(file: SnapGroup, model: AnyNetwork, where: string, options: LoadModelOptions): void {
+  const vars = child(file, 'optimizer/vars');
+  if (!isGroup(vars)) return;
   const warn = options.warn ?? ((m: string) => console.warn(m));
-  if (readAttr(lib, vars, 'kiln_layout', where) !== KILN_OPTIMIZER_LAYOUT) {
+  if (attr(vars, 'kiln_layout', where) !== KILN_OPTIMIZER_LAYOUT) {
     warn(`loadModel: ${where} holds optimizer variables in Keras 3's own order, which Kiln does not map; the optimizer starts fresh`);
     return;
   }
-  const keys = quietly(lib, where, () => vars.keys()).filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+  const keys = Object.keys(vars.children).filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
   const values = keys.map((k) => {
-    const ds = getNode(lib, vars, k, where);
-    if (!(ds instanceof lib.Dataset)) throw new Error(`${where}: optimizer/vars/${k} is not a dataset`);
-    return readTensor(lib, ds, `${where}: optimizer/vars/${k}`);
+    const ds = vars.children[k];
+    if (!isDataset(ds)) throw new Error(`${where}: optimizer/vars/${k} is not a dataset`);
+    return tensorOf(ds, `${where}: optimizer/vars/${k}`);
   });
   const problem = restoreOptimizerState(model, values, where);
   if (problem) warn(`loadModel: ${problem}`);

@@ -13,7 +13,8 @@
 import type { Layer } from '../layers/base.js';
 import { snakeCase } from '../layers/base.js';
 import type { Tensor } from '../tensor.js';
-import { type H5Dataset, type H5Group, ensureGroup, getNode, quietly, readAttr, readNames, readTensor, writeTensor } from './h5.js';
+import { type H5Group, ensureGroup, quietly, writeTensor } from './h5.js';
+import { type H5Group as SnapGroup, attr, child, isDataset, isGroup, names, tensorOf } from './h5_read.js';
 
 type H5Lib = typeof import('h5wasm/node');
 
@@ -24,48 +25,42 @@ export interface FileLayer {
   readonly paths: string[];
 }
 
-function isGroup(lib: H5Lib, n: unknown): n is H5Group {
-  return n instanceof lib.Group;
-}
-
 /** Keras 2 layout under `group` (the file root or `model_weights`). */
-export function readKeras2Layout(lib: H5Lib, group: H5Group, label: string): FileLayer[] {
-  const names = readNames(lib, group, 'layer_names', label);
-  if (!names) throw new Error(`${label} has no 'layer_names' attribute; it is not a Keras weights file`);
-  return names.map((name) => {
-    const g = getNode(lib, group, name, label);
-    if (!isGroup(lib, g)) throw new Error(`${label} lists layer '${name}' in layer_names but has no group for it`);
-    const weightNames = readNames(lib, g, 'weight_names', `${label}, layer '${name}'`) ?? [];
-    const paths = weightNames.filter((w) => w.length > 0);
+export function readKeras2Layout(group: SnapGroup, label: string): FileLayer[] {
+  const layerNames = names(group, 'layer_names', label);
+  if (!layerNames) throw new Error(`${label} has no 'layer_names' attribute; it is not a Keras weights file`);
+  return layerNames.map((name) => {
+    const g = child(group, name);
+    if (!isGroup(g)) throw new Error(`${label} lists layer '${name}' in layer_names but has no group for it`);
+    const paths = (names(g, 'weight_names', `${label}, layer '${name}'`) ?? []).filter((w) => w.length > 0);
     const weights = paths.map((w) => {
-      const ds = getNode(lib, g, w, label);
-      if (!(ds instanceof lib.Dataset)) throw new Error(`${label} has no dataset '${name}/${w}' (named in weight_names of layer '${name}')`);
-      return readTensor(lib, ds as H5Dataset, `${label}: weight ${name}/${w}`);
+      const ds = child(g, w);
+      if (!isDataset(ds)) throw new Error(`${label} has no dataset '${name}/${w}' (named in weight_names of layer '${name}')`);
+      return tensorOf(ds, `${label}: weight ${name}/${w}`);
     });
     return { name, weights, paths: paths.map((w) => `${name}/${w}`) };
   });
 }
 
-/** Tensors under `vars` groups of `g`, its own first, then its sublayers' (in Keras's order for cells). */
-function collectVars(lib: H5Lib, g: H5Group, path: string, label: string, depth = 0): { weights: Tensor[]; paths: string[] } {
-  if (depth > 8) throw new Error(`${label}: groups nest too deep at ${path}`);
+/** Tensors under `vars` groups of `g`, its own first, then its sublayers' (a recurrent layer's cell). */
+function collectVars(g: SnapGroup, path: string, label: string): { weights: Tensor[]; paths: string[] } {
   const out = { weights: [] as Tensor[], paths: [] as string[] };
-  const keys = quietly(lib, `${label}: ${path} cannot be listed`, () => g.keys());
-  const vars = keys.includes('vars') ? getNode(lib, g, 'vars', label) : null;
-  if (isGroup(lib, vars)) {
-    const idx = quietly(lib, `${label}: ${path}/vars cannot be listed`, () => vars.keys());
-    if (idx.some((k) => !/^\d+$/.test(k))) throw new Error(`${label}: ${path}/vars holds '${idx.find((k) => !/^\d+$/.test(k))}', expected numbered variables`);
+  const vars = child(g, 'vars');
+  if (isGroup(vars)) {
+    const idx = Object.keys(vars.children);
+    const odd = idx.find((k) => !/^\d+$/.test(k));
+    if (odd !== undefined) throw new Error(`${label}: ${path}/vars holds '${odd}', expected numbered variables`);
     for (const k of idx.sort((a, b) => Number(a) - Number(b))) {
-      const ds = getNode(lib, vars, k, label);
-      if (!(ds instanceof lib.Dataset)) throw new Error(`${label}: ${path}/vars/${k} is not a dataset`);
-      out.weights.push(readTensor(lib, ds as H5Dataset, `${label}: ${path}/vars/${k}`));
+      const ds = vars.children[k];
+      if (!isDataset(ds)) throw new Error(`${label}: ${path}/vars/${k} is not a dataset`);
+      out.weights.push(tensorOf(ds, `${label}: ${path}/vars/${k}`));
       out.paths.push(`${path}/vars/${k}`);
     }
   }
-  for (const k of keys.filter((x) => x !== 'vars').sort()) {
-    const sub = getNode(lib, g, k, label);
-    if (!isGroup(lib, sub)) continue;
-    const inner = collectVars(lib, sub, `${path}/${k}`, label, depth + 1);
+  for (const k of Object.keys(g.children).filter((x) => x !== 'vars').sort()) {
+    const sub = g.children[k];
+    if (!isGroup(sub)) continue;
+    const inner = collectVars(sub, `${path}/${k}`, label);
     out.weights.push(...inner.weights);
     out.paths.push(...inner.paths);
   }
@@ -73,16 +68,15 @@ function collectVars(lib: H5Lib, g: H5Group, path: string, label: string, depth 
 }
 
 /** Keras 3 layout: layers by their key; `name` is the layer's own name (vars attribute 'name'). */
-export function readKeras3Layout(lib: H5Lib, root: H5Group, label: string): Map<string, FileLayer> {
-  const layers = getNode(lib, root, 'layers', label);
-  if (!isGroup(lib, layers)) throw new Error(`${label} has no 'layers' group; it is not a Keras 3 weights file`);
+export function readKeras3Layout(root: SnapGroup, label: string): Map<string, FileLayer> {
+  const layers = child(root, 'layers');
+  if (!isGroup(layers)) throw new Error(`${label} has no 'layers' group; it is not a Keras 3 weights file`);
   const out = new Map<string, FileLayer>();
-  for (const key of quietly(lib, `${label}: layers cannot be listed`, () => layers.keys())) {
-    const g = getNode(lib, layers, key, label);
-    if (!isGroup(lib, g)) continue;
-    const vars = getNode(lib, g, 'vars', label);
-    const name = vars && isGroup(lib, vars) ? readAttr(lib, vars, 'name', label) : null;
-    const { weights, paths } = collectVars(lib, g, `layers/${key}`, label);
+  for (const [key, g] of Object.entries(layers.children)) {
+    if (!isGroup(g)) continue;
+    const vars = child(g, 'vars');
+    const name = vars ? attr(vars, 'name', label) : undefined;
+    const { weights, paths } = collectVars(g, `layers/${key}`, label);
     out.set(key, { name: typeof name === 'string' ? name : key, weights, paths });
   }
   return out;

@@ -7,25 +7,24 @@
 import { existsSync } from 'node:fs';
 import type { Layer } from '../layers/base.js';
 import { atomicWrite } from './atomic.js';
-import { type H5Group, closeQuietly, getNode, openForRead, openForWrite, readNames } from './h5.js';
+import { closeQuietly, openForWrite } from './h5.js';
+import { type H5Group as SnapGroup, child, isGroup, names, readH5 } from './h5_read.js';
 import { type LoadWeightsOptions, assignKeras2, assignKeras3 } from './weight_match.js';
 import { readKeras2Layout, readKeras3Layout, writeKeras2Layout, writeKeras3Layout } from './weights_h5.js';
 
-type H5Lib = typeof import('h5wasm/node');
-
 /** Reads the weights under `root` in whichever layout it holds and gives them to `layers`. */
-export function assignFromGroup(lib: H5Lib, root: H5Group, layers: readonly Layer[], options: LoadWeightsOptions, label: string): void {
-  if (readNames(lib, root, 'layer_names', label)) {
-    assignKeras2(readKeras2Layout(lib, root, label), layers, options, label);
+export function assignFromGroup(root: SnapGroup, layers: readonly Layer[], options: LoadWeightsOptions, label: string): void {
+  if (names(root, 'layer_names', label)) {
+    assignKeras2(readKeras2Layout(root, label), layers, options, label);
     return;
   }
-  const nested = getNode(lib, root, 'model_weights', label);
-  if (nested instanceof lib.Group) {
-    assignKeras2(readKeras2Layout(lib, nested, `${label} (model_weights)`), layers, options, label);
+  const nested = child(root, 'model_weights');
+  if (isGroup(nested)) {
+    assignKeras2(readKeras2Layout(nested, `${label} (model_weights)`), layers, options, label);
     return;
   }
-  if (getNode(lib, root, 'layers', label)) {
-    assignKeras3(readKeras3Layout(lib, root, label), layers, options, label);
+  if (child(root, 'layers')) {
+    assignKeras3(readKeras3Layout(root, label), layers, options, label);
     return;
   }
   throw new Error(`${label} holds no Keras weights: no 'layer_names' attribute (Keras 2), no 'model_weights' group (full model) and no 'layers' group (Keras 3)`);
@@ -33,12 +32,7 @@ export function assignFromGroup(lib: H5Lib, root: H5Group, layers: readonly Laye
 
 export async function loadWeightsFromFile(path: string, layers: readonly Layer[], options: LoadWeightsOptions = {}): Promise<void> {
   if (!existsSync(path)) throw new Error(`loadWeights: no file at ${path}`);
-  const { lib, file } = await openForRead(path, `loadWeights: ${path}`);
-  try {
-    assignFromGroup(lib, file, layers, options, path);
-  } finally {
-    closeQuietly(lib, file);
-  }
+  assignFromGroup(await readH5(path, `loadWeights: ${path}`), layers, options, path);
 }
 
 export async function saveWeightsToFile(path: string, layers: readonly Layer[], modelName: string): Promise<void> {
