@@ -11,12 +11,15 @@ import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } 
 import { Lambda } from './lambda.js';
 import { Embedding, Masking } from './embeddings.js';
 import { TimeDistributed } from './wrappers.js';
+import { GRU, LSTM, SimpleRNN } from './recurrent.js';
 
 export { Layer, Node, SymbolicTensor } from './base.js';
 export type { CallContext, KShape, LayerArgs, Weight } from './base.js';
 export { Lambda } from './lambda.js';
 export { Embedding, Masking } from './embeddings.js';
 export { TimeDistributed } from './wrappers.js';
+export { GRU, LSTM, SimpleRNN } from './recurrent.js';
+export type { GRUArgs, LSTMArgs, RecurrentArgs } from './recurrent.js';
 export type { LambdaArgs, LambdaFunction } from './lambda.js';
 export { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 export {
@@ -93,6 +96,9 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   Embedding: (c) => new Embedding(c.inputDim as number, c.outputDim as number, c),
   Masking: (c) => new Masking(c),
   TimeDistributed: (c) => new TimeDistributed(innerLayer(c), c),
+  SimpleRNN: (c) => new SimpleRNN(c.units as number, c),
+  GRU: (c) => new GRU(c.units as number, c),
+  LSTM: (c) => new LSTM(c.units as number, c),
 };
 
 /** The layer a wrapper's config holds ({class_name, config}), built through the registry. */
