@@ -10,14 +10,15 @@ import { BatchNormalization } from './normalization.js';
 import { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract } from './merge.js';
 import { Lambda } from './lambda.js';
 import { Embedding, Masking } from './embeddings.js';
-import { TimeDistributed } from './wrappers.js';
+import { Bidirectional, TimeDistributed } from './wrappers.js';
 import { GRU, LSTM, SimpleRNN } from './recurrent.js';
 
 export { Layer, Node, SymbolicTensor } from './base.js';
 export type { CallContext, KShape, LayerArgs, Weight } from './base.js';
 export { Lambda } from './lambda.js';
 export { Embedding, Masking } from './embeddings.js';
-export { TimeDistributed } from './wrappers.js';
+export { Bidirectional, TimeDistributed } from './wrappers.js';
+export type { BidirectionalArgs, MergeMode } from './wrappers.js';
 export { GRU, LSTM, SimpleRNN } from './recurrent.js';
 export type { GRUArgs, LSTMArgs, RecurrentArgs } from './recurrent.js';
 export type { LambdaArgs, LambdaFunction } from './lambda.js';
@@ -96,6 +97,7 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   Embedding: (c) => new Embedding(c.inputDim as number, c.outputDim as number, c),
   Masking: (c) => new Masking(c),
   TimeDistributed: (c) => new TimeDistributed(innerLayer(c), c),
+  Bidirectional: (c) => new Bidirectional(innerLayer(c), c),
   SimpleRNN: (c) => new SimpleRNN(c.units as number, c),
   GRU: (c) => new GRU(c.units as number, c),
   LSTM: (c) => new LSTM(c.units as number, c),
@@ -114,3 +116,5 @@ export function layerFromConfig(className: string, config: Config): Layer {
   checkLayerConfig(className, config);
   return make(config);
 }
+
+Bidirectional.registry = (className, config) => layerFromConfig(className, config);

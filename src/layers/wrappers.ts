@@ -55,3 +55,95 @@ export class TimeDistributed extends Layer {
     return `TimeDistributed(${this.layer.name}) ${shapeText(this.batchInputShape ?? [])}`;
   }
 }
+
+/** A recurrent layer as Bidirectional sees it. */
+interface Recurrent extends Layer {
+  readonly returnSequences: boolean;
+  readonly returnState: boolean;
+  readonly goBackwards: boolean;
+}
+
+export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave' | null;
+
+export interface BidirectionalArgs extends LayerArgs {
+  readonly mergeMode?: MergeMode;
+}
+
+const MERGE_MODES: readonly MergeMode[] = ['concat', 'sum', 'mul', 'ave', null];
+
+/**
+ * Bidirectional: a recurrent layer run forwards and a copy of it run
+ * backwards over the same input (Keras 2: the copy is made from the layer's
+ * config with go_backwards flipped, named forward_/backward_), the backward
+ * sequence reversed back into time order, then merged.
+ */
+export class Bidirectional extends Layer {
+  readonly className = 'Bidirectional';
+  readonly mergeMode: MergeMode;
+  readonly forwardLayer: Recurrent;
+  readonly backwardLayer: Recurrent;
+  override supportsMasking = true;
+
+  /** `copy` makes a layer from a class name and config (the registry); given by layers/index.ts. */
+  constructor(readonly layer: Layer, args: BidirectionalArgs = {}, copy: (className: string, config: Record<string, unknown>) => Layer = Bidirectional.registry) {
+    super(args);
+    const mode = args.mergeMode === undefined ? 'concat' : args.mergeMode;
+    if (!MERGE_MODES.includes(mode)) throw new Error(`Bidirectional ${this.name}: invalid merge mode ${JSON.stringify(args.mergeMode)}. Merge mode should be one of "sum", "mul", "ave", "concat", null`);
+    this.mergeMode = mode;
+    if (!(layer instanceof Layer) || typeof (layer as Recurrent).goBackwards !== 'boolean') throw new Error(`Bidirectional ${this.name}: the wrapped layer must be a recurrent layer (with goBackwards), got ${layer?.constructor?.name ?? typeof layer}`);
+    const config = layer.getConfig();
+    this.forwardLayer = copy(layer.className, { ...config, name: `forward_${layer.name}` }) as Recurrent;
+    this.backwardLayer = copy(layer.className, { ...config, name: `backward_${layer.name}`, goBackwards: !(layer as Recurrent).goBackwards }) as Recurrent;
+  }
+
+  /** Set by layers/index.ts: builds the forward and backward copies from the wrapped layer's config. */
+  static registry: (className: string, config: Record<string, unknown>) => Layer = () => {
+    throw new Error('Bidirectional: the layer registry is not loaded');
+  };
+
+  override get weights(): readonly Weight[] {
+    return [...this.forwardLayer.weights, ...this.backwardLayer.weights];
+  }
+
+  override get trainableWeights(): readonly Weight[] {
+    return this.trainable ? [...this.forwardLayer.trainableWeights, ...this.backwardLayer.trainableWeights] : [];
+  }
+
+  override build(inputShape: KShape): void {
+    this.forwardLayer.shapesFor([inputShape]);
+    this.backwardLayer.shapesFor([inputShape]);
+  }
+
+  override computeOutputShapes(shapes: readonly KShape[]): KShape[] {
+    const [out, ...states] = this.forwardLayer.shapesFor(shapes);
+    this.backwardLayer.shapesFor(shapes);
+    const outs = this.mergeMode === 'concat' ? [[...out.slice(0, -1), (out[out.length - 1] as number) * 2]] : this.mergeMode === null ? [out, out] : [out];
+    return this.forwardLayer.returnState ? [...outs, ...states, ...states] : outs;
+  }
+
+  override lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext, masks?: readonly (Value | null)[]): Value[] {
+    const [y, ...fwStates] = b.scoped(this.forwardLayer.name, () => this.forwardLayer.lowerList(b, xs, ctx, masks));
+    const [yr, ...bwStates] = b.scoped(this.backwardLayer.name, () => this.backwardLayer.lowerList(b, xs, ctx, masks));
+    const yRev = this.forwardLayer.returnSequences
+      ? b.slice(yr, yr.shape.map((d, i) => (i === 1 ? d - 1 : 0)), yr.shape, yr.shape.map((_, i) => (i === 1 ? -1 : 1)))
+      : yr;
+    const merged = this.mergeMode === 'concat' ? [b.concat([y, yRev], y.shape.length - 1)]
+      : this.mergeMode === 'sum' ? [b.add(y, yRev)]
+      : this.mergeMode === 'mul' ? [b.mul(y, yRev)]
+      : this.mergeMode === 'ave' ? [b.div(b.add(y, yRev), 2)]
+      : [y, yRev];
+    return this.forwardLayer.returnState ? [...merged, ...fwStates, ...bwStates] : merged;
+  }
+
+  /** Keras 2: the input mask carries to sequence outputs (to both with merge mode null); states and single vectors get none. */
+  override maskList(_b: GraphBuilder, xs: readonly Value[], masks: readonly (Value | null)[]): (Value | null)[] {
+    const mask = this.forwardLayer.returnSequences ? masks[0] ?? null : null;
+    const outs = this.mergeMode === null ? [mask, mask] : [mask];
+    const total = this.computeOutputShapes([xs[0].shape]).length;
+    return [...outs, ...Array.from({ length: total - outs.length }, () => null)];
+  }
+
+  protected override layerConfig(): Record<string, unknown> {
+    return { layer: { className: this.layer.className, config: this.layer.getConfig() }, mergeMode: this.mergeMode };
+  }
+}

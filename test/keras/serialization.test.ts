@@ -42,6 +42,7 @@ const LAYERS: Record<string, { input: number[]; make: () => Layer; data?: () => 
   Embedding: { input: [3], make: () => new layers.Embedding(7, 2, { maskZero: true, embeddingsInitializer: 'ones' }), data: () => tensor([[1, 6, 0], [5, 2, 3]]) },
   Masking: { input: [3, 2], make: () => new layers.Masking({ maskValue: 0.5 }) },
   TimeDistributed: { input: [3, 2], make: () => new layers.TimeDistributed(new layers.Dense(3, { activation: 'tanh' })) },
+  Bidirectional: { input: [3, 2], make: () => new layers.Bidirectional(new layers.SimpleRNN(2, { returnSequences: true }), { mergeMode: 'ave' }) },
 };
 
 /** Layers of several inputs: functional models only, each input of the given shape. */
