@@ -343,6 +343,15 @@ export class Nadam extends Optimizer {
   }
 }
 
+const SPECS: Readonly<Record<string, OptionSpec<OptimizerConfig>>> = {
+  SGD: SGD_SPEC, RMSprop: RMSPROP_SPEC, Adagrad: ADAGRAD_SPEC, Adadelta: ADADELTA_SPEC, Adam: ADAM_SPEC, Adamax: ADAMAX_SPEC, Nadam: NADAM_SPEC,
+};
+
+/** The option keys (camelCase) an optimizer class takes, for readers of saved configs; [] for an unknown class. */
+export function optimizerOptionKeys(className: string): readonly string[] {
+  return Object.hasOwn(SPECS, className) ? Object.keys(SPECS[className].keys) : [];
+}
+
 const OPTIMIZERS: Readonly<Record<string, (c: OptimizerConfig) => Optimizer>> = {
   sgd: (c) => new SGD(c), rmsprop: (c) => new RMSprop(c), adagrad: (c) => new Adagrad(c), adadelta: (c) => new Adadelta(c),
   adam: (c) => new Adam(c), adamax: (c) => new Adamax(c), nadam: (c) => new Nadam(c),

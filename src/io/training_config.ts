@@ -9,6 +9,7 @@
 import type { Weight } from '../layers/base.js';
 import { snakeCase } from '../layers/base.js';
 import * as optimizers from '../optimizers.js';
+import { camelCase } from '../options.js';
 import type { Tensor } from '../tensor.js';
 import type { CompileArgs } from '../training/trainer.js';
 import { type CustomObjects, resolveFunction } from './custom_objects.js';
@@ -83,10 +84,16 @@ export function optimizerFromConfig(raw: unknown, where: string): optimizers.Opt
   }
   const given = isObj(raw.config) ? (tfjsRmsprop ? fromTfjsRmsprop(raw.config, where) : raw.config) : {};
   const config: Obj = {};
+  const takes = optimizers.optimizerOptionKeys(className);
   for (const [key, v] of Object.entries(given)) {
     const k = OPTIMIZER_ALIASES[key] ?? key;
     if (!OPTIMIZER_KEYS.has(k) || v === null || v === undefined) continue;
     if (typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`${where}: optimizer option ${key} is ${JSON.stringify(v)}, expected a number (schedules are not supported)`);
+    // An option of another Keras version's class (Keras 3's RMSprop momentum): dropped at its neutral value, else refused.
+    if (!takes.includes(camelCase(k))) {
+      if (v === 0 || v === false) continue;
+      throw new Error(`${where}: ${className} option ${key} = ${v} has no Kiln counterpart; Kiln's ${className} takes ${takes.join(', ')}`);
+    }
     config[k] = v;
   }
   if (config.decay === 0) delete config.decay;

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { K, type KTensor, Sequential, Tensor, callbacks, layers, loadModel, optimizers, setBackend, tensor, utils } from '../../src/index.js';
+import { optimizerFromConfig } from '../../src/io/training_config.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 
 setBackend(TEST_BACKEND);
@@ -65,6 +66,13 @@ describe('item 2: Keras spellings accepted, unknown option keys refused', () => 
     expect(() => new optimizers.SGD(0.1, { lr: 0.2 })).toThrow('given twice');
     expect(() => new optimizers.SGD({ lr: 0.1, learning_rate: 0.2 })).toThrow("option 'lr' is given twice, as 'lr' and as 'learning_rate'");
     expect(() => new optimizers.SGD(0.1, 0.9 as never)).toThrow('options must be an object');
+  });
+
+  it("strict optimizer keys still load Keras 3's RMSprop config (momentum 0), and refuse a momentum Kiln's RMSprop lacks", () => {
+    const keras3 = { class_name: 'RMSprop', config: { name: 'rmsprop', learning_rate: 0.002, rho: 0.8, momentum: 0.0, epsilon: 1e-7, centered: false, clipnorm: null } };
+    const opt = optimizerFromConfig(keras3, 'model.keras') as optimizers.RMSprop;
+    expect([opt.lr, opt.rho]).toEqual([0.002, 0.8]);
+    expect(() => optimizerFromConfig({ ...keras3, config: { ...keras3.config, momentum: 0.9 } }, 'model.keras')).toThrow("model.keras: RMSprop option momentum = 0.9 has no Kiln counterpart; Kiln's RMSprop takes lr, decay, clipnorm, clipvalue, rho, epsilon");
   });
 
   it('fit takes batch_size and validation_split', async () => {
