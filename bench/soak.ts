@@ -33,7 +33,7 @@ function line(phase: string, done: string, r: Reading, seconds: number): void {
 }
 
 /** Runs `work(i)` for i < total, printing a reading every total/READINGS; returns the first and last readings. */
-async function phase(name: string, total: number, unit: string, work: (i: number) => Promise<void>): Promise<[Reading, Reading]> {
+async function phase(name: string, total: number, unit: string, work: (i: number) => Promise<void>, per = 1): Promise<[Reading, Reading]> {
   const t0 = performance.now();
   const first = read();
   line(name, `0 ${unit}`, first, 0);
@@ -42,7 +42,7 @@ async function phase(name: string, total: number, unit: string, work: (i: number
     await work(i);
     if ((i + 1) % (total / READINGS) === 0) {
       last = read();
-      line(name, `${i + 1} ${unit}`, last, (performance.now() - t0) / 1000);
+      line(name, `${(i + 1) * per} ${unit}`, last, (performance.now() - t0) / 1000);
     }
   }
   return [first, last];
@@ -68,9 +68,9 @@ async function main(): Promise<void> {
   await model.predict(probe, { batchSize: 8 });
 
   const epochs = TRAIN_STEPS / (samples / batch);
-  const train = await phase('train', epochs, 'x100 steps', async () => {
+  const train = await phase('train', epochs, 'steps', async () => {
     await model.fit(xs, ys, { batchSize: batch, epochs: 1, verbose: 0 });
-  });
+  }, samples / batch);
   const predict = await phase('predict', PREDICTS, 'predicts', async () => {
     await model.predict(probe, { batchSize: 8 });
   });
