@@ -82,5 +82,5 @@ export const FIT_OPTIONS = optionSpec<FitOptions>({
 });
 export const EVALUATE_OPTIONS = optionSpec<EvaluateOptions>({ batchSize: true, verbose: true, sampleWeight: true });
 export const PREDICT_OPTIONS = optionSpec<{ readonly batchSize?: number; readonly verbose?: number }>({ batchSize: true, verbose: true });
-export const FIT_GENERATOR_OPTIONS = optionSpec<GeneratorFitOptions>({ stepsPerEpoch: true, epochs: true, verbose: true, callbacks: true, validationData: true, maxQueueSize: true, initialEpoch: true });
+export const FIT_GENERATOR_OPTIONS = optionSpec<GeneratorFitOptions>({ stepsPerEpoch: true, epochs: true, verbose: true, callbacks: true, validationData: true, maxQueueSize: true, initialEpoch: true, workers: true, useMultiprocessing: true, shuffle: true });
 export const GENERATOR_OPTIONS = optionSpec<GeneratorOptions>({ steps: true, maxQueueSize: true });

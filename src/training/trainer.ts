@@ -16,7 +16,7 @@ import { epochOrder, makeRandom } from './data.js';
 import { type ClassWeight, type Dataset, makeDataset, samplesOf, sliceDataset, validationDataset, writeBatch } from './dataset.js';
 import { type LossArg, type MetricArg, type OutputArgs, outputSetups } from './compile_setup.js';
 import type { DataList } from './standardize.js';
-import { type Batch, type BatchSource, Prefetcher } from './generators.js';
+import { type Batch, type BatchSource, Prefetcher, Sequence } from './generators.js';
 import { COMPILE_OPTIONS, EVALUATE_OPTIONS, FIT_GENERATOR_OPTIONS, FIT_OPTIONS, GENERATOR_OPTIONS, type KerasOptions, readOptions } from '../options.js';
 import { materializeWeights } from '../initializers.js';
 import { type TrainSetup, globalName, reducesOverBatch, slotName, testGraph, trainGraph, trainableWeights } from './programs.js';
@@ -75,6 +75,12 @@ export interface GeneratorFitOptions {
   readonly validationData?: readonly [DataList, DataList] | readonly [DataList, DataList, DataList];
   readonly maxQueueSize?: number;
   readonly initialEpoch?: number;
+  /** With a utils.Sequence source: batches prepared ahead in parallel (Keras's workers). */
+  readonly workers?: number;
+  /** Accepted for Keras compatibility: a Sequence's workers run concurrently in this process. */
+  readonly useMultiprocessing?: boolean;
+  /** With a utils.Sequence source: batch order shuffled every epoch. */
+  readonly shuffle?: boolean;
 }
 
 export interface EvaluateOptions {
@@ -323,7 +329,8 @@ export class Trainer {
     checkGeneratorArgs('fitGenerator', args, 'stepsPerEpoch');
     const { stepsPerEpoch, epochs = 1, verbose = 1, maxQueueSize = 10 } = args;
     if (!(stepsPerEpoch > 0)) throw new Error(`fitGenerator needs stepsPerEpoch > 0, got ${stepsPerEpoch}`);
-    const queue = new Prefetcher(source, maxQueueSize);
+    const batches = source instanceof Sequence ? source.iterate({ workers: args.workers ?? 1, shuffle: args.shuffle ?? false }) : source;
+    const queue = new Prefetcher(batches, maxQueueSize);
     const validation = args.validationData ? validationDataset('fitGenerator', this.net, this.setup.outputs, args.validationData) : null;
     return this.trainLoop({ epochs, steps: stepsPerEpoch, samples: stepsPerEpoch, batchSize: 0, verbose, callbacks: args.callbacks, initialEpoch: args.initialEpoch, validation }, {
       step: async (s, epoch) => {

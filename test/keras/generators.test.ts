@@ -55,3 +55,30 @@ describe('generators', () => {
     await expect(m.fitGenerator(source(), { stepsPerEpoch: 4, verbose: 0 })).rejects.toThrow(/the source ran out after 3 batches of epoch 1; it must yield stepsPerEpoch \(4\) batches per epoch/);
   });
 });
+
+describe('fitGenerator with a utils.Sequence', () => {
+  it('takes Keras\'s workers, useMultiprocessing and shuffle, reading batches ahead in parallel', async () => {
+    const { Sequential, layers, tensor, utils } = await import('../../src/index.js');
+    let inFlight = 0;
+    let most = 0;
+    const seen: number[] = [];
+    class Batches extends utils.Sequence<readonly [ReturnType<typeof tensor>, ReturnType<typeof tensor>]> {
+      readonly length = 4;
+      async getItem(i: number): Promise<readonly [ReturnType<typeof tensor>, ReturnType<typeof tensor>]> {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        seen.push(i);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return [tensor([[i, 1]]), tensor([[i]])];
+      }
+    }
+    const model = new Sequential([new layers.Dense(1, { inputShape: [2] })]);
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    const history = await model.fitGenerator(new Batches(), { stepsPerEpoch: 4, epochs: 2, verbose: 0, workers: 3, useMultiprocessing: true, shuffle: true });
+    expect(history.history.loss).toHaveLength(2);
+    expect(most).toBeGreaterThan(1);
+    expect(seen.slice(0, 4).sort()).toEqual([0, 1, 2, 3]);
+    model.dispose();
+  });
+});
