@@ -202,7 +202,7 @@ export abstract class RecurrentLayer extends Layer {
     const mask = masks?.[0] ?? null;
     const maskT = mask ? reverse(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
     const kept = this.stateful ? this.keptStates(batch, ctx) : null;
-    const init = initial.length ? [...initial] : kept ? kept.map((s) => s.value) : Array.from({ length: this.cell.states }, () => b.broadcastTo(b.constant(0), [batch, this.units]));
+    const init = initial.length ? [...initial] : kept ? kept.map((s) => s.value) : Array.from({ length: this.cell.states }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, this.units]));
     const recMasks = this.dropoutMasks(b, ctx, this.recurrentDropout, [batch, this.units], this.implementation === 2 ? 1 : this.cell.gates, 2);
     const recKernel = ctx.weight(this.recurrentKernel!);
     const recBias = this.recurrentBias(b, this.bias ? ctx.weight(this.bias) : null);
