@@ -9,6 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { Input, Model, Sequential, layers, modelFromJSON, optimizers, setBackend, tensor } from '../../src/index.js';
 import type { Layer } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
+import { GraphBuilder } from '../../ir/graph.js';
+import { PREDICT_PASSES, runGraphPasses } from '../../passes/pipeline.js';
+import { contractions } from '../../passes/contraction.js';
+import { lower } from '../../passes/lower.js';
 
 setBackend(TEST_BACKEND);
 
@@ -215,5 +219,37 @@ describe('training', () => {
     await frozen.fit(x, y, { epochs: 2, verbose: 0 });
     expect(frozen.getWeights().slice(2, 6).map((t) => Array.from(t.data))).toEqual(before);
     [live, frozen].forEach((m) => m.dispose());
+  });
+});
+
+describe('layout: channels_first costs a transpose at the boundary only', () => {
+  /** The predict graph of `stack` on an input of `shape` (batch 2), after the predict passes. */
+  function predictGraph(stack: readonly Layer[], shape: readonly number[]): ReturnType<typeof runGraphPasses> {
+    const b = new GraphBuilder();
+    let x = b.param('x', [2, ...shape]);
+    let s: (number | null)[] = [null, ...shape];
+    const ctx = { weight: (w: { name: string; shape: readonly number[] }) => b.param(w.name, w.shape, 'float32', 'weight'), training: false, random: () => { throw new Error('no randomness in predict'); } };
+    for (const layer of stack) {
+      layer.build(s);
+      s = [...layer.computeOutputShape(s)];
+      x = layer.lower(b, x, ctx as never);
+    }
+    return runGraphPasses(b.build([x]), PREDICT_PASSES);
+  }
+  const stack = (f: string): Layer[] => [
+    new layers.Conv2D(8, 3, { dataFormat: f, activation: 'relu' }), new layers.MaxPooling2D({ dataFormat: f }),
+    new layers.Conv2D(4, 3, { dataFormat: f, padding: 'same' }), new layers.Flatten({ dataFormat: f }), new layers.Dense(3),
+  ];
+  it('mnist_cnn-like stacks: channels_first adds one transpose (the input), and both compile to the same kernels', () => {
+    const first = predictGraph(stack('channels_first'), [1, 10, 10]);
+    const last = predictGraph(stack('channels_last'), [10, 10, 1]);
+    // Windows are read through transposed views in both formats; channels_first adds only the input's.
+    const transposes = (g: typeof first): number => g.nodes.filter((n) => n.op === 'transpose').length;
+    expect(transposes(first) - transposes(last)).toBe(1);
+    const ops = (g: typeof first): string[] => g.nodes.map((n) => n.op).filter((op) => op !== 'transpose');
+    expect(ops(first)).toEqual(ops(last));
+    // The input's transpose is a view of the first convolution's loads: no kernel of its own.
+    const kernels = (g: typeof first): string[] => contractions(lower(g, 'p')).kernels.map((k) => (k.kind === 'loop' ? `loop ${k.outer}|${k.inner}` : `${k.kind} ${k.kind === 'matmul' ? `${k.m}x${k.n}x${k.k}` : ''}`));
+    expect(kernels(first)).toEqual(kernels(last));
   });
 });
