@@ -7,8 +7,6 @@
 import { describe, expect, it } from 'vitest';
 import { philoxUniform } from '../../ir/philox.js';
 import { initializers } from '../../src/index.js';
-import { initializeAsync } from '../../src/initializers.js';
-import { philoxWords, philoxWordsJs } from '../../runtime/cpu/philox_words.js';
 
 /** The reference: the code before the bulk path, one philoxUniform call per element. */
 function referenceNormal(seed: number, n: number, mean: number, stddev: number, truncated: boolean, from = 0): Float32Array {
@@ -25,7 +23,8 @@ function referenceUniform(seed: number, n: number, lo: number, hi: number, from 
 }
 
 describe('item 3: bulk initialization keeps every value', () => {
-  it.each([[1], [1000], [70_000]])('Philox words for %i elements match philoxUniform, natively and in JavaScript', (n) => {
+  it.each([[1], [1000], [70_000]])('Philox words for %i elements match philoxUniform, natively and in JavaScript', async (n) => {
+    const { philoxWords, philoxWordsJs } = await import('../../runtime/cpu/philox_words.js');
     const native = new Uint32Array(n);
     const js = new Uint32Array(n);
     philoxWords(77, 3, 4_294_960_000, n, native);
@@ -59,6 +58,7 @@ describe('item 3: bulk initialization keeps every value', () => {
 
 describe('item 3: large initializations leave the event loop turning', () => {
   it('initializeAsync of 6M elements lets timers run between chunks, with the same values as init', async () => {
+    const { initializeAsync } = await import('../../src/initializers.js');
     const init = initializers.glorotUniform({ seed: 3 });
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);

@@ -14,10 +14,19 @@ import { Sequential, callbacks, layers, tensor } from '../../src/index.js';
 import { compileToProgram } from '../../passes/pipeline.js';
 import { loadCpu } from '../../runtime/cpu/index.js';
 import { programKey } from '../../codegen/llvm/toolchain.js';
-import { processAlive } from '../../runtime/cpu/temporaries.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dirs: string[] = [];
+
+/** True while process `pid` exists (EPERM: it exists under another user). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 function scratch(): string {
   const d = mkdtempSync(join(tmpdir(), 'kiln-item8-'));
   dirs.push(d);
