@@ -98,7 +98,7 @@ async function emitJob(job: Job, o: Emit): Promise<void> {
     const { program, common } = build(true);
     const kernels: WgslKernelSpec[] = program.kernels.map((k) => {
       const w = emitKernel(program, k, MIN_TARGET);
-      return { name: w.name, code: w.code, groups: w.groups, bindings: w.bindings.map((b) => ({ binding: b.binding, space: b.space, offset: b.offset, size: b.size })) };
+      return { name: w.name, code: w.code, groups: w.groups, bindings: w.bindings.map((b) => ({ binding: b.binding, space: bundleSpace(b.space, k.name), offset: b.offset, size: b.size })) };
     });
     o.files.set(`${stem}.wgsl.json`, `${JSON.stringify(kernels)}\n`);
     o.programs.push({ target: 'webgpu', ...common, file: `${stem}.wgsl.json` });
@@ -156,4 +156,10 @@ export async function writeBundle(net: Network, options: BundleOptions): Promise
     sizes.set(name, typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
   }
   return { manifest, files: sizes };
+}
+
+/** A bundle's WebGPU runtime binds the two arenas; step counters (recurrent loops, codegen/wgsl/repeat.ts) are not in bundles yet. */
+function bundleSpace(space: 'arena' | 'shared' | 'step', kernel: string): 'arena' | 'shared' {
+  if (space === 'step') throw new Error(`codegen/bundle: kernel ${kernel} runs inside a recurrent loop; WebGPU bundles of recurrent models are not supported yet`);
+  return space;
 }

@@ -11,8 +11,10 @@
 import type { BufferDecl, Kernel, KernelProgram } from '../../ir/kernel.js';
 import { elementBytes, kernelAccess } from '../../passes/memory_plan.js';
 import type { WgslTarget } from './target.js';
+import { bindStepBuffers } from './repeat.js';
 
-export type Space = 'arena' | 'shared';
+/** 'step': the run's step counters (one u32 per repeat kernel; codegen/wgsl/repeat.ts). */
+export type Space = 'arena' | 'shared' | 'step';
 
 export interface Binding {
   readonly binding: number;
@@ -26,15 +28,15 @@ export interface Binding {
 
 export interface BindingPlan {
   readonly bindings: readonly Binding[];
-  /** Per buffer id: its binding's variable and the buffer's first word within it. */
-  readonly buffers: ReadonlyMap<number, { readonly name: string; readonly word: number }>;
+  /** Per buffer id: its binding's variable and the buffer's first word within it (plus `step`, a WGSL i32 word offset, for a buffer that moves with a repeat's step). */
+  readonly buffers: ReadonlyMap<number, { readonly name: string; readonly word: number; readonly step?: string }>;
   /** Bindings declared as array<vec4<u32>> (for vec4 loads); scalars then address word w as [w >> 2][w & 3]. */
   readonly vec4: Set<string>;
 }
 
 const bytesOf = (b: BufferDecl): number => b.size * elementBytes(b, true);
 
-export function planBindings(program: KernelProgram, k: Kernel, target: WgslTarget): BindingPlan {
+export function planBindings(program: KernelProgram, k: Kernel, target: WgslTarget, repeat?: number): BindingPlan {
   const { reads, writes } = kernelAccess(k);
   const used = [...new Set([...reads, ...writes])].map((id) => program.buffers[id]);
   const bindings: Binding[] = [];
@@ -59,6 +61,7 @@ export function planBindings(program: KernelProgram, k: Kernel, target: WgslTarg
   if (bindings.length > target.maxStorageBuffersPerShaderStage) {
     throw new Error(`webgpu backend: kernel ${program.name}/${k.name} needs ${bindings.length} storage bindings to reach its ${used.length} buffers within maxStorageBufferBindingSize ${target.maxStorageBufferBindingSize}, over the adapter's maxStorageBuffersPerShaderStage ${target.maxStorageBuffersPerShaderStage}`);
   }
+  bindStepBuffers(program, k, used, bindings, buffers, target, repeat);
   return { bindings, buffers, vec4: new Set() };
 }
 

@@ -109,11 +109,12 @@ export class KernelEmitter {
 
   private word(buf: number, idx: string): string {
     const at = this.binding(buf);
-    if (!this.plan.vec4.has(at.name)) return `${at.name}[u32(${at.word} + ${idx})]`;
-    return `${at.name}[u32(${at.word} + ${idx}) >> 2u][u32(${at.word} + ${idx}) & 3u]`;
+    const word = at.step ? `${at.word} + ${at.step}` : `${at.word}`;
+    if (!this.plan.vec4.has(at.name)) return `${at.name}[u32(${word} + ${idx})]`;
+    return `${at.name}[u32(${word} + ${idx}) >> 2u][u32(${word} + ${idx}) & 3u]`;
   }
 
-  binding(buf: number): { readonly name: string; readonly word: number } {
+  binding(buf: number): { readonly name: string; readonly word: number; readonly step?: string } {
     const at = this.plan.buffers.get(buf);
     if (!at) throw new Error(`WGSL emitter: buffer ${buf} has no binding`);
     return at;
@@ -127,6 +128,7 @@ export class KernelEmitter {
   /** Four float32 elements from word `idx` of `buf` (a multiple of 4 words into a vec4 binding). */
   loadVec4(buf: number, idx: string): string {
     const at = this.binding(buf);
+    if (at.step) throw new Error(`WGSL emitter: buffer ${buf} moves with a repeat's step and is not read as vec4`);
     return `bitcast<vec4<f32>>(${at.name}[u32(${at.word} + ${idx}) >> 2u])`;
   }
 

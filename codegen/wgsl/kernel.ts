@@ -15,6 +15,7 @@ import { KernelEmitter, Scope, type ShaderParts, WGSL_TYPE, reduceInit, reduceSt
 import { matmulShader } from './matmul.js';
 import { groupReduceShader, usesGroupReduce } from './reduce.js';
 import { PRELUDE } from './scalar.js';
+import { touchesStepBuffer } from './repeat.js';
 import { MIN_TARGET, type WgslTarget, dispatchShape } from './target.js';
 
 /** Invocations per workgroup of loop kernels and the simple matmul. */
@@ -61,14 +62,17 @@ function loopBody(e: KernelEmitter, k: LoopKernel): string[] {
   return out;
 }
 
-export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget = MIN_TARGET): WgslKernel {
-  if (k.kind === 'repeat') throw new Error(`webgpu backend: kernel ${k.name} of '${program.name}' is a loop over time steps (a recurrent layer), which the WGSL code generator does not run yet; use the cpu backend`);
+/** `repeat`: the ordinal of the repeat kernel whose body `k` is in (its step counter); the runtime dispatches a repeat's body once per step. */
+export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget = MIN_TARGET, repeat?: number): WgslKernel {
+  if (k.kind === 'repeat') throw new Error(`WGSL emitter: kernel ${k.name} of '${program.name}' is a repeat; its body kernels are emitted one by one (runtime/webgpu dispatches them once per step)`);
   if (k.kind === 'matmul' ? k.dtype === 'float64' : program.buffers.some((b) => b.dtype === 'float64')) {
     throw new Error(`WebGPU has no float64: kernel ${k.name} of '${program.name}' cannot run on the webgpu backend (use float32 or the cpu backend)`);
   }
   // Multi-dim and masked matmuls (implicit-GEMM convolutions) run as the equivalent loop kernel here.
-  if (k.kind === 'matmul' && (k.mDims || k.kDims || k.a.mask || k.b.mask)) return emitKernel(program, matmulAsLoop(k), target);
-  const plan = planBindings(program, k, target);
+  if (k.kind === 'matmul' && (k.mDims || k.kDims || k.a.mask || k.b.mask)) return emitKernel(program, matmulAsLoop(k), target, repeat);
+  // A matmul over a buffer that moves with a step runs as a loop: its vec4 staging needs static alignment.
+  if (k.kind === 'matmul' && touchesStepBuffer(program, k)) return emitKernel(program, matmulAsLoop(k), target, repeat);
+  const plan = planBindings(program, k, target, repeat);
   const e = new KernelEmitter(program, plan);
   const groupSize = Math.min(WORKGROUP_SIZE, target.maxInvocationsPerWorkgroup, target.maxWorkgroupSizeX);
   let shader: ShaderParts;

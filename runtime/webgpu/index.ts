@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { type TypedArray, viewArray } from '../../ir/dtype.js';
 import type { BufferDecl, KernelProgram } from '../../ir/kernel.js';
-import { emitKernel } from '../../codegen/wgsl/kernel.js';
+import { type WgslKernel, emitKernel } from '../../codegen/wgsl/kernel.js';
 import { type WgslTarget, targetFromLimits } from '../../codegen/wgsl/target.js';
 import { elementBytes } from '../../passes/memory_plan.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
@@ -14,6 +14,8 @@ import { config } from '../config.js';
 import { getGpu } from './device.js';
 import { profiledRun } from './profile.js';
 import { type LoadedKernel, encodeRun, readBack, stagingPool, submitChecked } from './queue.js';
+import { loadRepeat } from './repeat.js';
+import { repeatsOf } from '../../codegen/wgsl/repeat.js';
 
 /** Compute pipelines by the SHA-256 of their WGSL: programs with the same kernels share them. */
 const pipelines = new Map<string, GPUComputePipeline>();
@@ -67,9 +69,9 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
   const arena = storageBuffer(device, program.arenaBytes, `${program.name} arena`);
   const sharedBuffer = (shared as GpuShared | undefined)?.gpuBuffer;
   // One kernel at a time: Dawn's error scopes are a stack, so pipeline creation must not interleave.
-  const kernels: LoadedKernel[] = [];
-  for (const k of program.kernels) kernels.push(await (async () => {
-    const wgsl = emitKernel(program, k, wgslTarget);
+  const repeats = repeatsOf(program);
+  const steps = repeats.length ? storageBuffer(device, 4 * repeats.length, `${program.name} steps`) : null;
+  const load = async (k: { name: string }, wgsl: WgslKernel): Promise<LoadedKernel> => {
     if (config.printKernel === 'all' || (config.printKernel && program.name.includes(config.printKernel))) process.stderr.write(`--- KILN_PRINT_KERNEL: ${k.name} ---\n${wgsl.code}\n`);
     const hash = createHash('sha256').update(wgsl.code).digest('hex');
     let pipeline = pipelines.get(hash);
@@ -81,11 +83,16 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
     if (wgsl.bindings.some((b) => b.space === 'shared') && !sharedBuffer) throw new Error(`webgpu backend: kernel ${k.name} reads the shared state arena, but no shared memory was given`);
     const entries: GPUBindGroupEntry[] = wgsl.bindings.map((b) => ({
       binding: b.binding,
-      resource: { buffer: b.space === 'shared' ? sharedBuffer! : arena, offset: b.offset, ...(b.size === null ? {} : { size: b.size }) },
+      resource: { buffer: b.space === 'shared' ? sharedBuffer! : b.space === 'step' ? steps! : arena, offset: b.offset, ...(b.size === null ? {} : { size: b.size }) },
     }));
     const bindGroup = device.createBindGroup({ label: k.name, layout: pipeline.getBindGroupLayout(0), entries });
     return { name: k.name, pipeline, bindGroup, groups: wgsl.groups };
-  })());
+  };
+  const kernels: LoadedKernel[] = [];
+  for (const k of program.kernels) {
+    if (k.kind !== 'repeat') kernels.push(await load(k, emitKernel(program, k, wgslTarget)));
+    else kernels.push(...await loadRepeat(program, k, repeats.indexOf(k), wgslTarget, load));
+  }
   const target = (buf: number): { gpu: GPUBuffer; offset: number } => {
     const b = program.buffers[buf];
     return { gpu: b.shared ? sharedBuffer! : arena, offset: b.offset };
