@@ -31,6 +31,7 @@ export {
 export {
   Conv1D, Conv2D, Conv3D, Conv2DTranspose, Conv3DTranspose, SeparableConv1D, SeparableConv2D, DepthwiseConv2D,
   Cropping1D, Cropping2D, Cropping3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D, UpSampling1D, UpSampling2D, UpSampling3D,
+  LocallyConnected1D, LocallyConnected2D,
 } from './convolutional.js';
 export {
   MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D,
@@ -50,6 +51,8 @@ const WINDOW_LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   SeparableConv1D: (c) => new conv.SeparableConv1D(c.filters as number, c.kernelSize as number[], c),
   SeparableConv2D: (c) => new conv.SeparableConv2D(c.filters as number, c.kernelSize as number[], c),
   DepthwiseConv2D: (c) => new conv.DepthwiseConv2D(c.kernelSize as number[], c),
+  LocallyConnected1D: (c) => new conv.LocallyConnected1D(c.filters as number, c.kernelSize as number[], c),
+  LocallyConnected2D: (c) => new conv.LocallyConnected2D(c.filters as number, c.kernelSize as number[], c),
   Cropping1D: (c) => new conv.Cropping1D(c), Cropping2D: (c) => new conv.Cropping2D(c), Cropping3D: (c) => new conv.Cropping3D(c),
   ZeroPadding1D: (c) => new conv.ZeroPadding1D(c), ZeroPadding2D: (c) => new conv.ZeroPadding2D(c), ZeroPadding3D: (c) => new conv.ZeroPadding3D(c),
   UpSampling1D: (c) => new conv.UpSampling1D(c), UpSampling2D: (c) => new conv.UpSampling2D(c), UpSampling3D: (c) => new conv.UpSampling3D(c),

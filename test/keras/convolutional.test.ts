@@ -253,3 +253,47 @@ describe('layout: channels_first costs a transpose at the boundary only', () => 
     expect(kernels(first)).toEqual(kernels(last));
   });
 });
+
+describe('LocallyConnected1D/2D against their definition', () => {
+  it('1-d: out[n, o, f] = sum_k,c x[n, o * s + k, c] * kernel[o, k * C + c, f] + bias[o, f]', async () => {
+    const layer = new layers.LocallyConnected1D(3, 3, { strides: 2, biasInitializer: { className: 'RandomUniform', config: { seed: 4 } } });
+    const model = new Sequential([new layers.InputLayer({ inputShape: [8, 2] }), layer]);
+    expect(model.outputShape).toEqual([null, 3, 3]);
+    const [kernel, bias] = model.getWeights();
+    expect(kernel.shape).toEqual([3, 6, 3]);
+    const x = sample([2, 8, 2]);
+    const got = await model.predict(x);
+    const want: number[] = [];
+    for (let n = 0; n < 2; n++) for (let o = 0; o < 3; o++) for (let f = 0; f < 3; f++) {
+      let s = bias.data[o * 3 + f];
+      for (let k = 0; k < 3; k++) for (let c = 0; c < 2; c++) s += x.data[(n * 8 + o * 2 + k) * 2 + c] * kernel.data[(o * 6 + k * 2 + c) * 3 + f];
+      want.push(s);
+    }
+    expect(got.data).toBeAllClose(want, { rtol: 1e-5, atol: 1e-6 });
+    model.dispose();
+  });
+
+  it.each(['channels_last', 'channels_first'])('2-d, %s (patch features ordered as Keras slices them)', async (format) => {
+    const first = format === 'channels_first';
+    const layer = new layers.LocallyConnected2D(2, [2, 3], { dataFormat: format, biasInitializer: 'ones' });
+    const model = new Sequential([new layers.InputLayer({ inputShape: first ? [3, 4, 5] : [4, 5, 3] }), layer]);
+    expect(model.outputShape).toEqual(first ? [null, 2, 3, 3] : [null, 3, 3, 2]);
+    const [kernel] = model.getWeights();
+    expect(kernel.shape).toEqual([9, 18, 2]);
+    const x = sample(first ? [1, 3, 4, 5] : [1, 4, 5, 3]);
+    const at = (c: number, i: number, j: number): number => x.data[first ? (c * 4 + i) * 5 + j : (i * 5 + j) * 3 + c];
+    const got = await model.predict(x);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) for (let f = 0; f < 2; f++) {
+      let s = 1;
+      for (let a = 0; a < 2; a++) for (let d = 0; d < 3; d++) for (let c = 0; c < 3; c++) {
+        const feature = first ? (c * 2 + a) * 3 + d : (a * 3 + d) * 3 + c;
+        s += at(c, i + a, j + d) * kernel.data[((i * 3 + j) * 18 + feature) * 2 + f];
+      }
+      const index = first ? (f * 3 + i) * 3 + j : (i * 3 + j) * 2 + f;
+      expect(got.data[index]).toBeCloseTo(s, 4);
+    }
+    const copy = modelFromJSON(model.toJSON());
+    expect(copy.getConfig()).toEqual(model.getConfig());
+    [model, copy].forEach((m) => m.dispose());
+  });
+});
