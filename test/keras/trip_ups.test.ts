@@ -356,6 +356,28 @@ describe("README: From Keras to Kiln's naming rules", () => {
     }
   });
 
+  it('layer options are camelCase only: a snake_case key there is not read (not yet refused either)', () => {
+    expect(new layers.Dense(4, { useBias: false }).getConfig().useBias).toBe(false);
+    expect(new layers.Dense(4, { use_bias: false } as never).getConfig().useBias).toBe(true);
+  });
+
+  it('callback hooks are camelCase methods and may be async: fit waits for each', async () => {
+    const order: string[] = [];
+    class Slow extends callbacks.Callback {
+      override async onEpochEnd(epoch: number): Promise<void> {
+        await new Promise((r) => setTimeout(r, 20));
+        order.push(`end ${epoch}`);
+      }
+      override async onEpochBegin(epoch: number): Promise<void> {
+        order.push(`begin ${epoch}`);
+      }
+    }
+    const m = new Sequential([new layers.Dense(1, { inputShape: [8] })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    await m.fit(x8, y1, { epochs: 2, verbose: 0, callbacks: [new Slow()] });
+    expect(order).toEqual(['begin 0', 'end 0', 'begin 1', 'end 1']);
+  });
+
   it('identifiers keep their Keras names; optimizer names in any case', async () => {
     const m = new Sequential([new layers.Dense(2, { inputShape: [8], activation: 'softmax' })]);
     m.compile({ optimizer: 'RMSprop', loss: 'categorical_crossentropy', metrics: ['acc'] });
