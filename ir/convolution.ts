@@ -83,12 +83,29 @@ export function depthwiseConvolve(b: GraphBuilder, x: Value, kernel: Value, g: W
 /** Max or average over windows of x [batch, ...spatial, c]; averages count only the input's own elements, as TensorFlow does. */
 export function pool(b: GraphBuilder, x: Value, kind: 'max' | 'avg', g: WindowGeometry): Value {
   const s = x.shape.length - 2;
+  const tiled = g.size.every((k, a) => k === g.strides[a] && g.dilations[a] === 1 && g.padding[a][0] === 0 && g.padding[a][1] === 0 && k <= x.shape[1 + a]);
+  if (tiled) return tilePool(b, x, kind, g.size);
   const axes = range(1 + s, s);
   if (kind === 'max') return b.max(patches(b, x, g, -Infinity), axes);
   const sum = b.sum(patches(b, x, g), axes);
   if (g.padding.every(([lo, hi]) => lo === 0 && hi === 0)) return b.mul(sum, 1 / g.size.reduce((p, q) => p * q, 1));
   const ones = b.broadcastTo(b.constant(1, [], x.dtype), [1, ...x.shape.slice(1, 1 + s), 1]);
   return b.div(sum, b.sum(patches(b, ones, g), axes));
+}
+
+/**
+ * Windows that tile the input (stride = size, no padding, the usual 2x2
+ * pool): crop the remainder, split each spatial axis into [positions, size]
+ * and reduce. No window op, so the gradient is elementwise (a reshape and a
+ * pad back), with no scatter of overlapping windows.
+ */
+function tilePool(b: GraphBuilder, x: Value, kind: 'max' | 'avg', size: readonly number[]): Value {
+  const s = x.shape.length - 2;
+  const out = x.shape.slice(1, 1 + s).map((n, a) => Math.floor(n / size[a]));
+  const cropped = b.slice(x, x.shape.map(() => 0), [x.shape[0], ...out.map((o, a) => o * size[a]), x.shape[s + 1]]);
+  const split = b.reshape(cropped, [x.shape[0], ...out.flatMap((o, a) => [o, size[a]]), x.shape[s + 1]]);
+  const axes = range(0, s).map((a) => 2 + 2 * a);
+  return kind === 'max' ? b.max(split, axes) : b.mean(split, axes);
 }
 
 /**

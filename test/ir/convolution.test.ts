@@ -213,6 +213,11 @@ describe('gradients against float64 finite differences', () => {
     checkGrad((b, [v]) => pool(b, v, 'max', g2('same', [5, 4], [2, 2], [2, 2], [1, 1])), [x]);
     checkGrad((b, [v]) => pool(b, v, 'avg', g2('same', [5, 4], [3, 2], [2, 1], [1, 1])), [x]);
   });
+  it('tiling pools (stride = size, valid, a remainder cropped): max and average', () => {
+    const x = { shape: [2, 5, 4, 3], data: Float64Array.from({ length: 120 }, (_, i) => ((i * 53) % 121) / 9 - 6) };
+    checkGrad((b, [v]) => pool(b, v, 'max', g2('valid', [5, 4], [2, 2], [2, 2], [1, 1])), [x]);
+    checkGrad((b, [v]) => pool(b, v, 'avg', g2('valid', [5, 4], [2, 3], [2, 3], [1, 1])), [x]);
+  });
   it('transposed convolution, stride 2, same padding', () => {
     checkGrad((b, [x, w]) => transposedConvolve(b, x, w, g2('same', [6, 4], [3, 2], [2, 2], [1, 1]), [6, 4]), [randomNd([1, 3, 2, 2]), randomNd([3, 2, 3, 2])]);
   });

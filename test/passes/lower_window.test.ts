@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../ir/graph.js';
 import { printProgram } from '../../ir/print_kernel.js';
 import { lower } from '../../passes/lower.js';
-import { convolve, windowGeometry } from '../../ir/convolution.js';
+import { convolve, pool, windowGeometry } from '../../ir/convolution.js';
+import { grad } from '../../passes/autodiff.js';
+import { PREDICT_PASSES, runGraphPasses } from '../../passes/pipeline.js';
 import { text } from '../helpers/graphs.js';
 
 const kernelsOf = (p: ReturnType<typeof lower>): string => printProgram(p).split('\n').filter((l) => !l.startsWith('buffer') && !l.startsWith('program')).join('\n');
@@ -57,5 +59,16 @@ describe('lowering pads and windows', () => {
     expect(p.kernels.map((k) => (k.kind === 'loop' ? `${k.name} outer=[${k.outer}] inner=[${k.inner}]` : k.name))).toEqual(['p_k0_maximum outer=[2,4,3,4] inner=[3,3,3]']);
     // Height pads 1 before (total 2), width 0 before and 1 after (total 1), as TensorFlow does.
     expect(printProgram(p)).toContain('acc0 = sum mul(x@-18+[126,36,6,0,18,3,1] if 0<=-1+[0,2,0,0,1,0,0]<7 && 0<=0+[0,0,2,0,0,1,0]<6 else 0, w@0+[0,0,0,1,36,12,4])');
+  });
+
+  it('a 2x2 max pool and its gradient need no window scatter: no concat, no copy of overlapping windows', () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [2, 6, 5, 3]);
+    const y = pool(b, x, 'max', windowGeometry('valid', [6, 5], [2, 2], [2, 2], [1, 1]));
+    const loss = b.sum(b.mul(y, b.param('r', [...y.shape])));
+    const { builder, grads } = grad(b.build([loss]), 0, ['x']);
+    const p = lower(runGraphPasses(builder.build(grads), PREDICT_PASSES), 'g');
+    // The max, the tie mask, the tie count, the cotangent spread over the mask, and a pad back over the cropped remainder.
+    expect(p.kernels.map((k) => k.name)).toEqual(['g_k0_reduce_max', 'g_k1_cast', 'g_k2_reduce_sum', 'g_k3_div', 'g_k4_pad']);
   });
 });
