@@ -2,13 +2,13 @@
  * Keras 2 callbacks: the ones fit() installs (BaseLogger, ProgbarLogger,
  * History) plus EarlyStopping, TerminateOnNaN, LambdaCallback,
  * ModelCheckpoint, the learning-rate schedulers and CSVLogger, over the
- * Callback base of src/callback.ts.
+ * Callback base of src/callback_base.ts.
  */
-import { Callback, type CallbackModel, type Logs } from './callback.js';
+import { Callback, type CallbackModel, type Logs } from './callback_base.js';
 import { type KerasOptions, optionSpec, readOptions } from './options.js';
 import { Progbar } from './progbar.js';
 
-export { Callback, type CallbackModel, CallbackList, type Logs, type TrainParams } from './callback.js';
+export { Callback, type CallbackModel, CallbackList, type Logs, type TrainParams } from './callback_base.js';
 
 /** Averages batch metrics over each epoch, weighted by batch size (Keras's BaseLogger). */
 export class BaseLogger extends Callback {

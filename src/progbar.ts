@@ -1,5 +1,5 @@
 /** Keras's text progress bar (keras.utils.Progbar), drawn by ProgbarLogger. */
-import type { Logs } from './callback.js';
+import type { Logs } from './callback_base.js';
 
 function formatTime(seconds: number): string {
   const s = Math.round(seconds);
