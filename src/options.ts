@@ -68,7 +68,6 @@ function validList<T>(spec: OptionSpec<T>): string {
   return [...Object.keys(spec.keys), ...aliases].join(', ') + ' (each also in snake_case)';
 }
 
-
 /** A spec from its keys: `keys` must list every key of T (tsc checks), so a new option cannot be forgotten here. */
 export function optionSpec<T>(keys: Readonly<Record<keyof T & string, true>>, aliases?: Readonly<Record<string, keyof T & string>>): OptionSpec<T> {
   return { keys, aliases };
