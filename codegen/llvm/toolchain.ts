@@ -97,8 +97,8 @@ async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'l
   return path;
 }
 
-/** Temporaries of a build: `<key>.<pid>.<ms>.<ext>`. */
-const CACHE_TEMPORARY = /^[0-9a-f]{32}\.(\d+)\.\d+\./;
+/** Temporaries of a build: `<key>.<pid>.<ms>.<ext>` (and `philox-<key>.<pid>.<ms>.<ext>`, runtime/cpu/philox_words.ts). */
+const CACHE_TEMPORARY = /^(?:philox-)?[0-9a-f]{32}\.(\d+)\.\d+\./;
 
 const cleanedCaches = new Set<string>();
 

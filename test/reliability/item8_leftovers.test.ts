@@ -89,6 +89,7 @@ describe('item 8: stale temporaries', () => {
     const dead = deadPid();
     const key = 'ab'.repeat(16);
     const stale = ['.bc', '.opt.bc', '.o', '.so'].map((ext) => file(join(cacheDir, `${key}.${dead}.1700000000000${ext}`), 5 * 60_000));
+    stale.push(file(join(cacheDir, `philox-${key}.${dead}.1700000000000.c`), 5 * 60_000));
     const recent = file(join(cacheDir, `${key}.${dead}.1700000000001.o`), 1_000);
     const m = model('cache_tmp');
     const { program } = compileToProgram(m.buildGraph(2), { name: 'cache_tmp' });
