@@ -71,6 +71,10 @@ export function fromLast(b: GraphBuilder, y: Value, format: DataFormat): Value {
   return format === 'channels_last' ? y : b.transpose(y, [0, r - 1, ...Array.from({ length: r - 2 }, (_, i) => i + 1)]);
 }
 
+function checkFilters(where: string, filters: number): void {
+  if (!Number.isInteger(filters) || filters < 1) throw new Error(`${where}: filters must be a positive integer, got ${filters}`);
+}
+
 /** Checks the input rank: `spatial` axes, a batch and a channel axis. */
 export function expectSpatialRank(layer: Layer, shape: KShape, spatial: number): void {
   if (shape.length !== spatial + 2) {
@@ -184,7 +188,7 @@ export class Conv extends BaseConv {
 
   constructor(rank: number, readonly filters: number, kernelSize: unknown, args: ConvArgs = {}) {
     super(rank, kernelSize, args, rank === 1 ? ['valid', 'same', 'causal'] : ['valid', 'same']);
-    if (!Number.isInteger(filters) || filters < 1) throw new Error(`${new.target.name} ${this.name}: filters must be a positive integer, got ${filters}`);
+    checkFilters(`${new.target.name} ${this.name}`, filters);
   }
 
   override build(inputShape: KShape): void {
@@ -206,8 +210,7 @@ export class Conv extends BaseConv {
   }
 
   protected override layerConfig(): Record<string, unknown> {
-    const config: Record<string, unknown> = { filters: this.filters, ...this.baseConfig(), ...this.kernelConfig() };
-    return config;
+    return { filters: this.filters, ...this.baseConfig(), ...this.kernelConfig() };
   }
 }
 
@@ -252,7 +255,7 @@ export class ConvTranspose extends BaseConv {
 
   constructor(rank: number, readonly filters: number, kernelSize: unknown, args: ConvTransposeArgs = {}) {
     super(rank, kernelSize, args, ['valid', 'same']);
-    if (!Number.isInteger(filters) || filters < 1) throw new Error(`${new.target.name} ${this.name}: filters must be a positive integer, got ${filters}`);
+    checkFilters(`${new.target.name} ${this.name}`, filters);
     const op = args.outputPadding;
     this.outputPadding = op === undefined || op === null ? null : intTuple(`${new.target.name} ${this.name}`, 'outputPadding', op, rank, 0);
     this.outputPadding?.forEach((p, a) => {
@@ -332,7 +335,7 @@ export class Depthwise extends BaseConv {
   constructor(rank: number, readonly filters: number | null, kernelSize: unknown, args: SeparableArgs = {}) {
     super(rank, kernelSize, args, ['valid', 'same']);
     const where = `${new.target.name} ${this.name}`;
-    if (filters !== null && (!Number.isInteger(filters) || filters < 1)) throw new Error(`${where}: filters must be a positive integer, got ${filters}`);
+    if (filters !== null) checkFilters(where, filters);
     this.depthMultiplier = intTuple(where, 'depthMultiplier', args.depthMultiplier ?? 1, 1)[0];
     this.depthwise = { init: initializerArg(args.depthwiseInitializer, 'glorot_uniform'), regularizer: getRegularizer(args.depthwiseRegularizer as never), constraint: getConstraint(args.depthwiseConstraint as never) };
     this.pointwise = { init: initializerArg(args.pointwiseInitializer, 'glorot_uniform'), regularizer: getRegularizer(args.pointwiseRegularizer as never), constraint: getConstraint(args.pointwiseConstraint as never) };
@@ -595,7 +598,7 @@ export class LocallyConnected extends BaseConv {
 
   constructor(rank: number, readonly filters: number, kernelSize: unknown, args: ConvArgs = {}) {
     super(rank, kernelSize, args, ['valid']);
-    if (!Number.isInteger(filters) || filters < 1) throw new Error(`${new.target.name} ${this.name}: filters must be a positive integer, got ${filters}`);
+    checkFilters(`${new.target.name} ${this.name}`, filters);
   }
 
   private outSpatial(s: KShape): number[] {
