@@ -93,3 +93,29 @@ it('an executable dropped without dispose() unmaps its arena', () => {
   expect(whileHeld).toBeGreaterThanOrEqual(arena);
   expect(after).toBe(0);
 });
+
+it('a layer kept after its model is dropped still reads its weights (the arena stays mapped while a view lives)', () => {
+  const r = inFreshProcess(`${PRELUDE}
+    import { Sequential, layers, tensor } from './dist/src/index.js';
+    import { mappedArenaBytes } from './dist/runtime/cpu/pages.js';
+    // In a function, so nothing but the returned layer outlives it (an async body keeps its locals across awaits).
+    const make = async () => {
+      const layer = new layers.Dense(64, { inputShape: [64], kernelInitializer: { className: 'RandomUniform', config: { seed: 2 } } });
+      const m = new Sequential([layer]);
+      m.compile({ optimizer: 'sgd', loss: 'mse', backend: 'cpu' });
+      await m.predict(tensor(new Float32Array(64), [1, 64]));
+      return { layer, expected: Array.from(layer.weights[0].value.slice(0, 8)) };
+    };
+    let { layer: kept, expected } = await make();
+    await settle();
+    const whileKept = mappedArenaBytes();
+    const read = Array.from(kept.getWeights()[0].data.slice(0, 8));
+    kept = null;
+    await settle();
+    console.log(JSON.stringify({ same: JSON.stringify(read) === JSON.stringify(expected), whileKept, after: mappedArenaBytes() }));`);
+  expect(r.status, r.stderr).toBe(0);
+  const { same, whileKept, after } = JSON.parse(r.stdout) as { same: boolean; whileKept: number; after: number };
+  expect(same).toBe(true);
+  expect(whileKept).toBeGreaterThan(0);
+  expect(after).toBe(0);
+});
