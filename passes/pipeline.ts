@@ -14,6 +14,7 @@ import { type LoweredProgram, lower } from './lower.js';
 import { type MemoryPlanStats, type SharedLayout, planMemory } from './memory_plan.js';
 import { dce } from './dce.js';
 import { simplify } from './simplify.js';
+import { mergeScans } from './merge_scans.js';
 
 export interface GraphPass {
   readonly name: string;
@@ -23,6 +24,7 @@ export interface GraphPass {
 export const PREDICT_PASSES: readonly GraphPass[] = [
   { name: 'dce', run: dce },
   { name: 'simplify', run: simplify },
+  { name: 'merge_scans', run: mergeScans },
   { name: 'dce', run: dce },
 ];
 
