@@ -308,7 +308,7 @@ export type InitializerIdentifier = string | Initializer | { className?: string;
 export function getInitializer(id: InitializerIdentifier, defaults: Record<string, unknown> = {}): Initializer {
   if (id !== null && typeof id === 'object' && 'init' in id) return id;
   const name = typeof id === 'string' ? id : id !== null && typeof id === 'object' ? (id.className ?? id.class_name ?? '') : id;
-  const config = typeof id === 'string' ? defaults : { ...(id.config ?? {}) };
+  const config = typeof id === 'string' ? defaults : id !== null && typeof id === 'object' ? { ...(id.config ?? {}) } : {};
   const key = ownEntry(FACTORIES, name) ? (name as string) : ownEntry(ALIASES, name);
   if (key === undefined) {
     const valid = [...new Set([...Object.keys(FACTORIES), ...Object.keys(ALIASES)])].sort();

@@ -118,3 +118,14 @@ describe('item 6: constructors check what configs check', () => {
     refused(() => new layers.Dense(4, { name: 42 as never }), /Dense: name must be a non-empty string, got 42/);
   });
 });
+
+describe('item 6: identifiers of the wrong type', () => {
+  it.each([[null], [5], [true], [[1]]])('initializers.get(%j) names the value', (id) => {
+    refused(() => initializers.get(id as never), /Unknown initializer/);
+  });
+
+  it.each([[5], [true], [{}]])('an optimizer or loss of %j is refused clearly', (id) => {
+    refused(() => optimizers.getOptimizer(id as never), /Unknown optimizer/);
+    refused(() => losses.getLoss(id as never), /Unknown loss/);
+  });
+});
