@@ -10,14 +10,17 @@
  * sources (tests) and from the built package; nothing from a file is run.
  */
 export const H5_WORKER_SOURCE = String.raw`
-const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
+// Node runs an eval'd worker as CommonJS or as a module depending on the package around it: dynamic imports work in both.
+(async () => {
+const { parentPort, workerData } = await import('node:worker_threads');
+const fs = await import('node:fs');
+const os = await import('node:os');
+const path = await import('node:path');
 const captured = [];
 // The HDF5 module binds console.error when it loads: keep its messages (abort reasons) for the error text instead of stderr.
 console.error = (...args) => captured.push(args.join(' '));
 console.warn = console.error;
+console.log = console.error;
 const limits = workerData.limits;
 let libPromise = null;
 let diagFd = -1;
@@ -129,4 +132,5 @@ parentPort.on('message', async ({ id, file }) => {
     if (aborted) process.exit(1);
   }
 });
+})();
 `;

@@ -29,7 +29,7 @@ describe('issue 10 item 7: HDF5 errors', () => {
     const script = `
       import { loadModel } from './dist/src/index.js';
       try { await loadModel(process.argv[1]); console.log('loaded'); } catch (e) { console.log(JSON.stringify(e.message)); }`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, path], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, path], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
