@@ -33,14 +33,14 @@ const SAVER = `
 /** ModelCheckpoint after every epoch of a long fit. */
 const CHECKPOINTER = `
   import { Sequential, layers, callbacks, tensor } from './dist/src/index.js';
-  const [path] = process.argv.slice(1);
+  const [path, weightsOnly] = process.argv.slice(1);
   const m = new Sequential([new layers.Dense(128, { inputShape: [64] }), new layers.Dense(4)]);
   m.compile({ optimizer: 'sgd', loss: 'mse', backend: 'interpreter' });
   const x = tensor(new Float32Array(64 * 64).fill(0.5), [64, 64]);
   const y = tensor(new Float32Array(64 * 4).fill(1), [64, 4]);
-  await m.saveWeights(path);
+  if (weightsOnly === 'true') await m.saveWeights(path); else await m.save(path);
   console.log('ready');
-  await m.fit(x, y, { epochs: 100000, batchSize: 64, verbose: 0, callbacks: [new callbacks.ModelCheckpoint(path, { saveWeightsOnly: true })] });`;
+  await m.fit(x, y, { epochs: 100000, batchSize: 64, verbose: 0, callbacks: [new callbacks.ModelCheckpoint(path, { saveWeightsOnly: weightsOnly === 'true' })] });`;
 
 /** Starts `script`, waits for its first save, kills it `delayMs` later. */
 function killAfterFirstSave(script: string, args: string[], delayMs: number): Promise<void> {
@@ -89,13 +89,14 @@ describe.each([
   });
 });
 
-it(`SIGKILL during ModelCheckpoint leaves loadable weights (${TRIES} random moments)`, async () => {
-  const r = rng(4242);
-  const path = join(dir, 'checkpoint.h5');
+it.each([true, false])(`SIGKILL during ModelCheckpoint (saveWeightsOnly: %s) leaves a loadable file (${TRIES} random moments)`, async (weightsOnly) => {
+  const r = rng(weightsOnly ? 4242 : 2424);
+  const path = join(dir, `checkpoint_${weightsOnly}.h5`);
   for (let t = 0; t < TRIES; t++) {
-    await killAfterFirstSave(CHECKPOINTER, [path], Math.floor(r() * 1500));
+    await killAfterFirstSave(CHECKPOINTER, [path, String(weightsOnly)], Math.floor(r() * 1500));
     const m = new Sequential([new layers.Dense(128, { inputShape: [64] }), new layers.Dense(4)]);
-    await m.loadWeights(path);
+    if (weightsOnly) await m.loadWeights(path);
+    else m.setWeights((await loadModel(path)).getWeights());
     expect(m.getWeights().every((w) => w.data.every((v) => Number.isFinite(v)))).toBe(true);
   }
 });
