@@ -12,6 +12,7 @@ import { Lambda } from './lambda.js';
 import { Embedding, Masking } from './embeddings.js';
 import { Bidirectional, TimeDistributed } from './wrappers.js';
 import { GRU, LSTM, SimpleRNN } from './recurrent.js';
+import { RNN, cellFromConfig } from './recurrent_rnn.js';
 
 export { Layer, Node, SymbolicTensor } from './base.js';
 export type { CallContext, KShape, LayerArgs, Weight } from './base.js';
@@ -21,6 +22,8 @@ export { Bidirectional, TimeDistributed } from './wrappers.js';
 export type { BidirectionalArgs, MergeMode } from './wrappers.js';
 export { GRU, LSTM, SimpleRNN } from './recurrent.js';
 export type { GRUArgs, LSTMArgs, RecurrentArgs } from './recurrent.js';
+export { GRUCell, LSTMCell, RNN, RNNCell, SimpleRNNCell, StackedRNNCells } from './recurrent_rnn.js';
+export type { RNNArgs } from './recurrent_rnn.js';
 export type { LambdaArgs, LambdaFunction } from './lambda.js';
 export { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 export {
@@ -104,6 +107,7 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   SimpleRNN: (c) => new SimpleRNN(c.units as number, c),
   GRU: (c) => new GRU(c.units as number, c),
   LSTM: (c) => new LSTM(c.units as number, c),
+  RNN: (c) => new RNN(cellFromConfig(c.cell), c),
 };
 
 /** The layer a wrapper's config holds ({class_name, config}), built through the registry. */

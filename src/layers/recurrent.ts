@@ -161,8 +161,41 @@ export abstract class RecurrentLayer extends Layer {
     return Array.from({ length: count }, (_, i) => b.reshape(b.slice(keep, [i, ...shape.map(() => 0)], [1, ...shape]), shape));
   }
 
+  /** How many states the cell carries (h, or h and c). */
+  get stateCount(): number {
+    return this.cell.states;
+  }
+
+  /**
+   * What one step needs from outside the loop (the recurrent kernel, GRU's
+   * recurrent bias, recurrent dropout masks) and the step itself over the
+   * projected input, given those invariants as the loop body sees them.
+   */
+  stepParts(b: GraphBuilder, ctx: CallContext, batch: number): { invariants: Value[]; step: (sb: GraphBuilder, xp: Value, states: readonly Value[], inv: readonly Value[]) => Value[] } {
+    const recMasks = this.dropoutMasks(b, ctx, this.recurrentDropout, [batch, this.units], this.implementation === 2 ? 1 : this.cell.gates, 2);
+    const recBias = this.recurrentBias(b, this.bias ? ctx.weight(this.bias) : null);
+    const invariants = [ctx.weight(this.recurrentKernel!), ...(recBias ? [recBias] : []), ...(recMasks ?? [])];
+    return {
+      invariants,
+      step: (sb, xp, states, inv) => {
+        const ops: StepOperands = { recurrentKernel: inv[0], recurrentBias: recBias ? inv[1] : null, recurrentMasks: recMasks ? inv.slice(recBias ? 2 : 1, invariants.length) : null };
+        return this.cell.step(sb, xp, states, ops, this.activation.fn, this.recurrentActivation.fn);
+      },
+    };
+  }
+
+  /** Inside a loop (a stacked cell's input is the cell below's new h): x W + b for one step; the kernel and bias as invariants. */
+  inputParts(b: GraphBuilder, ctx: CallContext): { invariants: Value[]; project: (sb: GraphBuilder, x: Value, inv: readonly Value[]) => Value } {
+    if (this.dropout > 0 && ctx.training) throw new Error(`${this.className} ${this.name}: dropout on a stacked cell's input is not supported yet (set dropout on the first cell)`);
+    const bias = this.bias ? this.inputBias(b, ctx.weight(this.bias)) : null;
+    return {
+      invariants: [ctx.weight(this.kernel!), ...(bias ? [bias] : [])],
+      project: (sb, x, inv) => (bias ? sb.add(sb.matmul(x, inv[0]), sb.broadcastTo(inv[1], [x.shape[0], inv[1].shape[0]])) : sb.matmul(x, inv[0])),
+    };
+  }
+
   /** x [steps, batch, features] -> [steps, batch, gates * units]: one matmul (one per gate under input dropout). */
-  private project(b: GraphBuilder, xt: Value, ctx: CallContext): Value {
+  project(b: GraphBuilder, xt: Value, ctx: CallContext): Value {
     const [steps, batch, features] = xt.shape;
     const width = this.cell.gates * this.units;
     const kernel = ctx.weight(this.kernel!);
@@ -203,13 +236,9 @@ export abstract class RecurrentLayer extends Layer {
     const maskT = mask ? reverse(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
     const kept = this.stateful ? this.keptStates(batch, ctx) : null;
     const init = initial.length ? [...initial] : kept ? kept.map((s) => s.value) : Array.from({ length: this.cell.states }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, this.units]));
-    const recMasks = this.dropoutMasks(b, ctx, this.recurrentDropout, [batch, this.units], this.implementation === 2 ? 1 : this.cell.gates, 2);
-    const recKernel = ctx.weight(this.recurrentKernel!);
-    const recBias = this.recurrentBias(b, this.bias ? ctx.weight(this.bias) : null);
-    const invariants = [recKernel, ...(recBias ? [recBias] : []), ...(recMasks ?? [])];
-    const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants }, (sb, states, [xp, m], inv) => {
-      const ops: StepOperands = { recurrentKernel: inv[0], recurrentBias: recBias ? inv[1] : null, recurrentMasks: recMasks ? inv.slice(recBias ? 2 : 1) : null };
-      let next = this.cell.step(sb, xp, states, ops, this.activation.fn, this.recurrentActivation.fn);
+    const step = this.stepParts(b, ctx, batch);
+    const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants: step.invariants }, (sb, states, [xp, m], inv) => {
+      let next = step.step(sb, xp, states, inv);
       if (m) next = next.map((v, i) => sb.select(sb.broadcastTo(m, v.shape), v, states[i]));
       return { carries: next, outputs: this.returnSequences ? [next[0]] : [] };
     });

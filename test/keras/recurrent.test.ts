@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import { grad } from '../../passes/autodiff.js';
-import { Input, Model, Sequential, type Tensor, layers, optimizers, setBackend, tensor } from '../../src/index.js';
+import { Input, Model, Sequential, type Tensor, layers, modelFromJSON, optimizers, setBackend, tensor } from '../../src/index.js';
 import type { CallContext, Layer } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 import { rng } from '../helpers/nd.js';
@@ -278,5 +278,40 @@ describe('recurrent layer errors', () => {
   it('rates outside [0, 1) and an unknown implementation', () => {
     expect(() => new layers.LSTM(2, { dropout: 1 })).toThrow(/LSTM lstm_\d+: dropout must be a number in \[0, 1\), got 1/);
     expect(() => new layers.GRU(2, { implementation: 3 })).toThrow(/implementation must be 1 or 2, got 3/);
+  });
+});
+
+describe('RNN over cells', () => {
+  it('RNN(LSTMCell) is LSTM, and StackedRNNCells runs its cells in one loop (masks, return_state), and both survive a JSON round trip', async () => {
+    const xs = inputs(13).map((seq, b) => seq.map((step, t) => (MASKS[b][t] ? step : step.map(() => 0))));
+    const input = Input({ shape: [T, F] });
+    const single = new layers.RNN(new layers.LSTMCell(U), { returnSequences: true });
+    const stacked = new layers.RNN(new layers.StackedRNNCells([new layers.LSTMCell(U), new layers.GRUCell(2, { resetAfter: true })]), { returnState: true });
+    const masked = new layers.Masking({ maskValue: 0 }).apply(input);
+    const outs = [single.apply(masked), ...stacked.applyMulti(masked)];
+    const model = new Model({ inputs: input, outputs: outs });
+    const w1 = randomWeights(single, 21);
+    const w2 = randomWeights(stacked, 22);
+    single.setWeights(w1);
+    stacked.setWeights(w2);
+    expect(stacked.weights.map((w) => w.shape)).toEqual([[F, 4 * U], [U, 4 * U], [4 * U], [U, 6], [2, 6], [2, 6]]);
+    const got = (await model.predict(tensor(xs))) as Tensor[];
+    const f32 = (ts: Tensor[]): Float32Array[] => ts.map((t) => t.data as Float32Array);
+    for (let b = 0; b < B; b++) {
+      const one = reference('LSTM', U, f32(w1), xs[b], MASKS[b], false);
+      expect(rows(got[0], b, T * U)).toBeAllClose(one.outputs.flat(), { rtol: 1e-5, atol: 1e-5 });
+      // The stack: LSTM states carried over masked steps, the GRU fed the LSTM's h at each step.
+      const lower = reference('LSTM', U, f32(w2.slice(0, 3)), xs[b], MASKS[b], false);
+      const upper = reference('GRU_after', 2, f32(w2.slice(3)), lower.outputs, MASKS[b], false);
+      expect(rows(got[1], b, 2)).toBeAllClose(upper.states[0], { rtol: 1e-5, atol: 1e-5 });
+      [...lower.states, ...upper.states].forEach((s, i) => expect(rows(got[2 + i], b, s.length), `state ${i}`).toBeAllClose(s, { rtol: 1e-5, atol: 1e-5 }));
+    }
+    const again = modelFromJSON(model.toJSON());
+    again.setWeights(model.getWeights());
+    const copy = (await again.predict(tensor(xs))) as Tensor[];
+    copy.forEach((t, i) => expect(t.data).toEqual(got[i].data));
+    expect(JSON.parse(model.toJSON()).config.layers[3].config.cell.class_name).toBe('StackedRNNCells');
+    model.dispose();
+    again.dispose();
   });
 });
