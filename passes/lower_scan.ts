@@ -44,7 +44,8 @@ export function copyKernel(name: string, from: number, to: number, shape: Shape,
 /** Kernels of one scan node: carry initialization, then the repeat. Appends the buffers it needs to `buffers`. */
 export function lowerScan(node: Node<'scan'>, bufferOf: Int32Array, buffers: BufferDecl[], label: string): Kernel[] {
   const a = node.attrs;
-  const body = simplify(dce(a.body));
+  // dce again after simplify: folding broadcasts of constants leaves the scalar constants dead.
+  const body = dce(simplify(dce(a.body)));
   const step = lower(body, `${label}_step`);
   const params = bodyParams(body);
   const layout = scanLayout(a);
