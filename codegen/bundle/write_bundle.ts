@@ -90,8 +90,10 @@ async function emitJob(job: Job, o: Emit): Promise<void> {
     }
     if (o.targets.includes('wasm')) {
       o.files.set(`${stem}.wasm`, await compileWasm(program));
-      o.programs.push({ target: 'wasm', ...common, file: `${stem}.wasm` });
-      o.log(`wasm ${stem}`);
+      const threaded = o.threads > 1 ? { file: `${stem}.mt.wasm`, threads: o.threads } : undefined;
+      if (threaded) o.files.set(threaded.file, await compileWasm(program, o.threads));
+      o.programs.push({ target: 'wasm', ...common, file: `${stem}.wasm`, ...(threaded ? { threaded } : {}) });
+      o.log(`wasm ${stem}${threaded ? ` (and for ${o.threads} threads)` : ''}`);
     }
   }
   if (o.targets.includes('webgpu')) {

@@ -4,10 +4,11 @@
  * vectors, which wasm's SIMD128 splits in two), retargeted to wasm32, then
  * `opt-14 -O3`, `llc-14 -mtriple=wasm32 -mattr=+simd128` and `wasm-ld-14`.
  *
- * The module exports its own memory, `kiln_run` and `__heap_base`; arenas go
- * above the heap base (the runtime grows the memory). Calls the module cannot
- * resolve (libm's expm1f/log1pf, OpenMP's thread queries) stay imports from
- * "env": the runtime answers them (runtime/bundle/wasm.ts).
+ * The single-threaded module exports its own memory, `kiln_run` and
+ * `__heap_base`; arenas go above the heap base (the runtime grows the
+ * memory). Calls the module cannot resolve (libm's expm1f/log1pf, OpenMP's
+ * thread queries and GOMP_parallel) stay imports from "env": the runtime
+ * answers them (runtime/bundle/wasm.ts, wasm_threads.ts).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,14 +49,31 @@ export function retarget(ir: string): string {
     .replace(/@llvm\.fma\./g, '@llvm.fmuladd.');
 }
 
-/** The program as a WebAssembly binary (single-threaded). */
-export async function compileWasm(program: KernelProgram): Promise<Uint8Array> {
+/** Where the host offers wasm threads (Node's worker_threads), the threaded build adds atomics and shared memory. */
+export const WASM_THREAD_FEATURES = `${WASM_FEATURES},+atomics`;
+
+/** Largest memory a threaded module may have (shared memories declare their maximum): 2 GiB. */
+export const WASM_MAX_MEMORY = 2 ** 31;
+
+/**
+ * The program as a WebAssembly binary. With `threads` > 1 the module runs its
+ * parallel kernels on a team: it imports a shared memory and calls
+ * GOMP_parallel(fn, data, n), fn an index into the exported function table,
+ * which the runtime runs on worker threads, each an instance of the module
+ * with its own stack (the exported __stack_pointer set per worker).
+ */
+export async function compileWasm(program: KernelProgram, threads = 1): Promise<Uint8Array> {
+  const threaded = threads > 1;
+  const features = threaded ? WASM_THREAD_FEATURES : WASM_FEATURES;
+  const link = threaded
+    ? ['--import-memory', '--shared-memory', `--max-memory=${WASM_MAX_MEMORY}`, '--export=__stack_pointer', '--export-table']
+    : [];
   const dir = mkdtempSync(join(tmpdir(), 'kiln-wasm-'));
   try {
-    writeFileSync(join(dir, 'p.ll'), retarget(emitProgram(program, 1, 256).print()));
-    await tool('opt-14', ['-O3', `-mattr=${WASM_FEATURES}`, join(dir, 'p.ll'), '-o', join(dir, 'p.opt.bc')]);
-    await tool('llc-14', ['-O3', `-mtriple=${WASM_TRIPLE}`, `-mattr=${WASM_FEATURES}`, '-filetype=obj', join(dir, 'p.opt.bc'), '-o', join(dir, 'p.o')]);
-    await tool('wasm-ld-14', ['--no-entry', '--export=kiln_run', '--export=__heap_base', '--allow-undefined', '--stack-first', '-z', 'stack-size=1048576', join(dir, 'p.o'), '-o', join(dir, 'p.wasm')]);
+    writeFileSync(join(dir, 'p.ll'), retarget(emitProgram(program, threads, 256).print()));
+    await tool('opt-14', ['-O3', `-mattr=${features}`, join(dir, 'p.ll'), '-o', join(dir, 'p.opt.bc')]);
+    await tool('llc-14', ['-O3', `-mtriple=${WASM_TRIPLE}`, `-mattr=${features}`, '-filetype=obj', join(dir, 'p.opt.bc'), '-o', join(dir, 'p.o')]);
+    await tool('wasm-ld-14', ['--no-entry', '--export=kiln_run', '--export=__heap_base', '--allow-undefined', '--stack-first', '-z', 'stack-size=1048576', ...link, join(dir, 'p.o'), '-o', join(dir, 'p.wasm')]);
     return new Uint8Array(readFileSync(join(dir, 'p.wasm')));
   } finally {
     rmSync(dir, { recursive: true, force: true });

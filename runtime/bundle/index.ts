@@ -14,6 +14,7 @@ import { type BundleTarget, type Manifest, parseManifest } from './manifest.js';
 import { BundleModel } from './model.js';
 import type { NodeCpuOptions } from './node_cpu.js';
 import { openSource } from './source.js';
+import type { WasmOptions } from './wasm.js';
 import type { WebgpuOptions } from './webgpu.js';
 import { readWeights } from './weights.js';
 
@@ -22,7 +23,7 @@ export type { BundleInput, BundleOutput } from './model.js';
 export { FORMAT_VERSION } from './manifest.js';
 export type { BundleTarget, Manifest, TensorSpec } from './manifest.js';
 
-export interface LoadOptions extends NodeCpuOptions, WebgpuOptions {
+export interface LoadOptions extends NodeCpuOptions, WasmOptions, WebgpuOptions {
   /** The target to run on (default: the best the bundle and this environment offer). */
   readonly target?: BundleTarget;
 }
@@ -49,7 +50,7 @@ export async function load(location: string | URL, options: LoadOptions = {}): P
   let engine: Engine;
   switch (target) {
     case 'node-cpu': engine = await (await import('./node_cpu.js')).nodeCpuEngine(source, manifest, weights, options); break;
-    case 'wasm': engine = await (await import('./wasm.js')).wasmEngine(source, manifest, weights); break;
+    case 'wasm': engine = await (await import('./wasm.js')).wasmEngine(source, manifest, weights, options); break;
     case 'webgpu': engine = await (await import('./webgpu.js')).webgpuEngine(source, manifest, weights, options); break;
   }
   return new BundleModel(manifest, engine, source.where, target);

@@ -70,6 +70,8 @@ export interface NativeProgram extends ProgramBase {
 export interface WasmProgram extends ProgramBase {
   readonly target: 'wasm';
   readonly file: string;
+  /** The same program built for a team of up to `threads` threads on a shared memory (Node runs it on workers). */
+  readonly threaded?: { readonly file: string; readonly threads: number };
 }
 export interface WebgpuProgram extends ProgramBase {
   readonly target: 'webgpu';

@@ -54,8 +54,11 @@ describe('bundle runtime on bad input', () => {
     const m = await load(so, { target: 'node-cpu', cpuFlags: ['avx', 'avx2', 'bmi1', 'bmi2', 'f16c', 'fma', 'abm', 'movbe', 'xsave', 'sse4_1', 'sse4_2', 'ssse3', 'popcnt', 'cx16'] });
     await expect(m.predict({ dense_1_input: images(1) })).rejects.toThrow(/cannot load .*predict_b1.avx2.so/);
     const wasm = damaged('predict_b1.wasm', (b) => b.subarray(0, 100));
-    const w = await load(wasm, { target: 'wasm' });
+    const w = await load(wasm, { target: 'wasm', threads: 1 });
     await expect(w.predict({ dense_1_input: images(1) })).rejects.toThrow(/predict_b1.wasm is not a valid WebAssembly module/);
+    const threaded = damaged('predict_b1.mt.wasm', (b) => b.subarray(0, 100));
+    const t = await load(threaded, { target: 'wasm', threads: 2 });
+    await expect(t.predict({ dense_1_input: images(1) })).rejects.toThrow(/predict_b1.mt.wasm is not a valid WebAssembly module/);
   });
 
   it('refuses more threads than the bundle was compiled for', async () => {

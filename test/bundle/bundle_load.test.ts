@@ -39,6 +39,17 @@ describe('bundle of mnist_mlp', () => {
     });
   }
 
+  it('runs wasm on one thread and on a team of workers alike', async () => {
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    const wasm = m.programs.find((p) => p.target === 'wasm' && p.batch === 32);
+    expect(wasm && 'threaded' in wasm ? wasm.threaded : null).toEqual({ file: 'predict_b32.mt.wasm', threads: 8 });
+    for (const threads of [1, 3]) {
+      const b = await load(dir, { target: 'wasm', threads });
+      expect((await b.predict({ dense_1_input: images(rows) })).dense_3.data).toBeAllClose(want, { rtol: 1e-4, atol: 1e-6 });
+      b.dispose();
+    }
+  });
+
   it('runs the AVX2 object where a CPU has no AVX-512 (falls back a level)', async () => {
     const flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'))!.split(':')[1].trim().split(/\s+/).filter((f) => !f.startsWith('avx512'));
     const m = await load(dir, { target: 'node-cpu', cpuFlags: flags });
