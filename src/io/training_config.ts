@@ -8,6 +8,8 @@
  */
 import type { Weight } from '../layers/base.js';
 import { snakeCase } from '../layers/base.js';
+import { LOSSES } from '../losses.js';
+import { METRICS } from '../metrics.js';
 import * as optimizers from '../optimizers.js';
 import { camelCase } from '../options.js';
 import type { Tensor } from '../tensor.js';
@@ -109,8 +111,12 @@ function keras3Name(v: unknown): unknown {
   return snakeCase(String(v.class_name));
 }
 
-/** TensorFlow.js names losses and metrics in camelCase (binaryCrossentropy); Keras in snake_case. */
-const snakeName = (v: unknown): unknown => (typeof v === 'string' && /^[a-z]+[A-Z]/.test(v) ? v.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : v);
+/** TensorFlow.js names built-in losses and metrics in camelCase (binaryCrossentropy), Keras in snake_case; other names stay as they are. */
+function snakeName(v: unknown): unknown {
+  if (typeof v !== 'string' || !/^[a-z]+[A-Z]/.test(v)) return v;
+  const snake = v.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return Object.hasOwn(LOSSES, snake) || Object.hasOwn(METRICS, snake) ? snake : v;
+}
 
 function mapNames(v: unknown, objects: CustomObjects | undefined): unknown {
   if (Array.isArray(v)) return v.map((x) => mapNames(x, objects));
