@@ -7,3 +7,5 @@ export { modelFromYAML, modelToYAML } from './yaml.js';
 export type { CustomObjects } from './custom_objects.js';
 export type { LoadWeightsOptions } from './weight_match.js';
 export { kerasZipBytes } from './keras_zip.js';
+export { exportONNX, saveONNX } from './onnx_export.js';
+export type { OnnxExportOptions } from './onnx_export.js';

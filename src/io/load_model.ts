@@ -2,7 +2,8 @@
  * loadModel / saveModel: one entry for every model file, told apart by
  * content when loading (HDF5 signature, zip signature, JSON) and by
  * extension when saving (`.h5`/`.hdf5`: Keras 2 HDF5; `.keras`: Keras 3 zip;
- * `.json`: TensorFlow.js layers format with binary weight shards beside it).
+ * `.json`: TensorFlow.js layers format with binary weight shards beside it;
+ * `.onnx`: the predict graph for serving engines, written only).
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { isHdf5 } from './h5.js';
@@ -11,6 +12,7 @@ import { loadKerasZip, saveKerasZip } from './keras_zip.js';
 import type { AnyNetwork } from './model_config.js';
 import type { LoadModelOptions, SaveModelOptions } from './options.js';
 import { withBytesAsFile } from './temp_file.js';
+import { saveONNX } from './onnx_export.js';
 import { loadTfjs, loadTfjsArtifacts, saveTfjs } from './tfjs.js';
 
 const ZIP_SIGNATURE = [0x50, 0x4b, 0x03, 0x04];
@@ -58,5 +60,6 @@ export async function saveModel(model: AnyNetwork, path: string, options: SaveMo
   if (/\.(h5|hdf5)$/i.test(path)) return saveKerasH5(model, path, options);
   if (/\.keras$/i.test(path)) return saveKerasZip(model, path, options);
   if (/\.json$/i.test(path)) return saveTfjs(model, path, options);
-  throw new Error(`saveModel: cannot tell the format of ${path} from its extension. Use .h5 or .hdf5 (Keras 2 HDF5), .keras (Keras 3 zip) or .json (TensorFlow.js layers format)`);
+  if (/\.onnx$/i.test(path)) return saveONNX(model, path, options);
+  throw new Error(`saveModel: cannot tell the format of ${path} from its extension. Use .h5 or .hdf5 (Keras 2 HDF5), .keras (Keras 3 zip), .json (TensorFlow.js layers format) or .onnx (ONNX, inference only)`);
 }

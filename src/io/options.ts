@@ -15,4 +15,6 @@ export interface SaveModelOptions {
   readonly includeOptimizer?: boolean;
   /** Overwrite an existing file (default true, as Keras's overwrite=True). */
   readonly overwrite?: boolean;
+  /** `.onnx` only: the batch size of the exported graph (default 1). */
+  readonly batchSize?: number;
 }
