@@ -4,7 +4,8 @@
  * backend, model.json) and onnxruntime-node, all in the same run: what an app
  * installs (runtime and model files), cold start (a fresh Node process, from
  * its first line through the imports and the load to the first prediction;
- * median of 5), and predict throughput at batch 1 and 32 in this process.
+ * median of 5), and predict throughput at batch 1 and 32 in this process
+ * (Kiln's wasm on worker threads and on one).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
 
   const busy = loadavg()[0];
   console.log(`mnist_mlp (784-512-512-10) deployed; ${cpus()[0]?.model ?? 'cpu'}, ${threads} cores; Node ${process.version}; load average ${busy.toFixed(1)}`);
-  if (busy > threads / 2) console.log(`warning: other processes keep the cores busy (load ${busy.toFixed(1)} on ${threads} cores): multi-threaded figures (node-cpu, onnxruntime) are far below this machine's, OpenMP's spinning workers worst of all`);
+  if (busy > threads / 2) console.log(`warning: other processes keep the cores busy (load ${busy.toFixed(1)} on ${threads} cores): every figure, the multi-threaded ones most, is below what this machine does when quiet`);
   console.log('');
   console.log('installed                         runtime   model files');
   console.log(`kiln node-cpu (avx2 only)     ${mb(runtime.bytes)} ${mb(common + nativeOne)}`);
@@ -102,10 +103,11 @@ async function main(): Promise<void> {
   console.log(`onnxruntime-node              ${mb(ortRuntime)} ${mb(sizeOf(join(work, 'model.onnx')))}`);
 
   const one = JSON.stringify(Array.from({ length: 784 }, (_, i) => (i % 97) / 97));
-  const kilnCold = (target: string): string => `const { load } = await import('kiln/runtime');\nconst m = await load('./bundle', { target: '${target}' });\nawait m.predict({ dense_1_input: ${one} });`;
+  const kilnCold = (options: string): string => `const { load } = await import('kiln/runtime');\nconst m = await load('./bundle', ${options});\nawait m.predict({ dense_1_input: ${one} });`;
   const cold = [
-    ['kiln node-cpu', coldStart(join(work, 'app'), kilnCold('node-cpu'))],
-    ['kiln wasm', coldStart(join(work, 'app'), kilnCold('wasm'))],
+    ['kiln node-cpu', coldStart(join(work, 'app'), kilnCold("{ target: 'node-cpu' }"))],
+    [`kiln wasm, ${threads} threads`, coldStart(join(work, 'app'), kilnCold("{ target: 'wasm' }"))],
+    ['kiln wasm, 1 thread', coldStart(join(work, 'app'), kilnCold("{ target: 'wasm', threads: 1 }"))],
     ['tfjs-wasm', coldStart(ROOT, [
       "const tf = await import('@tensorflow/tfjs-core'); const tfl = await import('@tensorflow/tfjs-layers'); await import('@tensorflow/tfjs-backend-wasm');",
       "const { readFileSync } = await import('node:fs'); await tf.setBackend('wasm');",
@@ -124,24 +126,27 @@ async function main(): Promise<void> {
 
   const native = await load(bundle, { target: 'node-cpu' });
   const portable = await load(bundle, { target: 'wasm' });
+  const portableOne = await load(bundle, { target: 'wasm', threads: 1 });
   const session = await ort.InferenceSession.create(onnxMlp(weights.map((w) => w.data)), { intraOpNumThreads: threads, interOpNumThreads: 1 });
-  console.log(`\npredict, samples/s (median of 7 runs); node-cpu and onnxruntime on ${threads} threads, the wasm runtimes on one`);
-  console.log('   batch  kiln node-cpu  kiln wasm  tfjs-wasm  onnxruntime  wasm/tfjs-wasm');
+  console.log(`\npredict, samples/s (median of 7 runs); node-cpu, onnxruntime and kiln wasm (workers) on ${threads} threads, tfjs-wasm on one`);
+  console.log('   batch  kiln node-cpu  kiln wasm  wasm 1 thread  tfjs-wasm  onnxruntime  wasm/tfjs-wasm  (1 thread)');
   for (const batch of BATCHES) {
     const data = Float32Array.from({ length: batch * 784 }, (_, i) => (i % 97) / 97);
     const reps = Math.max(3, Math.round(1000 / batch));
     const k = batch / (await timeIt(() => native.predict({ dense_1_input: data }), reps));
     const w = batch / (await timeIt(() => portable.predict({ dense_1_input: data }), reps));
+    const w1 = batch / (await timeIt(() => portableOne.predict({ dense_1_input: data }), reps));
     const tx = tf.tensor(data, [batch, 784]);
     const t = batch / (await timeIt(() => tf.tidy(() => (tfModel.predict(tx) as tf.Tensor).dataSync()), reps));
     tx.dispose();
     const feeds = { x: new ort.Tensor('float32', data, [batch, 784]) };
     const o = batch / (await timeIt(() => session.run(feeds), reps));
     const f = (v: number, w2: number): string => Math.round(v).toLocaleString('en-US').padStart(w2);
-    console.log(`${String(batch).padStart(8)} ${f(k, 14)} ${f(w, 10)} ${f(t, 10)} ${f(o, 12)} ${(w / t).toFixed(2).padStart(15)}`);
+    console.log(`${String(batch).padStart(8)} ${f(k, 14)} ${f(w, 10)} ${f(w1, 14)} ${f(t, 10)} ${f(o, 12)} ${(w / t).toFixed(2).padStart(15)} ${(w1 / t).toFixed(2).padStart(11)}`);
   }
   native.dispose();
   portable.dispose();
+  portableOne.dispose();
   await session.release();
   console.log(`\n(bundle and peers' files in ${work})`);
 }

@@ -46,13 +46,16 @@ export interface NodeCpuOptions {
 }
 
 /**
- * Caps OpenMP's threads through OMP_THREAD_LIMIT, which libgomp reads when it
- * is first loaded (with this process's first native object): more threads
- * than cores make OpenMP's spinning workers fight over them. A limit the
- * user set in the environment wins; once libgomp is loaded it is fixed.
+ * Caps OpenMP's threads through OMP_THREAD_LIMIT and shortens their spinning
+ * through GOMP_SPINCOUNT, which libgomp reads when it is first loaded (with
+ * this process's first native object): more threads than cores, or long
+ * spins on cores another process holds, stall every parallel kernel. Values
+ * the user set in the environment win; once libgomp is loaded they are fixed.
  */
 function limitThreads(asked: number | undefined, max: number, where: string): void {
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 1 || asked > max)) throw new Error(`kiln runtime: ${where}: threads must be an integer from 1 to ${max} (the bundle's maximum), got ${asked}`);
+  // As the CPU backend does (codegen/llvm/module.ts, OPENMP_SPIN_COUNT): idle threads spin briefly, then sleep, so a busy core does not stall a team.
+  if (process.env.GOMP_SPINCOUNT === undefined && process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT = '1000';
   if (process.env.OMP_THREAD_LIMIT) return;
   process.env.OMP_THREAD_LIMIT = String(asked ?? Math.min(max, availableParallelism()));
 }

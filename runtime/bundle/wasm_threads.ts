@@ -102,7 +102,9 @@ export async function startTeam(module: WebAssembly.Module, memory: WebAssembly.
   const control = new SharedArrayBuffer(6 * 4);
   const c = new Int32Array(control);
   const started = Array.from({ length: workers }, (_, i) => {
-    const w = new Worker(WORKER, { eval: true, workerData: { module, memory, tid: i + 1, stackTop: stacks(i + 1), control, math } });
+    // The worker's source is CommonJS: a parent started with --input-type=module must not pass that on.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const w = new Worker(WORKER, { eval: true, execArgv, workerData: { module, memory, tid: i + 1, stackTop: stacks(i + 1), control, math } });
     w.unref();
     return { w, ready: new Promise<void>((ok, fail) => { w.once('message', () => ok()); w.once('error', fail); }) };
   });
