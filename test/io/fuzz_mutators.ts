@@ -6,17 +6,8 @@
  * nodes, prototype keys, unknown classes, deep nesting).
  */
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the seeded generator training shuffles with. */
+export { makeRandom as rng } from '../../src/training/data.js';
 
 const int = (r: () => number, n: number): number => Math.floor(r() * n);
 
