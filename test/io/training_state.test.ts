@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Sequential, Tensor, layers, loadModel, optimizers, setBackend } from '../../src/index.js';
 import type { AnyNetwork } from '../../src/io/index.js';
+import { trainerOf } from '../../src/io/training_config.js';
+import { LOSSES } from '../../src/losses.js';
+import { METRICS } from '../../src/metrics.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-training-state-'));
@@ -96,7 +99,37 @@ describe('without the optimizer', () => {
     const path = join(dir, 'adam_config.keras');
     await model.save(path);
     const loaded = await loadModel(path);
-    const { trainerOf } = await import('../../src/io/training_config.js');
     expect(trainerOf(loaded)!.setup.optimizer.getConfig()).toEqual(trainerOf(model)!.setup.optimizer.getConfig());
+  });
+});
+
+describe('every loss and metric survives a save', () => {
+  const model = (loss: string, metrics: string[]): AnyNetwork => {
+    const m = new Sequential([new layers.Dense(3, { inputShape: [5], activation: 'softmax', kernelInitializer: { className: 'RandomUniform', config: { seed: 5 } } })]);
+    m.compile({ optimizer: 'adam', loss, metrics });
+    return m as unknown as AnyNetwork;
+  };
+
+  it.each(['h5', 'keras', 'json'])('.%s: each loss, and every metric, come back and evaluate the same', async (ext) => {
+    setBackend('interpreter');
+    const [x, y] = data();
+    const sparseY = new Tensor(Float32Array.from({ length: 24 }, (_, r) => r % 3), [24]);
+    const metricNames = Object.keys(METRICS).filter((m) => !m.startsWith('sparse_'));
+    for (const loss of Object.keys(LOSSES)) {
+      const sparse = loss === 'sparse_categorical_crossentropy';
+      const m = model(loss, sparse ? ['sparse_categorical_accuracy', 'sparse_top_k_categorical_accuracy'] : metricNames);
+      const path = join(dir, `loss_${loss}.${ext}`);
+      await m.save(path);
+      const loaded = await loadModel(path);
+      const outputs = (t: AnyNetwork): unknown => {
+        const setup = trainerOf(t)!.setup;
+        return (setup.outputs ?? [setup as never]).map((o: { loss: { name: string }; metrics: readonly { name: string }[] }) => [o.loss.name, o.metrics.map((k) => k.name)]);
+      };
+      expect(outputs(loaded)).toEqual(outputs(m));
+      const target = sparse ? sparseY : y;
+      expect(await loaded.evaluate(x, target, { verbose: 0 })).toEqual(await m.evaluate(x, target, { verbose: 0 }));
+      m.dispose();
+      loaded.dispose();
+    }
   });
 });
