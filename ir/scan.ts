@@ -106,6 +106,34 @@ export function scanResults(b: GraphBuilder, packed: Value, attrs: ScanAttrs): V
   return scanLayout(attrs).map(({ offset, shape }) => b.reshape(b.slice(packed, [offset], [sizeOf(shape)]), shape));
 }
 
+type BackwardStep = (sb: GraphBuilder, gCarry: readonly Value[], slices: readonly Value[], invs: readonly Value[]) => { invGrads: (Value | null)[] };
+
+/** [a, c] of a step cotangent a^T c (a matmul with transposeA over 2-D operands). */
+function matmulOperands(sb: GraphBuilder, v: Value): [Value, Value] {
+  const [a, c] = sb.nodes[v.id].inputs.map((id) => ({ id, shape: sb.nodes[id].type.shape, dtype: sb.nodes[id].type.dtype }));
+  return [a, c];
+}
+
+function isStepMatmul(sb: GraphBuilder, v: Value | null): boolean {
+  if (!v) return false;
+  const n = sb.nodes[v.id];
+  if (n.op !== 'matmul') return false;
+  const { transposeA, transposeB } = n.attrs as { transposeA: boolean; transposeB: boolean };
+  return transposeA && !transposeB && n.inputs.every((id) => sb.nodes[id].type.shape.length === 2);
+}
+
+/**
+ * Which invariants' step cotangents are a^T c of per-step values (a dense
+ * or recurrent kernel's): traced once on a scratch builder, since the loop's
+ * carries depend on the answer.
+ */
+function hoistableGrads(step: BackwardStep, gInit: readonly Value[], sequences: readonly Value[], invariants: readonly Value[]): boolean[] {
+  const probe = new GraphBuilder();
+  const param = (v: Value, i: number, tag: string, shape = v.shape): Value => probe.param(`${tag}${i}`, shape, v.dtype);
+  const { invGrads } = step(probe, gInit.map((v, i) => param(v, i, 'g')), sequences.map((v, i) => param(v, i, 's', v.shape.slice(1))), invariants.map((v, i) => param(v, i, 'w')));
+  return invGrads.map((v) => isStepMatmul(probe, v));
+}
+
 export interface ScanSpec {
   readonly init: readonly Value[];
   readonly sequences: readonly Value[];
@@ -184,26 +212,48 @@ export function scanVjp(b: GraphBuilder, { inputs, attrs, g }: { inputs: readonl
   const floatSeq = seqIdx.filter((i) => isFloatType(params[i].type.dtype));
   const nyOut = attrs.body.outputs.length - nc;
   const carryIdx = params.slice(0, nc).map((_, i) => i).filter((i) => floatCarry[i]);
-  const results = scan(b, {
-    init: [...carryIdx.map((i) => cotangents[i]), ...invIdx.map((i) => zerosLike(b, inputs[i]))],
-    sequences: [...seqIdx.map((i) => inputs[i]), ...saved, ...cotangents.slice(nc)],
-    invariants: inputs.slice(nc + ns),
-    reverse: !attrs.reverse,
-  }, (sb, carries, slices, invs) => {
-    const gCarry = carries.slice(0, carryIdx.length);
-    const gInv = carries.slice(carryIdx.length);
+  const step = (sb: GraphBuilder, gCarry: readonly Value[], slices: readonly Value[], invs: readonly Value[]): { newG: Value[]; invGrads: (Value | null)[]; seqGrads: Value[] } => {
     const xs = slices.slice(0, seqIdx.length);
     const cs = slices.slice(seqIdx.length, seqIdx.length + nc);
     const gys = slices.slice(seqIdx.length + nc, seqIdx.length + nc + nyOut);
     const ctCarry = params.slice(0, nc).map((_, i) => (floatCarry[i] ? gCarry[carryIdx.indexOf(i)] : null));
     const { grads } = graphVjp(sb, attrs.body, [...cs, ...xs, ...invs], [...ctCarry, ...gys]);
-    const newG = carryIdx.map((i) => grads[i] ?? zerosLike(sb, cs[i]));
-    const newInv = invIdx.map((i, k) => (grads[i] ? sb.add(gInv[k], grads[i]!) : gInv[k]));
-    return { carries: [...newG, ...newInv], outputs: floatSeq.map((i) => grads[i] ?? zerosLike(sb, xs[seqIdx.indexOf(i)])) };
+    return {
+      newG: carryIdx.map((i) => grads[i] ?? zerosLike(sb, cs[i])),
+      invGrads: invIdx.map((i) => grads[i]),
+      seqGrads: floatSeq.map((i) => grads[i] ?? zerosLike(sb, xs[seqIdx.indexOf(i)])),
+    };
+  };
+  const sequences = [...seqIdx.map((i) => inputs[i]), ...saved, ...cotangents.slice(nc)];
+  const hoisted = hoistableGrads(step, carryIdx.map((i) => cotangents[i]), sequences, inputs.slice(nc + ns));
+  const carried = invIdx.filter((_, k) => !hoisted[k]);
+  const results = scan(b, {
+    init: [...carryIdx.map((i) => cotangents[i]), ...carried.map((i) => zerosLike(b, inputs[i]))],
+    sequences,
+    invariants: inputs.slice(nc + ns),
+    reverse: !attrs.reverse,
+  }, (sb, carries, slices, invs) => {
+    const gInv = carries.slice(carryIdx.length);
+    const { newG, invGrads, seqGrads } = step(sb, carries.slice(0, carryIdx.length), slices, invs);
+    const newInv = carried.map((i, k) => {
+      const part = invGrads[invIdx.indexOf(i)];
+      return part ? sb.add(gInv[k], part) : gInv[k];
+    });
+    // A hoisted invariant's step cotangent is a^T c: its operands go out per step, and one matmul after the loop sums them.
+    const operands = invIdx.flatMap((_, k) => (hoisted[k] ? matmulOperands(sb, invGrads[k]!) : []));
+    return { carries: [...newG, ...newInv], outputs: [...seqGrads, ...operands] };
   });
   const out: (Value | null)[] = inputs.map(() => null);
   carryIdx.forEach((i, k) => (out[i] = results[k]));
-  invIdx.forEach((i, k) => (out[i] = results[carryIdx.length + k]));
-  floatSeq.forEach((i, k) => (out[i] = results[carryIdx.length + invIdx.length + k]));
+  carried.forEach((i, k) => (out[i] = results[carryIdx.length + k]));
+  const firstOut = carryIdx.length + carried.length;
+  floatSeq.forEach((i, k) => (out[i] = results[firstOut + k]));
+  let at = firstOut + floatSeq.length;
+  invIdx.forEach((i, k) => {
+    if (!hoisted[k]) return;
+    const [as, cs] = [results[at++], results[at++]];
+    const rows = (v: Value): Value => b.reshape(v, [v.shape[0] * v.shape[1], v.shape[2]]);
+    out[i] = b.matmul(rows(as), rows(cs), true, false);
+  });
   return out;
 }

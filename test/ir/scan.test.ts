@@ -112,6 +112,18 @@ describe('scan', () => {
     });
   });
 
+  it('sums the weights\' step cotangents (a^T c) with one matmul after the reverse loop instead of carrying them', () => {
+    const { b, names, out } = build(false, false);
+    const g = grad(b.build([b.sum(out)]), 0, names);
+    const graph = g.builder.build(g.grads);
+    const reverse = graph.nodes.filter((n) => n.op === 'scan' && (n.attrs as { reverse: boolean }).reverse);
+    expect(reverse.length).toBe(1);
+    // Only the state's cotangent is carried; w and u get theirs from matmuls over all steps ([T * B, F]^T [T * B, H]).
+    expect((reverse[0].attrs as { carries: number }).carries).toBe(1);
+    const after = graph.nodes.filter((n) => n.id > reverse[0].id && n.op === 'matmul').map((n) => graph.nodes[n.inputs[0]].type.shape);
+    expect(after).toEqual(expect.arrayContaining([[T * B, F], [T * B, H]]));
+  });
+
   it('differentiates two carries that feed each other (an LSTM-like cell)', () => {
     const b = new GraphBuilder();
     const h0 = b.param('h0', [B, H], 'float64');
