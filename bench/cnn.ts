@@ -3,11 +3,18 @@
  * Conv2D 64 3x3 relu, MaxPooling2D 2x2, Dropout 0.25, Flatten, Dense 128
  * relu, Dropout 0.5, Dense 10 softmax; Adadelta lr=1.0) on Kiln's CPU
  * backend: fit samples/s at batch 128, predict samples/s at batch 1, 32 and
- * 128, and the GFLOP/s of its two forward convolutions alone. Peers
- * (onnxruntime-node, tfjs wasm) and the FMA peak are not in this run yet.
+ * 128, and the GFLOP/s of its two forward convolutions alone; beside them in
+ * the same run, onnxruntime-node (predict; an ONNX graph of the same model
+ * with the same weights) and TensorFlow.js (predict on its wasm backend; fit
+ * on its cpu backend, since wasm has no Conv2DBackpropFilter kernel).
+ * The FMA peak is not in this run yet.
  */
 import { cpus } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import * as ort from 'onnxruntime-node';
 import { Sequential, layers, optimizers, tensor } from '../src/index.js';
+import { initializer, type message, model as onnxModel, node, valueInfo } from './onnx.js';
 import { median, timeIt } from './stats.js';
 
 const FIT_SAMPLES = Number(process.env.KILN_BENCH_CNN_SAMPLES ?? 2048);
@@ -66,10 +73,94 @@ async function convRate(): Promise<number> {
   return flops / s / 1e9;
 }
 
+type Field = Parameters<typeof message>[0][number];
+
+const ints = (name: string, values: readonly number[]): Field[] => [[1, name], ...values.map((v): Field => [8, v]), [20, 7]];
+
+/** The same model as ONNX (NCHW inside, Keras's channels-last flatten order kept by transposing back). */
+function onnxCnn(weights: readonly { data: Float32Array; shape: readonly number[] }[]): Uint8Array {
+  const [k1, b1, k2, b2, w3, b3, w4, b4] = weights;
+  // Keras kernels are [kh, kw, in, out]; ONNX wants [out, in, kh, kw].
+  const oihw = (w: { data: Float32Array; shape: readonly number[] }): { data: Float32Array; shape: number[] } => {
+    const [kh, kw, ci, co] = w.shape;
+    const out = new Float32Array(w.data.length);
+    for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) out[((o * ci + c) * kh + a) * kw + b] = w.data[((a * kw + b) * ci + c) * co + o];
+    return { data: out, shape: [co, ci, kh, kw] };
+  };
+  const [c1, c2] = [oihw(k1), oihw(k2)];
+  const nodes = [
+    node('Transpose', ['x'], ['xc'], [ints('perm', [0, 3, 1, 2])]),
+    node('Conv', ['xc', 'k1', 'b1'], ['c1'], [ints('kernel_shape', [3, 3])]), node('Relu', ['c1'], ['r1']),
+    node('Conv', ['r1', 'k2', 'b2'], ['c2'], [ints('kernel_shape', [3, 3])]), node('Relu', ['c2'], ['r2']),
+    node('MaxPool', ['r2'], ['p'], [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])]),
+    node('Transpose', ['p'], ['pl'], [ints('perm', [0, 2, 3, 1])]), node('Flatten', ['pl'], ['f']),
+    node('MatMul', ['f', 'w3'], ['m3']), node('Add', ['m3', 'b3'], ['a3']), node('Relu', ['a3'], ['h']),
+    node('MatMul', ['h', 'w4'], ['m4']), node('Add', ['m4', 'b4'], ['a4']), node('Softmax', ['a4'], ['y']),
+  ];
+  const inits = [initializer('k1', c1.shape, c1.data), initializer('b1', b1.shape, b1.data), initializer('k2', c2.shape, c2.data), initializer('b2', b2.shape, b2.data),
+    initializer('w3', w3.shape, w3.data), initializer('b3', b3.shape, b3.data), initializer('w4', w4.shape, w4.data), initializer('b4', b4.shape, b4.data)];
+  return onnxModel(nodes, [valueInfo('x', ['batch', 28, 28, 1])], [valueInfo('y', ['batch', 10])], inits);
+}
+
+function tfCnn(): tf.Sequential {
+  const m = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }), tf.layers.dropout({ rate: 0.25 }), tf.layers.flatten(),
+      tf.layers.dense({ units: 128, activation: 'relu' }), tf.layers.dropout({ rate: 0.5 }),
+      tf.layers.dense({ units: 10, activation: 'softmax' }),
+    ],
+  });
+  m.compile({ optimizer: tf.train.adadelta(1.0), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  return m;
+}
+
+async function tfFitRate(n: number): Promise<number> {
+  const m = tfCnn();
+  const { x, y } = images(n);
+  const [xs, ys] = [tf.tensor(x.data as Float32Array, [n, 28, 28, 1]), tf.tensor(y.data as Float32Array, [n, 10])];
+  await m.fit(xs.slice(0, 128), ys.slice(0, 128), { batchSize: 128, epochs: 1, verbose: 0 });
+  const t0 = performance.now();
+  await m.fit(xs, ys, { batchSize: 128, epochs: 1, verbose: 0 });
+  const rate = n / ((performance.now() - t0) / 1000);
+  tf.dispose([xs, ys]);
+  m.dispose();
+  return rate;
+}
+
+async function peersPredict(batch: number, session: ort.InferenceSession, tfModel: tf.Sequential): Promise<{ ort: number; tfjs: number }> {
+  const { x } = images(batch);
+  const data = x.data as Float32Array;
+  const o = batch / (await timeIt(() => session.run({ x: new ort.Tensor('float32', data, [batch, 28, 28, 1]) }), batch === 1 ? 50 : 5));
+  const tx = tf.tensor(data, [batch, 28, 28, 1]);
+  const t = batch / (await timeIt(() => tf.tidy(() => (tfModel.predict(tx) as tf.Tensor).dataSync()), batch === 1 ? 10 : 2, 5));
+  tx.dispose();
+  return { ort: o, tfjs: t };
+}
+
+/** KILN_BENCH_CNN_ONLY=predict skips the fits (slow on a busy machine). */
+const ONLY = process.env.KILN_BENCH_CNN_ONLY;
+
 async function main(): Promise<void> {
-  console.log(`mnist_cnn on Kiln's cpu backend; ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores`);
-  console.log(`fit, batch 128 (median of 3 epochs of ${FIT_SAMPLES} samples): ${Math.round(await fitRate()).toLocaleString('en-US')} samples/s`);
-  for (const batch of [1, 32, 128]) console.log(`predict, batch ${String(batch).padStart(3)}: ${Math.round(await predictRate(batch)).toLocaleString('en-US')} samples/s`);
+  const f = (v: number): string => Math.round(v).toLocaleString('en-US').padStart(8);
+  console.log(`mnist_cnn, samples/s; ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores; kiln on its cpu backend\n`);
+  if (ONLY !== 'predict') {
+    await tf.setBackend('cpu');
+    const [kFit, tFit] = [await fitRate(), await tfFitRate(128)];
+    console.log(`fit, batch 128: kiln ${f(kFit)}  tfjs-cpu ${f(tFit)}  kiln/tfjs ${(kFit / tFit).toFixed(2)}`);
+  }
+  await tf.setBackend('wasm');
+  const kiln = mnistCnn();
+  const session = await ort.InferenceSession.create(onnxCnn(kiln.getWeights().map((w) => ({ data: w.data as Float32Array, shape: w.shape }))), { intraOpNumThreads: cpus().length, interOpNumThreads: 1 });
+  const tfModel = tfCnn();
+  tfModel.setWeights(kiln.getWeights().map((w) => tf.tensor(w.data as Float32Array, w.shape as number[])));
+  console.log('predict   batch     kiln  onnxrt  tfjs-wasm  kiln/ort  kiln/tfjs');
+  for (const batch of [1, 32, 128]) {
+    const k = await predictRate(batch);
+    const p = await peersPredict(batch, session, tfModel);
+    console.log(`${String(batch).padStart(15)} ${f(k)} ${f(p.ort)} ${f(p.tfjs).padStart(10)} ${(k / p.ort).toFixed(2).padStart(9)} ${(k / p.tfjs).toFixed(2).padStart(10)}`);
+  }
   console.log(`forward convolutions (3x3, 1->32 and 32->64 channels), batch 128: ${(await convRate()).toFixed(1)} GFLOP/s`);
 }
 
