@@ -71,84 +71,108 @@ function coldStart(cwd: string, body: string): number {
   return median(times);
 }
 
-async function main(): Promise<void> {
-  const threads = cpus().length;
+/** The same model and weights written for every runtime under `work`. */
+interface Written {
+  readonly work: string;
+  readonly bundle: string;
+  readonly files: ReadonlyMap<string, number>;
+  readonly runtimeBytes: number;
+  readonly weights: readonly { data: Float32Array; shape: number[] }[];
+  readonly tfModel: tf.Sequential;
+}
+
+async function writeModels(threads: number): Promise<Written> {
   const work = mkdtempSync(join(tmpdir(), 'kiln-bench-bundle-'));
   const kiln = mnistMlp();
   const weights = kiln.getWeights().map((w) => ({ data: w.data as Float32Array, shape: [...w.shape] as number[] }));
   const bundle = join(work, 'app', 'bundle');
-  const result = await writeBundle(kiln, { out: bundle, targets: ['node-cpu', 'wasm'], batchSizes: BATCHES, threads });
-  const common = ['manifest.json', 'weights.bin', 'index.js', 'index.d.ts'].reduce((s, f) => s + (result.files.get(f) ?? 0), 0);
-  const files = [...result.files.entries()];
-  const nativeOne = files.filter(([f]) => f.endsWith('.avx2.so')).reduce((s, [, b]) => s + b, 0);
-  const nativeAll = files.filter(([f]) => f.endsWith('.so')).reduce((s, [, b]) => s + b, 0);
-  const wasm = files.filter(([f]) => f.endsWith('.wasm')).reduce((s, [, b]) => s + b, 0);
+  const { files } = await writeBundle(kiln, { out: bundle, targets: ['node-cpu', 'wasm'], batchSizes: BATCHES, threads });
   const runtime = stageRuntimePackage(join(work, 'app', 'node_modules', 'kiln'));
   await tf.setBackend('wasm');
   const tfModel = tfjsModel(weights);
   await saveTfjs(tfModel, join(work, 'tfjs'));
   writeFileSync(join(work, 'model.onnx'), onnxMlp(weights.map((w) => w.data)));
+  return { work, bundle, files, runtimeBytes: runtime.bytes, weights, tfModel };
+}
+
+function printSizes(m: Written): void {
+  const files = [...m.files.entries()];
+  const bytes = (match: (f: string) => boolean): number => files.filter(([f]) => match(f)).reduce((s, [, b]) => s + b, 0);
+  const common = bytes((f) => ['manifest.json', 'weights.bin', 'index.js', 'index.d.ts'].includes(f));
   const tfRuntime = ['tfjs-core', 'tfjs-layers', 'tfjs-backend-wasm'].reduce((s, p) => s + sizeOf(join(ROOT, 'node_modules/@tensorflow', p)), 0);
   const ortRuntime = sizeOf(join(ROOT, 'node_modules/onnxruntime-node')) + sizeOf(join(ROOT, 'node_modules/onnxruntime-common'));
-
-  const busy = loadavg()[0];
-  console.log(`mnist_mlp (784-512-512-10) deployed; ${cpus()[0]?.model ?? 'cpu'}, ${threads} cores; Node ${process.version}; load average ${busy.toFixed(1)}`);
-  if (busy > threads / 2) console.log(`warning: other processes keep the cores busy (load ${busy.toFixed(1)} on ${threads} cores): every figure, the multi-threaded ones most, is below what this machine does when quiet`);
-  console.log('');
   console.log('installed                         runtime   model files');
-  console.log(`kiln node-cpu (avx2 only)     ${mb(runtime.bytes)} ${mb(common + nativeOne)}`);
-  console.log(`kiln node-cpu (avx2 + avx512) ${mb(runtime.bytes)} ${mb(common + nativeAll)}`);
-  console.log(`kiln wasm                     ${mb(runtime.bytes)} ${mb(common + wasm)}`);
-  console.log(`tfjs core+layers+wasm         ${mb(tfRuntime)} ${mb(sizeOf(join(work, 'tfjs')))}`);
-  console.log(`onnxruntime-node              ${mb(ortRuntime)} ${mb(sizeOf(join(work, 'model.onnx')))}`);
+  console.log(`kiln node-cpu (avx2 only)     ${mb(m.runtimeBytes)} ${mb(common + bytes((f) => f.endsWith('.avx2.so')))}`);
+  console.log(`kiln node-cpu (avx2 + avx512) ${mb(m.runtimeBytes)} ${mb(common + bytes((f) => f.endsWith('.so')))}`);
+  console.log(`kiln wasm (both modules)      ${mb(m.runtimeBytes)} ${mb(common + bytes((f) => f.endsWith('.wasm')))}`);
+  console.log(`tfjs core+layers+wasm         ${mb(tfRuntime)} ${mb(sizeOf(join(m.work, 'tfjs')))}`);
+  console.log(`onnxruntime-node              ${mb(ortRuntime)} ${mb(sizeOf(join(m.work, 'model.onnx')))}`);
+}
 
+function printColdStart(m: Written, threads: number): void {
   const one = JSON.stringify(Array.from({ length: 784 }, (_, i) => (i % 97) / 97));
+  const app = join(m.work, 'app');
   const kilnCold = (options: string): string => `const { load } = await import('kiln/runtime');\nconst m = await load('./bundle', ${options});\nawait m.predict({ dense_1_input: ${one} });`;
   const cold = [
-    ['kiln node-cpu', coldStart(join(work, 'app'), kilnCold("{ target: 'node-cpu' }"))],
-    [`kiln wasm, ${threads} threads`, coldStart(join(work, 'app'), kilnCold("{ target: 'wasm' }"))],
-    ['kiln wasm, 1 thread', coldStart(join(work, 'app'), kilnCold("{ target: 'wasm', threads: 1 }"))],
+    ['kiln node-cpu', coldStart(app, kilnCold("{ target: 'node-cpu' }"))],
+    [`kiln wasm, ${threads} threads`, coldStart(app, kilnCold("{ target: 'wasm' }"))],
+    ['kiln wasm, 1 thread', coldStart(app, kilnCold("{ target: 'wasm', threads: 1 }"))],
     ['tfjs-wasm', coldStart(ROOT, [
       "const tf = await import('@tensorflow/tfjs-core'); const tfl = await import('@tensorflow/tfjs-layers'); await import('@tensorflow/tfjs-backend-wasm');",
       "const { readFileSync } = await import('node:fs'); await tf.setBackend('wasm');",
-      `const dir = ${JSON.stringify(join(work, 'tfjs'))}; const j = JSON.parse(readFileSync(dir + '/model.json', 'utf8'));`,
+      `const dir = ${JSON.stringify(join(m.work, 'tfjs'))}; const j = JSON.parse(readFileSync(dir + '/model.json', 'utf8'));`,
       "const w = readFileSync(dir + '/weights.bin'); const m = await tfl.loadLayersModel(tf.io.fromMemory({ modelTopology: j.modelTopology, weightSpecs: j.weightsManifest[0].weights, weightData: w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength) }));",
       `m.predict(tf.tensor(${one}, [1, 784])).dataSync();`,
     ].join('\n'))],
     ['onnxruntime-node', coldStart(ROOT, [
       "const ort = await import('onnxruntime-node');",
-      `const s = await ort.InferenceSession.create(${JSON.stringify(join(work, 'model.onnx'))});`,
+      `const s = await ort.InferenceSession.create(${JSON.stringify(join(m.work, 'model.onnx'))});`,
       `await s.run({ x: new ort.Tensor('float32', Float32Array.from(${one}), [1, 784]) });`,
     ].join('\n'))],
   ] as const;
   console.log('\ncold start (fresh process: imports, load, first prediction), ms, median of 5');
   for (const [name, ms] of cold) console.log(`${name.padEnd(29)} ${ms.toFixed(1).padStart(8)}`);
+}
 
-  const native = await load(bundle, { target: 'node-cpu' });
-  const portable = await load(bundle, { target: 'wasm' });
-  const portableOne = await load(bundle, { target: 'wasm', threads: 1 });
-  const session = await ort.InferenceSession.create(onnxMlp(weights.map((w) => w.data)), { intraOpNumThreads: threads, interOpNumThreads: 1 });
+async function printThroughput(m: Written, threads: number): Promise<void> {
+  const native = await load(m.bundle, { target: 'node-cpu' });
+  const portable = await load(m.bundle, { target: 'wasm' });
+  const portableOne = await load(m.bundle, { target: 'wasm', threads: 1 });
+  const session = await ort.InferenceSession.create(onnxMlp(m.weights.map((w) => w.data)), { intraOpNumThreads: threads, interOpNumThreads: 1 });
   console.log(`\npredict, samples/s (median of 7 runs); node-cpu, onnxruntime and kiln wasm (workers) on ${threads} threads, tfjs-wasm on one`);
   console.log('   batch  kiln node-cpu  kiln wasm  wasm 1 thread  tfjs-wasm  onnxruntime  wasm/tfjs-wasm  (1 thread)');
   for (const batch of BATCHES) {
     const data = Float32Array.from({ length: batch * 784 }, (_, i) => (i % 97) / 97);
     const reps = Math.max(3, Math.round(1000 / batch));
-    const k = batch / (await timeIt(() => native.predict({ dense_1_input: data }), reps));
-    const w = batch / (await timeIt(() => portable.predict({ dense_1_input: data }), reps));
-    const w1 = batch / (await timeIt(() => portableOne.predict({ dense_1_input: data }), reps));
+    const rate = async (f: () => unknown): Promise<number> => batch / (await timeIt(f, reps));
+    const k = await rate(() => native.predict({ dense_1_input: data }));
+    const w = await rate(() => portable.predict({ dense_1_input: data }));
+    const w1 = await rate(() => portableOne.predict({ dense_1_input: data }));
     const tx = tf.tensor(data, [batch, 784]);
-    const t = batch / (await timeIt(() => tf.tidy(() => (tfModel.predict(tx) as tf.Tensor).dataSync()), reps));
+    const t = await rate(() => tf.tidy(() => (m.tfModel.predict(tx) as tf.Tensor).dataSync()));
     tx.dispose();
     const feeds = { x: new ort.Tensor('float32', data, [batch, 784]) };
-    const o = batch / (await timeIt(() => session.run(feeds), reps));
-    const f = (v: number, w2: number): string => Math.round(v).toLocaleString('en-US').padStart(w2);
+    const o = await rate(() => session.run(feeds));
+    const f = (v: number, width: number): string => Math.round(v).toLocaleString('en-US').padStart(width);
     console.log(`${String(batch).padStart(8)} ${f(k, 14)} ${f(w, 10)} ${f(w1, 14)} ${f(t, 10)} ${f(o, 12)} ${(w / t).toFixed(2).padStart(15)} ${(w1 / t).toFixed(2).padStart(11)}`);
   }
   native.dispose();
   portable.dispose();
   portableOne.dispose();
   await session.release();
-  console.log(`\n(bundle and peers' files in ${work})`);
+}
+
+async function main(): Promise<void> {
+  const threads = cpus().length;
+  const written = await writeModels(threads);
+  const busy = loadavg()[0];
+  console.log(`mnist_mlp (784-512-512-10) deployed; ${cpus()[0]?.model ?? 'cpu'}, ${threads} cores; Node ${process.version}; load average ${busy.toFixed(1)}`);
+  if (busy > threads / 2) console.log(`warning: other processes keep the cores busy (load ${busy.toFixed(1)} on ${threads} cores): every figure, the multi-threaded ones most, is below what this machine does when quiet`);
+  console.log('');
+  printSizes(written);
+  printColdStart(written, threads);
+  await printThroughput(written, threads);
+  console.log(`\n(bundle and peers' files in ${written.work})`);
 }
 
 await main();
