@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Input, Model, Tensor, layers, loadModel, modelFromJSON, modelFromYAML, modelToJSON, setBackend } from '../../src/index.js';
+import { Input, K, type KTensor, Model, Tensor, layers, loadModel, modelFromJSON, modelFromYAML, modelToJSON, registerCustomObject, setBackend } from '../../src/index.js';
 import { LAYER_CLASSES, layerFromConfig } from '../../src/layers/index.js';
 import type { AnyNetwork } from '../../src/io/index.js';
 
@@ -50,7 +50,52 @@ const CASES: Record<string, { inputs: number[][]; config: Record<string, unknown
   Minimum: { inputs: [[3], [3]], config: {} },
   Concatenate: { inputs: [[2, 3], [2, 5]], config: { axis: -1 } },
   Dot: { inputs: [[3, 4], [3, 4]], config: { axes: [2, 2], normalize: true } },
+  Conv1D: { inputs: [[6, 3]], config: { filters: 2, kernelSize: [3], padding: 'same', activation: 'relu' } },
+  Conv2D: { inputs: [[5, 5, 2]], config: { filters: 3, kernelSize: [3, 3], strides: [2, 2] } },
+  Conv3D: { inputs: [[4, 4, 4, 1]], config: { filters: 2, kernelSize: [2, 2, 2] } },
+  Conv2DTranspose: { inputs: [[3, 3, 2]], config: { filters: 2, kernelSize: [3, 3], strides: [2, 2], padding: 'same' } },
+  Conv3DTranspose: { inputs: [[2, 2, 2, 1]], config: { filters: 2, kernelSize: [2, 2, 2] } },
+  SeparableConv1D: { inputs: [[6, 3]], config: { filters: 2, kernelSize: [3], depthMultiplier: 2 } },
+  SeparableConv2D: { inputs: [[5, 5, 2]], config: { filters: 2, kernelSize: [3, 3] } },
+  DepthwiseConv2D: { inputs: [[5, 5, 2]], config: { kernelSize: [3, 3], depthMultiplier: 2 } },
+  LocallyConnected1D: { inputs: [[6, 3]], config: { filters: 2, kernelSize: [3] } },
+  LocallyConnected2D: { inputs: [[4, 4, 2]], config: { filters: 2, kernelSize: [2, 2] } },
+  Cropping1D: { inputs: [[6, 2]], config: { cropping: [1, 2] } },
+  Cropping2D: { inputs: [[5, 5, 2]], config: { cropping: [[1, 1], [0, 2]] } },
+  Cropping3D: { inputs: [[4, 4, 4, 1]], config: { cropping: [[1, 1], [1, 0], [0, 1]] } },
+  ZeroPadding1D: { inputs: [[4, 2]], config: { padding: [1, 2] } },
+  ZeroPadding2D: { inputs: [[3, 3, 2]], config: { padding: [[1, 0], [2, 1]] } },
+  ZeroPadding3D: { inputs: [[2, 2, 2, 1]], config: { padding: [[1, 1], [1, 1], [1, 1]] } },
+  UpSampling1D: { inputs: [[3, 2]], config: { size: 2 } },
+  UpSampling2D: { inputs: [[3, 3, 2]], config: { size: [2, 2] } },
+  UpSampling3D: { inputs: [[2, 2, 2, 1]], config: { size: [2, 2, 2] } },
+  MaxPooling1D: { inputs: [[6, 2]], config: {} },
+  MaxPooling2D: { inputs: [[4, 4, 2]], config: {} },
+  MaxPooling3D: { inputs: [[4, 4, 4, 1]], config: {} },
+  AveragePooling1D: { inputs: [[6, 2]], config: {} },
+  AveragePooling2D: { inputs: [[4, 4, 2]], config: {} },
+  AveragePooling3D: { inputs: [[4, 4, 4, 1]], config: {} },
+  GlobalMaxPooling1D: { inputs: [[6, 2]], config: {} },
+  GlobalMaxPooling2D: { inputs: [[4, 4, 2]], config: {} },
+  GlobalMaxPooling3D: { inputs: [[2, 2, 2, 3]], config: {} },
+  GlobalAveragePooling1D: { inputs: [[6, 2]], config: {} },
+  GlobalAveragePooling2D: { inputs: [[4, 4, 2]], config: {} },
+  GlobalAveragePooling3D: { inputs: [[2, 2, 2, 3]], config: {} },
+  BatchNormalization: { inputs: [[3, 4]], config: { epsilon: 0.01, movingMeanInitializer: { className: 'RandomUniform', config: { seed: 2 } } } },
+  Lambda: { inputs: [[3]], config: { function: 'roundTripDouble', functionType: 'function' } },
+  Embedding: { inputs: [[4]], config: { inputDim: 7, outputDim: 3, maskZero: true } },
+  Masking: { inputs: [[3, 2]], config: { maskValue: 0.5 } },
+  TimeDistributed: { inputs: [[3, 2]], config: { layer: { className: 'Dense', config: { units: 3, activation: 'tanh' } } } },
+  Bidirectional: { inputs: [[3, 2]], config: { layer: { className: 'SimpleRNN', config: { units: 2, returnSequences: true } }, mergeMode: 'ave' } },
+  SimpleRNN: { inputs: [[4, 3]], config: { units: 3 } },
+  GRU: { inputs: [[4, 3]], config: { units: 3, returnSequences: true } },
+  LSTM: { inputs: [[4, 3]], config: { units: 3, goBackwards: true } },
+  RNN: { inputs: [[4, 3]], config: { cell: { className: 'LSTMCell', config: { units: 2 } } } },
 };
+
+registerCustomObject('roundTripDouble', function roundTripDouble(x: KTensor | KTensor[]): KTensor {
+  return K.mul(x as KTensor, 2);
+});
 
 function modelFor(cls: string): AnyNetwork {
   const c = CASES[cls];
@@ -61,9 +106,13 @@ function modelFor(cls: string): AnyNetwork {
   return new Model({ inputs, outputs: new layers.Dense(2, { biasInitializer: 'ones' }).apply(y) }) as AnyNetwork;
 }
 
+const flat = (ts: readonly Tensor[]): number[][] => ts.map((t) => Array.from(t.data));
+
 function inputsFor(cls: string): Tensor[] {
   return CASES[cls].inputs.map((shape, k) => {
     const n = 3 * shape.reduce((a, b) => a * b, 1);
+    // Embedding reads token ids (0 is masked with maskZero).
+    if (cls === 'Embedding') return new Tensor(Float32Array.from({ length: n }, (_, i) => (i * 3) % 7), [3, ...shape]);
     return new Tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(1.3 * i + k) * 2), [3, ...shape]);
   });
 }
@@ -101,6 +150,7 @@ describe.each(FORMATS)('%s', (format, roundTrip) => {
     expect(JSON.parse(modelToJSON(loaded))).toEqual(JSON.parse(modelToJSON(model)));
     const got = await loaded.predict(xs.length === 1 ? xs[0] : xs);
     expect(Array.from((got as Tensor).data)).toEqual(Array.from((want as Tensor).data));
+    expect(flat(loaded.getWeights())).toEqual(flat(model.getWeights()));
     model.dispose();
     loaded.dispose();
   });
