@@ -77,3 +77,18 @@ describe('custom losses', () => {
     expect(await loaded.evaluate(X, y, { verbose: 0 })).toBeCloseTo((await model.evaluate(X, y, { verbose: 0 })) as number, 6);
   });
 });
+
+describe('Lambda layers', () => {
+  function tripleIt(x: KTensor | KTensor[]): KTensor {
+    return K.mul(x as KTensor, 3);
+  }
+
+  it('a saved Lambda resolves only through the function given under its name', async () => {
+    const model = new Sequential([new layers.Dense(3, { inputShape: [3] }), new layers.Lambda(tripleIt)]);
+    const path = join(dir, 'lambda.keras');
+    await model.save(path);
+    await expect(loadModel(path)).rejects.toThrow(/needs the function 'tripleIt'/);
+    const loaded = await loadModel(path, { customObjects: { tripleIt } });
+    expect(Array.from(((await loaded.predict(X)) as Tensor).data)).toEqual(Array.from(((await model.predict(X)) as Tensor).data));
+  });
+});
