@@ -13,11 +13,12 @@
  */
 import { type DType, type Shape, sizeOf, stridesOf } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
-import { type BufferDecl, type Expr, type Kernel, type LoopKernel, mapExprChildren } from '../ir/kernel.js';
+import { type BufferDecl, type Expr, type Kernel, type LoopKernel, type View, mapExprChildren, visitLoads } from '../ir/kernel.js';
 import type { PlainKernel } from '../ir/repeat.js';
 import { bodyParams, scanLayout } from '../ir/scan.js';
 import { dce } from './dce.js';
 import { lower } from './lower.js';
+import { kernelAccess } from './memory_plan.js';
 import { simplify } from './simplify.js';
 
 function renameExpr(e: Expr, f: (b: number) => number): Expr {
@@ -34,6 +35,42 @@ function renameKernel(k: Kernel, f: (b: number) => number): PlainKernel {
     case 'repeat':
       throw new Error(`lower: ${k.name}: a scan inside a scan's body is not supported by the kernel IR (repeats do not nest)`);
   }
+}
+
+function sameView(a: View, b: View): boolean {
+  return a.offset === b.offset && a.strides.length === b.strides.length && a.strides.every((x, i) => x === b.strides[i]);
+}
+
+/** Whether every load of `buf` in `e` reads exactly `view` (no gather, no mask). */
+function loadsOnlyAt(e: Expr, buf: number, view: View): boolean {
+  let ok = true;
+  visitLoads(e, (l) => {
+    if (l.buf === buf && (l.dyn || l.mask || !sameView(l.view, view))) ok = false;
+  });
+  return ok;
+}
+
+/**
+ * The kernel that computes a new carry stores it straight into the carry's
+ * slot when it reads the old carry only where it writes (elementwise) and no
+ * later kernel of the step reads the old carry; the carry's copy at the end
+ * of the step then goes.
+ */
+function inPlaceCarries(kernels: PlainKernel[], carries: readonly number[], next: readonly number[], copies: readonly PlainKernel[]): PlainKernel[] {
+  let ks = [...kernels];
+  const kept = copies.map(() => true);
+  carries.forEach((c, k) => {
+    const writers = ks.flatMap((x, i) => (kernelAccess(x).writes.has(next[k]) ? [i] : []));
+    if (writers.length !== 1) return;
+    const p = writers[0];
+    const producer = ks[p];
+    if (producer.kind !== 'loop' || producer.inner.length > 0 || producer.reductions.length > 0 || producer.stores.length !== 1) return;
+    const store = producer.stores[0];
+    if (!loadsOnlyAt(store.expr, c, store.view) || ks.slice(p + 1).some((x) => kernelAccess(x).reads.has(c))) return;
+    ks = ks.map((x, i) => (i >= p ? renameKernel(x, (buf) => (buf === next[k] ? c : buf)) : x));
+    kept[k] = false;
+  });
+  return [...ks, ...copies.filter((_, k) => kept[k])];
 }
 
 export function copyKernel(name: string, from: number, to: number, shape: Shape, dtype: DType): LoopKernel {
@@ -78,6 +115,6 @@ export function lowerScan(node: Node<'scan'>, bufferOf: Int32Array, buffers: Buf
   const carryShape = (k: number): { shape: Shape; dtype: DType } => params[k].type;
   const init = carries.map((c, k) => copyKernel(`${label}_init${k}`, ins[k], c, carryShape(k).shape, carryShape(k).dtype));
   const update = carries.map((c, k) => copyKernel(`${label}_carry${k}`, next[k], c, carryShape(k).shape, carryShape(k).dtype));
-  const bodyKernels = [...step.kernels.map((k) => renameKernel(k, rename)), ...update];
+  const bodyKernels = inPlaceCarries(step.kernels.map((k) => renameKernel(k, rename)), carries, next, update);
   return [...init, { kind: 'repeat', name: label, count: a.length, reverse: a.reverse, body: bodyKernels }];
 }

@@ -10,8 +10,10 @@ function planned(): KernelProgram {
   const b = new GraphBuilder();
   const h0 = b.param('h0', [2, 3]);
   const xs = b.param('xs', [5, 2, 3]);
-  const [hT, ys] = scan(b, { init: [h0], sequences: [xs], invariants: [] }, (sb, [h], [x]) => {
-    const next = sb.unary('tanh', sb.add(h, x));
+  const u = b.param('u', [3, 3]);
+  // The recurrent matmul keeps its own temporary (a matmul never stores into the carry in place).
+  const [hT, ys] = scan(b, { init: [h0], sequences: [xs], invariants: [u] }, (sb, [h], [x], [ui]) => {
+    const next = sb.unary('tanh', sb.add(sb.matmul(h, ui), x));
     return { carries: [next], outputs: [sb.mul(next, 3)] };
   });
   return compileToProgram(b.build([hT, ys]), { name: 'p' }).program;

@@ -76,6 +76,27 @@ describe('lowering scan', () => {
     if (steps === 0) expect(Array.from(got[0])).toEqual(Array.from(feeds.h0, (v) => Math.fround(v + 1)));
   });
 
+  it('stores an elementwise new carry straight into its slot (no copy at the end of the step), with the same results', async () => {
+    const b = new GraphBuilder();
+    const h0 = b.param('h0', [B, H]);
+    const c0 = b.param('c0', [B, H]);
+    const xs = b.param('xs', [4, B, H]);
+    const u = b.param('u', [H, H], 'float32', 'weight');
+    const [hT, cT, ys] = scan(b, { init: [h0, c0], sequences: [xs], invariants: [u] }, (sb, [h, c], [x], [ui]) => {
+      const cn = sb.add(sb.mul(c, sb.unary('sigmoid', x)), x);
+      const hn = sb.add(sb.unary('tanh', sb.matmul(h, ui)), cn);
+      return { carries: [hn, cn], outputs: [hn] };
+    });
+    const graph = b.build([hT, cT, ys]);
+    const { program } = compileToProgram(graph, { name: 'p' });
+    const body = program.kernels.flatMap((k) => (k.kind === 'repeat' ? k.body.map((x) => x.name) : []));
+    // The cell state's kernel reads the old c only where it writes the new one: in place. h comes from a matmul: copied.
+    expect(body.filter((n) => /_carry\d$/.test(n))).toEqual(['p_k0_scan_carry0']);
+    const feeds = feedsFor(graph, 5);
+    const want = interpret(graph, feeds);
+    (await runLowered(graph, feeds)).forEach((g, i) => expect(g).toBeAllClose(want[i], { rtol: 1e-5, atol: 1e-6 }));
+  });
+
   it('runs the gradient program (forward scan, then a reverse scan) like the reference interpreter', async () => {
     const { graph } = elman(6, false);
     const b = new GraphBuilder();
