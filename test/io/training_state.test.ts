@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Sequential, Tensor, layers, loadModel, optimizers, setBackend } from '../../src/index.js';
+import { Input, Model, Sequential, Tensor, layers, loadModel, optimizers, setBackend } from '../../src/index.js';
 import type { AnyNetwork } from '../../src/io/index.js';
 import { trainerOf } from '../../src/io/training_config.js';
 import { LOSSES } from '../../src/losses.js';
@@ -131,5 +131,36 @@ describe('every loss and metric survives a save', () => {
       m.dispose();
       loaded.dispose();
     }
+  });
+});
+
+describe('multi-output models', () => {
+  it.each(['h5', 'keras'])('.%s: per-output losses, metrics and loss weights come back, and training continues exactly', async (ext) => {
+    setBackend('interpreter');
+    const build = (): AnyNetwork => {
+      const a = Input({ shape: [4], name: 'a' });
+      const b = Input({ shape: [3], name: 'b' });
+      const h = new layers.Concatenate().apply([new layers.Dense(5, { activation: 'tanh', kernelInitializer: { className: 'RandomUniform', config: { seed: 7 } } }).apply(a), b]);
+      const cls = new layers.Dense(2, { activation: 'softmax', name: 'cls', kernelInitializer: { className: 'RandomUniform', config: { seed: 8 } } }).apply(h);
+      const reg = new layers.Dense(1, { name: 'reg', kernelInitializer: { className: 'RandomUniform', config: { seed: 9 } } }).apply(h);
+      const m = new Model({ inputs: [a, b], outputs: [cls, reg] }) as AnyNetwork;
+      m.compile({ optimizer: new optimizers.Adam({ lr: 0.01 }), loss: { cls: 'categorical_crossentropy', reg: 'mse' }, metrics: { cls: ['accuracy'], reg: ['mae'] }, lossWeights: [1, 0.3] });
+      return m;
+    };
+    const n = 16;
+    const xa = new Tensor(Float32Array.from({ length: n * 4 }, (_, i) => Math.sin(i)), [n, 4]);
+    const xb = new Tensor(Float32Array.from({ length: n * 3 }, (_, i) => Math.cos(i)), [n, 3]);
+    const yc = new Tensor(Float32Array.from({ length: n * 2 }, (_, i) => (i % 2 === Math.floor(i / 2) % 2 ? 1 : 0)), [n, 2]);
+    const yr = new Tensor(Float32Array.from({ length: n }, (_, i) => i / n), [n, 1]);
+    const train = (m: AnyNetwork, epochs: number): Promise<unknown> => m.fit([xa, xb], [yc, yr], { epochs, batchSize: 4, shuffle: false, verbose: 0 });
+    const model = build();
+    await train(model, 2);
+    const path = join(dir, `multi.${ext}`);
+    await model.save(path);
+    const loaded = await loadModel(path);
+    expect(loaded.metricsNames).toEqual(model.metricsNames);
+    await train(model, 2);
+    await train(loaded, 2);
+    expect(loaded.getWeights().map((w) => Array.from(w.data))).toEqual(model.getWeights().map((w) => Array.from(w.data)));
   });
 });
