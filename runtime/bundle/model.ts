@@ -43,6 +43,14 @@ function flatten(spec: TensorSpec, value: BundleInput, where: string): { data: F
 export class BundleModel {
   private readonly loaded = new Map<ProgramSpec, Promise<LoadedProgram>>();
   private disposed = false;
+  /** Calls run one at a time: a program's arena holds one call's inputs and outputs (a service may call predict concurrently). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(f, f);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
 
   constructor(readonly manifest: Manifest, private readonly engine: Engine, private readonly where: string, private readonly target: string) {}
 
@@ -83,7 +91,11 @@ export class BundleModel {
    * resolves to the loss and metrics by name (manifest.train.metricsNames).
    * Needs a bundle compiled with --train; at most its train batch of rows.
    */
-  async trainOnBatch(inputs: Readonly<Record<string, BundleInput>>, targets: Readonly<Record<string, BundleInput>>): Promise<Record<string, number>> {
+  trainOnBatch(inputs: Readonly<Record<string, BundleInput>>, targets: Readonly<Record<string, BundleInput>>): Promise<Record<string, number>> {
+    return this.exclusive(() => this.trainNow(inputs, targets));
+  }
+
+  private async trainNow(inputs: Readonly<Record<string, BundleInput>>, targets: Readonly<Record<string, BundleInput>>): Promise<Record<string, number>> {
     if (this.disposed) throw new Error(`${this.where}: trainOnBatch after dispose()`);
     const train = this.manifest.train;
     const spec = this.manifest.programs.find((p) => p.target === this.target && p.kind === 'train');
@@ -106,7 +118,11 @@ export class BundleModel {
   }
 
   /** The current weights by name (after train steps, the trained ones). */
-  async getWeights(): Promise<Record<string, BundleOutput>> {
+  getWeights(): Promise<Record<string, BundleOutput>> {
+    return this.exclusive(() => this.weightsNow());
+  }
+
+  private async weightsNow(): Promise<Record<string, BundleOutput>> {
     const bytes = await this.engine.weights();
     return Object.fromEntries(this.manifest.weights.entries.map((w) => {
       const size = w.shape.reduce((p, d) => p * d, 1);
@@ -127,7 +143,11 @@ export class BundleModel {
   }
 
   /** Runs the model on every row of the inputs; resolves to one { data, shape } per output name. */
-  async predict(inputs: Readonly<Record<string, BundleInput>>): Promise<Record<string, BundleOutput>> {
+  predict(inputs: Readonly<Record<string, BundleInput>>): Promise<Record<string, BundleOutput>> {
+    return this.exclusive(() => this.predictNow(inputs));
+  }
+
+  private async predictNow(inputs: Readonly<Record<string, BundleInput>>): Promise<Record<string, BundleOutput>> {
     if (this.disposed) throw new Error(`${this.where}: predict after dispose()`);
     const flat = this.named('input', this.inputs, inputs);
     const rows = flat[0].rows;

@@ -39,6 +39,19 @@ describe('bundle of mnist_mlp', () => {
     });
   }
 
+  it('keeps concurrent predict calls apart (a service answering requests at once)', async () => {
+    const other = images(rows, 99);
+    const wantOther = (await model.predict(tensor(other, [rows, 784]), { batchSize: 32 })).data as Float32Array;
+    for (const target of ['node-cpu', 'wasm'] as const) {
+      const m = await load(dir, { target });
+      const [a, b, c] = await Promise.all([m.predict({ dense_1_input: images(rows) }), m.predict({ dense_1_input: other }), m.predict({ dense_1_input: images(rows) })]);
+      expect(a.dense_3.data).toBeAllClose(want, { rtol: 1e-4, atol: 1e-6 });
+      expect(b.dense_3.data).toBeAllClose(wantOther, { rtol: 1e-4, atol: 1e-6 });
+      expect(c.dense_3.data).toBeAllClose(want, { rtol: 1e-4, atol: 1e-6 });
+      m.dispose();
+    }
+  });
+
   it('runs wasm on one thread and on a team of workers alike', async () => {
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
     const wasm = m.programs.find((p) => p.target === 'wasm' && p.batch === 32);
