@@ -297,3 +297,12 @@ describe('LocallyConnected1D/2D against their definition', () => {
     [model, copy].forEach((m) => m.dispose());
   });
 });
+
+describe('UpSampling2D bilinear as TensorFlow 1 resize_bilinear (align_corners=False, no half-pixel centers)', () => {
+  it('src = dst / size; the last row and column repeat', async () => {
+    const model = new Sequential([new layers.InputLayer({ inputShape: [2, 2, 1] }), new layers.UpSampling2D({ size: [2, 2], interpolation: 'bilinear' })]);
+    const y = await model.predict(tensor([0, 10, 20, 30], [1, 2, 2, 1]));
+    expect(Array.from(y.data)).toEqual([0, 5, 10, 10, 10, 15, 20, 20, 20, 25, 30, 30, 20, 25, 30, 30]);
+    model.dispose();
+  });
+});
