@@ -319,7 +319,7 @@ describe('bad input gets a clear error', () => {
 
   it('a config with an unknown layer class names it and lists the valid ones', () => {
     const json = { class_name: 'Sequential', config: [{ class_name: 'Dense', config: { units: 2, batch_input_shape: [null, 3] } }, { class_name: 'Conv9D', config: {} }] };
-    expect(() => modelFromJSON(json)).toThrow(/Unknown layer class 'Conv9D'. Valid layer classes: Activation, ActivityRegularization, Add, AlphaDropout/);
+    expect(() => modelFromJSON(json)).toThrow(/unknown class "Conv9D". Valid layer classes: Activation, ActivityRegularization, Add, AlphaDropout/);
     expect(() => modelFromJSON('{"class_name": "Sequential"')).toThrow(/modelFromJSON: not valid JSON/);
   });
 
