@@ -79,7 +79,7 @@ export const FIT_OPTIONS = optionSpec<FitOptions>({
   batchSize: true, epochs: true, verbose: true, callbacks: true, validationSplit: true, validationData: true, shuffle: true,
   classWeight: true, sampleWeight: true, initialEpoch: true, stepsPerEpoch: true, validationSteps: true,
 });
-export const EVALUATE_OPTIONS = optionSpec<EvaluateOptions>({ batchSize: true, verbose: true, sampleWeight: true });
+export const EVALUATE_OPTIONS = optionSpec<EvaluateOptions>({ batchSize: true, verbose: true, sampleWeight: true, returnDict: true });
 export const PREDICT_OPTIONS = optionSpec<{ readonly batchSize?: number; readonly verbose?: number }>({ batchSize: true, verbose: true });
 export const FIT_GENERATOR_OPTIONS = optionSpec<GeneratorFitOptions>({ stepsPerEpoch: true, epochs: true, verbose: true, callbacks: true, validationData: true, maxQueueSize: true, initialEpoch: true, workers: true, useMultiprocessing: true, shuffle: true });
 export const GENERATOR_OPTIONS = optionSpec<GeneratorOptions>({ steps: true, maxQueueSize: true });

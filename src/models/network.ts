@@ -463,9 +463,17 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     return this.compiled().fit(x, y, args);
   }
 
-  /** Loss and metrics on (x, y): a number with no metrics, else [loss, ...metrics] (Keras's convention). */
-  async evaluate(x: DataList, y: DataList, args: EvaluateArgs = {}): Promise<number | number[]> {
-    return unwrap(await this.compiled().evaluate(x, y, args));
+  /**
+   * Loss and metrics on (x, y): a number with no metrics, else [loss,
+   * ...metrics] (Keras's convention); with `returnDict: true`, an object
+   * keyed by metricsNames, typed so that no cast is needed.
+   */
+  async evaluate(x: DataList, y: DataList, args: EvaluateArgs & { readonly returnDict: true }): Promise<Record<string, number>>;
+  async evaluate(x: DataList, y: DataList, args?: EvaluateArgs): Promise<number | number[]>;
+  async evaluate(x: DataList, y: DataList, args: EvaluateArgs = {}): Promise<number | number[] | Record<string, number>> {
+    const outs = await this.compiled().evaluate(x, y, args);
+    const dict = (args as { returnDict?: boolean; return_dict?: boolean }).returnDict ?? (args as { return_dict?: boolean }).return_dict;
+    return dict ? Object.fromEntries(this.metricsNames.map((m, i) => [m, outs[i]])) : unwrap(outs);
   }
 
   async trainOnBatch(x: DataList, y: DataList, sampleWeight?: DataList): Promise<number | number[]> {

@@ -87,6 +87,8 @@ export interface EvaluateOptions {
   readonly batchSize?: number;
   readonly verbose?: number;
   readonly sampleWeight?: DataList;
+  /** Results keyed by metrics name (`{ loss, accuracy }`) instead of a number or a list (Keras's return_dict). */
+  readonly returnDict?: boolean;
 }
 
 /** Options as a Keras user may spell them: camelCase or snake_case keys (src/options.ts). */

@@ -235,6 +235,18 @@ describe('item 5: Keras conveniences', () => {
   };
   const flat = Array.from(y1.data);
 
+  it('evaluate with returnDict is typed as an object keyed by metrics name: no cast for score.mae', async () => {
+    const m = new Sequential([new layers.Dense(1, { inputShape: [8] })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['mae'] });
+    const list = (await m.evaluate(x8, y1, { verbose: 0 })) as number[];
+    const score = await m.evaluate(x8, y1, { verbose: 0, returnDict: true });
+    const mae: number = score.mae;
+    expect(Object.keys(score)).toEqual(['loss', 'mae']);
+    expect([score.loss, mae]).toEqual(list);
+    expect(await m.evaluate(x8, y1, { verbose: 0, return_dict: true })).toEqual(score);
+    m.dispose();
+  });
+
   it('1-D targets for a single-unit output are read as a column, as Keras 2 expands them', async () => {
     const m = model();
     const column = (await m.evaluate(x8, y1, { verbose: 0 })) as number;
