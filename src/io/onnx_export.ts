@@ -2,8 +2,9 @@
  * ONNX export for inference: the model's predict graph (the same tensor IR
  * the compiler takes) at a fixed batch size, op by op as ONNX opset 17
  * nodes, with the weights as initializers. Serving engines (onnxruntime and
- * others) then run a Kiln-trained model. Ops with no ONNX counterpart here
- * (windows, loops, random) are refused naming the op.
+ * others) then run a Kiln-trained model. Sliding windows (convolution,
+ * pooling) become a Gather from the flattened input with a precomputed index
+ * table; loops and random ops are refused naming the op.
  */
 import type { Graph, Node } from '../../ir/graph.js';
 import type { OpName } from '../../ir/ops.js';
@@ -68,6 +69,33 @@ function rawOf(dtype: string, values: ArrayLike<number>): Uint8Array {
   return new Uint8Array(typed.buffer);
 }
 
+/** Largest index table a window is exported with (as int64: 512 MiB). */
+const MAX_WINDOW_INDICES = 2 ** 26;
+
+/**
+ * The window op as a gather from the flattened input: out[o..., k...] reads
+ * x at sum over axes a of (o[a] * strides[a] + k[a] * dilations[a]) * stride_of(a).
+ */
+function windowIndices(shape: readonly number[], attrs: { strides: readonly number[]; dilations: readonly number[] }, outShape: readonly number[]): BigInt64Array {
+  const count = outShape.reduce((a, b) => a * b, 1);
+  if (count > MAX_WINDOW_INDICES) throw new Error(`exportONNX: a window of ${count} elements is too large to export as an index table (limit ${MAX_WINDOW_INDICES})`);
+  const rank = shape.length;
+  const st = shape.map((_, a) => shape.slice(a + 1).reduce((p, d) => p * d, 1));
+  const steps = [...st.map((s, a) => s * attrs.strides[a]), ...st.map((s, a) => s * attrs.dilations[a])];
+  const out = new BigInt64Array(count);
+  const pos = new Array<number>(2 * rank).fill(0);
+  for (let i = 0; i < count; i++) {
+    let flat = 0;
+    for (let a = 0; a < 2 * rank; a++) flat += pos[a] * steps[a];
+    out[i] = BigInt(flat);
+    for (let a = 2 * rank - 1; a >= 0; a--) {
+      if (++pos[a] < outShape[a]) break;
+      pos[a] = 0;
+    }
+  }
+  return out;
+}
+
 type Emit<P extends OpName> = (e: Emitter, n: Node<P>, x: string[], out: string) => void;
 
 const unsupported = (why: string) => (_e: Emitter, n: Node): void => {
@@ -123,7 +151,11 @@ const EMIT: { readonly [P in OpName]: Emit<P> } = {
   },
   concat: (e, n, x, out) => void e.add('Concat', x, out, [{ name: 'axis', i: n.attrs.axis }]),
   pad: (e, n, x, out) => void e.add('Pad', [x[0], e.int64([...n.attrs.low, ...n.attrs.high]), e.scalar(n.attrs.value, e.graph.nodes[n.inputs[0]].type.dtype)], out, []),
-  window: unsupported('(sliding windows: convolution and pooling) has no ONNX export yet'),
+  window: (e, n, x, out) => {
+    const indices = e.fresh();
+    e.initializers.push({ name: indices, dtype: 'int64', dims: n.type.shape, raw: new Uint8Array(windowIndices(e.graph.nodes[n.inputs[0]].type.shape, n.attrs, n.type.shape).buffer) });
+    e.add('Gather', [e.add('Reshape', [x[0], e.int64([-1])], e.fresh()), indices], out, [{ name: 'axis', i: 0 }]);
+  },
   gather: (e, n, x, out) => void e.add('Gather', x, out, [{ name: 'axis', i: n.attrs.axis }]),
   matmul: (e, n, x, out) => {
     const [a, b] = n.inputs.map((id) => e.graph.nodes[id].type.shape.length);

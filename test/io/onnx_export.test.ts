@@ -1,12 +1,14 @@
 /**
  * ONNX export: onnxruntime (onnxruntime-node, the CPU build) runs the
  * exported predict graph and gives what Kiln's predict gives, for dense
- * stacks with every activation, the advanced activations, softmax, and
- * multi-input / multi-output functional models with merge layers.
+ * stacks with every activation, the advanced activations, softmax,
+ * convolution and pooling, the Keras-written cnn model, and multi-input /
+ * multi-output functional models with merge layers.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Input, Model, Sequential, Tensor, layers, loadModel, setBackend } from '../../src/index.js';
@@ -16,6 +18,7 @@ import type { AnyNetwork } from '../../src/io/index.js';
 
 setBackend('interpreter');
 const dir = mkdtempSync(join(tmpdir(), 'kiln-onnx-'));
+const DATA = join(dirname(fileURLToPath(import.meta.url)), 'data');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const data = (shape: number[], k = 0): Tensor => new Tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(0.9 * i + k) * 2), shape);
@@ -54,6 +57,32 @@ describe('onnxruntime runs the export with Kiln\'s outputs', () => {
     y = new layers.RepeatVector(2).apply(y);
     y = new layers.Reshape([4, -1]).apply(y);
     await expectSame(new Model({ inputs: x, outputs: new layers.Dense(2).apply(y) }) as AnyNetwork, [data([3, 2, 3, 4])]);
+  });
+
+  it('Conv2D, MaxPooling2D, AveragePooling2D, BatchNormalization, ZeroPadding2D, Conv1D (windows as gathers)', async () => {
+    const x = Input({ shape: [8, 8, 2] });
+    let y = layerFromConfig('ZeroPadding2D', { padding: [[1, 0], [0, 1]] }).apply(x);
+    y = layerFromConfig('Conv2D', { filters: 3, kernelSize: [3, 3], activation: 'relu', dilationRate: [1, 1] }).apply(y);
+    y = layerFromConfig('MaxPooling2D', {}).apply(y);
+    y = layerFromConfig('BatchNormalization', { movingMeanInitializer: { className: 'RandomUniform', config: { seed: 3 } } }).apply(y);
+    y = layerFromConfig('AveragePooling2D', { poolSize: [2, 2], strides: [1, 1], padding: 'same' }).apply(y);
+    y = layerFromConfig('Reshape', { targetShape: [-1, 3] }).apply(y);
+    y = layerFromConfig('Conv1D', { filters: 2, kernelSize: [2], strides: [2] }).apply(y);
+    y = new layers.Flatten().apply(y);
+    await expectSame(new Model({ inputs: x, outputs: new layers.Dense(3, { activation: 'softmax' }).apply(y) }) as AnyNetwork, [data([2, 8, 8, 2])]);
+  });
+
+  it("the Keras-written cnn interop model exports and onnxruntime gives Keras's outputs", async () => {
+    const io = JSON.parse(readFileSync(join(DATA, 'cnn.io.json'), 'utf8'));
+    const model = await loadModel(join(DATA, 'cnn.keras'), { compile: false });
+    const x = new Tensor(Float32Array.from(io.inputs[0].data), io.inputs[0].shape);
+    const [got] = await runOnnx(exportONNX(model, { batchSize: x.shape[0] }), [x]);
+    expect(got).toBeAllClose(io.expected[0].data, { rtol: 1e-4, atol: 1e-5 });
+  });
+
+  it('a recurrent model is refused naming the op', async () => {
+    const model = await loadModel(join(DATA, 'lstm.keras'), { compile: false });
+    expect(() => exportONNX(model)).toThrow(/exportONNX: op scan .* \(a loop: recurrent layers\) has no ONNX export yet/);
   });
 
   it('two inputs, merge layers, two outputs', async () => {
