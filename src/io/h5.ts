@@ -5,7 +5,7 @@
  * failure becomes ONE error that names the file and what is wrong (the
  * innermost HDF5 message).
  */
-import { ftruncateSync, fstatSync, openSync, readSync } from 'node:fs';
+import { ftruncateSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,7 +35,16 @@ interface Stream {
 export function quietly<T>(lib: H5Lib, what: string, fn: () => T): T {
   const fs = lib.FS as unknown as { getStream(fd: number): Stream | null };
   const stream = fs.getStream(2);
-  if (captureFd < 0) captureFd = openSync(join(tmpdir(), `kiln-h5-diag-${process.pid}.txt`), 'w+');
+  if (captureFd < 0) {
+    const path = join(tmpdir(), `kiln-h5-diag-${process.pid}.txt`);
+    captureFd = openSync(path, 'w+');
+    // The open descriptor keeps the file; its name goes at once (where the OS allows), so nothing is left behind.
+    try {
+      unlinkSync(path);
+    } catch {
+      // Windows keeps open files' names; the file stays empty between calls.
+    }
+  }
   const saved = stream?.nfd;
   if (stream) stream.nfd = captureFd;
   try {

@@ -32,7 +32,11 @@ function lib() {
 
 function withDiagnostics(m, fn) {
   const stream = m.FS.getStream(2);
-  if (diagFd < 0) diagFd = fs.openSync(path.join(os.tmpdir(), 'kiln-h5-worker-' + process.pid + '-' + workerData.id + '.txt'), 'w+');
+  if (diagFd < 0) {
+    const file = path.join(os.tmpdir(), 'kiln-h5-worker-' + process.pid + '-' + workerData.id + '.txt');
+    diagFd = fs.openSync(file, 'w+');
+    try { fs.unlinkSync(file); } catch { /* Windows keeps open files' names */ }
+  }
   const saved = stream ? stream.nfd : undefined;
   if (stream) stream.nfd = diagFd;
   try {
