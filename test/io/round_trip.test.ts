@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Input, K, type KTensor, Model, Tensor, layers, loadModel, modelFromJSON, modelFromYAML, modelToJSON, registerCustomObject, setBackend } from '../../src/index.js';
+import { Input, K, type KTensor, Model, Sequential, Tensor, layers, loadModel, modelFromJSON, modelFromYAML, modelToJSON, registerCustomObject, setBackend } from '../../src/index.js';
 import { LAYER_CLASSES, layerFromConfig } from '../../src/layers/index.js';
 import type { AnyNetwork } from '../../src/io/index.js';
 
@@ -153,5 +153,17 @@ describe.each(FORMATS)('%s', (format, roundTrip) => {
     expect(flat(loaded.getWeights())).toEqual(flat(model.getWeights()));
     model.dispose();
     loaded.dispose();
+  });
+});
+
+describe.each(FORMATS)('a model nested in a model, %s', (format, roundTrip) => {
+  it('same config, same predictions', async () => {
+    const inner = new Sequential([new layers.Dense(4, { inputShape: [3], activation: 'relu' }), new layers.Dense(2)], { name: 'inner' });
+    const x = Input({ shape: [3], name: 'outer_in' });
+    const model = new Model({ inputs: x, outputs: new layers.Dense(2, { name: 'head' }).apply(inner.apply(x)) }) as AnyNetwork;
+    const xs = new Tensor(Float32Array.from({ length: 6 }, (_, i) => i - 2.5), [2, 3]);
+    const loaded = await roundTrip(model, join(dir, `nested_${format.replace(/\W+/g, '_')}`));
+    expect(JSON.parse(modelToJSON(loaded))).toEqual(JSON.parse(modelToJSON(model)));
+    expect(Array.from(((await loaded.predict(xs)) as Tensor).data)).toEqual(Array.from(((await model.predict(xs)) as Tensor).data));
   });
 });
