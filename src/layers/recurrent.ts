@@ -226,6 +226,7 @@ export abstract class RecurrentLayer extends Layer {
     const [x, ...initial] = xs;
     if (x.shape.length !== 3) throw new Error(`${this.className} ${this.name} expects an input of rank 3 (batch, timesteps, features), got shape (${x.shape.join(', ')})`);
     const [batch, steps] = x.shape;
+    if (!Number.isInteger(steps)) throw new Error(`${this.className} ${this.name}: inputs with an unknown number of time steps (timesteps=None) cannot be compiled yet; give the sequence length in the input shape ([timesteps, features]), got (${x.shape.map((d) => d ?? 'None').join(', ')})`);
     initial.forEach((s, i) => {
       if (s.shape.length !== 2 || s.shape[0] !== batch || s.shape[1] !== this.units) throw new Error(`${this.className} ${this.name}: initial state ${i} must have shape (${batch}, ${this.units}), got (${s.shape.join(', ')})`);
     });

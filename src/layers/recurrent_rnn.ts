@@ -142,6 +142,7 @@ export class RNN extends Layer {
     if (this.cells.length === 1) return this.cells[0].lowerList(b, xs, ctx, masks);
     const [x, ...initial] = xs;
     const [batch, steps] = x.shape;
+    if (!Number.isInteger(steps)) throw new Error(`RNN ${this.name}: inputs with an unknown number of time steps (timesteps=None) cannot be compiled yet; give the sequence length in the input shape`);
     const reverse = (v: Value): Value => (this.goBackwards ? b.slice(v, [v.shape[0] - 1, ...v.shape.slice(1).map(() => 0)], v.shape, [-1, ...v.shape.slice(1).map(() => 1)]) : v);
     const proj = this.cells[0].project(b, reverse(b.transpose(x, [1, 0, 2])), ctx);
     const mask = masks?.[0] ?? null;
