@@ -13,6 +13,7 @@ import { inPlaceUpdates } from './in_place_updates.js';
 import { type LoweredProgram, lower } from './lower.js';
 import { type MemoryPlanStats, type SharedLayout, planMemory } from './memory_plan.js';
 import { dce } from './dce.js';
+import { foldScale } from './fold_scale.js';
 import { simplify } from './simplify.js';
 import { mergeScans } from './merge_scans.js';
 
@@ -25,6 +26,8 @@ export const PREDICT_PASSES: readonly GraphPass[] = [
   { name: 'dce', run: dce },
   { name: 'simplify', run: simplify },
   { name: 'merge_scans', run: mergeScans },
+  { name: 'dce', run: dce },
+  { name: 'fold_scale', run: foldScale },
   { name: 'dce', run: dce },
 ];
 

@@ -306,3 +306,23 @@ describe('UpSampling2D bilinear as TensorFlow 1 resize_bilinear (align_corners=F
     model.dispose();
   });
 });
+
+describe('BatchNormalization after a convolution (folded into its kernel at compile time)', () => {
+  it('predicts (x conv W + b - mean) * gamma / sqrt(var + eps) + beta, the user\'s weights untouched', async () => {
+    const conv = new layers.Conv2D(16, 3, { padding: 'same', strides: 2, inputShape: [7, 6, 3] });
+    const bn = new layers.BatchNormalization({ epsilon: 0.01 });
+    const model = new Sequential([conv, bn]);
+    const alone = new Sequential([new layers.Conv2D(16, 3, { padding: 'same', strides: 2, inputShape: [7, 6, 3] })]);
+    alone.setWeights(model.getWeights().slice(0, 2));
+    const stats = [1, 2, 3, 4].map((k) => Float32Array.from({ length: 16 }, (_, c) => (k === 4 ? 0.5 + c / 8 : Math.sin(k * 3 + c))));
+    model.setWeights([...model.getWeights().slice(0, 2), ...stats.map((s) => tensor(s, [16]))]);
+    const before = model.getWeights().map((w) => Array.from(w.data));
+    const x = sample([2, 7, 6, 3]);
+    const [got, y] = [await model.predict(x), await alone.predict(x)];
+    const [gamma, beta, mean, variance] = stats;
+    const want = Array.from(y.data, (v, i) => ((v - mean[i % 16]) * gamma[i % 16]) / Math.sqrt(variance[i % 16] + 0.01) + beta[i % 16]);
+    expect(got.data).toBeAllClose(want, { rtol: 1e-4, atol: 1e-5 });
+    expect(model.getWeights().map((w) => Array.from(w.data))).toEqual(before);
+    [model, alone].forEach((m) => m.dispose());
+  });
+});
