@@ -13,6 +13,7 @@ import { Embedding, Masking } from './embeddings.js';
 import { Bidirectional, TimeDistributed } from './wrappers.js';
 import { GRU, LSTM, SimpleRNN } from './recurrent.js';
 import { RNN, cellFromConfig } from './recurrent_rnn.js';
+import { CuDNNGRU, CuDNNLSTM } from './recurrent_cudnn.js';
 
 export { Layer, Node, SymbolicTensor } from './base.js';
 export type { CallContext, KShape, LayerArgs, Weight } from './base.js';
@@ -24,6 +25,7 @@ export { GRU, LSTM, SimpleRNN } from './recurrent.js';
 export type { GRUArgs, LSTMArgs, RecurrentArgs } from './recurrent.js';
 export { GRUCell, LSTMCell, RNN, RNNCell, SimpleRNNCell, StackedRNNCells } from './recurrent_rnn.js';
 export type { RNNArgs } from './recurrent_rnn.js';
+export { CuDNNGRU, CuDNNLSTM } from './recurrent_cudnn.js';
 export type { LambdaArgs, LambdaFunction } from './lambda.js';
 export { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 export {
@@ -108,6 +110,8 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   GRU: (c) => new GRU(c.units as number, c),
   LSTM: (c) => new LSTM(c.units as number, c),
   RNN: (c) => new RNN(cellFromConfig(c.cell), c),
+  CuDNNLSTM: (c) => new CuDNNLSTM(c.units as number, c),
+  CuDNNGRU: (c) => new CuDNNGRU(c.units as number, c),
 };
 
 /** The layer a wrapper's config holds ({class_name, config}), built through the registry. */

@@ -288,7 +288,7 @@ export class SimpleRNN extends RecurrentLayer {
 }
 
 export class LSTM extends RecurrentLayer {
-  readonly className = 'LSTM';
+  readonly className: string = 'LSTM';
   protected readonly cell = LSTM_CELL;
   readonly unitForgetBias: boolean;
 
@@ -309,7 +309,7 @@ export class LSTM extends RecurrentLayer {
 }
 
 export class GRU extends RecurrentLayer {
-  readonly className = 'GRU';
+  readonly className: string = 'GRU';
   protected readonly cell;
   readonly resetAfter: boolean;
 

@@ -321,3 +321,31 @@ describe('RNN over cells', () => {
     again.dispose();
   });
 });
+
+describe('CuDNNLSTM and CuDNNGRU', () => {
+  it('load from a Keras config and run as LSTM / GRU(reset_after) with sigmoid gates and the cuDNN bias layout', async () => {
+    const json = (cls: string, units: number): string => JSON.stringify({
+      class_name: 'Sequential',
+      config: { name: 'seq', layers: [{ class_name: cls, config: { name: `cudnn_${cls}`, trainable: true, batch_input_shape: [null, T, F], dtype: 'float32', units, return_sequences: true, return_state: false, go_backwards: false, stateful: false, kernel_initializer: { class_name: 'VarianceScaling', config: { scale: 1, mode: 'fan_avg', distribution: 'uniform', seed: null } }, recurrent_initializer: { class_name: 'Orthogonal', config: { gain: 1, seed: null } }, bias_initializer: { class_name: 'Zeros', config: {} }, ...(cls === 'CuDNNLSTM' ? { unit_forget_bias: true } : {}), kernel_regularizer: null, recurrent_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, recurrent_constraint: null, bias_constraint: null } }] },
+    });
+    const xs = tensor(inputs(17));
+    for (const cls of ['CuDNNLSTM', 'CuDNNGRU'] as const) {
+      const cudnn = modelFromJSON(json(cls, U));
+      const gates = cls === 'CuDNNLSTM' ? 4 : 3;
+      expect(cudnn.getWeights().map((w) => w.shape)).toEqual([[F, gates * U], [U, gates * U], [2 * gates * U]]);
+      const weights = randomWeights(cudnn.layers[0], 3);
+      cudnn.setWeights(weights);
+      const b = weights[2].data;
+      const plain = cls === 'CuDNNLSTM'
+        ? new layers.LSTM(U, { returnSequences: true, recurrentActivation: 'sigmoid', inputShape: [T, F] })
+        : new layers.GRU(U, { returnSequences: true, recurrentActivation: 'sigmoid', resetAfter: true, inputShape: [T, F] });
+      const model = new Sequential([plain]);
+      const n = gates * U;
+      const bias = cls === 'CuDNNLSTM' ? tensor(Array.from({ length: n }, (_, i) => b[i] + b[n + i])) : tensor(Array.from(b), [2, n]);
+      model.setWeights([weights[0], weights[1], bias]);
+      expect((await cudnn.predict(xs)).data, cls).toBeAllClose((await model.predict(xs)).data, { rtol: 1e-6, atol: 1e-6 });
+      cudnn.dispose();
+      model.dispose();
+    }
+  });
+});
