@@ -1,7 +1,9 @@
 /** Each numbered invariant of ir/verify.ts, broken on purpose, is reported by number. */
 import { describe, expect, it } from 'vitest';
 import { type Graph, GraphBuilder, type Node } from '../../ir/graph.js';
-import type { KernelProgram, LoopKernel } from '../../ir/kernel.js';
+import type { KernelProgram, LoopKernel, MatmulKernel } from '../../ir/kernel.js';
+import { convolve, windowGeometry } from '../../ir/convolution.js';
+import { contractions } from '../../passes/contraction.js';
 import { verifyGraph, verifyProgram } from '../../ir/verify.js';
 import { lower } from '../../passes/lower.js';
 import { planMemory } from '../../passes/memory_plan.js';
@@ -107,5 +109,35 @@ describe('masked loads (K3, K6)', () => {
   it('an empty valid range reads nothing, wherever its view points', () => {
     const p = withLoad(padded(), (l) => ({ ...l, view: { offset: 99, strides: [1] }, mask: { ...mask(l), bounds: [{ ...mask(l).bounds[0], size: 0 }] } }));
     expect(() => verifyProgram(p)).not.toThrow();
+  });
+});
+
+describe('matmuls over several dims (K7)', () => {
+  // A 16-filter same-padded convolution: contraction makes it a matmul with mDims, kDims and a masked A.
+  const gemm = (): { p: KernelProgram; k: MatmulKernel } => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [2, 5, 5, 3]);
+    const w = b.param('w', [3, 3, 3, 16], 'float32', 'weight');
+    const p = contractions(lower(b.build([convolve(b, x, w, windowGeometry('same', [5, 5], [3, 3], [1, 1], [1, 1]))]), 'p'));
+    return { p, k: p.kernels[0] as MatmulKernel };
+  };
+  const withMatmul = (p: KernelProgram, k: MatmulKernel): KernelProgram => ({ ...p, kernels: [k] });
+  it('accepts the implicit GEMM of a convolution', () => {
+    const { p, k } = gemm();
+    expect(k.mDims).toEqual([2, 5, 5]);
+    expect(() => verifyProgram(p)).not.toThrow();
+  });
+  it('K7 mDims and kDims multiply to m and k', () => {
+    const { p, k } = gemm();
+    expect(() => verifyProgram(withMatmul(p, { ...k, mDims: [2, 5, 4] }))).toThrow(/^K7: kernel p_k0_reduce_sum: mDims \[2,5,4\] and kDims \[3,3,3\] must multiply to m = 50 and k = 27/);
+  });
+  it('K7 a masked operand pads with 0', () => {
+    const { p, k } = gemm();
+    expect(() => verifyProgram(withMatmul(p, { ...k, a: { ...k.a, mask: { ...k.a.mask!, fill: 1 } } }))).toThrow(/^K7: kernel p_k0_reduce_sum: matmul A is masked with fill 1; a matmul operand pads with 0/);
+  });
+  it('K3 holds a masked operand inside its buffer where the mask holds', () => {
+    const { p, k } = gemm();
+    const bounds = k.a.mask!.bounds.map((bd, i) => (i === 0 ? { ...bd, size: bd.size + 1 } : bd));
+    expect(() => verifyProgram(withMatmul(p, { ...k, a: { ...k.a, mask: { ...k.a.mask!, bounds } } }))).toThrow(/^K3: kernel p_k0_reduce_sum: matmul A of x reaches .* where its mask holds, buffer has 150 elements/);
   });
 });
