@@ -91,6 +91,8 @@ const CASES: Record<string, { inputs: number[][]; config: Record<string, unknown
   GRU: { inputs: [[4, 3]], config: { units: 3, returnSequences: true } },
   LSTM: { inputs: [[4, 3]], config: { units: 3, goBackwards: true } },
   RNN: { inputs: [[4, 3]], config: { cell: { className: 'LSTMCell', config: { units: 2 } } } },
+  CuDNNLSTM: { inputs: [[4, 3]], config: { units: 3, returnSequences: true } },
+  CuDNNGRU: { inputs: [[4, 3]], config: { units: 2 } },
 };
 
 registerCustomObject('roundTripDouble', function roundTripDouble(x: KTensor | KTensor[]): KTensor {

@@ -43,6 +43,12 @@ const LAYERS: Record<string, { input: number[]; make: () => Layer; data?: () => 
   Masking: { input: [3, 2], make: () => new layers.Masking({ maskValue: 0.5 }) },
   TimeDistributed: { input: [3, 2], make: () => new layers.TimeDistributed(new layers.Dense(3, { activation: 'tanh' })) },
   Bidirectional: { input: [3, 2], make: () => new layers.Bidirectional(new layers.SimpleRNN(2, { returnSequences: true }), { mergeMode: 'ave' }) },
+  SimpleRNN: { input: [4, 3], make: () => new layers.SimpleRNN(3, { activation: 'relu', goBackwards: true }) },
+  GRU: { input: [4, 3], make: () => new layers.GRU(2, { resetAfter: true, returnSequences: true }) },
+  LSTM: { input: [4, 3], make: () => new layers.LSTM(3, { unitForgetBias: false, implementation: 2 }) },
+  RNN: { input: [4, 3], make: () => new layers.RNN(new layers.StackedRNNCells([new layers.GRUCell(2), new layers.SimpleRNNCell(3)]), { returnSequences: true }) },
+  CuDNNLSTM: { input: [4, 3], make: () => new layers.CuDNNLSTM(2) },
+  CuDNNGRU: { input: [4, 3], make: () => new layers.CuDNNGRU(2, { returnSequences: true }) },
 };
 
 /** Layers of several inputs: functional models only, each input of the given shape. */
