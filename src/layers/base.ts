@@ -41,6 +41,12 @@ export interface CallContext {
   /** Adds a scalar to the training loss (activity regularization); absent outside loss programs. */
   addLoss?(penalty: Value): void;
   /**
+   * Sets a non-trainable weight to `value` after the step (Keras's add_update:
+   * BatchNormalization's moving statistics); present in train programs only.
+   * A layer using it reduces over the batch, so partial batches run unpadded.
+   */
+  addUpdate?(w: Weight, value: Value): void;
+  /**
    * State kept between runs of a program (stateful RNNs): its value when the
    * run starts, and `set` gives its value when the run ends. Absent in
    * programs that keep no state between runs.

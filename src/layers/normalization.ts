@@ -1,8 +1,10 @@
 /**
  * Keras BatchNormalization (any axis). Weights in Keras's order: gamma (with
  * `scale`), beta (with `center`), moving_mean, moving_variance (the last two
- * not trainable). In inference, and whenever the layer is frozen
- * (`trainable: false`), it normalizes with the moving statistics.
+ * not trainable). In training it normalizes with the batch's statistics
+ * and updates the moving ones in place (Keras 2 momentum); in inference, and
+ * whenever the layer is frozen (`trainable: false`), it normalizes with the
+ * moving statistics (folded into the preceding kernel by passes/fold_scale).
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import type { Initializer, InitializerIdentifier } from '../initializers.js';
@@ -87,17 +89,40 @@ export class BatchNormalization extends Layer {
 
   override lower(b: GraphBuilder, x: Value, ctx: CallContext): Value {
     const w = this.w!;
-    if (ctx.training && this.trainable) {
-      throw new Error(`Layer ${this.name} (BatchNormalization): training with batch statistics needs the moving mean/variance updated in the train program, which the front end cannot express yet; freeze the layer (trainable: false) to train the rest of the model with the moving statistics`);
-    }
     const a = this.axisOf([null, ...x.shape.slice(1)]);
     const along = (v: Value): Value => b.reshape(v, x.shape.map((d, i) => (i === a ? d : 1)));
+    if (ctx.training && this.trainable && ctx.addUpdate) return this.lowerTraining(b, x, ctx, a, along);
     // y = (x - mean) * gamma / sqrt(var + eps) + beta, as one scale and one shift per feature.
     let factor = b.div(1, b.unary('sqrt', b.add(ctx.weight(w.variance), this.epsilon)));
     if (w.gamma) factor = b.mul(factor, ctx.weight(w.gamma));
     let shift = b.mul(b.unary('neg', ctx.weight(w.mean)), factor);
     if (w.beta) shift = b.add(shift, ctx.weight(w.beta));
     return b.add(b.mul(x, along(factor)), along(shift));
+  }
+
+  /**
+   * Keras 2's training phase: normalized with the batch's mean and (biased)
+   * variance over every axis but `a`; the moving statistics move toward the
+   * batch's mean and unbiased variance (n / (n - 1 - epsilon)) with
+   * `momentum`, in place in the train program.
+   */
+  private lowerTraining(b: GraphBuilder, x: Value, ctx: CallContext, a: number, along: (v: Value) => Value): Value {
+    const w = this.w!;
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== a);
+    const n = axes.reduce((p, i) => p * x.shape[i], 1);
+    const mean = b.mean(x, axes, true);
+    const centered = b.sub(x, mean);
+    const variance = b.mean(b.mul(centered, centered), axes, true);
+    let factor = b.div(1, b.unary('sqrt', b.add(variance, this.epsilon)));
+    if (w.gamma) factor = b.mul(factor, along(ctx.weight(w.gamma)));
+    let y = b.mul(centered, factor);
+    if (w.beta) y = b.add(y, along(ctx.weight(w.beta)));
+    const flat = (v: Value): Value => b.reshape(v, [x.shape[a]]);
+    const unbiased = b.mul(flat(variance), n / Math.max(n - (1 + this.epsilon), 1e-12));
+    const moving = (stat: Weight, value: Value): Value => b.add(b.mul(ctx.weight(stat), this.momentum), b.mul(value, 1 - this.momentum));
+    ctx.addUpdate!(w.mean, moving(w.mean, flat(mean)));
+    ctx.addUpdate!(w.variance, moving(w.variance, unbiased));
+    return y;
   }
 
   protected override layerConfig(): Record<string, unknown> {

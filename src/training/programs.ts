@@ -143,10 +143,16 @@ export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targe
   const b = new GraphBuilder();
   const iterations = b.param('iterations', [], 'int32', 'state');
   const lr = b.param('lr', [], 'float32', 'state');
+  const stateUpdates: { w: Weight; value: Value }[] = [];
   const ctx: CallContext = {
     training: true,
     weight: Network.weightParams(b, 'state'),
     random: (seed, shape) => b.random(seed, shape, iterations),
+    addUpdate: (w, value) => {
+      if (w.trainable) throw new Error(`addUpdate: ${w.name} is trainable; only non-trainable weights take updates from layers`);
+      stateUpdates.push({ w, value });
+      BATCH_REDUCED.add(setup);
+    },
   };
   const { outputs } = score(net, b, batch, targetShapes, setup, ctx);
   const trainable = setup.trainable;
@@ -163,6 +169,8 @@ export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targe
     ...slots.flatMap((ss, i) => ss.map((s, j) => ({ target: s, value: step.slots[i][j] }))),
     ...globals.map((g, i) => ({ target: g, value: step.globals[i] })),
     { target: iterations, value: builder.add(iterations, builder.constant(1, [], 'int32')) },
+    // Layers' own updates (moving statistics) were built in the forward graph, which builder copies node for node.
+    ...stateUpdates.map((u) => ({ target: ctx.weight(u.w), value: u.value })),
   ];
   return builder.build(outputs, updates);
 }
