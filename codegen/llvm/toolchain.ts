@@ -83,11 +83,17 @@ async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'l
   mkdirSync(cacheDir, { recursive: true });
   removeStaleCacheTemporaries(cacheDir);
   const tmp = join(cacheDir, `${key}.${process.pid}.${Date.now()}`);
+  const name = (meta as { name?: string }).name ?? key;
+  const timed = async (stage: BuildStage, step: () => unknown): Promise<void> => {
+    const start = performance.now();
+    await step();
+    BUILD_TIMES.push({ program: name, stage, ms: performance.now() - start });
+  };
   try {
-    write(tmp);
-    await tool('opt-14', ['-O3', '-mcpu=native', ...VECTOR_MATH.opt, `${tmp}.${input}`, '-o', `${tmp}.opt.bc`]);
-    await tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]);
-    await tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, '-lgomp', ...VECTOR_MATH.link, '-lm']);
+    await timed('emit', () => write(tmp));
+    await timed('opt', () => tool('opt-14', ['-O3', '-mcpu=native', ...VECTOR_MATH.opt, `${tmp}.${input}`, '-o', `${tmp}.opt.bc`]));
+    await timed('llc', () => tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]));
+    await timed('link', () => tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, '-lgomp', ...VECTOR_MATH.link, '-lm']));
     writeFileSync(`${tmp}.json`, `${JSON.stringify(meta)}\n`);
     renameSync(`${tmp}.json`, join(cacheDir, `${key}.json`));
     renameSync(`${tmp}.so`, path);
@@ -96,6 +102,11 @@ async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'l
   }
   return path;
 }
+
+export type BuildStage = 'emit' | 'opt' | 'llc' | 'link';
+
+/** Wall time of each stage of every native build in this process (read by `npm run bench:compile`). */
+export const BUILD_TIMES: { readonly program: string; readonly stage: BuildStage; readonly ms: number }[] = [];
 
 /** Temporaries of a build: `<key>.<pid>.<ms>.<ext>` (and `philox-<key>.<pid>.<ms>.<ext>`, runtime/cpu/philox_words.ts). */
 const CACHE_TEMPORARY = /^(?:philox-)?[0-9a-f]{32}\.(\d+)\.\d+\./;
