@@ -7,10 +7,11 @@
  *
  * Options (after `npm run demo --`): --backend cpu|webgpu|interpreter
  * (default cpu), --epochs N (default 10), --samples N (train on the first N
- * training samples; default all 60,000), --model mlp|cnn (default mlp; cnn is
+ * training samples; default all 60,000), --model mlp|cnn|addition_rnn (default mlp; cnn is
  * the Keras mnist_cnn example: Conv2D 32 3x3 relu, Conv2D 64 3x3 relu,
  * MaxPooling2D 2x2, Dropout 0.25, Flatten, Dense 128 relu, Dropout 0.5,
- * Dense 10 softmax, Adadelta lr=1.0, 3 epochs unless --epochs is given).
+ * Dense 10 softmax, Adadelta lr=1.0, 3 epochs unless --epochs is given;
+ * addition_rnn is the Keras addition RNN example, scripts/addition_rnn.ts).
  */
 import { parseArgs } from 'node:util';
 import { Sequential, Tensor, datasets, layers, optimizers, tensor, utils } from '../src/index.js';
@@ -25,7 +26,9 @@ function positive(name: string, text: string): number {
 }
 
 const BACKEND: BackendName = checkBackendName(options.backend, `backend (--backend takes ${BACKEND_NAMES.join(', ')})`);
-if (options.model !== 'mlp' && options.model !== 'cnn') throw new Error(`--model takes mlp or cnn, got '${options.model}'`);
+// The Keras addition_rnn example on generated questions (scripts/addition_rnn.ts), instead of Fashion-MNIST.
+const ADDITION_RNN = options.model === 'addition_rnn';
+if (!ADDITION_RNN && options.model !== 'mlp' && options.model !== 'cnn') throw new Error(`--model takes mlp, cnn or addition_rnn, got '${options.model}'`);
 const CNN = options.model === 'cnn';
 const EPOCHS = positive('epochs', options.epochs ?? (CNN ? '3' : '10'));
 const SAMPLES = options.samples === undefined ? Infinity : positive('samples', options.samples);
@@ -102,4 +105,5 @@ async function main(): Promise<void> {
   if (BACKEND === 'cpu') console.log(`  native code:           ${s.cached ? 'from the on-disk cache' : 'compiled now'}`);
 }
 
-await main();
+if (ADDITION_RNN) await (await import('./addition_rnn.js')).additionRnn(BACKEND, options.epochs === undefined ? 200 : positive('epochs', options.epochs));
+else await main();
