@@ -5,7 +5,7 @@
  * goes on, as in Keras.
  */
 import type { Logs } from '../callbacks.js';
-import { MonitorCallback } from './monitor_callback.js';
+import { Callback } from '../callback_base.js';
 import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 
 export interface RemoteMonitorArgs {
@@ -20,7 +20,7 @@ export interface RemoteMonitorArgs {
 
 const REMOTE_MONITOR_OPTIONS = optionSpec<RemoteMonitorArgs>({ root: true, path: true, field: true, headers: true, sendAsJson: true, warn: true });
 
-export class RemoteMonitor extends MonitorCallback {
+export class RemoteMonitor extends Callback {
   readonly url: string;
   private readonly args: RemoteMonitorArgs;
 

@@ -7,7 +7,7 @@
  * pass) are not written.
  */
 import type { Logs } from '../callbacks.js';
-import { MonitorCallback } from './monitor_callback.js';
+import { Callback } from '../callback_base.js';
 import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 import { EventFileWriter, type GraphNode, type SummaryValue } from './event_file.js';
 
@@ -43,7 +43,7 @@ export function layerGraph(layers: readonly GraphLayer[]): GraphNode[] {
   return [...missing.map((name) => ({ name, op: 'InputLayer', inputs: [] })), ...nodes];
 }
 
-export class TensorBoard extends MonitorCallback {
+export class TensorBoard extends Callback {
   readonly logDir: string;
   private readonly histogramFreq: number;
   private readonly writeGraph: boolean;
