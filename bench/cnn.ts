@@ -15,22 +15,11 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
 import { Sequential, layers, optimizers, tensor } from '../src/index.js';
 import { initializer, type message, model as onnxModel, node, valueInfo } from './onnx.js';
+import { mnistCnn } from './mnist_mlp.js';
 import { median, timeIt } from './stats.js';
 
 const FIT_SAMPLES = Number(process.env.KILN_BENCH_CNN_SAMPLES ?? 2048);
 
-function mnistCnn(): Sequential {
-  return new Sequential([
-    new layers.Conv2D(32, [3, 3], { activation: 'relu', inputShape: [28, 28, 1] }),
-    new layers.Conv2D(64, [3, 3], { activation: 'relu' }),
-    new layers.MaxPooling2D({ poolSize: [2, 2] }),
-    new layers.Dropout(0.25),
-    new layers.Flatten(),
-    new layers.Dense(128, { activation: 'relu' }),
-    new layers.Dropout(0.5),
-    new layers.Dense(10, { activation: 'softmax' }),
-  ]);
-}
 
 function images(n: number): { x: ReturnType<typeof tensor>; y: ReturnType<typeof tensor> } {
   const x = Float32Array.from({ length: n * 784 }, (_, i) => ((i * 2654435761) >>> 0) / 4294967296);

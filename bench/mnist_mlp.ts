@@ -1,4 +1,4 @@
-/** The demo model and synthetic data shared by the benchmarks. */
+/** The demo's Keras example models (mnist_mlp, mnist_cnn) and synthetic data, shared by the benchmarks and scripts/demo.ts. */
 import { Sequential, layers, tensor } from '../src/index.js';
 import { median } from './stats.js';
 
@@ -9,6 +9,20 @@ export function mnistMlp(): Sequential {
     new layers.Dropout(0.2),
     new layers.Dense(512, { activation: 'relu' }),
     new layers.Dropout(0.2),
+    new layers.Dense(10, { activation: 'softmax' }),
+  ]);
+}
+
+/** Keras's mnist_cnn: Conv2D 32 3x3 relu, Conv2D 64 3x3 relu, MaxPooling2D 2x2, Dropout 0.25, Flatten, Dense 128 relu, Dropout 0.5, Dense 10 softmax. */
+export function mnistCnn(): Sequential {
+  return new Sequential([
+    new layers.Conv2D(32, [3, 3], { activation: 'relu', inputShape: [28, 28, 1] }),
+    new layers.Conv2D(64, [3, 3], { activation: 'relu' }),
+    new layers.MaxPooling2D({ poolSize: [2, 2] }),
+    new layers.Dropout(0.25),
+    new layers.Flatten(),
+    new layers.Dense(128, { activation: 'relu' }),
+    new layers.Dropout(0.5),
     new layers.Dense(10, { activation: 'softmax' }),
   ]);
 }

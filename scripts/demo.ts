@@ -15,6 +15,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Sequential, Tensor, datasets, layers, optimizers, tensor, utils } from '../src/index.js';
+import { mnistCnn } from '../bench/mnist_mlp.js';
 import { BACKEND_NAMES, type BackendName, checkBackendName } from '../runtime/executor.js';
 
 const { values: options } = parseArgs({ options: { backend: { type: 'string', default: 'cpu' }, epochs: { type: 'string' }, samples: { type: 'string' }, model: { type: 'string', default: 'mlp' } } });
@@ -40,19 +41,6 @@ function pixels(x: Tensor, rows = x.shape[0]): Tensor {
   return tensor(out, CNN ? [rows, 28, 28, 1] : [rows, 784]);
 }
 
-/** Keras's mnist_cnn example. */
-function cnn(): Sequential {
-  return new Sequential([
-    new layers.Conv2D(32, [3, 3], { activation: 'relu', inputShape: [28, 28, 1] }),
-    new layers.Conv2D(64, [3, 3], { activation: 'relu' }),
-    new layers.MaxPooling2D({ poolSize: [2, 2] }),
-    new layers.Dropout(0.25),
-    new layers.Flatten(),
-    new layers.Dense(128, { activation: 'relu' }),
-    new layers.Dropout(0.5),
-    new layers.Dense(10, { activation: 'softmax' }),
-  ]);
-}
 
 async function main(): Promise<void> {
   const [[xTrainRaw, yTrainRaw], [xTestRaw, yTestRaw]] = datasets.fashion_mnist.loadData();
@@ -61,7 +49,7 @@ async function main(): Promise<void> {
   const [yTrain, yTest] = [utils.toCategorical(tensor(yTrainRaw.data.slice(0, rows), [rows]), 10), utils.toCategorical(yTestRaw, 10)];
   console.log(`${xTrain.shape[0]} train samples, ${xTest.shape[0]} test samples`);
 
-  const model = CNN ? cnn() : new Sequential([
+  const model = CNN ? mnistCnn() : new Sequential([
     new layers.Dense(512, { activation: 'relu', inputShape: [784] }),
     new layers.Dropout(0.2),
     new layers.Dense(512, { activation: 'relu' }),
