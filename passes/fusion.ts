@@ -20,7 +20,7 @@ import { type Shape, sameShape } from '../ir/dtype.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { OPS, type ReduceAttrs } from '../ir/ops.js';
 
-export type GroupKind = 'loop' | 'matmul' | 'concat' | 'scan';
+export type GroupKind = 'loop' | 'matmul' | 'concat' | 'scan' | 'scatter';
 
 export interface FusionGroup {
   readonly id: number;
@@ -141,7 +141,9 @@ export function fuse(graph: Graph, materialize: ReadonlySet<number> = new Set())
       newGroup(n, 'concat');
     } else if (n.op === 'scan') {
       newGroup(n, 'scan');
-    } else if (draft && draft.kind !== 'concat' && draft.kind !== 'scan' && (draft.kind !== 'matmul' || cls === 'movement' || sameShape(n.type.shape, draft.space))) {
+    } else if (n.op === 'scatter_add') {
+      newGroup(n, 'scatter');
+    } else if (draft && draft.kind !== 'concat' && draft.kind !== 'scan' && draft.kind !== 'scatter' && (draft.kind !== 'matmul' || cls === 'movement' || sameShape(n.type.shape, draft.space))) {
       join(n, g);
     } else {
       newGroup(n, 'loop');

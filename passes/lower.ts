@@ -13,6 +13,7 @@ import { type AttrsMap, type OpAttrs, isBinaryOp, isUnaryOp } from '../ir/ops.js
 import type { ReduceOp } from '../ir/scalar.js';
 import { type FusedGraph, type FusionGroup, INLINE, fuse } from './fusion.js';
 import { lowerScan } from './lower_scan.js';
+import { lowerScatter } from './lower_scatter.js';
 import { type IndexMap, broadcastMap, identityMap, linearView, padMap, reshapeMap, sliceMap, transposeMap, windowMap } from './index_map.js';
 
 /** Thrown when a node cannot be computed inside its group; lowering re-fuses with it materialized. */
@@ -308,6 +309,7 @@ function tryLower(graph: Graph, fused: FusedGraph, name: string): LoweredProgram
     const label = `${name}_k${kernels.length}_${graph.nodes[g.root].op}`;
     if (g.kind === 'concat') kernels.push(...lowerConcat(ctx, g, label));
     else if (g.kind === 'scan') kernels.push(...lowerScan(graph.nodes[g.root] as Node<'scan'>, bufferOf, buffers, label));
+    else if (g.kind === 'scatter') kernels.push(...lowerScatter(graph, graph.nodes[g.root] as Node<'scatter_add'>, bufferOf, label));
     else if (g.kind === 'matmul') kernels.push(lowerMatmul(ctx, g, label));
     else kernels.push(lowerLoop(ctx, g, label));
   }
