@@ -205,8 +205,9 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     return this.outputShapes.map((o) => [shapes[0][0], ...o.slice(1)]);
   }
 
+  /** As a layer of another model. Keras 2's frozen network has no updates: its layers' moving statistics stay put. */
   override lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext): Value[] {
-    return this.forward(b, xs, ctx);
+    return this.forward(b, xs, this.trainable ? ctx : { ...ctx, addUpdate: undefined });
   }
 
   /** The model's computation on `inputs` (one value per model input), emitted into `b`; one value per output. */
