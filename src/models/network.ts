@@ -436,6 +436,11 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     this.trainer = new Trainer(this, args);
   }
 
+  /** The training state of a compiled model (null before compile): model files read and restore its optimizer state. */
+  get trainingState(): Trainer | null {
+    return this.trainer;
+  }
+
   private compiled(): Trainer {
     if (!this.trainer) throw new Error(`Model ${this.name} must be compiled before training or evaluating: call model.compile({ optimizer, loss })`);
     return this.trainer;
