@@ -205,8 +205,9 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     return this.outputShapes.map((o) => [shapes[0][0], ...o.slice(1)]);
   }
 
+  /** As a layer of another model. Keras 2's frozen network has no updates: its layers' moving statistics stay put. */
   override lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext): Value[] {
-    return this.forward(b, xs, ctx);
+    return this.forward(b, xs, this.trainable ? ctx : { ...ctx, addUpdate: undefined });
   }
 
   /** The model's computation on `inputs` (one value per model input), emitted into `b`; one value per output. */
@@ -433,6 +434,11 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     this.trainer?.dispose();
     this.useBackend(args.backend);
     this.trainer = new Trainer(this, args);
+  }
+
+  /** The training state of a compiled model (null before compile): model files read and restore its optimizer state. */
+  get trainingState(): Trainer | null {
+    return this.trainer;
   }
 
   private compiled(): Trainer {
