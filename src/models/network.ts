@@ -12,7 +12,7 @@ import { type CallContext, type KShape, Layer, type Node, type SymbolicTensor, t
 import { Tensor, expandVector } from '../tensor.js';
 import type { SaveModelOptions } from '../io/options.js';
 import type { LoadWeightsOptions } from '../io/weight_match.js';
-import { stringify as stringifyYAML } from 'yaml';
+import { yamlPackage } from '../optional_packages.js';
 import { summaryLines } from './summary.js';
 import { checkGeneratorArgs, checkInputShape, checkPredictArgs } from '../validation.js';
 import { GENERATOR_OPTIONS, type KerasOptions, PREDICT_OPTIONS, readOptions } from '../options.js';
@@ -537,7 +537,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
 
   /** The model's Keras 2 config as YAML (Keras's to_yaml); load it with modelFromYAML. */
   toYAML(): string {
-    return stringifyYAML(JSON.parse((this as unknown as { toJSON(): string }).toJSON()));
+    return yamlPackage().stringify(JSON.parse((this as unknown as { toJSON(): string }).toJSON()));
   }
 
   /** Releases compiled programs (native code and arenas); the layers keep their weights. */
