@@ -157,6 +157,7 @@ export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targe
       stateUpdates.push({ w, value });
       BATCH_REDUCED.add(setup);
     },
+    reducesOverBatch: () => void BATCH_REDUCED.add(setup),
   };
   const { outputs } = score(net, b, batch, targetShapes, setup, ctx);
   const trainable = setup.trainable;
