@@ -11,10 +11,8 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import llvm from './llvm.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { HOST_FINGERPRINT, type VectorBits } from './host.js';
-import { emitProgram } from './module.js';
 import { dyingWithParent, removeStaleTemporaries } from '../../runtime/cpu/temporaries.js';
 
 const run = promisify(execFile);
@@ -122,17 +120,24 @@ export function removeStaleCacheTemporaries(cacheDir: string): string[] {
   });
 }
 
+/** The code generator and llvm-bindings, loaded at the first build: a process whose programs are all cached never loads them. */
+async function codeGenerator(): Promise<{ emitProgram: typeof import('./module.js').emitProgram; llvm: typeof import('./llvm.js').default }> {
+  const [{ emitProgram }, { default: llvm }] = await Promise.all([import('./module.js'), import('./llvm.js')]);
+  return { emitProgram, llvm };
+}
+
 export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
   const key = programKey(program, options.threads, options.vectorBits);
   const path = join(options.cacheDir, `${key}.so`);
   // Cache hits clean once per process; builds clean every time.
   if (!cleanedCaches.has(options.cacheDir)) removeStaleCacheTemporaries(options.cacheDir);
   if (existsSync(path)) {
-    if (options.print) options.print(emitProgram(program, options.threads, options.vectorBits).print());
+    if (options.print) options.print((await codeGenerator()).emitProgram(program, options.threads, options.vectorBits).print());
     touch(path);
     return { path, fromCache: true };
   }
   const meta = { name: program.name, kernels: program.kernels.length };
+  const { emitProgram, llvm } = await codeGenerator();
   await buildSharedObject(options.cacheDir, key, 'bc', (tmp) => {
     const module = emitProgram(program, options.threads, options.vectorBits);
     options.print?.(module.print());
