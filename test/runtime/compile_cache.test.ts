@@ -13,14 +13,15 @@ import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { CACHE_IDENTITY, programKey } from '../../codegen/llvm/toolchain.js';
-import { cpuVectorBits, loadCpu } from '../../runtime/cpu/index.js';
-import { ProgramBuilder, binary, constant, load, rowMajor } from '../helpers/llvm_program.js';
 
-// Models read the cache folder from the environment once, at import: a fresh one, set before Kiln loads.
+// Models read the cache folder from the environment once, when runtime/config.ts loads: a fresh one, set before any of Kiln loads.
 const cacheDir = mkdtempSync(join(tmpdir(), 'kiln-compile-cache-'));
 process.env.KILN_CACHE_DIR = cacheDir;
 const { Sequential, layers, tensor } = await import('../../src/index.js');
+const { CACHE_IDENTITY, programKey } = await import('../../codegen/llvm/toolchain.js');
+const { cpuVectorBits, loadCpu } = await import('../../runtime/cpu/index.js');
+const { ProgramBuilder, binary, constant, load, rowMajor } = await import('../helpers/llvm_program.js');
+const { config } = await import('../../runtime/config.js');
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 type Activation = 'relu' | 'tanh' | 'softmax';
@@ -54,6 +55,7 @@ async function predictTwoLayers(hidden: Activation, units: number, seed: number)
 }
 
 it('follows a changed layer and changed weights of a cached model', async () => {
+  expect(config.cacheDir).toBe(cacheDir);
   const first = await predictTwoLayers('relu', 3, 1);
   expect(first.cached).toBe(false);
   expect(first.shape).toEqual([5, 3]);
