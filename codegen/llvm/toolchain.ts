@@ -17,13 +17,34 @@ import { dyingWithParent, removeStaleTemporaries } from '../../runtime/cpu/tempo
 
 const run = promisify(execFile);
 
-/** A hash of the code generator's own files: a changed generator never reuses stale objects. */
-const CODEGEN_VERSION = (() => {
-  const dir = dirname(fileURLToPath(import.meta.url));
-  const h = createHash('sha256');
-  for (const f of readdirSync(dir).filter((n) => /\.(js|ts|ll)$/.test(n)).sort()) h.update(readFileSync(join(dir, f)));
-  return h.digest('hex');
-})();
+/**
+ * Who may use a cache entry: the code generator that wrote it (a hash of its
+ * own files, so a changed or older Kiln never reuses its objects) and the
+ * host it was compiled for (`-mcpu=native` code can fault on another CPU).
+ * Both go into every key, and into the entry's note, which a load checks: an
+ * entry copied from another machine, or written by a Kiln whose keys were
+ * made differently, is rebuilt rather than loaded.
+ */
+export interface CacheIdentity {
+  readonly codegen: string;
+  readonly host: string;
+}
+
+export const CACHE_IDENTITY: CacheIdentity = {
+  codegen: (() => {
+    const dir = dirname(fileURLToPath(import.meta.url));
+    const h = createHash('sha256');
+    for (const f of readdirSync(dir).filter((n) => /\.(js|ts|ll)$/.test(n)).sort()) h.update(readFileSync(join(dir, f)));
+    return h.digest('hex');
+  })(),
+  host: `${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT}`,
+};
+
+/** What a cache entry's `<key>.json` note holds. */
+interface EntryNote extends CacheIdentity {
+  readonly name: string;
+  readonly kernels?: number;
+}
 
 /**
  * glibc's vector math library on x86-64: with it the loop vectorizer turns
@@ -52,10 +73,10 @@ export interface NativeOptions {
 const withoutNames = (key: string, value: unknown): unknown => (key === 'name' ? undefined : value);
 
 /** The cache key: the program's content (not the names in it), the code generator and the host. */
-export function programKey(program: KernelProgram, threads: number, vectorBits: VectorBits): string {
+export function programKey(program: KernelProgram, threads: number, vectorBits: VectorBits, identity: CacheIdentity = CACHE_IDENTITY): string {
   const h = createHash('sha256');
-  h.update(CODEGEN_VERSION);
-  h.update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT} threads=${threads} vector=${vectorBits}\n`);
+  h.update(identity.codegen);
+  h.update(`${identity.host} threads=${threads} vector=${vectorBits}\n`);
   h.update(JSON.stringify({ buffers: program.buffers, kernels: program.kernels, arenaBytes: program.arenaBytes, sharedBytes: program.sharedBytes ?? 0 }, withoutNames));
   return h.digest('hex').slice(0, 32);
 }
@@ -76,12 +97,12 @@ export async function tool(cmd: string, args: string[]): Promise<void> {
  * and the linker, and renames the shared object into place as `<key>.so`:
  * readers never see a half-written file.
  */
-async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: object): Promise<string> {
+async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: EntryNote): Promise<string> {
   const path = join(cacheDir, `${key}.so`);
   mkdirSync(cacheDir, { recursive: true });
   removeStaleCacheTemporaries(cacheDir);
   const tmp = join(cacheDir, `${key}.${process.pid}.${Date.now()}`);
-  const name = (meta as { name?: string }).name ?? key;
+  const name = meta.name;
   const timed = async (stage: BuildStage, step: () => unknown): Promise<void> => {
     const start = performance.now();
     await step();
@@ -131,12 +152,12 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
   const path = join(options.cacheDir, `${key}.so`);
   // Cache hits clean once per process; builds clean every time.
   if (!cleanedCaches.has(options.cacheDir)) removeStaleCacheTemporaries(options.cacheDir);
-  if (existsSync(path)) {
+  if (usableEntry(options.cacheDir, key)) {
     if (options.print) options.print((await codeGenerator()).emitProgram(program, options.threads, options.vectorBits).print());
     touch(path);
     return { path, fromCache: true };
   }
-  const meta = { name: program.name, kernels: program.kernels.length };
+  const meta: EntryNote = { name: program.name, kernels: program.kernels.length, ...CACHE_IDENTITY };
   const { emitProgram, llvm } = await codeGenerator();
   await buildSharedObject(options.cacheDir, key, 'bc', (tmp) => {
     const module = emitProgram(program, options.threads, options.vectorBits);
@@ -145,6 +166,21 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
   }, meta);
   pruneCache(options.cacheDir, options.maxCacheBytes, path);
   return { path, fromCache: false };
+}
+
+/**
+ * Whether `<key>.so` exists and its note says this code generator wrote it
+ * for this host. An entry without a note, or with another's, is not loaded:
+ * the build that follows replaces it.
+ */
+function usableEntry(cacheDir: string, key: string): boolean {
+  if (!existsSync(join(cacheDir, `${key}.so`))) return false;
+  try {
+    const note = JSON.parse(readFileSync(join(cacheDir, `${key}.json`), 'utf8')) as Partial<EntryNote>;
+    return note.codegen === CACHE_IDENTITY.codegen && note.host === CACHE_IDENTITY.host;
+  } catch {
+    return false;
+  }
 }
 
 /** Marks a cache entry as used now (the modification time orders pruning). */
@@ -187,9 +223,9 @@ export function pruneCache(cacheDir: string, maxBytes: number, keep?: string): v
 
 /** A shared object from hand-written LLVM IR text (benchmark kernels), cached like programs. */
 export async function compileIrText(name: string, text: string, cacheDir: string): Promise<NativeLibrary> {
-  const key = createHash('sha256').update(CODEGEN_VERSION).update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT}\n`).update(text).digest('hex').slice(0, 32);
+  const key = createHash('sha256').update(CACHE_IDENTITY.codegen).update(`${CACHE_IDENTITY.host}\n`).update(text).digest('hex').slice(0, 32);
   const path = join(cacheDir, `${key}.so`);
-  if (existsSync(path)) return { path, fromCache: true };
-  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name });
+  if (usableEntry(cacheDir, key)) return { path, fromCache: true };
+  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name, ...CACHE_IDENTITY });
   return { path, fromCache: false };
 }
