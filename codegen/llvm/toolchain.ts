@@ -1,7 +1,7 @@
 /**
  * From kernel program to native shared object: emit the LLVM module, write
  * bitcode, `opt-14 -O3`, `llc-14 -O3 -mcpu=native`, link with `cc -shared`
- * against libgomp. Results are cached on disk under a content hash of the
+ * against Kiln's thread pool (pool.ts). Results are cached on disk under a content hash of the
  * program, so a second compile of the same model does no LLVM work at all.
  */
 import { execFile } from 'node:child_process';
@@ -15,6 +15,7 @@ import llvm from './llvm.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { HOST_FINGERPRINT, type VectorBits } from './host.js';
 import { emitProgram } from './module.js';
+import { poolLibrary } from './pool.js';
 import { dyingWithParent, removeStaleTemporaries } from '../../runtime/cpu/temporaries.js';
 
 const run = promisify(execFile);
@@ -54,10 +55,10 @@ export interface NativeOptions {
 const withoutNames = (key: string, value: unknown): unknown => (key === 'name' ? undefined : value);
 
 /** The cache key: the program's content (not the names in it), the code generator and the host. */
-export function programKey(program: KernelProgram, threads: number, vectorBits: VectorBits): string {
+export function programKey(program: KernelProgram, threads: number, vectorBits: VectorBits, pool = ''): string {
   const h = createHash('sha256');
   h.update(CODEGEN_VERSION);
-  h.update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT} threads=${threads} vector=${vectorBits}\n`);
+  h.update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT} threads=${threads} vector=${vectorBits} pool=${pool}\n`);
   h.update(JSON.stringify({ buffers: program.buffers, kernels: program.kernels, arenaBytes: program.arenaBytes, sharedBytes: program.sharedBytes ?? 0 }, withoutNames));
   return h.digest('hex').slice(0, 32);
 }
@@ -78,7 +79,7 @@ export async function tool(cmd: string, args: string[]): Promise<void> {
  * and the linker, and renames the shared object into place as `<key>.so`:
  * readers never see a half-written file.
  */
-async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: object): Promise<string> {
+async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: object, threadsLibrary: string): Promise<string> {
   const path = join(cacheDir, `${key}.so`);
   mkdirSync(cacheDir, { recursive: true });
   removeStaleCacheTemporaries(cacheDir);
@@ -93,7 +94,7 @@ async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'l
     await timed('emit', () => write(tmp));
     await timed('opt', () => tool('opt-14', ['-O3', '-mcpu=native', ...VECTOR_MATH.opt, `${tmp}.${input}`, '-o', `${tmp}.opt.bc`]));
     await timed('llc', () => tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]));
-    await timed('link', () => tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, '-lgomp', ...VECTOR_MATH.link, '-lm']));
+    await timed('link', () => tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, threadsLibrary, ...VECTOR_MATH.link, '-lm']));
     writeFileSync(`${tmp}.json`, `${JSON.stringify(meta)}\n`);
     renameSync(`${tmp}.json`, join(cacheDir, `${key}.json`));
     renameSync(`${tmp}.so`, path);
@@ -123,7 +124,9 @@ export function removeStaleCacheTemporaries(cacheDir: string): string[] {
 }
 
 export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
-  const key = programKey(program, options.threads, options.vectorBits);
+  // Programs link the pool by its path in the same cache: the key holds that path.
+  const pool = await poolLibrary(options.cacheDir);
+  const key = programKey(program, options.threads, options.vectorBits, pool);
   const path = join(options.cacheDir, `${key}.so`);
   // Cache hits clean once per process; builds clean every time.
   if (!cleanedCaches.has(options.cacheDir)) removeStaleCacheTemporaries(options.cacheDir);
@@ -137,7 +140,7 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
     const module = emitProgram(program, options.threads, options.vectorBits);
     options.print?.(module.print());
     llvm.WriteBitcodeToFile(module, `${tmp}.bc`);
-  }, meta);
+  }, meta, pool);
   pruneCache(options.cacheDir, options.maxCacheBytes, path);
   return { path, fromCache: false };
 }
@@ -180,11 +183,11 @@ export function pruneCache(cacheDir: string, maxBytes: number, keep?: string): v
   }
 }
 
-/** A shared object from hand-written LLVM IR text (benchmark kernels), cached like programs. */
+/** A shared object from hand-written LLVM IR text (benchmark kernels, which call GOMP_parallel themselves), cached like programs. */
 export async function compileIrText(name: string, text: string, cacheDir: string): Promise<NativeLibrary> {
   const key = createHash('sha256').update(CODEGEN_VERSION).update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT}\n`).update(text).digest('hex').slice(0, 32);
   const path = join(cacheDir, `${key}.so`);
   if (existsSync(path)) return { path, fromCache: true };
-  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name });
+  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name }, '-lgomp');
   return { path, fromCache: false };
 }
