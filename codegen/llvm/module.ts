@@ -20,8 +20,9 @@ import { emitLoopKernel, rowsOf } from './loop_kernel.js';
 import { emitMatmulKernel, matmulRows } from './matmul.js';
 import { assignStepSlots, entryBases, emitRepeatLoop } from './repeat.js';
 import type { PlainKernel } from '../../ir/repeat.js';
+import { ENTRY } from './runtime_abi.js';
 
-export const ENTRY = 'kiln_run';
+export { ENTRY } from './runtime_abi.js';
 
 /** Below this many scalar operations a kernel runs on the calling thread. */
 const PARALLEL_WORK = 1 << 15;

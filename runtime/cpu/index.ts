@@ -11,7 +11,7 @@ import type { KernelProgram } from '../../ir/kernel.js';
 import { ARENA_ALIGN } from '../../ir/kernel.js';
 import { compileNative } from '../../codegen/llvm/toolchain.js';
 import { HOST_VECTOR_BITS, type VectorBits } from '../../codegen/llvm/host.js';
-import { ENTRY } from '../../codegen/llvm/module.js';
+import { ENTRY } from '../../codegen/llvm/runtime_abi.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
 import { mapPages } from './pages.js';

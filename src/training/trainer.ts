@@ -171,6 +171,18 @@ export class Trainer {
     this.dirty = false;
   }
 
+  /** The optimizer state by key (slots, globals, `iterations`), as of the last pull(). */
+  optimizerState(): ReadonlyMap<string, TypedArray> {
+    return this.state;
+  }
+
+  /** Replaces the optimizer state (a loaded file's); the next step writes it into its program. */
+  restoreOptimizerState(values: ReadonlyMap<string, TypedArray>): void {
+    for (const [key, v] of values) this.state.set(key, v);
+    this.active = null;
+    this.dirty = false;
+  }
+
   /**
    * Writes a step's inputs and starts it. Resolves once the step is queued
    * (on WebGPU: submitted), to the promise of its outputs (Keras's
