@@ -43,7 +43,10 @@ export function printKernel(k: Kernel, bufName: (id: number) => string): string 
   }
   const lines = [`loop ${k.name} outer=${shapeStr(k.outer)} inner=${shapeStr(k.inner)}`];
   for (const r of k.reductions) lines.push(`  acc${r.id} = ${r.op} ${p(r.expr)}`);
-  for (const s of k.stores) lines.push(`  ${s.space} ${bufName(s.buf)}@${viewText(s.view)} = ${p(s.expr)}`);
+  for (const s of k.stores) {
+    const at = s.scatter ? `{${p(s.scatter.expr)}*${s.scatter.stride}<${s.scatter.limit}}` : '';
+    lines.push(`  ${s.space} ${bufName(s.buf)}@${viewText(s.view)}${at} ${s.scatter ? '+=' : '='} ${p(s.expr)}`);
+  }
   return lines.join('\n');
 }
 

@@ -3,9 +3,12 @@
  * walks it backwards, calling each op's vjp (ir/vjp.ts) and summing the
  * cotangents of values used more than once. The result is plain IR: the
  * gradient graph goes through simplify, fusion and memory planning like any
- * other.
+ * other. A training program enters the TRAIN pipeline as a TrainSource
+ * (the forward graph, what to differentiate, and how the step uses the
+ * gradients); `differentiate` is its first pass.
  */
 import { type Graph, GraphBuilder, type Value } from '../ir/graph.js';
+import { printGraph } from '../ir/print.js';
 import type { AttrsMap, OpAttrs, OpName } from '../ir/ops.js';
 import { VJP } from '../ir/vjp.js';
 
@@ -47,4 +50,42 @@ export function grad(graph: Graph, lossIndex: number, wrt: readonly string[]): G
     return ct[id] ?? b.broadcastTo(b.constant(0, [], values[id].dtype), values[id].shape);
   });
   return { builder: b, outputs: graph.outputs.map((o) => values[o]), grads };
+}
+
+/** What a training step computes from the gradients: its outputs and its state updates, built on the gradient graph's builder. */
+export interface StepGraph {
+  readonly outputs: readonly Value[];
+  readonly updates: readonly { readonly target: Value; readonly value: Value }[];
+}
+
+/** A program still to be differentiated: the input of the TRAIN pipeline. */
+export interface TrainSource {
+  readonly kind: 'train';
+  /** The forward graph: the loss, metrics, and any values the step reads. */
+  readonly forward: Graph;
+  /** The forward output to differentiate (a scalar). */
+  readonly loss: number;
+  /** The params to differentiate with respect to, by name. */
+  readonly wrt: readonly string[];
+  /**
+   * Builds the step on the gradient graph's builder, which copies the forward
+   * graph node for node (a value of the forward builder names the same node
+   * there). `grads` follow `wrt`.
+   */
+  readonly step: (b: GraphBuilder, grads: readonly Value[]) => StepGraph;
+}
+
+export function isTrainSource(x: Graph | TrainSource): x is TrainSource {
+  return (x as TrainSource).kind === 'train';
+}
+
+/** The autodiff pass: the forward graph, its backward pass and the step as one graph. */
+export function differentiate(source: TrainSource): Graph {
+  const { builder, grads } = grad(source.forward, source.loss, source.wrt);
+  const step = source.step(builder, grads);
+  return builder.build([...step.outputs], step.updates.map((u) => ({ target: u.target, value: u.value })));
+}
+
+export function printTrainSource(source: TrainSource): string {
+  return `${printGraph(source.forward)}\ndifferentiate %${source.forward.outputs[source.loss]} with respect to ${source.wrt.join(', ')}`;
 }

@@ -19,8 +19,10 @@
 import { type Shape, sameShape } from '../ir/dtype.js';
 import type { Graph, Node } from '../ir/graph.js';
 import { OPS, type ReduceAttrs } from '../ir/ops.js';
+import { VIEW_OPS, type WalkContext, loopPlan, mapKey, matmulPlan, visitNode } from './group_maps.js';
+import type { IndexMap } from './index_map.js';
 
-export type GroupKind = 'loop' | 'matmul' | 'concat' | 'scan';
+export type GroupKind = 'loop' | 'matmul' | 'concat' | 'scan' | 'scatter';
 
 export interface FusionGroup {
   readonly id: number;
@@ -86,10 +88,25 @@ function commonGroup(cs: readonly Node[], groupOf: Int32Array, isOutput: boolean
 }
 
 /**
- * `materialize` names nodes that must root a group of their own (lowering
- * asks for this when a reshape inside a group is not affine).
+ * Partitions the graph, then walks every group's index maps (passes/group_maps.ts)
+ * and materializes the first node a walk cannot reach (a reshape that is not
+ * affine in the fused loop, a computed value read through a pad, an
+ * accumulator read off the kernel's point, a matmul operand that is not a
+ * strided view), until every group lowers. `materialize` names nodes that
+ * must root a group of their own from the start.
  */
 export function fuse(graph: Graph, materialize: ReadonlySet<number> = new Set()): FusedGraph {
+  const forced = new Set(materialize);
+  for (;;) {
+    const fused = partition(graph, forced);
+    const unreachable = firstUnreachable(fused);
+    if (!unreachable) return fused;
+    if (forced.has(unreachable.node)) throw new Error(`fusion: %${unreachable.node} stays unreachable once materialized: ${unreachable.reason}`);
+    forced.add(unreachable.node);
+  }
+}
+
+function partition(graph: Graph, materialize: ReadonlySet<number>): FusedGraph {
   const { nodes } = graph;
   const users = usersOf(graph);
   const outputs = new Set([...graph.outputs, ...(graph.updates ?? []).map((u) => u.value), ...materialize]);
@@ -141,7 +158,9 @@ export function fuse(graph: Graph, materialize: ReadonlySet<number> = new Set())
       newGroup(n, 'concat');
     } else if (n.op === 'scan') {
       newGroup(n, 'scan');
-    } else if (draft && draft.kind !== 'concat' && draft.kind !== 'scan' && (draft.kind !== 'matmul' || cls === 'movement' || sameShape(n.type.shape, draft.space))) {
+    } else if (n.op === 'scatter_add') {
+      newGroup(n, 'scatter');
+    } else if (draft && draft.kind !== 'concat' && draft.kind !== 'scan' && draft.kind !== 'scatter' && (draft.kind !== 'matmul' || cls === 'movement' || sameShape(n.type.shape, draft.space))) {
       join(n, g);
     } else {
       newGroup(n, 'loop');
@@ -151,6 +170,79 @@ export function fuse(graph: Graph, materialize: ReadonlySet<number> = new Set())
     id: i, kind: d.kind, root: d.root, nodes: [...d.nodes].sort((a, b) => a - b), space: d.space, reduceAxes: d.reduceAxes,
   }));
   return { ...graph, groups };
+}
+
+type Unreachable = { readonly node: number; readonly reason: string };
+
+/** The first node, in the order lowering meets them, that some group's maps cannot reach; null when every group lowers. */
+function firstUnreachable(fused: FusedGraph): Unreachable | null {
+  const groupOf = new Int32Array(fused.nodes.length).fill(INLINE);
+  const buffered = new Uint8Array(fused.nodes.length);
+  for (const n of fused.nodes) if (n.op === 'param') (groupOf[n.id] = PARAM), (buffered[n.id] = 1);
+  for (const g of fused.groups) {
+    for (const id of g.nodes) groupOf[id] = g.id;
+    buffered[g.root] = 1;
+  }
+  for (const g of fused.groups.slice().sort((p, q) => p.root - q.root)) {
+    const walker = (kernelSpace: readonly number[]): Walker => new Walker({
+      graph: fused, group: g, kernelSpace,
+      inGroup: (id) => groupOf[id] === g.id || groupOf[id] === INLINE,
+      buffered: (id) => buffered[id] === 1,
+    });
+    let found: Unreachable | null = null;
+    switch (g.kind) {
+      case 'concat': case 'scan': case 'scatter': break;
+      case 'loop': {
+        const plan = loopPlan(fused, g);
+        const w = walker(plan.kernelSpace);
+        for (const r of plan.reductions) found ??= w.walk(r.input, r.map);
+        found ??= w.walk(g.root, plan.rootMap);
+        break;
+      }
+      case 'matmul': {
+        const plan = matmulPlan(fused, g);
+        found = walker(plan.a.space).operand(plan.a.id, plan.a.map) ?? walker(plan.b.space).operand(plan.b.id, plan.b.map) ?? walker(plan.out.space).walk(g.root, plan.out.map);
+        break;
+      }
+    }
+    if (found) return found;
+  }
+  return null;
+}
+
+/** Walks a group's maps depth first, inputs in order, each (node, map) once: the order lowering builds expressions in. */
+class Walker {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly ctx: WalkContext) {}
+
+  walk(id: number, map: IndexMap): Unreachable | null {
+    const key = mapKey(id, map);
+    if (this.seen.has(key)) return null;
+    this.seen.add(key);
+    const v = visitNode(this.ctx, id, map);
+    if (v.k === 'materialize') return v;
+    if (v.k !== 'compute') return null;
+    const inputs = this.ctx.graph.nodes[id].inputs;
+    for (let i = 0; i < v.inputs.length; i++) {
+      const m = v.inputs[i];
+      const found = m ? this.walk(inputs[i], m) : null;
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /** A matmul operand must reach an unmasked buffer through movement ops alone. */
+  operand(id: number, map: IndexMap): Unreachable | null {
+    return this.walk(id, map) ?? (this.isView(id, map) ? null : { node: id, reason: 'a matmul operand must be a strided view of a buffer' });
+  }
+
+  private isView(id: number, map: IndexMap): boolean {
+    const v = visitNode(this.ctx, id, map);
+    if (v.k === 'load') return !map.mask;
+    const n = this.ctx.graph.nodes[id];
+    return v.k === 'compute' && VIEW_OPS.has(n.op) && this.isView(n.inputs[0], v.inputs[0]!);
+  }
 }
 
 /** A keepDims reduction over trailing axes, broadcast back into the group's space. */

@@ -6,21 +6,16 @@
  * groups' roots) become loads through the map's strides. Nothing here
  * allocates: buffers get arena offsets from memory planning.
  */
-import { type DType, type Shape, sameShape, sizeOf, stridesOf } from '../ir/dtype.js';
+import { type DType, type Shape, sizeOf, stridesOf } from '../ir/dtype.js';
 import type { Graph, Node } from '../ir/graph.js';
 import type { BufferDecl, BufferRole, Expr, Kernel, KernelProgram, Reduction, Store, View } from '../ir/kernel.js';
-import { type AttrsMap, type OpAttrs, isBinaryOp, isUnaryOp } from '../ir/ops.js';
+import { type AttrsMap, isBinaryOp, isUnaryOp } from '../ir/ops.js';
 import type { ReduceOp } from '../ir/scalar.js';
 import { type FusedGraph, type FusionGroup, INLINE, fuse } from './fusion.js';
+import { type LoopPlan, type MatmulPlan, type WalkContext, gatherMaps, loopPlan, mapKey, matmulPlan, visitNode } from './group_maps.js';
 import { lowerScan } from './lower_scan.js';
-import { type IndexMap, broadcastMap, identityMap, linearView, padMap, reshapeMap, sliceMap, transposeMap, windowMap } from './index_map.js';
-
-/** Thrown when a node cannot be computed inside its group; lowering re-fuses with it materialized. */
-class MaterializeRequest extends Error {
-  constructor(readonly node: number, reason: string) {
-    super(`node %${node} must be materialized: ${reason}`);
-  }
-}
+import { lowerScatter } from './lower_scatter.js';
+import { type IndexMap, linearView } from './index_map.js';
 
 const REDUCE_OP: Record<string, ReduceOp> = { reduce_sum: 'sum', reduce_max: 'max', reduce_min: 'min' };
 
@@ -31,35 +26,36 @@ interface Ctx {
   readonly bufferOf: Int32Array;
 }
 
-/** Builds the expressions of one group over a kernel iteration space. */
+/** Builds the expressions of one group over a kernel iteration space, along the maps of passes/group_maps.ts. */
 class GroupLowering {
   readonly reductions: Reduction[] = [];
   private readonly accOf = new Map<number, number>();
   private readonly memo = new Map<string, Expr>();
+  private readonly walk: WalkContext;
 
-  constructor(private readonly ctx: Ctx, private readonly group: FusionGroup, private readonly kernelSpace: readonly number[]) {}
+  constructor(private readonly ctx: Ctx, group: FusionGroup, kernelSpace: readonly number[]) {
+    this.walk = {
+      graph: ctx.graph, group, kernelSpace,
+      inGroup: (id) => ctx.groupOf[id] === group.id || ctx.groupOf[id] === INLINE,
+      buffered: (id) => ctx.bufferOf[id] >= 0,
+    };
+  }
 
   private node(id: number): Node {
     return this.ctx.graph.nodes[id];
   }
 
-  /** Registers the reduction nodes of the group, in topological order, as kernel reductions. */
-  addReductions(reduceInputMap: (inShape: Shape) => IndexMap): void {
-    for (const id of this.group.nodes) {
-      const n = this.node(id);
-      const op = REDUCE_OP[n.op];
-      if (!op) continue;
-      const input = this.node(n.inputs[0]);
-      const expr = this.expr(input.id, reduceInputMap(input.type.shape));
-      const rid = this.reductions.length;
-      this.reductions.push({ id: rid, op, dtype: n.type.dtype, expr });
-      this.accOf.set(id, rid);
+  /** Registers the group's reductions, in topological order, as kernel reductions. */
+  addReductions(plan: LoopPlan): void {
+    for (const r of plan.reductions) {
+      const expr = this.expr(r.input, r.map);
+      this.accOf.set(r.node.id, this.reductions.length);
+      this.reductions.push({ id: this.reductions.length, op: REDUCE_OP[r.node.op], dtype: r.node.type.dtype, expr });
     }
   }
 
   expr(id: number, map: IndexMap): Expr {
-    const mask = map.mask ? `:${map.mask.fill}:${map.mask.bounds.map((b) => `${b.offset}+${b.strides.join(',')}<${b.size}`).join(';')}` : '';
-    const key = `${id}:${map.offset.join(',')}:${map.rows.map((r) => r.join(',')).join(';')}${mask}`;
+    const key = mapKey(id, map);
     let e = this.memo.get(key);
     if (!e) {
       e = this.build(id, map);
@@ -68,183 +64,77 @@ class GroupLowering {
     return e;
   }
 
-  private load(id: number, map: IndexMap): Expr {
-    return maskedLoad(this.ctx.bufferOf[id], map, this.node(id).type.dtype);
-  }
-
   private build(id: number, map: IndexMap): Expr {
     const n = this.node(id);
+    const v = visitNode(this.walk, id, map);
+    switch (v.k) {
+      case 'load': return maskedLoad(this.ctx.bufferOf[id], map, n.type.dtype);
+      case 'acc': return { k: 'acc', id: n.op === 'matmul' ? 0 : this.accOf.get(id)!, dtype: n.type.dtype };
+      // Fusion walked the same maps and materialized what they could not reach.
+      case 'materialize': throw new Error(`lower: fusion left %${v.node} inside group ${this.walk.group.root}: ${v.reason}`);
+      case 'compute': return this.compute(n, map, v.inputs.map((m, i) => (m ? this.expr(n.inputs[i], m) : null)));
+    }
+  }
+
+  /** A member's expression from its inputs' (null where the input is not read through a map). */
+  private compute(n: Node, map: IndexMap, xs: readonly (Expr | null)[]): Expr {
     const dtype = n.type.dtype;
-    const inGroup = this.ctx.groupOf[id] === this.group.id || this.ctx.groupOf[id] === INLINE;
-    if (!inGroup || (id !== this.group.root && this.ctx.bufferOf[id] >= 0)) return this.load(id, map);
-    const input = (i: number, m: IndexMap = { ...map, shape: this.node(n.inputs[i]).type.shape }): Expr => this.expr(n.inputs[i], m);
-    const attrs = n.attrs as OpAttrs[keyof OpAttrs];
-    // Below a pad only movement ops re-index; a computed value would need the mask too, so it is materialized.
-    if (map.mask && !MASK_PASSES.has(n.op)) throw new MaterializeRequest(id, `${n.op} is read through a pad`);
-    if (isUnaryOp(n.op)) return { k: 'unary', op: n.op, a: input(0), dtype };
-    if (isBinaryOp(n.op)) return { k: 'binary', op: n.op, a: input(0), b: input(1), dtype };
-    const inShape = (i: number): Shape => this.node(n.inputs[i]).type.shape;
-    switch (n.op) {
-      case 'constant': return { k: 'const', value: (attrs as AttrsMap['constant']).value, dtype };
+    const x = (i: number): Expr => xs[i]!;
+    const op = n.op;
+    if (isUnaryOp(op)) return { k: 'unary', op, a: x(0), dtype };
+    if (isBinaryOp(op)) return { k: 'binary', op, a: x(0), b: x(1), dtype };
+    switch (op) {
+      case 'constant': return { k: 'const', value: (n.attrs as AttrsMap['constant']).value, dtype };
       case 'iota': {
-        const { axis } = attrs as AttrsMap['iota'];
+        const { axis } = n.attrs as AttrsMap['iota'];
         const index: Expr = { k: 'index', view: { offset: map.offset[axis], strides: map.rows[axis] } };
         return dtype === 'int32' ? index : { k: 'cast', a: index, dtype };
       }
-      case 'random': {
-        const counter = this.expr(n.inputs[0], identityMap([], map.space));
-        return { k: 'random', seed: (attrs as AttrsMap['random']).seed, counter, view: linearView(map) };
+      case 'random': return { k: 'random', seed: (n.attrs as AttrsMap['random']).seed, counter: x(0), view: linearView(map) };
+      case 'select': return { k: 'select', cond: x(0), a: x(1), b: x(2), dtype };
+      case 'cast': return { k: 'cast', a: x(0), dtype };
+      case 'transpose': case 'broadcast': case 'slice': case 'reshape': case 'pad': case 'window': return x(0);
+      case 'gather': {
+        const [params, indices] = n.inputs.map((i) => this.node(i).type.shape);
+        const g = gatherMaps(n as Node<'gather'>, params, indices, map);
+        const dyn = { expr: x(1), stride: g.stride, limit: params[g.axis] };
+        return { k: 'load', buf: this.ctx.bufferOf[n.inputs[0]], view: linearView(g.params), dtype, dyn };
       }
-      case 'select': return { k: 'select', cond: input(0), a: input(1), b: input(2), dtype };
-      case 'cast': return { k: 'cast', a: input(0), dtype };
-      case 'transpose': return input(0, transposeMap(map, (attrs as AttrsMap['transpose']).perm, inShape(0)));
-      case 'broadcast': return input(0, broadcastMap(map, inShape(0)));
-      case 'slice': {
-        const a = attrs as AttrsMap['slice'];
-        return input(0, sliceMap(map, a.begin, a.step, inShape(0)));
-      }
-      case 'reshape': return this.reshape(n, map);
-      case 'pad': {
-        const a = attrs as AttrsMap['pad'];
-        const m = padMap(map, a.low, a.high, a.value, inShape(0));
-        if (!m) throw new MaterializeRequest(id, 'it is read through a pad of another value');
-        return input(0, m);
-      }
-      case 'window': {
-        const a = attrs as AttrsMap['window'];
-        return input(0, windowMap(map, a.strides, a.dilations, inShape(0)));
-      }
-      case 'gather': return this.gather(n, map);
-      case 'matmul': return this.accAt(n, map, 0);
-      case 'reduce_sum': case 'reduce_max': case 'reduce_min': return this.accAt(n, map, this.accOf.get(id)!);
-      default: throw new Error(`lower: ${n.op} (%${id}) cannot be computed inside a fused kernel`);
+      case 'matmul': case 'reduce_sum': case 'reduce_max': case 'reduce_min': case 'param': case 'concat': case 'scan': case 'scatter_add':
+        throw new Error(`lower: ${op} (%${n.id}) is not computed from its inputs inside a fused kernel`);
     }
-  }
-
-  private reshape(n: Node, map: IndexMap): Expr {
-    const src = this.node(n.inputs[0]);
-    if (this.ctx.bufferOf[src.id] >= 0) {
-      // A materialized tensor is row-major: reading it through a reshape is a linear view.
-      return maskedLoad(this.ctx.bufferOf[src.id], map, src.type.dtype);
-    }
-    const m = reshapeMap(map, src.type.shape);
-    if (!m) throw new MaterializeRequest(src.id, `reshape ${shapeText(src.type.shape)} -> ${shapeText(n.type.shape)} is not affine in the fused loop`);
-    return this.expr(src.id, m);
-  }
-
-  private gather(n: Node, map: IndexMap): Expr {
-    const [params, indices] = n.inputs.map((i) => this.node(i));
-    const axis = (n.attrs as AttrsMap['gather']).axis < 0 ? (n.attrs as AttrsMap['gather']).axis + params.type.shape.length : (n.attrs as AttrsMap['gather']).axis;
-    const q = indices.type.shape.length;
-    const zero = map.space.map(() => 0);
-    const pick = (lo: number, hi: number): { offset: number[]; rows: number[][] } => ({ offset: map.offset.slice(lo, hi), rows: map.rows.slice(lo, hi).map((r) => [...r]) });
-    const before = pick(0, axis);
-    const after = pick(axis + q, map.shape.length);
-    const idx = pick(axis, axis + q);
-    const pMap: IndexMap = {
-      shape: params.type.shape,
-      offset: [...before.offset, 0, ...after.offset],
-      rows: [...before.rows, zero, ...after.rows],
-      space: map.space,
-    };
-    const iMap: IndexMap = { shape: indices.type.shape, offset: idx.offset, rows: idx.rows, space: map.space };
-    const dyn = { expr: this.expr(indices.id, iMap), stride: stridesOf(params.type.shape)[axis], limit: params.type.shape[axis] };
-    return { k: 'load', buf: this.ctx.bufferOf[params.id], view: linearView(pMap), dtype: n.type.dtype, dyn };
-  }
-
-  /** A reduction's (or matmul's) accumulator: valid only where the map follows the kernel's outer point. */
-  private accAt(n: Node, map: IndexMap, id: number): Expr {
-    // Axes of extent 1 always read coordinate 0, and dims of extent 1 never move: neither can differ.
-    const expected = this.accMap(n);
-    const same = n.type.shape.every((size, a) => size === 1
-      || (map.offset[a] === expected.offset[a] && map.rows[a].every((c, d) => this.kernelSpace[d] === 1 || c === expected.rows[a][d])));
-    if (!same) throw new MaterializeRequest(n.id, 'its value is read at points other than the kernel\'s current one');
-    return { k: 'acc', id, dtype: n.type.dtype };
-  }
-
-  /** The map under which a reduction/matmul value lines up with the kernel point. */
-  accMap(n: Node): IndexMap {
-    if (n.op === 'matmul') return identityMap(n.type.shape, this.kernelSpace);
-    return reducedMap(n.type.shape, this.group.space, this.group.reduceAxes, (n.attrs as { keepDims: boolean }).keepDims, this.kernelSpace);
   }
 }
-
-/** Ops a masked map passes through: they only re-index (or read a buffer). */
-const MASK_PASSES: ReadonlySet<string> = new Set(['transpose', 'broadcast', 'slice', 'reshape', 'pad', 'window']);
 
 function maskedLoad(buf: number, map: IndexMap, dtype: DType): Expr {
   const load: Expr = { k: 'load', buf, view: linearView(map), dtype };
   return map.mask ? { ...load, mask: map.mask } : load;
 }
 
-function shapeText(s: Shape): string {
-  return `[${s.join(', ')}]`;
-}
-
-/** Kernel dim of each group-space axis: kept axes first (in order), then reduced axes. */
-function kernelDims(space: Shape, reduceAxes: readonly number[]): number[] {
-  const kept = space.map((_, a) => a).filter((a) => !reduceAxes.includes(a));
-  const order = [...kept, ...reduceAxes];
-  return space.map((_, a) => order.indexOf(a));
-}
-
-/** Map of a reduction result (keepDims or not) onto the kernel's outer dims. */
-function reducedMap(shape: Shape, space: Shape, reduceAxes: readonly number[], keepDims: boolean, kernelSpace: readonly number[]): IndexMap {
-  const dims = kernelDims(space, reduceAxes);
-  const kept = space.map((_, a) => a).filter((a) => keepDims || !reduceAxes.includes(a));
-  const tensorDims = kept.map((a) => (reduceAxes.includes(a) ? -1 : dims[a]));
-  return identityMap(shape, kernelSpace, tensorDims);
-}
-
 function lowerLoop(ctx: Ctx, g: FusionGroup, name: string): Kernel {
-  const root = ctx.graph.nodes[g.root];
-  const dims = kernelDims(g.space, g.reduceAxes);
-  const kernelSpace = g.space.map((_, a) => g.space[dims.indexOf(a)]);
-  const outerRank = g.space.length - g.reduceAxes.length;
-  const lw = new GroupLowering(ctx, g, kernelSpace);
-  const spaceMap = (shape: Shape): IndexMap => identityMap(shape, kernelSpace, dims);
-  lw.addReductions(spaceMap);
-  const rowGroup = sameShape(root.type.shape, g.space);
-  const rootMap = rowGroup ? spaceMap(root.type.shape) : lw.accMap(reduceOf(ctx.graph, g));
-  const store: Store = { buf: ctx.bufferOf[g.root], view: linearView(rootMap), expr: lw.expr(g.root, rootMap), space: rowGroup || g.reduceAxes.length === 0 ? 'full' : 'outer' };
-  return { kind: 'loop', name, outer: kernelSpace.slice(0, outerRank), inner: kernelSpace.slice(outerRank), reductions: lw.reductions, stores: [store] };
+  const plan = loopPlan(ctx.graph, g);
+  const lw = new GroupLowering(ctx, g, plan.kernelSpace);
+  lw.addReductions(plan);
+  const store: Store = { buf: ctx.bufferOf[g.root], view: linearView(plan.rootMap), expr: lw.expr(g.root, plan.rootMap), space: plan.full ? 'full' : 'outer' };
+  return { kind: 'loop', name, outer: plan.kernelSpace.slice(0, plan.outerRank), inner: plan.kernelSpace.slice(plan.outerRank), reductions: lw.reductions, stores: [store] };
 }
 
-function reduceOf(graph: Graph, g: FusionGroup): Node {
-  const id = g.nodes.find((i) => REDUCE_OP[graph.nodes[i].op]);
-  if (id === undefined) throw new Error(`lower: group ${g.id} reduces but has no reduction node`);
-  return graph.nodes[id];
-}
-
-/** Walks movement ops from a matmul operand down to a materialized buffer. */
-function operandView(lw: GroupLowering, id: number, map: IndexMap): { buf: number; view: View } {
-  const e = lw.expr(id, map);
-  if (e.k !== 'load' || e.dyn || e.mask) throw new MaterializeRequest(id, 'a matmul operand must be a strided view of a buffer');
+/** A matmul operand: movement ops down to a materialized buffer, as one strided view (fusion checked it is one). */
+function operandView(ctx: Ctx, g: FusionGroup, operand: MatmulPlan['a']): { buf: number; view: View } {
+  const e = new GroupLowering(ctx, g, operand.space).expr(operand.id, operand.map);
+  if (e.k !== 'load' || e.dyn || e.mask) throw new Error(`lower: matmul operand %${operand.id} of group ${g.root} is not a strided view of a buffer`);
   return { buf: e.buf, view: e.view };
 }
 
 function lowerMatmul(ctx: Ctx, g: FusionGroup, name: string): Kernel {
-  const mmId = g.nodes.find((i) => ctx.graph.nodes[i].op === 'matmul')!;
-  const mm = ctx.graph.nodes[mmId] as Node<'matmul'>;
-  const [a, b] = mm.inputs.map((i) => ctx.graph.nodes[i]);
-  const out = mm.type.shape;
-  const r = out.length;
-  const batch = out.slice(0, -2);
-  const [m, n] = out.slice(-2);
-  const k = mm.attrs.transposeA ? a.type.shape[a.type.shape.length - 2] : a.type.shape[a.type.shape.length - 1];
-  const opSpace = [...batch, m, k];
-  const lw = new GroupLowering(ctx, g, [...batch, m, n]);
-  const bDims = batch.map((_, i) => i);
-  const aMap = identityMap(a.type.shape, opSpace, [...bDims, ...(mm.attrs.transposeA ? [r - 1, r - 2] : [r - 2, r - 1])]);
-  const bBatch = b.type.shape.length > 2 ? bDims : [];
-  const bMap = identityMap(b.type.shape, [...batch, k, n], [...bBatch, ...(mm.attrs.transposeB ? [r - 1, r - 2] : [r - 2, r - 1])]);
-  const outMap = identityMap(ctx.graph.nodes[g.root].type.shape, [...batch, m, n]);
+  const plan = matmulPlan(ctx.graph, g);
+  const { batch, m, n, k } = plan;
   return {
-    kind: 'matmul', name, batch, m, n, k, dtype: mm.type.dtype,
-    a: operandView(new GroupLowering(ctx, g, opSpace), a.id, aMap),
-    b: operandView(new GroupLowering(ctx, g, [...batch, k, n]), b.id, bMap),
-    epilogue: lw.expr(g.root, outMap),
-    out: { buf: ctx.bufferOf[g.root], view: linearView(outMap) },
+    kind: 'matmul', name, batch, m, n, k, dtype: plan.node.type.dtype,
+    a: operandView(ctx, g, plan.a),
+    b: operandView(ctx, g, plan.b),
+    epilogue: new GroupLowering(ctx, g, plan.out.space).expr(g.root, plan.out.map),
+    out: { buf: ctx.bufferOf[g.root], view: linearView(plan.out.map) },
   };
 }
 
@@ -280,7 +170,9 @@ function roleOf(n: Node, outputs: ReadonlySet<number>): BufferRole {
   return outputs.has(n.id) ? 'output' : 'temp';
 }
 
-function tryLower(graph: Graph, fused: FusedGraph, name: string): LoweredProgram {
+/** Lowers each fusion group to a kernel, in the order of their roots. */
+export function lowerFused(fused: FusedGraph, name = 'program'): LoweredProgram {
+  const graph = fused;
   const buffers: BufferDecl[] = [];
   const bufferOf = new Int32Array(graph.nodes.length).fill(-1);
   const groupOf = new Int32Array(graph.nodes.length).fill(-1);
@@ -308,6 +200,7 @@ function tryLower(graph: Graph, fused: FusedGraph, name: string): LoweredProgram
     const label = `${name}_k${kernels.length}_${graph.nodes[g.root].op}`;
     if (g.kind === 'concat') kernels.push(...lowerConcat(ctx, g, label));
     else if (g.kind === 'scan') kernels.push(...lowerScan(graph.nodes[g.root] as Node<'scan'>, bufferOf, buffers, label));
+    else if (g.kind === 'scatter') kernels.push(...lowerScatter(graph, graph.nodes[g.root] as Node<'scatter_add'>, bufferOf, label));
     else if (g.kind === 'matmul') kernels.push(lowerMatmul(ctx, g, label));
     else kernels.push(lowerLoop(ctx, g, label));
   }
@@ -336,15 +229,7 @@ function tryLower(graph: Graph, fused: FusedGraph, name: string): LoweredProgram
   return { name, buffers, kernels, arenaBytes: 0, params, outputs, fused, updateCopies };
 }
 
-/** Fuses and lowers a graph; re-fuses with more materialized nodes until every group lowers. */
+/** Fuses and lowers a graph (the pipeline runs the two as separate stages). */
 export function lower(graph: Graph, name = 'program'): LoweredProgram {
-  const materialize = new Set<number>();
-  for (;;) {
-    try {
-      return tryLower(graph, fuse(graph, materialize), name);
-    } catch (e) {
-      if (!(e instanceof MaterializeRequest) || materialize.has(e.node)) throw e;
-      materialize.add(e.node);
-    }
-  }
+  return lowerFused(fuse(graph), name);
 }

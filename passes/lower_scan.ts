@@ -13,7 +13,7 @@
  */
 import { type DType, type Shape, sizeOf, stridesOf } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
-import { type BufferDecl, type Expr, type Kernel, type LoopKernel, type View, mapExprChildren, visitLoads } from '../ir/kernel.js';
+import { type BufferDecl, type Expr, type Kernel, type LoopKernel, type View, mapExprChildren, mapStoreExprs, visitLoads } from '../ir/kernel.js';
 import type { PlainKernel } from '../ir/repeat.js';
 import { bodyParams, scanLayout, scanOperands } from '../ir/scan.js';
 import { dce } from './dce.js';
@@ -31,7 +31,7 @@ function renameKernel(k: Kernel, f: (b: number) => number): PlainKernel {
     case 'matmul':
       return { ...k, a: { ...k.a, buf: f(k.a.buf) }, b: { ...k.b, buf: f(k.b.buf) }, epilogue: renameExpr(k.epilogue, f), out: { ...k.out, buf: f(k.out.buf) } };
     case 'loop':
-      return { ...k, reductions: k.reductions.map((r) => ({ ...r, expr: renameExpr(r.expr, f) })), stores: k.stores.map((s) => ({ ...s, buf: f(s.buf), expr: renameExpr(s.expr, f) })) };
+      return { ...k, reductions: k.reductions.map((r) => ({ ...r, expr: renameExpr(r.expr, f) })), stores: k.stores.map((s) => ({ ...mapStoreExprs(s, (e) => renameExpr(e, f)), buf: f(s.buf) })) };
     case 'repeat':
       throw new Error(`lower: ${k.name}: a scan inside a scan's body is not supported by the kernel IR (repeats do not nest)`);
   }

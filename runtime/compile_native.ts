@@ -5,6 +5,7 @@
  */
 import { type TypedArray, sizeOf } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
+import type { TrainSource } from '../passes/autodiff.js';
 import { compileToProgram } from '../passes/pipeline.js';
 import type { Backend } from './backend.js';
 import { config } from './config.js';
@@ -24,13 +25,18 @@ function intermediateBytes(graph: Graph): number {
     .reduce((s, n) => s + sizeOf(n.type.shape) * bytes[n.type.dtype], 0);
 }
 
-function dumpToStderr(stage: string, text: string): void {
+/** Numbered like TVM's dumps (`03 fusion`), with the program's name. */
+function dumperFor(program: string): ((stage: string, text: string, index: number) => void) | undefined {
   const want = config.dumpIr;
-  if (want === 'all' || want?.has(stage)) process.stderr.write(`--- KILN_DUMP_IR: after ${stage} ---\n${text}\n`);
+  if (!want) return undefined;
+  return (stage, text, index) => {
+    if (want === 'all' || want.has(stage)) process.stderr.write(`--- KILN_DUMP_IR: ${program} ${String(index).padStart(2, '0')} after ${stage} ---\n${text}\n`);
+  };
 }
 
-export async function compileWithBackend(graph: Graph, name: string, backend: Backend, backendName: BackendName, shared?: SharedState): Promise<CompiledGraph> {
-  const { graph: simplified, program, memory } = compileToProgram(graph, { name, dump: config.dumpIr ? dumpToStderr : undefined, verify: config.verify, shared: shared?.layout, wideBool: backend.wideBool });
+export async function compileWithBackend(source: Graph | TrainSource, name: string, backend: Backend, backendName: BackendName, shared?: SharedState): Promise<CompiledGraph> {
+  const target = backendName === 'webgpu' ? 'webgpu' : 'cpu';
+  const { input: graph, graph: simplified, program, memory } = compileToProgram(source, { name, backend: target, dump: dumperFor(name), verify: config.verify, shared: shared?.layout, wideBool: backend.wideBool });
   const exe = await backend.load(program, shared ? await shared.memoryFor(backend.name, (bytes) => backend.allocShared(bytes)) : undefined);
   const stats: CompileStats = {
     opsBefore: countOps(graph),
@@ -64,7 +70,7 @@ export async function compileWithBackend(graph: Graph, name: string, backend: Ba
   };
 }
 
-export async function compileNativeGraph(graph: Graph, name: string, shared?: SharedState): Promise<CompiledGraph> {
+export async function compileNativeGraph(graph: Graph | TrainSource, name: string, shared?: SharedState): Promise<CompiledGraph> {
   const { cpuBackend } = await import('./cpu/index.js');
   return compileWithBackend(graph, name, cpuBackend, 'cpu', shared);
 }

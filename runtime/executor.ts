@@ -6,6 +6,7 @@
 import type { TypedArray } from '../ir/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import { interpretRun } from '../ir/interpret.js';
+import { type TrainSource, differentiate, isTrainSource } from '../passes/autodiff.js';
 import { config } from './config.js';
 import { allocSharedHost } from './kernel_interpreter.js';
 import type { SharedState } from './shared_state.js';
@@ -102,9 +103,11 @@ export interface CompileOptions {
   readonly shared?: SharedState;
 }
 
-export async function compileGraph(graph: Graph, options: CompileOptions = {}): Promise<CompiledGraph> {
+/** Compiles a predict graph, or a training step (differentiated by the TRAIN pipeline's autodiff pass). */
+export async function compileGraph(graph: Graph | TrainSource, options: CompileOptions = {}): Promise<CompiledGraph> {
   const backend = options.backend ?? defaultBackend;
-  if (backend === 'interpreter') return compileInterpreted(graph, options.shared);
+  // The tensor interpreter runs the graph as built: of the pipeline it needs autodiff alone.
+  if (backend === 'interpreter') return compileInterpreted(isTrainSource(graph) ? differentiate(graph) : graph, options.shared);
   if (backend === 'webgpu') {
     const [{ compileWithBackend }, { webgpuBackend }] = await Promise.all([import('./compile_native.js'), import('./webgpu/index.js')]);
     return compileWithBackend(graph, options.name ?? 'model', webgpuBackend, 'webgpu', options.shared);

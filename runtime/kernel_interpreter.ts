@@ -104,7 +104,15 @@ class Machine {
       for (const s of k.stores) if (s.space === 'outer') this.arrays[s.buf][at(s.view, this.point)] = this.eval(s.expr);
       const full = k.stores.filter((s) => s.space === 'full');
       if (full.length) inner(() => {
-        for (const s of full) this.arrays[s.buf][at(s.view, this.point)] = this.eval(s.expr);
+        for (const s of full) {
+          if (!s.scatter) {
+            this.arrays[s.buf][at(s.view, this.point)] = this.eval(s.expr);
+            continue;
+          }
+          // A scatter store adds into its row (ir/kernel.ts); the typed array rounds the sum to the dtype.
+          const i = at(s.view, this.point) + Math.min(Math.max(this.eval(s.scatter.expr), 0), s.scatter.limit - 1) * s.scatter.stride;
+          this.arrays[s.buf][i] += this.eval(s.expr);
+        }
       });
     });
   }

@@ -5,6 +5,7 @@
  * (only float32 weights live there, so WebGPU's 32-bit bools change nothing).
  */
 import type { Graph } from '../../ir/graph.js';
+import type { TrainSource } from '../../passes/autodiff.js';
 import type { BufferDecl, Kernel, KernelProgram } from '../../ir/kernel.js';
 import { kernelAccess } from '../../passes/memory_plan.js';
 import { compileToProgram } from '../../passes/pipeline.js';
@@ -31,8 +32,8 @@ export interface ModelPrograms {
   readonly weights: { readonly bytes: Uint8Array; readonly entries: readonly WeightEntry[] };
   /** The predict program at a batch size, for byte-sized bools (node-cpu, wasm) or 32-bit bools (webgpu). */
   build(batch: number, wideBool: boolean): BundleProgram;
-  /** Any graph over the model's weights, planned against the same shared state arena. */
-  plan(graph: Graph, name: string, wideBool: boolean): LoweredProgram;
+  /** Any graph over the model's weights (or a training step), planned against the same shared state arena. */
+  plan(source: Graph | TrainSource, name: string, wideBool: boolean): LoweredProgram;
 }
 
 export function slotOf(b: BufferDecl): BufferSlot {
@@ -62,9 +63,9 @@ export function modelPrograms(net: Network): ModelPrograms {
     inputs,
     outputs,
     weights: { bytes, entries },
-    plan: (graph, name, wideBool) => compileToProgram(graph, { name, shared: state.layout, wideBool }).program,
+    plan: (source, name, wideBool) => compileToProgram(source, { name, backend: wideBool ? 'webgpu' : 'cpu', shared: state.layout, wideBool }).program,
     build(batch, wideBool) {
-      const { program } = compileToProgram(net.buildGraph(batch), { name: `${net.name}_b${batch}`, shared: state.layout, wideBool });
+      const { program } = compileToProgram(net.buildGraph(batch), { name: `${net.name}_b${batch}`, backend: wideBool ? 'webgpu' : 'cpu', shared: state.layout, wideBool });
       const slots = params.map((p, i) => {
         const buf = program.params.get(p);
         if (buf === undefined) throw new Error(`codegen/bundle: the batch-${batch} program of '${net.name}' has no param '${p}' for input '${inputs[i].name}'`);

@@ -14,6 +14,7 @@ import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
 import { type Point, emitExpr, storeElement, viewIndex } from './expr.js';
 import { floatMinMax } from './scalar.js';
+import { emitScatterKernel, isScatterKernel, scatterUnits } from './scatter.js';
 
 type V = llvm.Value;
 
@@ -34,6 +35,7 @@ function lastDimSlices(k: LoopKernel): number {
 
 /** Units of parallel work of a loop kernel. */
 export function rowsOf(k: LoopKernel): number {
+  if (isScatterKernel(k)) return scatterUnits(k);
   return product(k.outer.slice(0, -1)) * lastDimSlices(k);
 }
 
@@ -115,6 +117,7 @@ function rowInvariantLoads(k: LoopKernel): Expr[] {
 }
 
 export function emitLoopKernel(e: Emitter, program: KernelProgram, k: LoopKernel, name: string): llvm.Function {
+  if (isScatterKernel(k)) return emitScatterKernel(e, program, k, name);
   const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
   const [arena, lo, hi] = [fn.getArg(0), fn.getArg(1), fn.getArg(2)];
   const { reads, writes } = kernelAccess(k);

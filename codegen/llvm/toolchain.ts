@@ -1,31 +1,51 @@
 /**
  * From kernel program to native shared object: emit the LLVM module, write
  * bitcode, `opt-14 -O3`, `llc-14 -O3 -mcpu=native`, link with `cc -shared`
- * against libgomp. Results are cached on disk under a content hash of the
+ * against Kiln's thread pool (pool.ts). Results are cached on disk under a content hash of the
  * program, so a second compile of the same model does no LLVM work at all.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import llvm from './llvm.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { HOST_FINGERPRINT, type VectorBits } from './host.js';
-import { emitProgram } from './module.js';
+import { poolLibrary } from './pool.js';
 import { dyingWithParent, removeStaleTemporaries } from '../../runtime/cpu/temporaries.js';
 
 const run = promisify(execFile);
 
-/** A hash of the code generator's own files: a changed generator never reuses stale objects. */
-const CODEGEN_VERSION = (() => {
-  const dir = dirname(fileURLToPath(import.meta.url));
-  const h = createHash('sha256');
-  for (const f of readdirSync(dir).filter((n) => /\.(js|ts|ll)$/.test(n)).sort()) h.update(readFileSync(join(dir, f)));
-  return h.digest('hex');
-})();
+/**
+ * Who may use a cache entry: the code generator that wrote it (a hash of its
+ * own files, so a changed or older Kiln never reuses its objects) and the
+ * host it was compiled for (`-mcpu=native` code can fault on another CPU).
+ * Both go into every key, and into the entry's note, which a load checks: an
+ * entry copied from another machine, or written by a Kiln whose keys were
+ * made differently, is rebuilt rather than loaded.
+ */
+export interface CacheIdentity {
+  readonly codegen: string;
+  readonly host: string;
+}
+
+export const CACHE_IDENTITY: CacheIdentity = {
+  codegen: (() => {
+    const dir = dirname(fileURLToPath(import.meta.url));
+    const h = createHash('sha256');
+    for (const f of readdirSync(dir).filter((n) => /\.(js|ts|ll)$/.test(n)).sort()) h.update(readFileSync(join(dir, f)));
+    return h.digest('hex');
+  })(),
+  host: `${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT}`,
+};
+
+/** What a cache entry's `<key>.json` note holds. */
+interface EntryNote extends CacheIdentity {
+  readonly name: string;
+  readonly kernels?: number;
+}
 
 /**
  * glibc's vector math library on x86-64: with it the loop vectorizer turns
@@ -54,10 +74,10 @@ export interface NativeOptions {
 const withoutNames = (key: string, value: unknown): unknown => (key === 'name' ? undefined : value);
 
 /** The cache key: the program's content (not the names in it), the code generator and the host. */
-export function programKey(program: KernelProgram, threads: number, vectorBits: VectorBits): string {
+export function programKey(program: KernelProgram, threads: number, vectorBits: VectorBits, identity: CacheIdentity = CACHE_IDENTITY): string {
   const h = createHash('sha256');
-  h.update(CODEGEN_VERSION);
-  h.update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT} threads=${threads} vector=${vectorBits}\n`);
+  h.update(identity.codegen);
+  h.update(`${identity.host} threads=${threads} vector=${vectorBits}\n`);
   h.update(JSON.stringify({ buffers: program.buffers, kernels: program.kernels, arenaBytes: program.arenaBytes, sharedBytes: program.sharedBytes ?? 0 }, withoutNames));
   return h.digest('hex').slice(0, 32);
 }
@@ -78,12 +98,12 @@ export async function tool(cmd: string, args: string[]): Promise<void> {
  * and the linker, and renames the shared object into place as `<key>.so`:
  * readers never see a half-written file.
  */
-async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: object): Promise<string> {
+async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: EntryNote, threadsLibrary: readonly string[]): Promise<string> {
   const path = join(cacheDir, `${key}.so`);
   mkdirSync(cacheDir, { recursive: true });
   removeStaleCacheTemporaries(cacheDir);
   const tmp = join(cacheDir, `${key}.${process.pid}.${Date.now()}`);
-  const name = (meta as { name?: string }).name ?? key;
+  const name = meta.name;
   const timed = async (stage: BuildStage, step: () => unknown): Promise<void> => {
     const start = performance.now();
     await step();
@@ -93,7 +113,7 @@ async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'l
     await timed('emit', () => write(tmp));
     await timed('opt', () => tool('opt-14', ['-O3', '-mcpu=native', ...VECTOR_MATH.opt, `${tmp}.${input}`, '-o', `${tmp}.opt.bc`]));
     await timed('llc', () => tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]));
-    await timed('link', () => tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, '-lgomp', ...VECTOR_MATH.link, '-lm']));
+    await timed('link', () => tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, ...threadsLibrary, ...VECTOR_MATH.link, '-lm']));
     writeFileSync(`${tmp}.json`, `${JSON.stringify(meta)}\n`);
     renameSync(`${tmp}.json`, join(cacheDir, `${key}.json`));
     renameSync(`${tmp}.so`, path);
@@ -122,24 +142,48 @@ export function removeStaleCacheTemporaries(cacheDir: string): string[] {
   });
 }
 
+/** The code generator and llvm-bindings, loaded at the first build: a process whose programs are all cached never loads them. */
+async function codeGenerator(): Promise<{ emitProgram: typeof import('./module.js').emitProgram; llvm: typeof import('./llvm.js').default }> {
+  const [{ emitProgram }, { default: llvm }] = await Promise.all([import('./module.js'), import('./llvm.js')]);
+  return { emitProgram, llvm };
+}
+
 export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
   const key = programKey(program, options.threads, options.vectorBits);
   const path = join(options.cacheDir, `${key}.so`);
+  // Built before any program of this cache loads: programs find it beside them, in pool/.
+  const pool = await poolLibrary(options.cacheDir);
   // Cache hits clean once per process; builds clean every time.
   if (!cleanedCaches.has(options.cacheDir)) removeStaleCacheTemporaries(options.cacheDir);
-  if (existsSync(path)) {
-    if (options.print) options.print(emitProgram(program, options.threads, options.vectorBits).print());
+  if (usableEntry(options.cacheDir, key)) {
+    if (options.print) options.print((await codeGenerator()).emitProgram(program, options.threads, options.vectorBits).print());
     touch(path);
     return { path, fromCache: true };
   }
-  const meta = { name: program.name, kernels: program.kernels.length };
+  const meta: EntryNote = { name: program.name, kernels: program.kernels.length, ...CACHE_IDENTITY };
+  const { emitProgram, llvm } = await codeGenerator();
   await buildSharedObject(options.cacheDir, key, 'bc', (tmp) => {
     const module = emitProgram(program, options.threads, options.vectorBits);
     options.print?.(module.print());
     llvm.WriteBitcodeToFile(module, `${tmp}.bc`);
-  }, meta);
+  }, meta, poolLinkFlags(pool));
   pruneCache(options.cacheDir, options.maxCacheBytes, path);
   return { path, fromCache: false };
+}
+
+/**
+ * Whether `<key>.so` exists and its note says this code generator wrote it
+ * for this host. An entry without a note, or with another's, is not loaded:
+ * the build that follows replaces it.
+ */
+function usableEntry(cacheDir: string, key: string): boolean {
+  if (!existsSync(join(cacheDir, `${key}.so`))) return false;
+  try {
+    const note = JSON.parse(readFileSync(join(cacheDir, `${key}.json`), 'utf8')) as Partial<EntryNote>;
+    return note.codegen === CACHE_IDENTITY.codegen && note.host === CACHE_IDENTITY.host;
+  } catch {
+    return false;
+  }
 }
 
 /** Marks a cache entry as used now (the modification time orders pruning). */
@@ -180,11 +224,20 @@ export function pruneCache(cacheDir: string, maxBytes: number, keep?: string): v
   }
 }
 
-/** A shared object from hand-written LLVM IR text (benchmark kernels), cached like programs. */
+/**
+ * Links the pool by file name, found through the program's run path in the
+ * cache's pool/ folder: a cache folder that moves keeps working. The pool's
+ * name holds a hash of its source, which the code generator's hash covers.
+ */
+function poolLinkFlags(pool: string): string[] {
+  return [`-L${dirname(pool)}`, `-l:${basename(pool)}`, '-Wl,-rpath,$ORIGIN/pool'];
+}
+
+/** A shared object from hand-written LLVM IR text (benchmark kernels, which call GOMP_parallel themselves), cached like programs. */
 export async function compileIrText(name: string, text: string, cacheDir: string): Promise<NativeLibrary> {
-  const key = createHash('sha256').update(CODEGEN_VERSION).update(`${process.arch} ${cpus()[0]?.model ?? ''} ${HOST_FINGERPRINT}\n`).update(text).digest('hex').slice(0, 32);
+  const key = createHash('sha256').update(CACHE_IDENTITY.codegen).update(`${CACHE_IDENTITY.host}\n`).update(text).digest('hex').slice(0, 32);
   const path = join(cacheDir, `${key}.so`);
-  if (existsSync(path)) return { path, fromCache: true };
-  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name });
+  if (usableEntry(cacheDir, key)) return { path, fromCache: true };
+  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name, ...CACHE_IDENTITY }, ['-lgomp']);
   return { path, fromCache: false };
 }

@@ -52,16 +52,23 @@ export function removeStaleTemporaries(dir: string, match: (name: string) => num
   return removed;
 }
 
-/** `setpriv --pdeathsig KILL`, where util-linux's setpriv supports it: children then die with this process. */
-const PDEATHSIG: readonly string[] = (() => {
+/**
+ * `setpriv --pdeathsig KILL`, where util-linux's setpriv supports it: children
+ * then die with this process. Probed at the first child, not at import: a
+ * process that only loads cached programs never pays for the probe.
+ */
+let pdeathsig: readonly string[] | undefined;
+
+function probePdeathsig(): readonly string[] {
   if (process.platform !== 'linux') return [];
   const probe = spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true'], { stdio: 'ignore' });
   return probe.status === 0 ? ['setpriv', '--pdeathsig', 'KILL', '--'] : [];
-})();
+}
 
 /** The command line that runs `cmd args` as a child that dies with this process. */
 export function dyingWithParent(cmd: string, args: readonly string[]): [string, string[]] {
-  return PDEATHSIG.length ? [PDEATHSIG[0], [...PDEATHSIG.slice(1), cmd, ...args]] : [cmd, [...args]];
+  const prefix = (pdeathsig ??= probePdeathsig());
+  return prefix.length ? [prefix[0], [...prefix.slice(1), cmd, ...args]] : [cmd, [...args]];
 }
 
 /**

@@ -11,6 +11,7 @@ import { type WgslTarget, targetFromLimits } from '../../codegen/wgsl/target.js'
 import { elementBytes } from '../../passes/memory_plan.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
+import { ownBuffer } from './arenas.js';
 import { getGpu } from './device.js';
 import { profiledRun } from './profile.js';
 import { type LoadedKernel, encodeRun, readBack, stagingPool, submitChecked } from './queue.js';
@@ -47,7 +48,7 @@ async function allocShared(bytes: number): Promise<GpuShared> {
   if (bytes > limits.maxBufferSize) throw new Error(`webgpu backend: the model's weights need ${bytes} bytes, over the adapter's maxBufferSize ${limits.maxBufferSize}`);
   const gpuBuffer = storageBuffer(device, bytes, 'kiln shared state');
   const buffer = new ArrayBuffer(Math.max(Math.ceil(bytes / 4) * 4, 8));
-  return {
+  const shared: GpuShared = {
     bytes,
     buffer,
     handle: gpuBuffer,
@@ -56,8 +57,10 @@ async function allocShared(bytes: number): Promise<GpuShared> {
     async download() {
       new Uint8Array(buffer).set(new Uint8Array(await readBack(device, gpuBuffer, 0, bytes)));
     },
-    dispose: () => gpuBuffer.destroy(),
+    dispose: () => release(),
   };
+  const release = ownBuffer(shared, gpuBuffer);
+  return shared;
 }
 
 /** `limits` overrides what the device reports (tests use it to force binding windows). */
@@ -116,7 +119,7 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
     const { gpu, offset } = target(buf);
     return fromWords(b, await readBack(device, gpu, offset, b.size * elementBytes(b, true)));
   };
-  return {
+  const executable: Executable = {
     program,
     write(buf: number, data: TypedArray, elementOffset = 0) {
       const b = program.buffers[buf];
@@ -157,10 +160,10 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
         });
       })();
     },
-    dispose() {
-      arena.destroy();
-    },
+    dispose: () => releases.forEach((release) => release()),
   };
+  const releases = [arena, ...(steps ? [steps] : [])].map((buffer) => ownBuffer(executable, buffer));
+  return executable;
 }
 
 export const webgpuBackend: Backend = {

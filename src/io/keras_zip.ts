@@ -4,7 +4,8 @@
  * 3's weights layout; the optimizer's variables under optimizer/vars).
  * Entry sizes are checked before anything is inflated.
  */
-import { type Unzipped, strToU8, unzipSync, zipSync } from 'fflate';
+import type { Unzipped } from 'fflate';
+import { zipPackage } from '../optional_packages.js';
 import { atomicWriteBytes } from './atomic.js';
 import { parseConfigText } from './config_guard.js';
 import { closeQuietly, ensureGroup, openForWrite, quietly, writeTensor } from './h5.js';
@@ -26,7 +27,7 @@ const KILN_OPTIMIZER_LAYOUT = 'kiln-1';
 
 function unzip(bytes: Uint8Array, label: string): Unzipped {
   try {
-    return unzipSync(bytes, {
+    return zipPackage().unzipSync(bytes, {
       filter: (f) => {
         if (!Object.hasOwn(LIMITS, f.name)) return false;
         if (f.originalSize > LIMITS[f.name]) throw new Error(`${f.name} says it inflates to ${f.originalSize} bytes, more than the limit of ${LIMITS[f.name]}`);
@@ -97,9 +98,9 @@ export async function kerasZipBytes(model: AnyNetwork, options: SaveModelOptions
     }
   });
   const metadata = { keras_version: '3.0.0', date_saved: new Date().toISOString(), saved_by: 'kiln' };
-  return zipSync({
-    'metadata.json': [strToU8(JSON.stringify(metadata)), { level: 0 }],
-    'config.json': [strToU8(JSON.stringify(config)), { level: 0 }],
+  return zipPackage().zipSync({
+    'metadata.json': [zipPackage().strToU8(JSON.stringify(metadata)), { level: 0 }],
+    'config.json': [zipPackage().strToU8(JSON.stringify(config)), { level: 0 }],
     'model.weights.h5': [weights, { level: 0 }],
   });
 }

@@ -12,7 +12,7 @@ import { LOSSES } from '../losses.js';
 import { METRICS } from '../metrics.js';
 import * as optimizers from '../optimizers.js';
 import { camelCase } from '../options.js';
-import type { Tensor } from '../tensor.js';
+import type { Tensor, TypedArray } from '../tensor.js';
 import type { CompileArgs } from '../training/trainer.js';
 import { type CustomObjects, resolveFunction } from './custom_objects.js';
 import type { AnyNetwork } from './model_config.js';
@@ -20,7 +20,7 @@ import type { AnyNetwork } from './model_config.js';
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
 
-/** The parts of the trainer this module reads and restores (Trainer keeps them private to the training loop). */
+/** The parts of the trainer (Network.trainingState) this module reads and restores. */
 interface TrainerView {
   readonly setup: {
     readonly optimizer: optimizers.Optimizer;
@@ -28,6 +28,8 @@ interface TrainerView {
     readonly outputs?: readonly OutputView[];
   } & Partial<OutputView>;
   pull(): Promise<void>;
+  optimizerState(): ReadonlyMap<string, TypedArray>;
+  restoreOptimizerState(values: ReadonlyMap<string, TypedArray>): void;
 }
 interface OutputView {
   readonly name?: string;
@@ -38,7 +40,7 @@ interface OutputView {
 }
 
 export function trainerOf(model: AnyNetwork): TrainerView | null {
-  return ((model as unknown as { trainer: TrainerView | null }).trainer) ?? null;
+  return model.trainingState;
 }
 
 function outputsOf(t: TrainerView): readonly OutputView[] {
@@ -170,18 +172,12 @@ export function optimizerWeightList(model: AnyNetwork): OptimizerWeight[] {
   return list;
 }
 
-interface StateAccess {
-  state: Map<string, Float32Array | Int32Array>;
-  active: unknown;
-  dirty: boolean;
-}
-
 /** The optimizer state values (after pulling them off the device), in optimizerWeightList order. */
 export async function readOptimizerState(model: AnyNetwork): Promise<{ weight: OptimizerWeight; value: Float32Array }[]> {
   const t = trainerOf(model);
   if (!t) return [];
   await t.pull();
-  const state = (t as unknown as StateAccess).state;
+  const state = t.optimizerState();
   const opt = t.setup.optimizer;
   return optimizerWeightList(model).map((weight) => {
     const v = state.get(weight.key);
@@ -201,9 +197,6 @@ export function restoreOptimizerState(model: AnyNetwork, values: readonly Tensor
     const want = list[i].shape.reduce((a, b) => a * b, 1);
     if (values[i].data.length !== want) return `${where}: optimizer weight ${list[i].fileName} has ${values[i].data.length} values in the file, ${want} expected; the optimizer starts fresh`;
   }
-  const access = t as unknown as StateAccess;
-  list.forEach((w, i) => access.state.set(w.key, w.key === 'iterations' ? Int32Array.from(values[i].data) : Float32Array.from(values[i].data)));
-  access.active = null;
-  access.dirty = false;
+  t.restoreOptimizerState(new Map(list.map((w, i) => [w.key, w.key === 'iterations' ? Int32Array.from(values[i].data) : Float32Array.from(values[i].data)])));
   return null;
 }

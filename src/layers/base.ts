@@ -46,6 +46,8 @@ export interface CallContext {
    * A layer using it reduces over the batch, so partial batches run unpadded.
    */
   addUpdate?(w: Weight, value: Value): void;
+  /** Says the program computes statistics over the batch axis, so partial batches must run unpadded (train programs). */
+  reducesOverBatch?(): void;
   /**
    * State kept between runs of a program (stateful RNNs): its value when the
    * run starts, and `set` gives its value when the run ends. Absent in

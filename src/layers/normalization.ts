@@ -91,7 +91,7 @@ export class BatchNormalization extends Layer {
     const w = this.w!;
     const a = this.axisOf([null, ...x.shape.slice(1)]);
     const along = (v: Value): Value => b.reshape(v, x.shape.map((d, i) => (i === a ? d : 1)));
-    if (ctx.training && this.trainable && ctx.addUpdate) return this.lowerTraining(b, x, ctx, a, along);
+    if (ctx.training) return this.lowerTraining(b, x, ctx, a, along);
     // y = (x - mean) * gamma / sqrt(var + eps) + beta, as one scale and one shift per feature.
     let factor = b.div(1, b.unary('sqrt', b.add(ctx.weight(w.variance), this.epsilon)));
     if (w.gamma) factor = b.mul(factor, ctx.weight(w.gamma));
@@ -104,7 +104,9 @@ export class BatchNormalization extends Layer {
    * Keras 2's training phase: normalized with the batch's mean and (biased)
    * variance over every axis but `a`; the moving statistics move toward the
    * batch's mean and unbiased variance (n / (n - 1 - epsilon)) with
-   * `momentum`, in place in the train program.
+   * `momentum`, in place in the train program. As in Keras 2, a frozen layer
+   * (or one inside a frozen model) still normalizes with the batch's
+   * statistics in the training phase; only its moving statistics stay put.
    */
   private lowerTraining(b: GraphBuilder, x: Value, ctx: CallContext, a: number, along: (v: Value) => Value): Value {
     const w = this.w!;
@@ -120,8 +122,11 @@ export class BatchNormalization extends Layer {
     const flat = (v: Value): Value => b.reshape(v, [x.shape[a]]);
     const unbiased = b.mul(flat(variance), n / Math.max(n - (1 + this.epsilon), 1e-12));
     const moving = (stat: Weight, value: Value): Value => b.add(b.mul(ctx.weight(stat), this.momentum), b.mul(value, 1 - this.momentum));
-    ctx.addUpdate!(w.mean, moving(w.mean, flat(mean)));
-    ctx.addUpdate!(w.variance, moving(w.variance, unbiased));
+    ctx.reducesOverBatch?.();
+    if (this.trainable && ctx.addUpdate) {
+      ctx.addUpdate(w.mean, moving(w.mean, flat(mean)));
+      ctx.addUpdate(w.variance, moving(w.variance, unbiased));
+    }
     return y;
   }
 

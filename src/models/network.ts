@@ -12,7 +12,7 @@ import { type CallContext, type KShape, Layer, type Node, type SymbolicTensor, t
 import { Tensor, expandVector } from '../tensor.js';
 import type { SaveModelOptions } from '../io/options.js';
 import type { LoadWeightsOptions } from '../io/weight_match.js';
-import { stringify as stringifyYAML } from 'yaml';
+import { yamlPackage } from '../optional_packages.js';
 import { summaryLines } from './summary.js';
 import { checkGeneratorArgs, checkInputShape, checkPredictArgs } from '../validation.js';
 import { GENERATOR_OPTIONS, type KerasOptions, PREDICT_OPTIONS, readOptions } from '../options.js';
@@ -209,8 +209,9 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     return this.outputShapes.map((o) => [shapes[0][0], ...o.slice(1)]);
   }
 
+  /** As a layer of another model. Keras 2's frozen network has no updates: its layers' moving statistics stay put. */
   override lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext): Value[] {
-    return this.forward(b, xs, ctx);
+    return this.forward(b, xs, this.trainable ? ctx : { ...ctx, addUpdate: undefined });
   }
 
   /** The model's computation on `inputs` (one value per model input), emitted into `b`; one value per output. */
@@ -480,6 +481,11 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     this.trainer = new Trainer(this, args);
   }
 
+  /** The training state of a compiled model (null before compile): model files read and restore its optimizer state. */
+  get trainingState(): Trainer | null {
+    return this.trainer;
+  }
+
   private compiled(): Trainer {
     if (!this.trainer) throw new Error(`Model ${this.name} must be compiled before training or evaluating: call model.compile({ optimizer, loss })`);
     return this.trainer;
@@ -576,7 +582,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
 
   /** The model's Keras 2 config as YAML (Keras's to_yaml); load it with modelFromYAML. */
   toYAML(): string {
-    return stringifyYAML(JSON.parse((this as unknown as { toJSON(): string }).toJSON()));
+    return yamlPackage().stringify(JSON.parse((this as unknown as { toJSON(): string }).toJSON()));
   }
 
   /** Releases compiled programs (native code and arenas); the layers keep their weights. */

@@ -5,7 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import pngjs from 'pngjs';
+import type pngjs from 'pngjs';
+import { pngPackage } from '../optional_packages.js';
 import { type Canvas, SvgCanvas } from './canvas.js';
 import { RasterCanvas } from './raster_canvas.js';
 import { type KerasOptions, optionSpec, readOptions } from '../options.js';
@@ -128,7 +129,7 @@ export function historyPng(h: HistoryLike, args: PlotHistoryArgs = {}): Uint8Arr
   const layout = layoutPanels(h, args);
   const c = new RasterCanvas(layout.width, layout.height);
   draw(c, h, layout);
-  return new Uint8Array(pngjs.PNG.sync.write({ width: c.width, height: c.height, data: Buffer.from(c.data) } as pngjs.PNG, { colorType: 2, inputColorType: 2, inputHasAlpha: false }));
+  return new Uint8Array(pngPackage().PNG.sync.write({ width: c.width, height: c.height, data: Buffer.from(c.data) } as pngjs.PNG, { colorType: 2, inputColorType: 2, inputHasAlpha: false }));
 }
 
 /** Writes the curves to `path`: .svg or .png. Returns the path. */

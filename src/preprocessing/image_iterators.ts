@@ -16,7 +16,7 @@ import { Sequence } from '../training/generators.js';
 import { type ImageShape, type TransformParams, applyTransformTo } from './affine.js';
 import { type SampleJob, sharedPool } from './augment_pool.js';
 import type { ImageDataGenerator } from './image_data_generator.js';
-import { type ColorMode, type Interpolation, CODEC_LIBS, checkInterpolation, colorModeOf, saveImg } from './image_utils.js';
+import { type ColorMode, type Interpolation, checkInterpolation, codecLibs, colorModeOf, saveImg } from './image_utils.js';
 import { imageToFloats, loadImageFile } from './image_codec.js';
 
 export interface IteratorArgs {
@@ -250,7 +250,7 @@ export class DirectoryIterator<T extends ImageBatch = ImageBatch> extends ImageI
 
   protected pixelsOf(job: SampleJob): Float32Array {
     const path = (job as { path: string }).path;
-    return imageToFloats(loadImageFile(new Uint8Array(readFileSync(path)), path, CODEC_LIBS, this.mode, this.target, this.interpolation), this.generator.channelsFirst);
+    return imageToFloats(loadImageFile(new Uint8Array(readFileSync(path)), path, codecLibs(), this.mode, this.target, this.interpolation), this.generator.channelsFirst);
   }
 
   protected targets(indices: readonly number[], x: Tensor): ImageBatch {

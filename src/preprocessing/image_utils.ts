@@ -4,8 +4,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import jpeg from 'jpeg-js';
-import pngjs from 'pngjs';
+import type pngjs from 'pngjs';
+import { jpegPackage, pngPackage } from '../optional_packages.js';
 import { Tensor } from '../tensor.js';
 import { type KerasOptions, optionSpec, readOptions } from '../options.js';
 import { type CodecLibs, type Image, type Interpolation, imageToFloats, loadImageFile } from './image_codec.js';
@@ -14,7 +14,8 @@ export type { Image, Interpolation };
 export type DataFormat = 'channels_last' | 'channels_first';
 export type ColorMode = 'grayscale' | 'rgb' | 'rgba';
 
-export const CODEC_LIBS: CodecLibs = { PNG: pngjs.PNG as unknown as CodecLibs['PNG'], jpeg: jpeg as unknown as CodecLibs['jpeg'] };
+/** The PNG and JPEG codecs, loaded when the first image is. */
+export const codecLibs = (): CodecLibs => ({ PNG: pngPackage().PNG as unknown as CodecLibs['PNG'], jpeg: jpegPackage() as unknown as CodecLibs['jpeg'] });
 
 export const COLOR_MODES: Record<ColorMode, Image['mode']> = { grayscale: 'L', rgb: 'RGB', rgba: 'RGBA' };
 
@@ -54,7 +55,7 @@ export function loadImg(path: string, options: KerasOptions<LoadImgArgs> = {}): 
   } catch (e) {
     throw new Error(`Cannot load image ${path}: ${(e as Error).message}`);
   }
-  return loadImageFile(bytes, path, CODEC_LIBS, mode, args.targetSize ?? null, checkInterpolation(args.interpolation ?? 'nearest'));
+  return loadImageFile(bytes, path, codecLibs(), mode, args.targetSize ?? null, checkInterpolation(args.interpolation ?? 'nearest'));
 }
 
 /** An image as a float32 tensor [h, w, c] (or [c, h, w]). */
@@ -86,7 +87,7 @@ export function encodeImg(img: Image, format: 'png' | 'jpeg' | 'jpg', quality = 
   const c = img.mode === 'L' ? 1 : img.mode === 'RGB' ? 3 : 4;
   if (format === 'png') {
     const colorType = c === 1 ? 0 : c === 3 ? 2 : 6;
-    return new Uint8Array(pngjs.PNG.sync.write({ width: img.width, height: img.height, data: Buffer.from(img.data) } as pngjs.PNG, { colorType, inputColorType: colorType, inputHasAlpha: c === 4 }));
+    return new Uint8Array(pngPackage().PNG.sync.write({ width: img.width, height: img.height, data: Buffer.from(img.data) } as pngjs.PNG, { colorType, inputColorType: colorType, inputHasAlpha: c === 4 }));
   }
   if (format !== 'jpeg' && format !== 'jpg') throw new Error(`saveImg: unsupported file format '${format}'; use png or jpeg`);
   const rgba = new Uint8Array(img.width * img.height * 4);
@@ -94,7 +95,7 @@ export function encodeImg(img: Image, format: 'png' | 'jpeg' | 'jpg', quality = 
     for (let k = 0; k < 3; k++) rgba[i * 4 + k] = img.data[i * c + (c === 1 ? 0 : k)];
     rgba[i * 4 + 3] = 255;
   }
-  return new Uint8Array(jpeg.encode({ width: img.width, height: img.height, data: rgba }, quality).data);
+  return new Uint8Array(jpegPackage().encode({ width: img.width, height: img.height, data: rgba }, quality).data);
 }
 
 export interface SaveImgArgs {

@@ -14,7 +14,7 @@
  */
 import { type Shape, sameShape } from '../../ir/dtype.js';
 import { type Graph, GraphBuilder, type Value } from '../../ir/graph.js';
-import { grad } from '../../passes/autodiff.js';
+import type { StepGraph, TrainSource } from '../../passes/autodiff.js';
 import type { CallContext, Weight } from '../layers/base.js';
 import type { Loss } from '../losses.js';
 import type { Metric } from '../metrics.js';
@@ -159,7 +159,11 @@ export function testGraph(net: Network<Tensor | Tensor[]>, batch: number, target
   return b.build(outputs);
 }
 
-export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targetShapes: readonly Shape[], setup: TrainSetup, capacity = 0): Graph {
+/**
+ * The training step, still to be differentiated: the TRAIN pipeline's
+ * autodiff pass adds the backward pass and this step's optimizer updates.
+ */
+export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targetShapes: readonly Shape[], setup: TrainSetup, capacity = 0): TrainSource {
   const b = new GraphBuilder();
   const iterations = b.param('iterations', [], 'int32', 'state');
   const lr = b.param('lr', [], 'float32', 'state');
@@ -174,24 +178,26 @@ export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targe
       stateUpdates.push({ w, value });
       BATCH_REDUCED.add(setup);
     },
+    reducesOverBatch: () => void BATCH_REDUCED.add(setup),
   };
   const { outputs } = score(net, b, batch, targetShapes, setup, ctx, capacity);
   const trainable = setup.trainable;
   const params = trainable.map((w) => ctx.weight(w));
   const slots = trainable.map((w) => setup.optimizer.slotNames.map((s) => b.param(slotName(w, s), w.shape, 'float32', 'state')));
   const globals = setup.optimizer.globals.map((g) => b.param(globalName(g.name), [], 'float32', 'state'));
-  const forward = b.build(outputs);
-  const { builder, grads } = grad(forward, 0, trainable.map((w) => w.name));
-  // grad() copies the forward graph node for node: values of `b` name the same nodes in `builder`.
-  const step = setup.optimizer.step(builder, params.map((p, i) => ({ param: p, grad: grads[i], slots: slots[i] })), { iterations: builder.cast(iterations, 'float32'), lr }, globals);
-  const constrained = step.params.map((v, i) => (trainable[i].constraint ? trainable[i].constraint!(builder, v) : v));
-  const updates = [
-    ...params.map((p, i) => ({ target: p, value: constrained[i] })),
-    ...slots.flatMap((ss, i) => ss.map((s, j) => ({ target: s, value: step.slots[i][j] }))),
-    ...globals.map((g, i) => ({ target: g, value: step.globals[i] })),
-    { target: iterations, value: builder.add(iterations, builder.constant(1, [], 'int32')) },
-    // Layers' own updates (moving statistics) were built in the forward graph, which builder copies node for node.
-    ...stateUpdates.map((u) => ({ target: ctx.weight(u.w), value: u.value })),
-  ];
-  return builder.build(outputs, updates);
+  // The step runs on the gradient graph's builder, which copies `b` node for node: values of `b` name the same nodes there.
+  const step = (builder: GraphBuilder, grads: readonly Value[]): StepGraph => {
+    const opt = setup.optimizer.step(builder, params.map((p, i) => ({ param: p, grad: grads[i], slots: slots[i] })), { iterations: builder.cast(iterations, 'float32'), lr }, globals);
+    const constrained = opt.params.map((v, i) => (trainable[i].constraint ? trainable[i].constraint!(builder, v) : v));
+    const updates = [
+      ...params.map((p, i) => ({ target: p, value: constrained[i] })),
+      ...slots.flatMap((ss, i) => ss.map((s, j) => ({ target: s, value: opt.slots[i][j] }))),
+      ...globals.map((g, i) => ({ target: g, value: opt.globals[i] })),
+      { target: iterations, value: builder.add(iterations, builder.constant(1, [], 'int32')) },
+      // Layers' own updates (moving statistics) were built in the forward graph, which builder copies node for node.
+      ...stateUpdates.map((u) => ({ target: ctx.weight(u.w), value: u.value })),
+    ];
+    return { outputs, updates };
+  };
+  return { kind: 'train', forward: b.build(outputs), loss: 0, wrt: trainable.map((w) => w.name), step };
 }

@@ -135,7 +135,7 @@ export class Trainer {
       await materializeWeights(this.net.allWeights());
       const graph = kind === 'train' ? trainGraph(this.net, batch, targetShapes, this.setup, capacity) : testGraph(this.net, batch, targetShapes, this.setup, capacity);
       p = await compileGraph(graph, { backend: this.net.backend, name: `${this.net.name}_${kind}_b${batch}${capacity ? `_t${capacity}` : ''}`, shared: this.net.sharedState() });
-      if (readsTimesteps(graph)) this.readsSteps.add(p);
+      if (readsTimesteps('kind' in graph ? graph.forward : graph)) this.readsSteps.add(p);
       this.programs.set(key, p);
       if (kind === 'train') this.trainStats = p.stats;
     }
@@ -170,6 +170,18 @@ export class Trainer {
     }
     for (const g of this.setup.optimizer.globals) this.state.set(globalName(g.name), await p.read(globalName(g.name)));
     this.state.set('iterations', await p.read('iterations'));
+    this.dirty = false;
+  }
+
+  /** The optimizer state by key (slots, globals, `iterations`), as of the last pull(). */
+  optimizerState(): ReadonlyMap<string, TypedArray> {
+    return this.state;
+  }
+
+  /** Replaces the optimizer state (a loaded file's); the next step writes it into its program. */
+  restoreOptimizerState(values: ReadonlyMap<string, TypedArray>): void {
+    for (const [key, v] of values) this.state.set(key, v);
+    this.active = null;
     this.dirty = false;
   }
 

@@ -32,12 +32,36 @@ describe('BatchNormalization training', () => {
     model.dispose();
   });
 
-  it('a frozen layer keeps its moving statistics and normalizes with them', async () => {
-    const model = new Sequential([new layers.BatchNormalization({ inputShape: [2], trainable: false }), new layers.Dense(1)]);
-    model.compile({ optimizer: 'adam', loss: 'mse' });
+  it('a frozen layer keeps its moving statistics but, as in Keras 2, normalizes with the batch in training', async () => {
+    const rows = [[1, 2], [3, 4], [5, 7]];
+    const model = new Sequential([new layers.BatchNormalization({ inputShape: [2], trainable: false, epsilon: 1e-3 }), new layers.Dense(1, { kernelInitializer: 'ones', useBias: false })]);
+    model.compile({ optimizer: new optimizers.SGD({ lr: 0 }), loss: 'mse' });
     const before = model.getWeights().slice(0, 4).map((w) => Array.from(w.data));
-    await model.fit(tensor([[1, 2], [3, 4], [5, 7]]), tensor([[1], [0], [1]]), { epochs: 2, batchSize: 2, verbose: 0 });
+    // Keras 2.2's BatchNormalization.call returns K.in_train_phase(batch-normalized, moving-normalized): the loss sees the batch statistics.
+    const mean = [0, 1].map((j) => rows.reduce((s, r) => s + r[j], 0) / 3);
+    const variance = [0, 1].map((j) => rows.reduce((s, r) => s + (r[j] - mean[j]) ** 2, 0) / 3);
+    const y = rows.map((r) => r.reduce((s, v, j) => s + (v - mean[j]) / Math.sqrt(variance[j] + 1e-3), 0));
+    const targets = [1, 0, 1];
+    const mse = y.reduce((s, v, i) => s + (v - targets[i]) ** 2, 0) / 3;
+    expect((await model.trainOnBatch(tensor(rows), tensor(targets.map((t) => [t])))) as number).toBeCloseTo(mse, 4);
+    model.compile({ optimizer: 'adam', loss: 'mse' });
+    await model.fit(tensor(rows), tensor(targets.map((t) => [t])), { epochs: 2, batchSize: 2, verbose: 0 });
     expect(model.getWeights().slice(0, 4).map((w) => Array.from(w.data))).toEqual(before);
+    model.dispose();
+  });
+
+  it('a BatchNormalization inside a frozen nested model keeps its moving statistics (Keras 2: a frozen network has no updates)', async () => {
+    const inner = new Sequential([new layers.BatchNormalization({ inputShape: [2], name: 'inner_bn' })], 'inner');
+    inner.trainable = false;
+    const model = new Sequential([inner, new layers.Dense(1)]);
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    const before = inner.getWeights().map((w) => Array.from(w.data));
+    await model.fit(tensor([[1, 2], [3, 4], [5, 7], [2, 2]]), tensor([[1], [0], [1], [0]]), { epochs: 2, batchSize: 2, verbose: 0 });
+    expect(inner.getWeights().map((w) => Array.from(w.data))).toEqual(before);
+    inner.trainable = true;
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    await model.fit(tensor([[1, 2], [3, 4], [5, 7], [2, 2]]), tensor([[1], [0], [1], [0]]), { epochs: 1, batchSize: 2, verbose: 0 });
+    expect(inner.getWeights()[2].data).not.toEqual(Float32Array.from(before[2]));
     model.dispose();
   });
 });

@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { Input, Model, Sequential, layers, modelFromJSON, optimizers, setBackend, tensor } from '../../src/index.js';
 import type { Layer } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
-import { GraphBuilder } from '../../ir/graph.js';
-import { PREDICT_PASSES, runGraphPasses } from '../../passes/pipeline.js';
+import { type Graph, GraphBuilder } from '../../ir/graph.js';
+import { PREDICT_GRAPH, runPipeline } from '../../passes/pipeline.js';
 import { contractions } from '../../passes/contraction.js';
 import { lower } from '../../passes/lower.js';
 
@@ -226,7 +226,7 @@ describe('training', () => {
 
 describe('layout: channels_first costs a transpose at the boundary only', () => {
   /** The predict graph of `stack` on an input of `shape` (batch 2), after the predict passes. */
-  function predictGraph(stack: readonly Layer[], shape: readonly number[]): ReturnType<typeof runGraphPasses> {
+  function predictGraph(stack: readonly Layer[], shape: readonly number[]): Graph {
     const b = new GraphBuilder();
     let x = b.param('x', [2, ...shape]);
     let s: (number | null)[] = [null, ...shape];
@@ -236,7 +236,7 @@ describe('layout: channels_first costs a transpose at the boundary only', () => 
       s = [...layer.computeOutputShape(s)];
       x = layer.lower(b, x, ctx as never);
     }
-    return runGraphPasses(b.build([x]), PREDICT_PASSES);
+    return runPipeline(PREDICT_GRAPH, b.build([x]));
   }
   const stack = (f: string): Layer[] => [
     new layers.Conv2D(8, 3, { dataFormat: f, activation: 'relu' }), new layers.MaxPooling2D({ dataFormat: f }),

@@ -5,7 +5,7 @@ import { interpret } from '../../ir/interpret.js';
 import { printGraph } from '../../ir/print.js';
 import { dce } from '../../passes/dce.js';
 import { foldScale } from '../../passes/fold_scale.js';
-import { PREDICT_PASSES, runGraphPasses } from '../../passes/pipeline.js';
+import { PREDICT_GRAPH, runPipeline } from '../../passes/pipeline.js';
 import { layers } from '../../src/index.js';
 import type { Layer } from '../../src/layers/index.js';
 
@@ -74,7 +74,7 @@ describe('foldScale', () => {
       x = layer.lower(b, x, ctx as never);
     }
     const built = b.build([x]);
-    return { graph: runGraphPasses(built, PREDICT_PASSES.filter((p) => p.name !== 'fold_scale')), folded: runGraphPasses(built, PREDICT_PASSES), feeds };
+    return { graph: runPipeline(PREDICT_GRAPH.without('fold_scale'), built), folded: runPipeline(PREDICT_GRAPH, built), feeds };
   }
 
   it('Conv2D then BatchNormalization: the predict passes fold the scale into the kernel; same values', () => {

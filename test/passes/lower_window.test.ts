@@ -5,7 +5,7 @@ import { printProgram } from '../../ir/print_kernel.js';
 import { lower } from '../../passes/lower.js';
 import { convolve, pool, windowGeometry } from '../../ir/convolution.js';
 import { grad } from '../../passes/autodiff.js';
-import { PREDICT_PASSES, runGraphPasses } from '../../passes/pipeline.js';
+import { PREDICT_GRAPH, runPipeline } from '../../passes/pipeline.js';
 import { text } from '../helpers/graphs.js';
 
 const kernelsOf = (p: ReturnType<typeof lower>): string => printProgram(p).split('\n').filter((l) => !l.startsWith('buffer') && !l.startsWith('program')).join('\n');
@@ -67,7 +67,7 @@ describe('lowering pads and windows', () => {
     const y = pool(b, x, 'max', windowGeometry('valid', [6, 5], [2, 2], [2, 2], [1, 1]));
     const loss = b.sum(b.mul(y, b.param('r', [...y.shape])));
     const { builder, grads } = grad(b.build([loss]), 0, ['x']);
-    const p = lower(runGraphPasses(builder.build(grads), PREDICT_PASSES), 'g');
+    const p = lower(runPipeline(PREDICT_GRAPH, builder.build(grads)), 'g');
     // The max, the tie mask, the tie count, the cotangent spread over the mask, and a pad back over the cropped remainder.
     expect(p.kernels.map((k) => k.name)).toEqual(['g_k0_reduce_max', 'g_k1_cast', 'g_k2_reduce_sum', 'g_k3_div', 'g_k4_pad']);
   });
