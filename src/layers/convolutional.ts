@@ -4,7 +4,7 @@
  * beside them (Cropping, ZeroPadding, UpSampling). Each composes the window
  * compositions of ir/convolution.ts, channels-last inside: a
  * `channels_first` layer moves channels last on the way in and back on the
- * way out (the layout pass is to fold those transposes). Kernels keep Keras's
+ * way out (passes/layout.ts moves those transposes to the graph's boundary). Kernels keep Keras's
  * shapes and weight order, so getWeights/setWeights match Keras.
  */
 import { type PaddingMode, type WindowGeometry, convolve, depthwiseConvolve, patches, transposedConvolve, windowGeometry, windowOutput } from '../../ir/convolution.js';
