@@ -55,6 +55,12 @@ export interface CallContext {
    * programs that keep no state between runs.
    */
   state?(name: string, shape: readonly number[]): { readonly value: Value; set(next: Value): void };
+  /**
+   * The run-time sequence length (int32 scalar param `timesteps`) of a
+   * program built for inputs with timesteps=None: their time axis is padded
+   * to the program's capacity. Absent in programs of fixed lengths.
+   */
+  timesteps?(): Value;
 }
 
 /** A stable 32-bit seed from a layer name, for layers created without one. */
