@@ -13,7 +13,7 @@ import { kernelSummary, kernelWork, modelPrograms } from '../codegen/bundle/prog
 import { allocSharedCpu, cpuVectorBits, loadCpu } from '../runtime/cpu/index.js';
 import { config } from '../runtime/config.js';
 import type { Network } from '../src/models/network.js';
-import { copyBandwidthGbps, fmaPeakGflops } from './peak.js';
+import { copyBandwidthGbps, fmaPeakGflops } from '../runtime/cpu/peak.js';
 
 export interface KernelTiming {
   readonly name: string;

@@ -196,6 +196,11 @@ export class GraphBuilder {
     return this.op('gather', [params, this.cast(indices, 'int32')], { axis });
   }
 
+  /** Zeros of [rows, ...rest] with each row of `updates` ([...indices.shape, ...rest]) added at its index. */
+  scatterAdd(indices: Value, updates: Value, rows: number): Value {
+    return this.op('scatter_add', [this.cast(indices, 'int32'), updates], { rows });
+  }
+
   matmul(a: Value, b: Value, transposeA = false, transposeB = false): Value {
     return this.op('matmul', [a, b], { transposeA, transposeB });
   }

@@ -76,6 +76,15 @@ export interface Store {
    * 'full': stored at every point of outer ++ inner.
    */
   readonly space: 'outer' | 'full';
+  /**
+   * A scatter store (scatter_add, ir/scatter.ts): it adds its value into the
+   * element at view + clamp(scatter.expr, 0, limit - 1) * stride instead of
+   * overwriting it. Its kernel (verifier K9) has no reductions and this one
+   * full store, and distinct outer points write distinct elements whatever
+   * the indices: outer points may run in parallel, each walking the inner
+   * dims in order, so the sums are race-free and in a fixed order.
+   */
+  readonly scatter?: DynIndex;
 }
 
 /**
@@ -139,6 +148,13 @@ export interface RepeatKernel {
   readonly name: string;
   readonly count: number;
   readonly reverse: boolean;
+  /**
+   * A buffer (int32, one element) holding the iterations to run, read when
+   * the repeat starts and clamped to [0, count]: `count` is then the capacity
+   * (a scan over sequences whose length is known at run time only). Iteration
+   * i of a reverse repeat of n iterations is step n - 1 - i.
+   */
+  readonly steps?: number;
   readonly body: readonly (LoopKernel | MatmulKernel)[];
 }
 
@@ -239,10 +255,20 @@ export function visitLoads(e: Expr, visit: (load: LoadExpr) => void): void {
   for (const c of exprChildren(e)) visitLoads(c, visit);
 }
 
-/** Every expression a kernel evaluates at its top level (reductions, stores, matmul epilogue). */
+/** The expressions a store evaluates: its value, and a scatter store's index. */
+export function storeExprs(s: Store): readonly Expr[] {
+  return s.scatter ? [s.expr, s.scatter.expr] : [s.expr];
+}
+
+/** `s` with its value and scatter index replaced by `f(expression)`. */
+export function mapStoreExprs(s: Store, f: (e: Expr) => Expr): Store {
+  return s.scatter ? { ...s, expr: f(s.expr), scatter: { ...s.scatter, expr: f(s.scatter.expr) } } : { ...s, expr: f(s.expr) };
+}
+
+/** Every expression a kernel evaluates at its top level (reductions, stores and scatter indices, matmul epilogue). */
 export function kernelExprs(k: Kernel): readonly Expr[] {
   switch (k.kind) {
-    case 'loop': return [...k.reductions.map((r) => r.expr), ...k.stores.map((s) => s.expr)];
+    case 'loop': return [...k.reductions.map((r) => r.expr), ...k.stores.flatMap(storeExprs)];
     case 'matmul': return [k.epilogue];
     case 'repeat': return k.body.flatMap(kernelExprs);
   }

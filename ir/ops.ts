@@ -11,6 +11,7 @@ import { BINARY_OPS, type BinaryOp, COMPARE_OPS, LOGIC_OPS, UNARY_OPS, type Unar
 import { scalarOp } from './scalar_eval.js';
 import * as E from './eval_kernels.js';
 import { SCAN_DEF, type ScanAttrs } from './scan.js';
+import { SCATTER_ADD_DEF, type ScatterAddAttrs } from './scatter.js';
 
 export type FusionClass = 'source' | 'elementwise' | 'movement' | 'reduction' | 'contraction' | 'opaque';
 
@@ -43,6 +44,8 @@ export interface AttrsMap {
    */
   window: WindowAttrs;
   gather: { readonly axis: number };
+  /** Rows of updates added into zeros at clamped indices: gather's transpose (ir/scatter.ts). */
+  scatter_add: ScatterAddAttrs;
   matmul: { readonly transposeA: boolean; readonly transposeB: boolean };
   /** A loop over sequences with carries and a sub-graph body (ir/scan.ts). */
   scan: ScanAttrs;
@@ -301,7 +304,7 @@ const ELEMENTWISE_OPS = Object.fromEntries([
   ...BINARY_OPS.map((op) => [op, binaryDef(op)]),
 ]) as { [P in UnaryOp | BinaryOp]: OpDef<NoAttrs> };
 
-export const OPS: OpTable = { ...SOURCE_OPS, ...SHAPE_OPS, ...WINDOW_OPS, ...COMPUTE_OPS, scan: SCAN_DEF, ...ELEMENTWISE_OPS };
+export const OPS: OpTable = { ...SOURCE_OPS, ...SHAPE_OPS, ...WINDOW_OPS, ...COMPUTE_OPS, scan: SCAN_DEF, scatter_add: SCATTER_ADD_DEF, ...ELEMENTWISE_OPS };
 
 export const OP_NAMES = Object.keys(OPS) as OpName[];
 

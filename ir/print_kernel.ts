@@ -30,7 +30,7 @@ export function printKernel(k: Kernel, bufName: (id: number) => string): string 
   const p = (e: Expr): string => printExpr(e, bufName);
   if (k.kind === 'repeat') {
     const body = k.body.map((x) => printKernel(x, bufName).replace(/^/gm, '  '));
-    return [`repeat ${k.name} count=${k.count}${k.reverse ? ' reverse' : ''}`, ...body].join('\n');
+    return [`repeat ${k.name} count=${k.count}${k.steps === undefined ? '' : ` steps=${bufName(k.steps)}`}${k.reverse ? ' reverse' : ''}`, ...body].join('\n');
   }
   if (k.kind === 'matmul') {
     const dims = `${k.mDims ? ` mDims=${shapeStr(k.mDims)}` : ''}${k.kDims ? ` kDims=${shapeStr(k.kDims)}` : ''}`;
@@ -43,7 +43,10 @@ export function printKernel(k: Kernel, bufName: (id: number) => string): string 
   }
   const lines = [`loop ${k.name} outer=${shapeStr(k.outer)} inner=${shapeStr(k.inner)}`];
   for (const r of k.reductions) lines.push(`  acc${r.id} = ${r.op} ${p(r.expr)}`);
-  for (const s of k.stores) lines.push(`  ${s.space} ${bufName(s.buf)}@${viewText(s.view)} = ${p(s.expr)}`);
+  for (const s of k.stores) {
+    const at = s.scatter ? `{${p(s.scatter.expr)}*${s.scatter.stride}<${s.scatter.limit}}` : '';
+    lines.push(`  ${s.space} ${bufName(s.buf)}@${viewText(s.view)}${at} ${s.scatter ? '+=' : '='} ${p(s.expr)}`);
+  }
   return lines.join('\n');
 }
 

@@ -26,6 +26,9 @@
  * K8  (ir/verify_repeat.ts) an alias stays inside its root at every step of
  *     the repeats that touch it, and a buffer that moves with a step is
  *     touched only inside repeat bodies.
+ * K9  (ir/verify_scatter.ts) a scatter store is its kernel's one full store,
+ *     with no reductions, into a float buffer the kernel does not load, and
+ *     distinct outer points add into distinct elements whatever the indices.
  */
 import { DTYPE_BYTES, sameShape, shapeStr, sizeOf } from './dtype.js';
 import type { Graph } from './graph.js';
@@ -34,6 +37,7 @@ import { OPS } from './ops.js';
 
 import { type PlainKernel, flatKernels } from './repeat.js';
 import { verifyRepeats } from './verify_repeat.js';
+import { verifyScatter } from './verify_scatter.js';
 
 export class VerifyError extends Error {
   override name = 'VerifyError';
@@ -194,10 +198,12 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
       access(k.out.buf, k.out.view, space, 'matmul out');
       stored(k.out.buf);
     } else {
+      verifyScatter(p, k);
       for (const r of k.reductions) exprs(r.expr);
       for (const s of k.stores) {
         exprs(s.expr);
-        access(s.buf, s.view, space, 'store');
+        if (s.scatter) exprs(s.scatter.expr);
+        access(s.buf, s.view, space, s.scatter ? 'scatter store' : 'store');
         stored(s.buf);
       }
     }

@@ -118,17 +118,11 @@ function matmulVjp(b: GraphBuilder, { inputs: [x, y], attrs: { transposeA: ta, t
 }
 
 function gatherVjp(b: GraphBuilder, { inputs: [params, indices], attrs, g }: VjpArgs<AttrsMap['gather']>): (Value | null)[] {
-  // Scatter-add as a one-hot contraction: [V, N] x [N, rest] with the gathered axis moved to the front.
+  // A scatter-add of g's rows into the rows used (never a one-hot contraction over the table), with the gathered axes moved to the front.
   const axis = normalizeAxis(attrs.axis, params.shape.length);
-  const v = params.shape[axis];
-  const n = indices.shape.reduce((p, q) => p * q, 1);
   const q = indices.shape.length;
   const perm = [...Array.from({ length: q }, (_, i) => axis + i), ...g.shape.map((_, i) => i).filter((i) => i < axis || i >= axis + q)];
-  const rest = perm.slice(q).map((i) => g.shape[i]);
-  const gFlat = b.reshape(b.transpose(g, perm), [n, rest.reduce((p, c) => p * c, 1)]);
-  const flatIdx = b.broadcastTo(b.reshape(indices, [1, n]), [v, n]);
-  const oneHot = b.cast(b.binary('eq', flatIdx, b.iota([v, n], 0)), g.dtype);
-  const scattered = b.reshape(b.matmul(oneHot, gFlat), [v, ...rest]);
+  const scattered = b.scatterAdd(indices, b.transpose(g, perm), params.shape[axis]);
   const back = params.shape.map((_, i) => (i === axis ? 0 : i < axis ? i + 1 : i));
   return [b.transpose(scattered, back), null];
 }
@@ -187,6 +181,7 @@ export const VJP: VjpTable = {
     });
   },
   gather: gatherVjp,
+  scatter_add: (b, { inputs: [indices], g }) => [null, b.gather(g, indices, 0)],
   pad: (b, { inputs: [x], attrs, g }) => [b.slice(g, attrs.low, x.shape)],
   window: (b, { inputs: [x], attrs, g }) => [scatterWindows(b, g, x.shape, attrs)],
   matmul: matmulVjp,

@@ -22,7 +22,7 @@ import { OPS, type ReduceAttrs } from '../ir/ops.js';
 import { VIEW_OPS, type WalkContext, loopPlan, mapKey, matmulPlan, visitNode } from './group_maps.js';
 import type { IndexMap } from './index_map.js';
 
-export type GroupKind = 'loop' | 'matmul' | 'concat' | 'scan';
+export type GroupKind = 'loop' | 'matmul' | 'concat' | 'scan' | 'scatter';
 
 export interface FusionGroup {
   readonly id: number;
@@ -158,7 +158,9 @@ function partition(graph: Graph, materialize: ReadonlySet<number>): FusedGraph {
       newGroup(n, 'concat');
     } else if (n.op === 'scan') {
       newGroup(n, 'scan');
-    } else if (draft && draft.kind !== 'concat' && draft.kind !== 'scan' && (draft.kind !== 'matmul' || cls === 'movement' || sameShape(n.type.shape, draft.space))) {
+    } else if (n.op === 'scatter_add') {
+      newGroup(n, 'scatter');
+    } else if (draft && draft.kind !== 'concat' && draft.kind !== 'scan' && draft.kind !== 'scatter' && (draft.kind !== 'matmul' || cls === 'movement' || sameShape(n.type.shape, draft.space))) {
       join(n, g);
     } else {
       newGroup(n, 'loop');
@@ -189,7 +191,7 @@ function firstUnreachable(fused: FusedGraph): Unreachable | null {
     });
     let found: Unreachable | null = null;
     switch (g.kind) {
-      case 'concat': case 'scan': break;
+      case 'concat': case 'scan': case 'scatter': break;
       case 'loop': {
         const plan = loopPlan(fused, g);
         const w = walker(plan.kernelSpace);

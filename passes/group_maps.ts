@@ -143,7 +143,7 @@ export function visitNode(ctx: WalkContext, id: number, map: IndexMap): Visit {
     case 'gather': return { k: 'compute', inputs: [null, gatherMaps(n as Node<'gather'>, inShape(0), inShape(1), map).indices] };
     case 'matmul': case 'reduce_sum': case 'reduce_max': case 'reduce_min':
       return atKernelPoint(ctx, n, map) ? { k: 'acc' } : materialize(id, 'its value is read at points other than the kernel\'s current one');
-    case 'param': case 'concat': case 'scan':
+    case 'param': case 'concat': case 'scan': case 'scatter_add':
       throw new Error(`group walk: ${op} (%${id}) cannot be computed inside a fused kernel`);
   }
 }

@@ -7,7 +7,7 @@
  * step). The kernel may itself read the old value only elementwise, at the
  * very index it writes.
  */
-import { type Expr, type Kernel, type View, mapExprChildren, visitLoads } from '../ir/kernel.js';
+import { type Expr, type Kernel, type View, mapExprChildren, mapStoreExprs, visitLoads } from '../ir/kernel.js';
 import type { LoweredProgram } from './lower.js';
 import { kernelAccess } from './memory_plan.js';
 
@@ -38,7 +38,7 @@ function renameKernel(k: Kernel, from: number, to: number): Kernel {
   return {
     ...k,
     reductions: k.reductions.map((r) => ({ ...r, expr: renameExpr(r.expr, from, to) })),
-    stores: k.stores.map((s) => ({ ...s, buf: pick(s.buf), expr: renameExpr(s.expr, from, to) })),
+    stores: k.stores.map((s) => ({ ...mapStoreExprs(s, (e) => renameExpr(e, from, to)), buf: pick(s.buf) })),
   };
 }
 

@@ -14,6 +14,7 @@ import type { ReduceOp } from '../ir/scalar.js';
 import { type FusedGraph, type FusionGroup, INLINE, fuse } from './fusion.js';
 import { type LoopPlan, type MatmulPlan, type WalkContext, gatherMaps, loopPlan, mapKey, matmulPlan, visitNode } from './group_maps.js';
 import { lowerScan } from './lower_scan.js';
+import { lowerScatter } from './lower_scatter.js';
 import { type IndexMap, linearView } from './index_map.js';
 
 const REDUCE_OP: Record<string, ReduceOp> = { reduce_sum: 'sum', reduce_max: 'max', reduce_min: 'min' };
@@ -99,7 +100,7 @@ class GroupLowering {
         const dyn = { expr: x(1), stride: g.stride, limit: params[g.axis] };
         return { k: 'load', buf: this.ctx.bufferOf[n.inputs[0]], view: linearView(g.params), dtype, dyn };
       }
-      case 'matmul': case 'reduce_sum': case 'reduce_max': case 'reduce_min': case 'param': case 'concat': case 'scan':
+      case 'matmul': case 'reduce_sum': case 'reduce_max': case 'reduce_min': case 'param': case 'concat': case 'scan': case 'scatter_add':
         throw new Error(`lower: ${op} (%${n.id}) is not computed from its inputs inside a fused kernel`);
     }
   }
@@ -199,6 +200,7 @@ export function lowerFused(fused: FusedGraph, name = 'program'): LoweredProgram 
     const label = `${name}_k${kernels.length}_${graph.nodes[g.root].op}`;
     if (g.kind === 'concat') kernels.push(...lowerConcat(ctx, g, label));
     else if (g.kind === 'scan') kernels.push(...lowerScan(graph.nodes[g.root] as Node<'scan'>, bufferOf, buffers, label));
+    else if (g.kind === 'scatter') kernels.push(...lowerScatter(graph, graph.nodes[g.root] as Node<'scatter_add'>, bufferOf, label));
     else if (g.kind === 'matmul') kernels.push(lowerMatmul(ctx, g, label));
     else kernels.push(lowerLoop(ctx, g, label));
   }

@@ -4,7 +4,8 @@
  * -mcpu instead of `native`, so a bundle built on one x86-64 machine runs on
  * any other that has the level's features. The runtime picks the best level
  * at load (runtime/bundle/node_cpu.ts). Each object is also a Node-API
- * addon (napi_shim.ts), so loading it needs no FFI package.
+ * addon (napi_shim.ts), so loading it needs no FFI package, and carries its
+ * own copy of Kiln's thread pool (codegen/llvm/pool_source.ts), private to it.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,8 @@ import type { KernelProgram } from '../../ir/kernel.js';
 import type { VectorBits } from '../llvm/host.js';
 import llvm from '../llvm/llvm.js';
 import { emitProgram } from '../llvm/module.js';
+import { POOL_CFLAGS } from '../llvm/pool.js';
+import { POOL_C } from '../llvm/pool_source.js';
 import { NAPI_SHIM_C } from './napi_shim.js';
 
 const run = promisify(execFile);
@@ -44,7 +47,7 @@ export function cpuLevels(names: readonly string[]): CpuLevel[] {
 }
 
 /** Shared libraries the objects link (the runtime names them when one is missing). */
-export const NATIVE_LIBRARIES = ['libgomp.so.1', 'libmvec.so.1'];
+export const NATIVE_LIBRARIES = ['libmvec.so.1'];
 
 async function tool(cmd: string, args: string[]): Promise<void> {
   try {
@@ -55,7 +58,7 @@ async function tool(cmd: string, args: string[]): Promise<void> {
   }
 }
 
-/** The program as a shared object for `level`, `threads` OpenMP threads. */
+/** The program as a shared object for `level`, with a pool of up to `threads` threads. */
 export async function compileNativeLevel(program: KernelProgram, level: CpuLevel, threads: number): Promise<Uint8Array> {
   if (process.arch !== 'x64') throw new Error(`codegen/bundle: node-cpu bundles are built for x86-64 feature levels; this machine is ${process.arch}`);
   const dir = mkdtempSync(join(tmpdir(), 'kiln-native-'));
@@ -66,7 +69,9 @@ export async function compileNativeLevel(program: KernelProgram, level: CpuLevel
     await tool('llc-14', ['-O3', `-mcpu=${level.mcpu}`, '-filetype=obj', '-relocation-model=pic', f('opt.bc'), '-o', f('o')]);
     writeFileSync(f('c'), NAPI_SHIM_C);
     await tool('cc', ['-O2', '-fPIC', '-c', f('c'), '-o', f('shim.o')]);
-    await tool('cc', ['-shared', '-s', '-o', f('so'), f('o'), f('shim.o'), '-lgomp', '-lmvec', '-lm']);
+    writeFileSync(f('pool.c'), POOL_C);
+    await tool('cc', [...POOL_CFLAGS, '-DKILN_API=', '-c', f('pool.c'), '-o', f('pool.o')]);
+    await tool('cc', ['-shared', '-s', '-pthread', '-o', f('so'), f('o'), f('shim.o'), f('pool.o'), '-lmvec', '-lm']);
     return new Uint8Array(readFileSync(f('so')));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
  */
 import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
-import { type Bound, type Expr, type Mask, type View, exprDType } from '../../ir/kernel.js';
+import { type Bound, type DynIndex, type Expr, type Mask, type View, exprDType } from '../../ir/kernel.js';
 import type { Emitter } from './context.js';
 import { BINARY, UNARY, floatToInt32 } from './scalar.js';
 
@@ -94,6 +94,13 @@ function cast(e: Emitter, x: V, from: DType, to: DType): V {
   return to === 'float64' ? b.CreateFPExt(x, e.f64) : b.CreateFPTrunc(x, e.f32);
 }
 
+/** i64 element offset of a gather or scatter: clamp(index, 0, limit - 1) * stride. */
+export function dynOffset(e: Emitter, dyn: DynIndex, at: Point): V {
+  const raw = cast(e, emitExpr(e, dyn.expr, at), exprDType(dyn.expr), 'int32');
+  const clamped = e.b.CreateSelect(e.b.CreateICmpSLT(raw, e.int32(0)), e.int32(0), e.b.CreateSelect(e.b.CreateICmpSGT(raw, e.int32(dyn.limit - 1)), e.int32(dyn.limit - 1), raw));
+  return e.b.CreateMul(e.b.CreateSExt(clamped, e.i64), e.int64(dyn.stride));
+}
+
 export function emitExpr(e: Emitter, expr: Expr, at: Point): V {
   const hit = at.memo.get(expr);
   if (hit) return hit;
@@ -102,11 +109,7 @@ export function emitExpr(e: Emitter, expr: Expr, at: Point): V {
   switch (expr.k) {
     case 'load': {
       let index = viewIndex(e, expr.view, at.idx);
-      if (expr.dyn) {
-        const raw = cast(e, go(expr.dyn.expr), exprDType(expr.dyn.expr), 'int32');
-        const clamped = e.b.CreateSelect(e.b.CreateICmpSLT(raw, e.int32(0)), e.int32(0), e.b.CreateSelect(e.b.CreateICmpSGT(raw, e.int32(expr.dyn.limit - 1)), e.int32(expr.dyn.limit - 1), raw));
-        index = e.b.CreateAdd(index, e.b.CreateMul(e.b.CreateSExt(clamped, e.i64), e.int64(expr.dyn.stride)));
-      }
+      if (expr.dyn) index = e.b.CreateAdd(index, dynOffset(e, expr.dyn, at));
       v = maskedLoad(e, at.ptrs.get(expr.buf)!, index, expr.mask, at.idx, expr.dtype);
       break;
     }

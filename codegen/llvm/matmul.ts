@@ -17,7 +17,7 @@ import type { Emitter } from './context.js';
 import { emitExpr, loadElement, maskedLoad, storeElement, viewIndex } from './expr.js';
 import { bufferPointers, unflatten } from './loop_kernel.js';
 import { flatKernels } from '../../ir/repeat.js';
-import { type TileRows, microKernel, packKernel } from './microkernel.js';
+import { type TileRows, directMicroKernel, microKernel, packKernel } from './microkernel.js';
 
 type V = llvm.Value;
 
@@ -28,6 +28,11 @@ const MC = 144;
 const NC_MAX = 256;
 /** Narrowest column block worth splitting n into for threads (below it, rows are split instead). */
 const NC_MIN = 64;
+
+/** Deepest slice of an A read in place: its B panel (KC_DIRECT x NR) stays in L1. */
+const KC_DIRECT = 320;
+/** Most runs in a direct A's offset table (a constant array in the object file: 64 KiB). */
+const MAX_SEGMENTS = 8192;
 
 /** Rows up to which the unpacked, B-streaming form is used (small-batch inference). */
 const STREAM_ROWS = 8;
@@ -42,6 +47,49 @@ function streaming(k: MatmulKernel): boolean {
 /** A matmul whose operands are read through several dims or masks (an implicit-GEMM convolution). */
 function gathers(k: MatmulKernel): boolean {
   return !!(k.mDims || k.kDims || k.a.mask || k.b.mask);
+}
+
+/**
+ * An A read in place by the direct micro-kernel: depth runs of `seglen`
+ * elements `step` apart, starting at `segs` (offsets from a row's depth-0
+ * element, in depth order). A forward convolution over channels-last input
+ * has one contiguous run per window row (kernel width x channels, when those
+ * are adjacent in memory); a kernel gradient, whose rows are (window offset,
+ * channel) and whose depth is (batch, positions), has one run per output row
+ * with a step of the channel count. Either way A needs no packing.
+ */
+export interface DirectA {
+  readonly seglen: number;
+  readonly step: number;
+  readonly segs: readonly number[];
+}
+
+/** The in-place reading of a gathered, unmasked A (runs of at most KC_DIRECT); else null (A is packed). */
+export function directA(k: MatmulKernel): DirectA | null {
+  if (!gathers(k) || k.a.mask) return null;
+  const allDims = k.kDims ?? [k.k];
+  const allStrides = k.a.view.strides.slice(k.a.view.strides.length - allDims.length);
+  // Depth dims of extent 1 (one input channel) change neither the offsets nor the depth order.
+  const kept = allDims.flatMap((n, i) => (n > 1 ? [i] : []));
+  const [dims, strides] = [kept.map((i) => allDims[i]), kept.map((i) => allStrides[i])];
+  if (!dims.length) return null;
+  let d = dims.length - 1;
+  const step = strides[d];
+  if (step <= 0 || dims[d] > KC_DIRECT) return null;
+  let seglen = dims[d];
+  while (d > 0 && strides[d - 1] === seglen * step && seglen * dims[d - 1] <= KC_DIRECT) seglen *= dims[--d];
+  const outer = dims.slice(0, d);
+  const count = outer.reduce((p, q) => p * q, 1);
+  if (count > MAX_SEGMENTS) return null;
+  const segs = Array.from({ length: count }, (_, s) => {
+    let [rest, at] = [s, 0];
+    for (let a = outer.length - 1; a >= 0; a--) {
+      at += (rest % outer[a]) * strides[a];
+      rest = Math.floor(rest / outer[a]);
+    }
+    return at;
+  });
+  return { seglen, step, segs };
 }
 
 /** Indices over M (row `i`) or K (depth `p`): the flat index, or split over the dims when there are several. */
@@ -332,6 +380,68 @@ function emitRowBlock(u: Unit, ic: V, mc: V, scratch: { ap: V; bp: V; cb: V }, m
   emitEpilogue(e, u.program, k, ptrs, batch, [ic, u.jc], [mc, u.nc], (i, j) => b.CreateLoad(ty, cell(i, j)));
 }
 
+/** The direct micro-kernel's operands that stay fixed over a kernel: A's buffer and the run offsets (a constant global). */
+interface DirectPlan {
+  readonly a: DirectA;
+  /** Columns of the direct micro-kernel's tile (its B panels' width). */
+  readonly nr: number;
+  readonly segs: V;
+  readonly micro: llvm.Function;
+}
+
+/**
+ * Rows [ic, ic + mc) of the unit with A read in place: each row's depth-0
+ * element offset once per block (rows past the block repeat its last row, so
+ * tiles stay full; their C rows are never stored), then per slice of runs the
+ * direct micro-kernel over every (B panel, row panel) pair; then the epilogue.
+ */
+function emitDirectRowBlock(u: Unit, ic: V, mc: V, scratch: { bp: V; cb: V }, plan: DirectPlan): void {
+  const { e, k, ty, mr, nr, ptrs, batch } = u;
+  const b = e.b;
+  const cell = (i: V, j: V): V => b.CreateInBoundsGEP(ty, scratch.cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC_MAX)), j)]);
+  const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(mr - 1)), e.int64(mr));
+  const tileRows = b.CreateMul(mPanels, e.int64(mr));
+  e.loop(0, tileRows, (i) => e.loop(0, b.CreateMul(u.nPanels, e.int64(nr)), (j) => void b.CreateStore(e.constant(0, k.dtype), cell(i, j)), 'zj'), 'zi');
+  const rows = b.CreateBitCast(e.alloca(llvm.ArrayType.get(e.i64, MC), 'direct_rows'), llvm.PointerType.get(e.i64, 0));
+  const depthZeros = (k.kDims ?? [k.k]).map(() => e.int64(0));
+  const last = b.CreateSub(b.CreateAdd(ic, mc), e.int64(1));
+  e.loop(0, tileRows, (i) => {
+    const point = [...batch, ...split1(e, min(e, b.CreateAdd(ic, i), last), k.mDims), ...depthZeros];
+    b.CreateStore(viewIndex(e, k.a.view, point), b.CreateInBoundsGEP(e.i64, rows, [i]));
+  }, 'drow');
+  const { seglen, step, segs } = plan.a;
+  const perSlice = Math.max(1, Math.floor(KC_DIRECT / seglen));
+  e.loop(0, Math.ceil(segs.length / perSlice), (slice) => {
+    const s0 = b.CreateMul(slice, e.int64(perSlice));
+    const ns = min(e, e.int64(perSlice), b.CreateSub(e.int64(segs.length), s0));
+    const p0 = b.CreateMul(s0, e.int64(seglen));
+    e.loop(0, u.nPanels, (jp) => {
+      const bPanel = b.CreateInBoundsGEP(ty, scratch.bp, [b.CreateMul(b.CreateAdd(b.CreateMul(jp, e.int64(k.k)), p0), e.int64(nr))]);
+      e.loop(0, mPanels, (ip) => {
+        const rowPanel = b.CreateInBoundsGEP(e.i64, rows, [b.CreateMul(ip, e.int64(mr))]);
+        const c = cell(b.CreateMul(ip, e.int64(mr)), b.CreateMul(jp, e.int64(nr)));
+        b.CreateCall(plan.micro, [ptrs.get(k.a.buf)!, rowPanel, b.CreateInBoundsGEP(e.i64, plan.segs, [s0]), ns, e.int64(seglen), e.int64(step), bPanel, c, e.int64(NC_MAX)]);
+      }, 'dip');
+    }, 'djp');
+  }, 'dslice');
+  emitEpilogue(e, u.program, k, ptrs, batch, [ic, u.jc], [mc, u.nc], (i, j) => b.CreateLoad(ty, cell(i, j)));
+}
+
+/** Vectors per tile row of the direct micro-kernel: 4 with AVX-512's 32 registers when the column blocks fill them, else 2. */
+function directVectors(k: MatmulKernel, bits: number, threads: number): 2 | 4 {
+  const wide = (4 * bits) / (k.dtype === 'float32' ? 32 : 64);
+  const nc = split(k, threads).nc;
+  return bits === 512 && k.n % wide === 0 && nc % wide === 0 ? 4 : 2;
+}
+
+/** The run offsets of a direct A as a constant global array. */
+function segmentTable(e: Emitter, name: string, segs: readonly number[]): V {
+  const ty = llvm.ArrayType.get(e.i64, segs.length);
+  const init = llvm.ConstantArray.get(ty, segs.map((s) => e.int64(s) as llvm.Constant));
+  const g = new llvm.GlobalVariable(e.module, ty, true, llvm.Function.LinkageTypes.InternalLinkage, init, `kiln_segs_${name}`);
+  return e.b.CreateBitCast(g, llvm.PointerType.get(e.i64, 0));
+}
+
 export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): llvm.Function {
   if (k.dtype !== 'float32' && k.dtype !== 'float64') throw new Error(`codegen/llvm: matmul of ${k.dtype} is not supported`);
   if (streaming(k)) return emitStreamingMatmul(e, program, k, name, threads);
@@ -345,6 +455,14 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
   const rowCopy = e.external(copy.name, e.void, [ptrTy, e.i64, ptrTy, e.i64]);
   const { fn, lo, hi, ptrs, scratch: threadScratch } = beginMatmul(e, program, k, name, threads);
   const b = e.b;
+  const inPlace = directA(k);
+  let direct: DirectPlan | null = null;
+  if (inPlace) {
+    const dk = directMicroKernel(k.dtype, tileRows(k), e.vectorBits, directVectors(k, e.vectorBits, threads));
+    e.requireMicroKernel(dk);
+    const i64p = llvm.PointerType.get(e.i64, 0);
+    direct = { a: inPlace, nr: dk.nr, segs: segmentTable(e, name, inPlace.segs), micro: e.external(dk.name, e.void, [ptrTy, i64p, i64p, e.i64, e.i64, e.i64, ptrTy, ptrTy, e.i64]) };
+  }
   const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(program, k.dtype) * NC_MAX), cb: threadScratch('tile_c', MC * NC_MAX) };
   const { nc: NC, rows: strip } = split(k, threads);
   e.loop(lo, hi, (unit) => {
@@ -353,13 +471,16 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const mEnd = min(e, b.CreateAdd(m0, e.int64(strip)), e.int64(k.m));
     const jc = b.CreateMul(idx[idx.length - 1], e.int64(NC));
     const nc = min(e, e.int64(NC), b.CreateSub(e.int64(k.n), jc));
-    const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(uk.nr - 1)), e.int64(uk.nr));
-    const u: Unit = { e, program, k, ty, mr: tileRows(k), nr: uk.nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels };
+    const nr = direct?.nr ?? uk.nr;
+    const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
+    const u: Unit = { e, program, k, ty, mr: tileRows(k), nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels };
     packB(u, scratch.bp, rowCopy);
     const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
     e.loop(0, mBlocks, (icb) => {
       const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(MC)));
-      emitRowBlock(u, ic, min(e, e.int64(MC), b.CreateSub(mEnd, ic)), scratch, micro);
+      const mc = min(e, e.int64(MC), b.CreateSub(mEnd, ic));
+      if (direct) emitDirectRowBlock(u, ic, mc, scratch, direct);
+      else emitRowBlock(u, ic, mc, scratch, micro);
     }, 'ic');
   }, 'unit');
   e.endFunction();

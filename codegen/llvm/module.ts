@@ -2,9 +2,12 @@
  * A kernel program as one LLVM module: a function per kernel over a range of
  * rows, and the entry point `void kiln_run(i8* bases)` that runs every kernel in
  * order; `bases` points to two pointers, the program's arena and the model's
- * shared state arena. Threads come from libgomp's GOMP_parallel; they take
- * chunks of rows from a shared counter (kiln_parallel), so a thread slowed by
- * another process does not hold a fixed share of a kernel.
+ * shared state arena. A parallel kernel is one call of
+ * `kiln_parallel(kernel, bases, rows, chunk, threads)`: natively Kiln's own
+ * pool (pool_source.ts), which degrades to the calling thread alone when
+ * another process holds a core; in WebAssembly the IR below over the
+ * runtime's GOMP_parallel team. Either way threads take chunks of rows from a
+ * shared counter, so a slowed thread holds no fixed share of a kernel.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +22,7 @@ import { assignStepSlots, entryBases, emitRepeatLoop } from './repeat.js';
 import type { PlainKernel } from '../../ir/repeat.js';
 import { ENTRY } from './runtime_abi.js';
 
-export { ENTRY, OPENMP_SPIN_COUNT, preferShortSpins } from './runtime_abi.js';
+export { ENTRY } from './runtime_abi.js';
 
 /** Below this many scalar operations a kernel runs on the calling thread. */
 const PARALLEL_WORK = 1 << 15;
@@ -38,15 +41,16 @@ function rowCount(k: PlainKernel, threads: number): number {
 const CHUNKS_PER_THREAD = 4;
 
 /**
- * `kiln_parallel(kernel, bases, rows, chunk, threads)`: runs kernel(bases,
- * lo, hi) over [0, rows) on a libgomp team, the threads taking chunks of
+ * `kiln_parallel(kernel, bases, rows, chunk, threads)` for WebAssembly
+ * modules: runs kernel(bases, lo, hi) over [0, rows) on the team the
+ * runtime's GOMP_parallel import provides, the threads taking chunks of
  * `chunk` rows from a shared counter (dynamic scheduling), so a thread that
  * the OS deschedules (another process on its core) holds no fixed share of
  * the work: the others take the chunks it does not reach. IR text, because
  * llvm-bindings has no atomicrmw builder; the counter's ordering is
  * monotonic, the team's closing barrier orders the kernel's writes.
  */
-const PARALLEL_RUNTIME = `%kiln.par = type { void (i8*, i64, i64)*, i8*, i64, i64, i64 }
+const OPENMP_PARALLEL = `%kiln.par = type { void (i8*, i64, i64)*, i8*, i64, i64, i64 }
 declare void @GOMP_parallel(void (i8*)*, i8*, i32, i32)
 define internal void @kiln_par_worker(i8* %p) {
 entry:
@@ -121,7 +125,14 @@ interface KernelPlan {
   readonly parallel: boolean;
 }
 
-export function emitProgram(program: KernelProgram, threads: number, vectorBits: VectorBits = HOST_VECTOR_BITS): llvm.Module {
+/**
+ * Where kiln_parallel comes from: 'pool', Kiln's pool library (linked from
+ * outside the module: codegen/llvm/pool.ts, or compiled into a bundle object);
+ * 'openmp', the IR above over an imported GOMP_parallel (WebAssembly).
+ */
+export type ParallelRuntime = 'pool' | 'openmp';
+
+export function emitProgram(program: KernelProgram, threads: number, vectorBits: VectorBits = HOST_VECTOR_BITS, parallelRuntime: ParallelRuntime = 'pool'): llvm.Module {
   const e = new Emitter(program.name, vectorBits);
   const slots = assignStepSlots(e, program);
   const planOf = (k: PlainKernel, label: string): KernelPlan => {
@@ -137,7 +148,7 @@ export function emitProgram(program: KernelProgram, threads: number, vectorBits:
   const bases = entryBases(e, entry.getArg(0), slots);
   const kernelType = llvm.PointerType.get(llvm.FunctionType.get(e.void, [e.i8p, e.i64, e.i64], false), 0);
   const flat = plans.flatMap((p) => ('repeat' in p ? p.body : [p]));
-  if (flat.some((p) => p.parallel)) e.microKernels.set('kiln_parallel', PARALLEL_RUNTIME);
+  if (parallelRuntime === 'openmp' && flat.some((p) => p.parallel)) e.microKernels.set('kiln_parallel', OPENMP_PARALLEL);
   const call = (p: KernelPlan): void => {
     if (p.parallel) {
       const parallel = e.external('kiln_parallel', e.void, [kernelType, e.i8p, e.i64, e.i64, e.i32]);

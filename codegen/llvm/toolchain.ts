@@ -1,18 +1,19 @@
 /**
  * From kernel program to native shared object: emit the LLVM module, write
  * bitcode, `opt-14 -O3`, `llc-14 -O3 -mcpu=native`, link with `cc -shared`
- * against libgomp. Results are cached on disk under a content hash of the
+ * against Kiln's thread pool (pool.ts). Results are cached on disk under a content hash of the
  * program, so a second compile of the same model does no LLVM work at all.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { HOST_FINGERPRINT, type VectorBits } from './host.js';
+import { poolLibrary } from './pool.js';
 import { ENTRY } from './runtime_abi.js';
 import { dyingWithParent, removeStaleTemporaries } from '../../runtime/cpu/temporaries.js';
 
@@ -162,7 +163,7 @@ async function splitModule(input: string, tmp: string, parts: number, part: (i: 
  * cut into up to `jobs` modules (splitModule) that opt and llc, each single
  * threaded, compile side by side; their objects link into one shared object.
  */
-async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: EntryNote, jobs: number): Promise<string> {
+async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: EntryNote, threadsLibrary: readonly string[], jobs: number): Promise<string> {
   const path = join(cacheDir, `${key}.so`);
   mkdirSync(cacheDir, { recursive: true });
   removeStaleCacheTemporaries(cacheDir);
@@ -185,7 +186,7 @@ async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'l
     }
     await timed('opt', () => Promise.all(sources.map((src, i) => tool('opt-14', ['-O3', '-mcpu=native', ...VECTOR_MATH.opt, src, '-o', `${part(i)}.opt.bc`]))));
     await timed('llc', () => Promise.all(sources.map((_, i) => tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${part(i)}.opt.bc`, '-o', `${part(i)}.o`]))));
-    await timed('link', () => tool('cc', ['-shared', '-o', `${tmp}.so`, ...objects(), '-lgomp', ...VECTOR_MATH.link, '-lm']));
+    await timed('link', () => tool('cc', ['-shared', '-o', `${tmp}.so`, ...objects(), ...threadsLibrary, ...VECTOR_MATH.link, '-lm']));
     writeFileSync(`${tmp}.json`, `${JSON.stringify(meta)}\n`);
     renameSync(`${tmp}.json`, join(cacheDir, `${key}.json`));
     renameSync(`${tmp}.so`, path);
@@ -224,6 +225,8 @@ async function codeGenerator(): Promise<{ emitProgram: typeof import('./module.j
 export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
   const key = programKey(program, options.threads, options.vectorBits);
   const path = join(options.cacheDir, `${key}.so`);
+  // Built before any program of this cache loads: programs find it beside them, in pool/.
+  const pool = await poolLibrary(options.cacheDir);
   // Cache hits clean once per process; builds clean every time.
   if (!cleanedCaches.has(options.cacheDir)) removeStaleCacheTemporaries(options.cacheDir);
   if (usableEntry(options.cacheDir, key)) {
@@ -237,7 +240,7 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
     const module = emitProgram(program, options.threads, options.vectorBits);
     options.print?.(module.print());
     llvm.WriteBitcodeToFile(module, `${tmp}.bc`);
-  }, meta, options.jobs ?? 1);
+  }, meta, poolLinkFlags(pool), options.jobs ?? 1);
   pruneCache(options.cacheDir, options.maxCacheBytes, path);
   return { path, fromCache: false };
 }
@@ -295,11 +298,20 @@ export function pruneCache(cacheDir: string, maxBytes: number, keep?: string): v
   }
 }
 
-/** A shared object from hand-written LLVM IR text (benchmark kernels), cached like programs. */
+/**
+ * Links the pool by file name, found through the program's run path in the
+ * cache's pool/ folder: a cache folder that moves keeps working. The pool's
+ * name holds a hash of its source, which the code generator's hash covers.
+ */
+function poolLinkFlags(pool: string): string[] {
+  return [`-L${dirname(pool)}`, `-l:${basename(pool)}`, '-Wl,-rpath,$ORIGIN/pool'];
+}
+
+/** A shared object from hand-written LLVM IR text (benchmark kernels, which call GOMP_parallel themselves), cached like programs. */
 export async function compileIrText(name: string, text: string, cacheDir: string): Promise<NativeLibrary> {
   const key = createHash('sha256').update(CACHE_IDENTITY.codegen).update(`${CACHE_IDENTITY.host}\n`).update(text).digest('hex').slice(0, 32);
   const path = join(cacheDir, `${key}.so`);
   if (usableEntry(cacheDir, key)) return { path, fromCache: true };
-  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name, ...CACHE_IDENTITY }, 1);
+  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name, ...CACHE_IDENTITY }, ['-lgomp'], 1);
   return { path, fromCache: false };
 }

@@ -70,7 +70,7 @@ export async function compileWasm(program: KernelProgram, threads = 1): Promise<
     : [];
   const dir = mkdtempSync(join(tmpdir(), 'kiln-wasm-'));
   try {
-    writeFileSync(join(dir, 'p.ll'), retarget(emitProgram(program, threads, 256).print()));
+    writeFileSync(join(dir, 'p.ll'), retarget(emitProgram(program, threads, 256, 'openmp').print()));
     await tool('opt-14', ['-O3', `-mattr=${features}`, join(dir, 'p.ll'), '-o', join(dir, 'p.opt.bc')]);
     await tool('llc-14', ['-O3', `-mtriple=${WASM_TRIPLE}`, `-mattr=${features}`, '-filetype=obj', join(dir, 'p.opt.bc'), '-o', join(dir, 'p.o')]);
     await tool('wasm-ld-14', ['--no-entry', '--export=kiln_run', '--export=__heap_base', '--allow-undefined', '--stack-first', '-z', 'stack-size=1048576', ...link, join(dir, 'p.o'), '-o', join(dir, 'p.wasm')]);

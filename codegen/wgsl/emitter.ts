@@ -4,7 +4,7 @@
  * casts, and a Scope that names each shared subexpression once.
  */
 import type { DType } from '../../ir/dtype.js';
-import { type BufferDecl, type Expr, type KernelProgram, type View, exprDType } from '../../ir/kernel.js';
+import { type BufferDecl, type DynIndex, type Expr, type KernelProgram, type Store, type View, exprDType } from '../../ir/kernel.js';
 import type { ReduceOp } from '../../ir/scalar.js';
 import type { BindingPlan } from './bindings.js';
 import { BINARY, UNARY } from './scalar.js';
@@ -40,6 +40,11 @@ export class Scope {
     return viewIndex(view, this.point);
   }
 
+  /** Index text of a gather's or scatter's element: the view plus clamp(index, 0, limit - 1) * stride. */
+  dynIndex(view: View, dyn: DynIndex): string {
+    return `(${this.index(view)} + clamp(${this.asInt(dyn.expr)}, 0, ${dyn.limit - 1}) * ${dyn.stride})`;
+  }
+
   expr(e: Expr): string {
     const hit = this.memo.get(e);
     if (hit) return hit;
@@ -53,8 +58,7 @@ export class Scope {
   private build(e: Expr): string {
     switch (e.k) {
       case 'load': {
-        let idx = this.index(e.view);
-        if (e.dyn) idx = `(${idx} + clamp(${this.asInt(e.dyn.expr)}, 0, ${e.dyn.limit - 1}) * ${e.dyn.stride})`;
+        const idx = e.dyn ? this.dynIndex(e.view, e.dyn) : this.index(e.view);
         if (!e.mask) return this.k.load(e.buf, idx, e.dtype);
         // An invalid point reads word 0 of the buffer (always bound) and selects the fill.
         const valid = e.mask.bounds.map((b) => `(u32${this.index({ offset: b.offset, strides: b.strides })} < ${b.size}u)`).join(' && ') || 'true';
@@ -135,6 +139,15 @@ export class KernelEmitter {
   load(buf: number, idx: string, d: DType): string {
     const w = this.word(buf, idx);
     return d === 'bool' ? `(${w} != 0u)` : `bitcast<${WGSL_TYPE[d]}>(${w})`;
+  }
+
+  /** A store's statement at `scope`'s point: a plain write, or a scatter store's read-add-write (one invocation owns each element: K9). */
+  storeAt(scope: Scope, s: Store): string {
+    const value = scope.expr(s.expr);
+    if (!s.scatter) return this.store(s.buf, scope.index(s.view), value);
+    const at = `t${this.nextId()}`;
+    scope.line(`let ${at} = ${scope.dynIndex(s.view, s.scatter)};`);
+    return this.store(s.buf, at, `(${this.load(s.buf, at, this.buffer(s.buf).dtype)} + ${value})`);
   }
 
   store(buf: number, idx: string, value: string): string {

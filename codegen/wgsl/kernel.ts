@@ -56,7 +56,7 @@ function loopBody(e: KernelEmitter, k: LoopKernel): string[] {
   if (full.length) {
     const l = e.loops(k.inner, 'f', '  ');
     const scope = new Scope(e, [...outer, ...l.vars], accs, l.inner);
-    for (const s of full) scope.line(e.store(s.buf, scope.index(s.view), scope.expr(s.expr)));
+    for (const s of full) scope.line(e.storeAt(scope, s));
     out.push(...l.open, ...scope.lines, ...l.close);
   }
   return out;

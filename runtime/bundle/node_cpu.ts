@@ -46,18 +46,16 @@ export interface NodeCpuOptions {
 }
 
 /**
- * Caps OpenMP's threads through OMP_THREAD_LIMIT and shortens their spinning
- * through GOMP_SPINCOUNT, which libgomp reads when it is first loaded (with
- * this process's first native object): more threads than cores, or long
- * spins on cores another process holds, stall every parallel kernel. Values
- * the user set in the environment win; once libgomp is loaded they are fixed.
+ * Caps the threads of the objects' pools through KILN_NUM_THREADS, which
+ * each object's pool reads at its first parallel kernel: more threads than
+ * cores stall every parallel kernel. A value the user set in the environment
+ * wins. The pools need no spin setting: their workers sleep when idle and
+ * the caller runs alone while another process holds a core.
  */
 function limitThreads(asked: number | undefined, max: number, where: string): void {
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 1 || asked > max)) throw new Error(`kiln runtime: ${where}: threads must be an integer from 1 to ${max} (the bundle's maximum), got ${asked}`);
-  // As the CPU backend does (codegen/llvm/module.ts, OPENMP_SPIN_COUNT): idle threads spin briefly, then sleep, so a busy core does not stall a team.
-  if (process.env.GOMP_SPINCOUNT === undefined && process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT = '1000';
-  if (process.env.OMP_THREAD_LIMIT) return;
-  process.env.OMP_THREAD_LIMIT = String(asked ?? Math.min(max, availableParallelism()));
+  if (process.env.KILN_NUM_THREADS) return;
+  process.env.KILN_NUM_THREADS = String(asked ?? Math.min(max, availableParallelism()));
 }
 
 /** An ArrayBuffer with `bytes` usable from a 64-byte boundary. */
@@ -73,7 +71,7 @@ function openAddon(path: string, where: string, libraries: readonly string[]): N
   } catch (e) {
     const message = (e as Error).message;
     const lib = libraries.find((l) => message.includes(l));
-    throw new Error(`kiln runtime: cannot load ${where}: ${lib ? `the system library ${lib} is missing (Debian: libgomp1 for libgomp, libc6 for libmvec)` : message}`);
+    throw new Error(`kiln runtime: cannot load ${where}: ${lib ? `the system library ${lib} is missing (Debian: libc6 for libmvec)` : message}`);
   }
   return module.exports;
 }

@@ -11,17 +11,14 @@ import type { KernelProgram } from '../../ir/kernel.js';
 import { ARENA_ALIGN } from '../../ir/kernel.js';
 import { compileNative } from '../../codegen/llvm/toolchain.js';
 import { HOST_VECTOR_BITS, type VectorBits } from '../../codegen/llvm/host.js';
-import { ENTRY, preferShortSpins } from '../../codegen/llvm/runtime_abi.js';
+import { ENTRY } from '../../codegen/llvm/runtime_abi.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
 import { mapPages } from './pages.js';
 
-// Held for the life of the process: compiled programs link libgomp, and its
-// worker threads outlive any one program, so it must never be unloaded with one.
-// It reads its environment as it loads: idle threads spin briefly, then sleep.
-preferShortSpins();
-const libgomp = koffi.load('libgomp.so.1');
-void libgomp;
+// Programs link Kiln's thread pool (codegen/llvm/pool.ts), built into the
+// compile cache; it is never unloaded with a program (-z nodelete), as its
+// workers outlive any one program.
 
 function wantsPrint(name: string): boolean {
   return config.printKernel === 'all' || (config.printKernel !== null && name.includes(config.printKernel));

@@ -157,6 +157,7 @@ const EMIT: { readonly [P in OpName]: Emit<P> } = {
     e.add('Gather', [e.add('Reshape', [x[0], e.int64([-1])], e.fresh()), indices], out, [{ name: 'axis', i: 0 }]);
   },
   gather: (e, n, x, out) => void e.add('Gather', x, out, [{ name: 'axis', i: n.attrs.axis }]),
+  scatter_add: unsupported('(an Embedding\'s gradient) appears in training programs only'),
   matmul: (e, n, x, out) => {
     const [a, b] = n.inputs.map((id) => e.graph.nodes[id].type.shape.length);
     e.add('MatMul', [n.attrs.transposeA ? swapLast(e, x[0], a) : x[0], n.attrs.transposeB ? swapLast(e, x[1], b) : x[1]], out);

@@ -302,24 +302,32 @@ describe('item 5: Keras conveniences', () => {
   });
 });
 
-describe('item 6: libgomp threads spin briefly, then sleep (the throughput figures are bench:contention)', () => {
-  // A fresh process on the built package (npm test builds it first): libgomp reads its environment once, as it loads.
+describe("item 6: threads under load run on Kiln's own pool (the throughput figures are bench:contention)", () => {
+  // A fresh process on the built package (npm test builds it first), so that this process's own pool and libraries do not count.
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const spinSetting = (env: Record<string, string>): string => {
-    const script = "import './dist/runtime/cpu/index.js'; import koffi from 'koffi'; koffi.load('libgomp.so.1').func('void omp_display_env(int)')(1);";
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'GOMP_SPINCOUNT' && k !== 'OMP_WAIT_POLICY'));
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...base, ...env } });
+
+  it('a model fit with two threads runs its parallel kernels through the pool, not libgomp, and sets no OpenMP variable', () => {
+    const script = `import koffi from 'koffi';
+import { readFileSync } from 'node:fs';
+import { Sequential, layers, tensor } from './dist/src/index.js';
+const m = new Sequential([new layers.Dense(256, { inputShape: [784], activation: 'relu' }), new layers.Dense(10, { activation: 'softmax' })]);
+m.compile({ optimizer: 'rmsprop', loss: 'categorical_crossentropy', backend: 'cpu' });
+const x = tensor(new Float32Array(256 * 784).map((_, i) => Math.sin(i)), [256, 784]);
+const y = tensor(new Float32Array(256 * 10).map((_, i) => (i % 10 === 3 ? 1 : 0)), [256, 10]);
+await m.fit(x, y, { batchSize: 128, epochs: 2, verbose: 0 });
+const maps = readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.trim().split(/\\s+/)[5] ?? '');
+const pool = maps.find((p) => /kiln_pool\\.[0-9a-f]{32}\\.so$/.test(p));
+const out = new BigUint64Array(6);
+koffi.load(pool).func('void kiln_pool_stats(_Out_ uint64_t *out)')(out);
+console.log(JSON.stringify({ gomp: maps.some((p) => p.includes('libgomp')), regions: Number(out[0] + out[1] + out[5]), env: ['GOMP_SPINCOUNT', 'OMP_WAIT_POLICY', 'OMP_THREAD_LIMIT'].filter((k) => process.env[k] !== undefined) }));`;
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OMP_') && !k.startsWith('GOMP_')));
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...base, KILN_NUM_THREADS: '2' } });
     expect(run.status, run.stderr).toBe(0);
-    return /GOMP_SPINCOUNT = '(\d+)'/.exec(run.stderr)?.[1] ?? 'none';
-  };
-
-  it("Kiln sets GOMP_SPINCOUNT to 1000 before libgomp loads (libgomp's default spins 300,000)", () => {
-    expect(spinSetting({})).toBe('1000');
-  });
-
-  it('a spin count or wait policy the user set wins', () => {
-    expect(spinSetting({ GOMP_SPINCOUNT: '7' })).toBe('7');
-    expect(spinSetting({ OMP_WAIT_POLICY: 'active' })).not.toBe('1000');
+    const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as { gomp: boolean; regions: number; env: string[] };
+    expect(r.gomp).toBe(false);
+    // Every step runs the Dense kernels (256 x 784 weights) as parallel regions, on the team or, under load, on the caller alone.
+    expect(r.regions).toBeGreaterThanOrEqual(4);
+    expect(r.env).toEqual([]);
   });
 });
 
@@ -368,9 +376,10 @@ describe("README: From Keras to Kiln's naming rules", () => {
     }
   });
 
-  it('layer options are camelCase only: a snake_case key there is not read (not yet refused either)', () => {
+  it("layer options take Keras's snake_case spelling too, and an unknown key is refused (test/keras/layer_options.test.ts has more)", () => {
     expect(new layers.Dense(4, { useBias: false }).getConfig().useBias).toBe(false);
-    expect(new layers.Dense(4, { use_bias: false } as never).getConfig().useBias).toBe(true);
+    expect(new layers.Dense(4, { use_bias: false } as never).getConfig().useBias).toBe(false);
+    expect(() => new Sequential([new layers.Dense(4, { inputShape: [2], use_bais: false } as never)])).toThrow(/unknown option 'use_bais'/);
   });
 
   it('callback hooks are camelCase methods and may be async: fit waits for each', async () => {

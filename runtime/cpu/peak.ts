@@ -1,14 +1,15 @@
 /**
- * The machine's measured peaks that `kiln bench` rates kernels against:
+ * The machine's measured peaks that `kiln bench` and the benchmarks
+ * (bench/matmul.ts, bench/cnn.ts) rate kernels against:
  * float32 FMA throughput (a generated loop of independent vector FMAs as
  * wide as the micro-kernels', on the kernels' thread count) and memory
  * bandwidth (a 256 MiB copy, bytes read plus written). Both are best-of-N:
  * a peak is an upper bound.
  */
 import koffi from 'koffi';
-import { HOST_TARGETS } from '../codegen/llvm/context.js';
-import { compileIrText } from '../codegen/llvm/toolchain.js';
-import { config } from '../runtime/config.js';
+import { HOST_TARGETS } from '../../codegen/llvm/context.js';
+import { compileIrText } from '../../codegen/llvm/toolchain.js';
+import { config } from '../config.js';
 
 const CHAINS = 12;
 const ITERS = 2_000_000;
