@@ -293,7 +293,11 @@ export class SimpleRNN extends RecurrentLayer {
   readonly className = 'SimpleRNN';
   protected readonly cell = SIMPLE_RNN_CELL;
 
-  constructor(units: number, args: RecurrentArgs = {}) {
+  /** Keras 2's SimpleRNN takes `implementation` and drops it (a deprecation warning there). */
+  static readonly optionsBeyondConfig: readonly string[] = ['implementation'];
+
+  /** No recurrentActivation: a SimpleRNN has no gates. */
+  constructor(units: number, args: Omit<RecurrentArgs, 'recurrentActivation'> = {}) {
     super(units, args, null);
   }
 
