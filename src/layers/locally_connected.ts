@@ -16,7 +16,8 @@ export class LocallyConnected extends BaseConv {
   readonly className: string = 'LocallyConnected';
   private kernel: Weight | null = null;
 
-  constructor(rank: number, readonly filters: number, kernelSize: unknown, args: ConvArgs = {}) {
+  /** No dilationRate: Keras's locally connected layers have none. */
+  constructor(rank: number, readonly filters: number, kernelSize: unknown, args: Omit<ConvArgs, 'dilationRate'> = {}) {
     super(rank, kernelSize, args, ['valid']);
     checkFilters(`${new.target.name} ${this.name}`, filters);
   }
@@ -64,14 +65,14 @@ export class LocallyConnected extends BaseConv {
 
 export class LocallyConnected1D extends LocallyConnected {
   override readonly className: string = 'LocallyConnected1D';
-  constructor(filters: number, kernelSize: number | readonly number[], args: ConvArgs = {}) {
+  constructor(filters: number, kernelSize: number | readonly number[], args: Omit<ConvArgs, 'dilationRate'> = {}) {
     super(1, filters, kernelSize, args);
   }
 }
 
 export class LocallyConnected2D extends LocallyConnected {
   override readonly className: string = 'LocallyConnected2D';
-  constructor(filters: number, kernelSize: number | readonly number[], args: ConvArgs = {}) {
+  constructor(filters: number, kernelSize: number | readonly number[], args: Omit<ConvArgs, 'dilationRate'> = {}) {
     super(2, filters, kernelSize, args);
   }
 }

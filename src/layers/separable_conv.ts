@@ -27,6 +27,8 @@ export interface SeparableArgs extends DepthwiseArgs {
  * [...ones, c * depthMultiplier, filters], bias.
  */
 export class Depthwise extends BaseConv {
+  /** Keras's separable and depthwise convolutions take kernel_* options (their base class's) and leave them unused. */
+  static readonly optionsBeyondConfig: readonly string[] = ['kernelInitializer', 'kernelRegularizer', 'kernelConstraint'];
   readonly className: string = 'Depthwise';
   readonly depthMultiplier: number;
   private readonly depthwise: { init: Initializer; regularizer: Regularizer | null; constraint: Constraint | null };
