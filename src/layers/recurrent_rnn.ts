@@ -107,6 +107,10 @@ export class RNN extends Layer {
     return this.cells.flatMap((l) => l.weights);
   }
 
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    return this.cells.flatMap((l) => l.keptStates);
+  }
+
   override build(inputShape: KShape | readonly KShape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? (inputShape as readonly KShape[])[0] : inputShape) as KShape;
     expectRank(this, shape, 3, 3);
