@@ -15,6 +15,7 @@ import type { Emitter } from './context.js';
 import { type Point, emitExpr, storeElement, viewIndex } from './expr.js';
 import { floatMinMax } from './scalar.js';
 import { emitScatterKernel, isScatterKernel, scatterUnits } from './scatter.js';
+import { emitColumnReduction, isColumnReduction } from './column_reduce.js';
 
 type V = llvm.Value;
 
@@ -25,7 +26,7 @@ const SLICE_POINTS = 512;
 const product = (xs: readonly number[]): number => xs.reduce((p, q) => p * q, 1);
 
 /** How many slices the last outer dim is cut into. */
-function lastDimSlices(k: LoopKernel): number {
+export function lastDimSlices(k: LoopKernel): number {
   const rows = product(k.outer.slice(0, -1));
   const last = k.outer[k.outer.length - 1] ?? 1;
   if (rows >= MIN_UNITS) return 1;
@@ -75,7 +76,7 @@ export function unflatten(e: Emitter, r: V, dims: readonly number[]): V[] {
   return out;
 }
 
-function reduceInit(e: Emitter, op: ReduceOp, dtype: DType): V {
+export function reduceInit(e: Emitter, op: ReduceOp, dtype: DType): V {
   if (op === 'sum') return e.constant(0, dtype);
   if (dtype === 'int32') return e.constant(op === 'max' ? -2147483648 : 2147483647, dtype);
   return e.constant(op === 'max' ? -Infinity : Infinity, dtype);
@@ -118,6 +119,7 @@ function rowInvariantLoads(k: LoopKernel): Expr[] {
 
 export function emitLoopKernel(e: Emitter, program: KernelProgram, k: LoopKernel, name: string): llvm.Function {
   if (isScatterKernel(k)) return emitScatterKernel(e, program, k, name);
+  if (isColumnReduction(k)) return emitColumnReduction(e, program, k, name);
   const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
   const [arena, lo, hi] = [fn.getArg(0), fn.getArg(1), fn.getArg(2)];
   const { reads, writes } = kernelAccess(k);

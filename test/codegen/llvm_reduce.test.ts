@@ -124,4 +124,24 @@ layerNorm(3, 5, 19);
   reduction('sum, 40 x 50 rows of 64, threaded', 'sum', 'float32', [A, B], [C], load(x.buf, rowMajor([A, B, C]), 'float32'), want);
 }
 
+// Column reductions (a bias gradient: sums over the rows of [N, C]), run blockwise down the columns (codegen/llvm/column_reduce.ts):
+// in each dtype, with an outer grid, blocks past 256 columns and slices over threads; each column folds its rows in order.
+{
+  const column = (name: string, op: ReduceOp, dtype: DType, [A, N, C]: [number, number, number], seed: number): void => {
+    const x = input(dtype, uniform(A * N * C, seed, -10, 10).map((v) => (dtype === 'int32' ? Math.round(v * 1000) : v)), [A, N, C]);
+    const want = Array.from({ length: A * C }, (_, o) => {
+      const [a, c] = [Math.floor(o / C), o % C];
+      return fold(op, dtype, Array.from({ length: N }, (_, i) => x.data[(a * N + i) * C + c]));
+    });
+    const outerDims = A === 1 ? [C] : [A, C];
+    const strides = A === 1 ? [1, C] : [N * C, 1, C];
+    reduction(name, op, dtype, outerDims, [N], load(x.buf, view(0, strides), dtype), want);
+  };
+  column('column sum float32, [300, 37]', 'sum', 'float32', [1, 300, 37], 21);
+  column('column max float64, 3 x [50, 600]', 'max', 'float64', [3, 50, 600], 22);
+  column('column min int32, [1000, 20]', 'min', 'int32', [1, 1000, 20], 23);
+  column('column sum int32, [1000, 20]', 'sum', 'int32', [1, 1000, 20], 24);
+  column('column sum float32, [2048, 512], threaded', 'sum', 'float32', [1, 2048, 512], 25);
+}
+
 describeChecks('reduction kernels on the CPU backend', suite);
