@@ -148,6 +148,13 @@ export interface RepeatKernel {
   readonly name: string;
   readonly count: number;
   readonly reverse: boolean;
+  /**
+   * A buffer (int32, one element) holding the iterations to run, read when
+   * the repeat starts and clamped to [0, count]: `count` is then the capacity
+   * (a scan over sequences whose length is known at run time only). Iteration
+   * i of a reverse repeat of n iterations is step n - 1 - i.
+   */
+  readonly steps?: number;
   readonly body: readonly (LoopKernel | MatmulKernel)[];
 }
 

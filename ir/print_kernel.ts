@@ -30,7 +30,7 @@ export function printKernel(k: Kernel, bufName: (id: number) => string): string 
   const p = (e: Expr): string => printExpr(e, bufName);
   if (k.kind === 'repeat') {
     const body = k.body.map((x) => printKernel(x, bufName).replace(/^/gm, '  '));
-    return [`repeat ${k.name} count=${k.count}${k.reverse ? ' reverse' : ''}`, ...body].join('\n');
+    return [`repeat ${k.name} count=${k.count}${k.steps === undefined ? '' : ` steps=${bufName(k.steps)}`}${k.reverse ? ' reverse' : ''}`, ...body].join('\n');
   }
   if (k.kind === 'matmul') {
     const dims = `${k.mDims ? ` mDims=${shapeStr(k.mDims)}` : ''}${k.kDims ? ` kDims=${shapeStr(k.kDims)}` : ''}`;

@@ -43,7 +43,12 @@ export function stepBuffers(program: KernelProgram, k: RepeatKernel): number[] {
   return [...ids].sort((a, b) => a - b);
 }
 
-/** Step of iteration i of a repeat. */
-export function stepOf(k: RepeatKernel, i: number): number {
-  return k.reverse ? k.count - 1 - i : i;
+/** Step of iteration i of a repeat that runs n iterations. */
+export function stepOf(k: RepeatKernel, i: number, n = k.count): number {
+  return k.reverse ? n - 1 - i : i;
+}
+
+/** The iterations a repeat runs, given its steps buffer's value (a dynamic repeat) or none: clamped to [0, count]. */
+export function iterationsOf(k: RepeatKernel, steps: number | undefined): number {
+  return k.steps === undefined || steps === undefined ? k.count : Math.min(Math.max(Math.trunc(steps), 0), k.count);
 }

@@ -29,6 +29,13 @@ export interface ScanAttrs {
   /** Steps: the leading extent of every sequence and stacked output. */
   readonly length: number;
   readonly reverse: boolean;
+  /**
+   * The steps to run are read at run time: the last operand is an int32
+   * scalar n (clamped to [0, length]); `length` is then the capacity. Steps
+   * n..length-1 of the sequences are not read, and the stacked outputs there
+   * are zeros. A reverse scan walks n-1 down to 0.
+   */
+  readonly dynamic?: boolean;
 }
 
 function fail(message: string): never {
@@ -52,8 +59,15 @@ export function scanLayout(attrs: ScanAttrs): { offset: number; shape: Shape }[]
   });
 }
 
-function inferScan(inputs: readonly TensorType[], a: ScanAttrs): TensorType {
+/** The steps operand of a dynamic scan (its last), else none. */
+export function scanOperands<T>(inputs: readonly T[], a: ScanAttrs): { operands: readonly T[]; steps: T | null } {
+  return a.dynamic ? { operands: inputs.slice(0, -1), steps: inputs[inputs.length - 1] } : { operands: inputs, steps: null };
+}
+
+function inferScan(all: readonly TensorType[], a: ScanAttrs): TensorType {
   const params = bodyParams(a.body);
+  const { operands: inputs, steps } = scanOperands(all, a);
+  if (steps && (steps.dtype !== 'int32' || steps.shape.length !== 0)) fail(`scan: the steps operand of a dynamic scan must be an int32 scalar, got ${steps.dtype}${shapeStr(steps.shape)}`);
   if (params.length !== inputs.length) fail(`scan body takes ${params.length} operand(s), got ${inputs.length}`);
   if (a.carries < 0 || a.sequences < 0 || a.carries + a.sequences > inputs.length) fail(`scan: ${a.carries} carries and ${a.sequences} sequences do not fit ${inputs.length} operands`);
   if (a.body.outputs.length < a.carries) fail(`scan body returns ${a.body.outputs.length} value(s), fewer than its ${a.carries} carries`);
@@ -76,15 +90,17 @@ function inferScan(inputs: readonly TensorType[], a: ScanAttrs): TensorType {
   return { shape: [total], dtype };
 }
 
-function evaluateScan(inputs: readonly TypedArray[], _types: readonly TensorType[], a: ScanAttrs, out: TensorType): TypedArray {
+function evaluateScan(all: readonly TypedArray[], _types: readonly TensorType[], a: ScanAttrs, out: TensorType): TypedArray {
   const params = bodyParams(a.body);
+  const { operands: inputs, steps } = scanOperands(all, a);
+  const n = steps ? Math.min(Math.max(steps[0], 0), a.length) : a.length;
   const names = params.map((p) => p.attrs.name);
   const sliceSize = params.map((p) => sizeOf(p.type.shape));
   const layout = scanLayout(a);
   const result = allocArray(out.dtype, sizeOf(out.shape));
   let carries = inputs.slice(0, a.carries);
-  for (let i = 0; i < a.length; i++) {
-    const t = a.reverse ? a.length - 1 - i : i;
+  for (let i = 0; i < n; i++) {
+    const t = a.reverse ? n - 1 - i : i;
     const feeds: Record<string, TypedArray> = {};
     names.forEach((name, k) => {
       if (k < a.carries) feeds[name] = carries[k];
@@ -139,6 +155,8 @@ export interface ScanSpec {
   readonly sequences: readonly Value[];
   readonly invariants: readonly Value[];
   readonly reverse?: boolean;
+  /** The steps to run, read at run time (an int32 scalar, at most the sequences' length): a dynamic scan. */
+  readonly steps?: Value | null;
 }
 
 /** One step of a scan, traced into a body graph: gets the carries, the step's slices and the invariants. */
@@ -149,8 +167,9 @@ export function scan(b: GraphBuilder, spec: ScanSpec, step: StepFn): Value[] {
   const length = spec.sequences[0]?.shape[0] ?? fail('scan needs at least one sequence (its steps)');
   for (const s of spec.sequences) if (s.shape[0] !== length) fail(`scan sequences differ in length: ${shapeStr(spec.sequences.map((q) => q.shape[0]))}`);
   const body = traceStep(spec, step);
-  const attrs: ScanAttrs = { body, carries: spec.init.length, sequences: spec.sequences.length, length, reverse: spec.reverse ?? false };
-  const packed = b.op('scan', [...spec.init, ...spec.sequences, ...spec.invariants], attrs as OpAttrs['scan']);
+  const dynamic = spec.steps ? { dynamic: true } : {};
+  const attrs: ScanAttrs = { body, carries: spec.init.length, sequences: spec.sequences.length, length, reverse: spec.reverse ?? false, ...dynamic };
+  const packed = b.op('scan', [...spec.init, ...spec.sequences, ...spec.invariants, ...(spec.steps ? [spec.steps] : [])], attrs as OpAttrs['scan']);
   return scanResults(b, packed, attrs);
 }
 
@@ -197,7 +216,8 @@ export function graphVjp(b: GraphBuilder, graph: Graph, args: readonly Value[], 
  * the carries' cotangents and running sums of the invariants' cotangents, and
  * whose per-step outputs are the sequences' cotangents.
  */
-export function scanVjp(b: GraphBuilder, { inputs, attrs, g }: { inputs: readonly Value[]; attrs: ScanAttrs; g: Value }): (Value | null)[] {
+export function scanVjp(b: GraphBuilder, { inputs: all, attrs, g }: { inputs: readonly Value[]; attrs: ScanAttrs; g: Value }): (Value | null)[] {
+  const { operands: inputs, steps } = scanOperands(all, attrs);
   const nc = attrs.carries;
   const ns = attrs.sequences;
   const params = bodyParams(attrs.body);
@@ -205,7 +225,7 @@ export function scanVjp(b: GraphBuilder, { inputs, attrs, g }: { inputs: readonl
   // Forward again, saving the carry each step starts from.
   const saveBody: Graph = { ...attrs.body, outputs: [...attrs.body.outputs, ...params.slice(0, nc).map((p) => p.id)] };
   const saveAttrs: ScanAttrs = { ...attrs, body: saveBody };
-  const saved = scanResults(b, b.op('scan', inputs, saveAttrs as OpAttrs['scan']), saveAttrs).slice(attrs.body.outputs.length);
+  const saved = scanResults(b, b.op('scan', all, saveAttrs as OpAttrs['scan']), saveAttrs).slice(attrs.body.outputs.length);
   const floatCarry = params.slice(0, nc).map((p) => isFloatType(p.type.dtype));
   const invIdx = params.map((_, i) => i).filter((i) => i >= nc + ns && isFloatType(params[i].type.dtype));
   const seqIdx = params.map((_, i) => i).filter((i) => i >= nc && i < nc + ns);
@@ -232,6 +252,7 @@ export function scanVjp(b: GraphBuilder, { inputs, attrs, g }: { inputs: readonl
     sequences,
     invariants: inputs.slice(nc + ns),
     reverse: !attrs.reverse,
+    steps,
   }, (sb, carries, slices, invs) => {
     const gInv = carries.slice(carryIdx.length);
     const { newG, invGrads, seqGrads } = step(sb, carries.slice(0, carryIdx.length), slices, invs);
@@ -243,7 +264,7 @@ export function scanVjp(b: GraphBuilder, { inputs, attrs, g }: { inputs: readonl
     const operands = invIdx.flatMap((_, k) => (hoisted[k] ? matmulOperands(sb, invGrads[k]!) : []));
     return { carries: [...newG, ...newInv], outputs: [...seqGrads, ...operands] };
   });
-  const out: (Value | null)[] = inputs.map(() => null);
+  const out: (Value | null)[] = all.map(() => null);
   carryIdx.forEach((i, k) => (out[i] = results[k]));
   carried.forEach((i, k) => (out[i] = results[carryIdx.length + k]));
   const firstOut = carryIdx.length + carried.length;

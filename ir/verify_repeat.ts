@@ -2,7 +2,8 @@
  * Invariant K8 of the kernel IR (see ir/verify.ts): aliases and repeats. An
  * alias's bytes lie inside its root's at every step of every repeat whose
  * body touches it; a buffer that moves with a step is touched by no kernel
- * outside a repeat body; counts are integers >= 0. After planning, the
+ * outside a repeat body; counts are integers >= 0, and a repeat's steps
+ * buffer (its iterations at run time) is an int32 buffer of one element. After planning, the
  * buffers a body touches keep apart over all of its steps (the planner keeps
  * every buffer a body touches live across the whole loop).
  */
@@ -23,6 +24,8 @@ export function verifyRepeats(p: KernelProgram, planned: boolean): void {
       continue;
     }
     check(Number.isInteger(k.count) && k.count >= 0, () => `repeat ${k.name} has count ${k.count}`);
+    const steps = k.steps === undefined ? null : p.buffers[k.steps];
+    check(k.steps === undefined || (steps && steps.dtype === 'int32' && steps.size === 1 && !steps.alias), () => `repeat ${k.name} reads its iterations from buffer ${k.steps}, which is not an int32 buffer of one element`);
     for (const body of k.body) for (const b of kernelBuffers(body)) maxStep.set(b, Math.max(maxStep.get(b) ?? -1, k.count - 1));
     if (planned) checkDisjoint(p, k);
   }

@@ -16,6 +16,9 @@ import { type Expr, type Kernel, type KernelProgram, type LoadExpr, type LoopKer
 const MIN_N = 8;
 const MIN_K = 8;
 const MIN_M = 16;
+/** Down to 4 rows (one 4-row tile) when the contraction is this deep: a convolution's kernel gradient over one input channel (9 rows, depth batch x positions). */
+const MIN_M_DEEP = 4;
+const DEEP_K = 4096;
 
 type Role = 'batch' | 'm' | 'n';
 
@@ -75,7 +78,7 @@ function asMatmul(k: LoopKernel, a: LoadExpr, b: LoadExpr): MatmulKernel | null 
   const role = (d: number): Role => (reads(a, d) && reads(b, d) ? 'batch' : reads(b, d) && k.outer[d] > 1 ? 'n' : 'm');
   const [batch, m, n] = (['batch', 'm', 'n'] as const).map((r) => outer.filter((d) => role(d) === r));
   const product = (ds: readonly number[]): number => ds.reduce((p, d) => p * extents[d], 1);
-  if (product(n) < MIN_N || product(inner) < MIN_K || product(m) < MIN_M) return null;
+  if (product(n) < MIN_N || product(inner) < MIN_K || product(m) < (product(inner) >= DEEP_K ? MIN_M_DEEP : MIN_M)) return null;
   const [store] = k.stores;
   const aView = reindexView(a.view, [...batch, ...m, ...inner], [], extents);
   const aMask = reindexMask(a.mask, [...batch, ...m, ...inner], [], extents);

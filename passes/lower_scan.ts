@@ -15,7 +15,7 @@ import { type DType, type Shape, sizeOf, stridesOf } from '../ir/dtype.js';
 import type { Node } from '../ir/graph.js';
 import { type BufferDecl, type Expr, type Kernel, type LoopKernel, type View, mapExprChildren, mapStoreExprs, visitLoads } from '../ir/kernel.js';
 import type { PlainKernel } from '../ir/repeat.js';
-import { bodyParams, scanLayout } from '../ir/scan.js';
+import { bodyParams, scanLayout, scanOperands } from '../ir/scan.js';
 import { dce } from './dce.js';
 import { lower } from './lower.js';
 import { kernelAccess } from './memory_plan.js';
@@ -78,16 +78,26 @@ export function copyKernel(name: string, from: number, to: number, shape: Shape,
   return { kind: 'loop', name, outer: [...shape], inner: [], reductions: [], stores: [{ buf: to, view, space: 'full', expr: { k: 'load', buf: from, view, dtype } }] };
 }
 
-/** Kernels of one scan node: carry initialization, then the repeat. Appends the buffers it needs to `buffers`. */
+function fillKernel(name: string, to: number, size: number, dtype: DType): LoopKernel {
+  return { kind: 'loop', name, outer: [size], inner: [], reductions: [], stores: [{ buf: to, view: { offset: 0, strides: [1] }, space: 'full', expr: { k: 'const', value: 0, dtype } }] };
+}
+
+/**
+ * Kernels of one scan node: carry initialization, then the repeat. Appends
+ * the buffers it needs to `buffers`. A dynamic scan's repeat reads its
+ * iterations from the steps operand's buffer, and its stacked outputs are
+ * zeroed first (the steps it does not run leave zeros, as the interpreter's).
+ */
 export function lowerScan(node: Node<'scan'>, bufferOf: Int32Array, buffers: BufferDecl[], label: string): Kernel[] {
   const a = node.attrs;
+  const { operands, steps } = scanOperands(node.inputs, a);
   // dce again after simplify: folding broadcasts of constants leaves the scalar constants dead.
   const body = dce(simplify(dce(a.body)));
   const step = lower(body, `${label}_step`);
   const params = bodyParams(body);
   const layout = scanLayout(a);
   const out = bufferOf[node.id];
-  const ins = node.inputs.map((i) => bufferOf[i]);
+  const ins = operands.map((i) => bufferOf[i]);
   const nc = a.carries;
   const ns = a.sequences;
   const add = (name: string, like: BufferDecl | { dtype: DType; shape: Shape }, role: BufferDecl['role'], alias?: BufferDecl['alias']): number => {
@@ -116,5 +126,10 @@ export function lowerScan(node: Node<'scan'>, bufferOf: Int32Array, buffers: Buf
   const init = carries.map((c, k) => copyKernel(`${label}_init${k}`, ins[k], c, carryShape(k).shape, carryShape(k).dtype));
   const update = carries.map((c, k) => copyKernel(`${label}_carry${k}`, next[k], c, carryShape(k).shape, carryShape(k).dtype));
   const bodyKernels = inPlaceCarries(step.kernels.map((k) => renameKernel(k, rename)), carries, next, update);
-  return [...init, { kind: 'repeat', name: label, count: a.length, reverse: a.reverse, body: bodyKernels }];
+  const zeros = steps === null ? [] : layout.slice(nc).map((l, j) => {
+    const size = sizeOf(l.shape);
+    return fillKernel(`${label}_zero${j}`, add(`${label}.stacked${j}`, { dtype: buffers[out].dtype, shape: [size] }, buffers[out].role, { of: out, offset: l.offset, step: 0 }), size, buffers[out].dtype);
+  });
+  const repeat: Kernel = { kind: 'repeat', name: label, count: a.length, reverse: a.reverse, ...(steps === null ? {} : { steps: bufferOf[steps] }), body: bodyKernels };
+  return [...init, ...zeros, repeat];
 }

@@ -43,6 +43,7 @@ export function kernelAccess(k: Kernel): { reads: Set<number>; writes: Set<numbe
     case 'loop': return { reads, writes: new Set(k.stores.map((s) => s.buf)) };
     case 'repeat': {
       const writes = new Set<number>();
+      if (k.steps !== undefined) reads.add(k.steps);
       for (const body of k.body) {
         const access = kernelAccess(body);
         access.reads.forEach((r) => reads.add(r));

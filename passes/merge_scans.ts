@@ -17,7 +17,7 @@ const isPrefix = (a: readonly number[], b: readonly number[]): boolean => a.leng
 /** Scans that could share a loop: same operands, body nodes and loop attributes. */
 function loopKey(n: Node): string {
   const a = n.attrs as ScanAttrs;
-  return `${n.inputs.join(',')}|${a.carries}|${a.sequences}|${a.length}|${a.reverse}|${JSON.stringify(a.body.nodes)}`;
+  return `${n.inputs.join(',')}|${a.carries}|${a.sequences}|${a.length}|${a.reverse}|${a.dynamic ?? false}|${JSON.stringify(a.body.nodes)}`;
 }
 
 export function mergeScans(graph: Graph): Graph {

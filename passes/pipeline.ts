@@ -20,6 +20,7 @@ import { dce } from './dce.js';
 import { foldScale } from './fold_scale.js';
 import { type FusedGraph, fuse, printFusion } from './fusion.js';
 import { inPlaceUpdates } from './in_place_updates.js';
+import { selectLayout } from './layout.js';
 import { type LoweredProgram, lowerFused } from './lower.js';
 import { type MemoryPlanStats, type SharedLayout, planMemory } from './memory_plan.js';
 import { mergeScans } from './merge_scans.js';
@@ -116,6 +117,7 @@ const kernelPass = (name: string, run: (p: LoweredProgram, ctx: PassContext) => 
 export const AUTODIFF: Pass<'train', 'graph'> = { name: 'autodiff', from: 'train', to: 'graph', run: differentiate };
 export const DCE = graphPass('dce', dce);
 export const SIMPLIFY = graphPass('simplify', simplify);
+export const LAYOUT = graphPass('layout', selectLayout);
 export const MERGE_SCANS = graphPass('merge_scans', mergeScans);
 export const PRUNE_SCANS = graphPass('prune_scans', pruneScans);
 export const FOLD_SCALE = graphPass('fold_scale', foldScale);
@@ -131,8 +133,8 @@ export const MEMORY_PLAN: Pass<'kernels', 'planned'> = {
   },
 };
 
-/** Graph-level simplification, shared by PREDICT and TRAIN. */
-const SIMPLIFICATION: readonly Pass<'graph', 'graph'>[] = [DCE, SIMPLIFY, MERGE_SCANS, PRUNE_SCANS, DCE, FOLD_SCALE, DCE];
+/** Graph-level simplification and layout selection, shared by PREDICT and TRAIN. */
+const SIMPLIFICATION: readonly Pass<'graph', 'graph'>[] = [DCE, SIMPLIFY, LAYOUT, SIMPLIFY, MERGE_SCANS, PRUNE_SCANS, DCE, FOLD_SCALE, DCE];
 
 /** The graph passes of a predict program: what PREDICT runs before fusion. */
 export const PREDICT_GRAPH = Pipeline.start('predict', 'graph').thenAll(SIMPLIFICATION);

@@ -7,7 +7,7 @@
 import { type DType, type TypedArray, viewArray } from '../ir/dtype.js';
 import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type RepeatKernel, type MatmulKernel, type View, exprDType, maskHolds, matmulAsLoop } from '../ir/kernel.js';
 import { philoxUniform } from '../ir/philox.js';
-import { stepBuffers, stepOf } from '../ir/repeat.js';
+import { iterationsOf, stepBuffers, stepOf } from '../ir/repeat.js';
 import { scalarOp } from '../ir/scalar_eval.js';
 import type { Backend, Executable, SharedMemory } from './backend.js';
 
@@ -76,8 +76,9 @@ class Machine {
   /** The body once per step, with the buffers that move with the step re-viewed at the step's bytes. */
   private repeat(k: RepeatKernel): void {
     const moving = stepBuffers(this.program, k).map((id) => this.program.buffers[id]);
-    for (let i = 0; i < k.count; i++) {
-      const t = stepOf(k, i);
+    const n = iterationsOf(k, k.steps === undefined ? undefined : Number(this.arrays[k.steps][0]));
+    for (let i = 0; i < n; i++) {
+      const t = stepOf(k, i, n);
       for (const b of moving) this.arrays[b.id] = viewArray(b.shared ? this.shared! : this.arena, b.dtype, b.offset + t * b.alias!.stepBytes!, b.size);
       for (const body of k.body) this.run(body);
     }

@@ -9,6 +9,7 @@
 import { type Layer, type Node, type SymbolicTensor } from './layers/base.js';
 import { InputLayer } from './layers/core.js';
 import { layerFromConfig } from './layers/index.js';
+import { restoringLayer } from './layers/layer_options.js';
 import { Model } from './models/model.js';
 import { Network } from './models/network.js';
 import { Sequential } from './models/sequential.js';
@@ -49,6 +50,10 @@ const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
 
 /** A layer (or nested model) from its class name and camelCase config. */
 function makeLayer(className: string, config: Config, customObjects: CustomObjects): Layer {
+  return restoringLayer(() => makeLayerFromConfig(className, config, customObjects));
+}
+
+function makeLayerFromConfig(className: string, config: Config, customObjects: CustomObjects): Layer {
   if (className === 'Sequential') return sequentialFromConfig(config, customObjects);
   if (className === 'Model' || className === 'Functional') return functionalFromConfig(config, customObjects);
   if (className === 'Lambda') return Lambda.fromConfig(config, customObjects);

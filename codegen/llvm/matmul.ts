@@ -31,6 +31,8 @@ const NC_MIN = 64;
 
 /** Deepest slice of an A read in place: its B panel (KC_DIRECT x NR) stays in L1. */
 const KC_DIRECT = 320;
+/** Most runs in a direct A's offset table (a constant array in the object file: 64 KiB). */
+const MAX_SEGMENTS = 8192;
 
 /** Rows up to which the unpacked, B-streaming form is used (small-batch inference). */
 const STREAM_ROWS = 8;
@@ -49,17 +51,20 @@ function gathers(k: MatmulKernel): boolean {
 
 /**
  * An A read in place by the direct micro-kernel: depth runs of `seglen`
- * contiguous elements starting at `segs` (offsets from a row's depth-0
- * element, in depth order). A convolution over channels-last input has one
- * run per window row (kernel width x channels, when those are adjacent in
- * memory), so A needs no packing at all.
+ * elements `step` apart, starting at `segs` (offsets from a row's depth-0
+ * element, in depth order). A forward convolution over channels-last input
+ * has one contiguous run per window row (kernel width x channels, when those
+ * are adjacent in memory); a kernel gradient, whose rows are (window offset,
+ * channel) and whose depth is (batch, positions), has one run per output row
+ * with a step of the channel count. Either way A needs no packing.
  */
 export interface DirectA {
   readonly seglen: number;
+  readonly step: number;
   readonly segs: readonly number[];
 }
 
-/** The in-place reading of a gathered, unmasked A whose innermost depth is contiguous; else null (A is packed). */
+/** The in-place reading of a gathered, unmasked A (runs of at most KC_DIRECT); else null (A is packed). */
 export function directA(k: MatmulKernel): DirectA | null {
   if (!gathers(k) || k.a.mask) return null;
   const allDims = k.kDims ?? [k.k];
@@ -69,11 +74,13 @@ export function directA(k: MatmulKernel): DirectA | null {
   const [dims, strides] = [kept.map((i) => allDims[i]), kept.map((i) => allStrides[i])];
   if (!dims.length) return null;
   let d = dims.length - 1;
-  if (strides[d] !== 1 || dims[d] > KC_DIRECT) return null;
+  const step = strides[d];
+  if (step <= 0 || dims[d] > KC_DIRECT) return null;
   let seglen = dims[d];
-  while (d > 0 && strides[d - 1] === seglen && seglen * dims[d - 1] <= KC_DIRECT) seglen *= dims[--d];
+  while (d > 0 && strides[d - 1] === seglen * step && seglen * dims[d - 1] <= KC_DIRECT) seglen *= dims[--d];
   const outer = dims.slice(0, d);
   const count = outer.reduce((p, q) => p * q, 1);
+  if (count > MAX_SEGMENTS) return null;
   const segs = Array.from({ length: count }, (_, s) => {
     let [rest, at] = [s, 0];
     for (let a = outer.length - 1; a >= 0; a--) {
@@ -82,7 +89,7 @@ export function directA(k: MatmulKernel): DirectA | null {
     }
     return at;
   });
-  return { seglen, segs };
+  return { seglen, step, segs };
 }
 
 /** Indices over M (row `i`) or K (depth `p`): the flat index, or split over the dims when there are several. */
@@ -376,6 +383,8 @@ function emitRowBlock(u: Unit, ic: V, mc: V, scratch: { ap: V; bp: V; cb: V }, m
 /** The direct micro-kernel's operands that stay fixed over a kernel: A's buffer and the run offsets (a constant global). */
 interface DirectPlan {
   readonly a: DirectA;
+  /** Columns of the direct micro-kernel's tile (its B panels' width). */
+  readonly nr: number;
   readonly segs: V;
   readonly micro: llvm.Function;
 }
@@ -400,7 +409,7 @@ function emitDirectRowBlock(u: Unit, ic: V, mc: V, scratch: { bp: V; cb: V }, pl
     const point = [...batch, ...split1(e, min(e, b.CreateAdd(ic, i), last), k.mDims), ...depthZeros];
     b.CreateStore(viewIndex(e, k.a.view, point), b.CreateInBoundsGEP(e.i64, rows, [i]));
   }, 'drow');
-  const { seglen, segs } = plan.a;
+  const { seglen, step, segs } = plan.a;
   const perSlice = Math.max(1, Math.floor(KC_DIRECT / seglen));
   e.loop(0, Math.ceil(segs.length / perSlice), (slice) => {
     const s0 = b.CreateMul(slice, e.int64(perSlice));
@@ -411,11 +420,18 @@ function emitDirectRowBlock(u: Unit, ic: V, mc: V, scratch: { bp: V; cb: V }, pl
       e.loop(0, mPanels, (ip) => {
         const rowPanel = b.CreateInBoundsGEP(e.i64, rows, [b.CreateMul(ip, e.int64(mr))]);
         const c = cell(b.CreateMul(ip, e.int64(mr)), b.CreateMul(jp, e.int64(nr)));
-        b.CreateCall(plan.micro, [ptrs.get(k.a.buf)!, rowPanel, b.CreateInBoundsGEP(e.i64, plan.segs, [s0]), ns, e.int64(seglen), bPanel, c, e.int64(NC_MAX)]);
+        b.CreateCall(plan.micro, [ptrs.get(k.a.buf)!, rowPanel, b.CreateInBoundsGEP(e.i64, plan.segs, [s0]), ns, e.int64(seglen), e.int64(step), bPanel, c, e.int64(NC_MAX)]);
       }, 'dip');
     }, 'djp');
   }, 'dslice');
   emitEpilogue(e, u.program, k, ptrs, batch, [ic, u.jc], [mc, u.nc], (i, j) => b.CreateLoad(ty, cell(i, j)));
+}
+
+/** Vectors per tile row of the direct micro-kernel: 4 with AVX-512's 32 registers when the column blocks fill them, else 2. */
+function directVectors(k: MatmulKernel, bits: number, threads: number): 2 | 4 {
+  const wide = (4 * bits) / (k.dtype === 'float32' ? 32 : 64);
+  const nc = split(k, threads).nc;
+  return bits === 512 && k.n % wide === 0 && nc % wide === 0 ? 4 : 2;
 }
 
 /** The run offsets of a direct A as a constant global array. */
@@ -442,10 +458,10 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
   const inPlace = directA(k);
   let direct: DirectPlan | null = null;
   if (inPlace) {
-    const dk = directMicroKernel(k.dtype, tileRows(k), e.vectorBits);
+    const dk = directMicroKernel(k.dtype, tileRows(k), e.vectorBits, directVectors(k, e.vectorBits, threads));
     e.requireMicroKernel(dk);
     const i64p = llvm.PointerType.get(e.i64, 0);
-    direct = { a: inPlace, segs: segmentTable(e, name, inPlace.segs), micro: e.external(dk.name, e.void, [ptrTy, i64p, i64p, e.i64, e.i64, ptrTy, ptrTy, e.i64]) };
+    direct = { a: inPlace, nr: dk.nr, segs: segmentTable(e, name, inPlace.segs), micro: e.external(dk.name, e.void, [ptrTy, i64p, i64p, e.i64, e.i64, e.i64, ptrTy, ptrTy, e.i64]) };
   }
   const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(program, k.dtype) * NC_MAX), cb: threadScratch('tile_c', MC * NC_MAX) };
   const { nc: NC, rows: strip } = split(k, threads);
@@ -455,8 +471,9 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const mEnd = min(e, b.CreateAdd(m0, e.int64(strip)), e.int64(k.m));
     const jc = b.CreateMul(idx[idx.length - 1], e.int64(NC));
     const nc = min(e, e.int64(NC), b.CreateSub(e.int64(k.n), jc));
-    const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(uk.nr - 1)), e.int64(uk.nr));
-    const u: Unit = { e, program, k, ty, mr: tileRows(k), nr: uk.nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels };
+    const nr = direct?.nr ?? uk.nr;
+    const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
+    const u: Unit = { e, program, k, ty, mr: tileRows(k), nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels };
     packB(u, scratch.bp, rowCopy);
     const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
     e.loop(0, mBlocks, (icb) => {

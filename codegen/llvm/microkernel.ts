@@ -123,27 +123,32 @@ export function packKernel(dtype: 'float32' | 'float64', bits: VectorBits): { na
  * implicit-GEMM convolution over channels-last input, where A's rows are
  * output pixels and its depth runs contiguously over a window row's
  * channels): `void kiln_ukernel_direct_<t>_<MR>x<NR>(T* a, i64* rows, i64*
- * segs, i64 nseg, i64 seglen, T* b, T* c, i64 ldc)`. Row r of the tile
- * reads a[rows[r] + segs[s] + q] at depth s * seglen + q, so the im2col
+ * segs, i64 nseg, i64 seglen, i64 step, T* b, T* c, i64 ldc)`. Row r of the
+ * tile reads a[rows[r] + segs[s] + q * step] at depth s * seglen + q (step 1
+ * for a forward convolution; the channel count for a kernel gradient, whose
+ * rows are the channels and depth the positions), so the im2col
  * gather costs one address add per row and segment; B is a packed panel
  * (nseg * seglen steps of NR); C += the tile, as in microKernel. Each A
- * element is broadcast straight from memory into the FMAs.
+ * element is broadcast straight from memory into `vectors` FMAs: 4 (24
+ * accumulators of 32 registers) where AVX-512 has the registers and the
+ * columns to fill them, which halves the broadcasts per FMA; else 2.
  */
-export function directMicroKernel(dtype: 'float32' | 'float64', mr: TileRows, bits: VectorBits): MicroKernel {
+export function directMicroKernel(dtype: 'float32' | 'float64', mr: TileRows, bits: VectorBits, vectors: 2 | 4 = 2): MicroKernel {
   const s = dtype === 'float32' ? 'float' : 'double';
   const vw = vectorWidth(dtype, bits);
-  const nr = 2 * vw;
+  const nr = vectors * vw;
   const v = `<${vw} x ${s}>`;
   const align = dtype === 'float32' ? 4 : 8;
   const name = `kiln_ukernel_direct_${dtype === 'float32' ? 'f32' : 'f64'}_${mr}x${nr}`;
   const intr = `@llvm.fma.v${vw}${dtype === 'float32' ? 'f32' : 'f64'}`;
+  const halves = Array.from({ length: vectors }, (_, h) => h);
   const tiles: [number, number][] = [];
-  for (let r = 0; r < mr; r++) for (let h = 0; h < 2; h++) tiles.push([r, h]);
+  for (let r = 0; r < mr; r++) for (const h of halves) tiles.push([r, h]);
   const rows = Array.from({ length: mr }, (_, r) => r);
   const acc = (t: string, from: string): string => tiles.map(([r, h]) => `${t}${r}_${h} = phi ${v} ${from.replaceAll('@', `${r}_${h}`)}`).join('\n');
   const lines: string[] = [
     `declare ${v} ${intr}(${v}, ${v}, ${v})`,
-    `define void @${name}(${s}* noalias nocapture readonly %a, i64* nocapture readonly %rows, i64* nocapture readonly %segs, i64 %nseg, i64 %seglen, ${s}* noalias nocapture readonly %b, ${s}* noalias nocapture %c, i64 %ldc) {`,
+    `define void @${name}(${s}* noalias nocapture readonly %a, i64* nocapture readonly %rows, i64* nocapture readonly %segs, i64 %nseg, i64 %seglen, i64 %step, ${s}* noalias nocapture readonly %b, ${s}* noalias nocapture %c, i64 %ldc) {`,
     'entry:',
     ...rows.flatMap((r) => [`  %rp${r} = getelementptr inbounds i64, i64* %rows, i64 ${r}`, `  %ro${r} = load i64, i64* %rp${r}`]),
     '  br label %seg',
@@ -158,10 +163,11 @@ export function directMicroKernel(dtype: 'float32' | 'float64', mr: TileRows, bi
     'loop:',
     '  %q = phi i64 [ 0, %seg ], [ %q.next, %loop ]',
     acc('  %acc', '[ %sa@, %seg ], [ %n@, %loop ]'),
+    '  %qa = mul i64 %q, %step',
     '  %bstep = add i64 %bseg, %q',
     `  %boff = mul i64 %bstep, ${nr}`,
   ];
-  for (let h = 0; h < 2; h++) {
+  for (const h of halves) {
     lines.push(
       `  %bo${h} = add i64 %boff, ${h * vw}`,
       `  %bs${h} = getelementptr inbounds ${s}, ${s}* %b, i64 %bo${h}`,
@@ -171,12 +177,12 @@ export function directMicroKernel(dtype: 'float32' | 'float64', mr: TileRows, bi
   }
   for (const r of rows) {
     lines.push(
-      `  %ap${r} = getelementptr inbounds ${s}, ${s}* %row${r}, i64 %q`,
+      `  %ap${r} = getelementptr inbounds ${s}, ${s}* %row${r}, i64 %qa`,
       `  %as${r} = load ${s}, ${s}* %ap${r}`,
       `  %ai${r} = insertelement ${v} undef, ${s} %as${r}, i32 0`,
       `  %av${r} = shufflevector ${v} %ai${r}, ${v} undef, <${vw} x i32> zeroinitializer`,
     );
-    for (let h = 0; h < 2; h++) lines.push(`  %n${r}_${h} = call ${v} ${intr}(${v} %av${r}, ${v} %b${h}, ${v} %acc${r}_${h})`);
+    for (const h of halves) lines.push(`  %n${r}_${h} = call ${v} ${intr}(${v} %av${r}, ${v} %b${h}, ${v} %acc${r}_${h})`);
   }
   lines.push(
     '  %q.next = add i64 %q, 1',

@@ -4,7 +4,8 @@
  * gets a slot of its own after the two arena pointers in `bases`, and the
  * loop writes the step's address into that slot before calling the body, so
  * the kernels read it like any base pointer. Code size and LLVM time do not
- * depend on the number of steps.
+ * depend on the number of steps; a dynamic repeat reads its iterations from
+ * its steps buffer when it starts.
  */
 import llvm from './llvm.js';
 import type { KernelProgram, RepeatKernel } from '../../ir/kernel.js';
@@ -32,14 +33,26 @@ export function entryBases(e: Emitter, bases: V, slots: number): V {
   return b.CreateBitCast(local, e.i8p);
 }
 
-/** for i in [0, count): point each moving buffer's slot at step t's bytes, then run `body` (the body's kernel calls). */
+/** The iterations as an i64: `count`, or a dynamic repeat's steps buffer (int32) clamped to [0, count]. */
+function iterations(e: Emitter, program: KernelProgram, k: RepeatKernel, arena: (shared: boolean) => V): V {
+  if (k.steps === undefined) return e.int64(k.count);
+  const b = e.b;
+  const buf = program.buffers[k.steps];
+  const ptr = b.CreateBitCast(b.CreateInBoundsGEP(e.i8, arena(!!buf.shared), [e.int64(buf.offset)]), llvm.PointerType.get(e.i32, 0));
+  const raw = b.CreateSExt(b.CreateLoad(e.i32, ptr), e.i64);
+  const low = b.CreateSelect(b.CreateICmpSLT(raw, e.int64(0)), e.int64(0), raw);
+  return b.CreateSelect(b.CreateICmpSGT(low, e.int64(k.count)), e.int64(k.count), low);
+}
+
+/** for i in [0, n): point each moving buffer's slot at step t's bytes, then run `body` (the body's kernel calls). */
 export function emitRepeatLoop(e: Emitter, program: KernelProgram, k: RepeatKernel, bases: V, body: () => void): void {
   const b = e.b;
   const slots = b.CreateBitCast(bases, llvm.PointerType.get(e.i8p, 0));
   const arena = (shared: boolean): V => b.CreateLoad(e.i8p, b.CreateInBoundsGEP(e.i8p, slots, [e.int64(shared ? 1 : 0)]));
   const moving = stepBuffers(program, k).map((id) => program.buffers[id]);
-  e.loop(0, k.count, (i) => {
-    const t = k.reverse ? b.CreateSub(e.int64(k.count - 1), i) : i;
+  const n = iterations(e, program, k, arena);
+  e.loop(0, n, (i) => {
+    const t = k.reverse ? b.CreateSub(b.CreateSub(n, e.int64(1)), i) : i;
     for (const buf of moving) {
       const bytes = b.CreateAdd(e.int64(buf.offset), b.CreateMul(t, e.int64(buf.alias!.stepBytes!)));
       const ptr = b.CreateInBoundsGEP(e.i8, arena(!!buf.shared), [bytes]);

@@ -15,7 +15,7 @@ import { ownBuffer } from './arenas.js';
 import { getGpu } from './device.js';
 import { profiledRun } from './profile.js';
 import { type LoadedKernel, encodeRun, readBack, stagingPool, submitChecked } from './queue.js';
-import { loadRepeat } from './repeat.js';
+import { type LoadedRepeat, firstStep, loadRepeat, repeatDispatches } from './repeat.js';
 import { repeatsOf } from '../../codegen/wgsl/repeat.js';
 
 /** Compute pipelines by the SHA-256 of their WGSL: programs with the same kernels share them. */
@@ -91,11 +91,25 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
     const bindGroup = device.createBindGroup({ label: k.name, layout: pipeline.getBindGroupLayout(0), entries });
     return { name: k.name, pipeline, bindGroup, groups: wgsl.groups };
   };
-  const kernels: LoadedKernel[] = [];
+  const parts: (LoadedKernel | LoadedRepeat)[] = [];
   for (const k of program.kernels) {
-    if (k.kind !== 'repeat') kernels.push(await load(k, emitKernel(program, k, wgslTarget)));
-    else kernels.push(...await loadRepeat(program, k, repeats.indexOf(k), wgslTarget, load));
+    if (k.kind !== 'repeat') parts.push(await load(k, emitKernel(program, k, wgslTarget)));
+    else parts.push(await loadRepeat(program, k, repeats.indexOf(k), wgslTarget, load));
   }
+  // Dynamic repeats: the iterations the host last wrote into their steps buffers.
+  for (const k of repeats) if (k.steps !== undefined && program.buffers[k.steps].role !== 'input') throw new Error(`webgpu backend: repeat ${k.name} of '${program.name}' reads its iterations from ${program.buffers[k.steps].name}, computed on the device; the host dispatches the steps, so they must come from an input param`);
+  const stepsBuffers = new Set(repeats.flatMap((k) => (k.steps === undefined ? [] : [k.steps])));
+  const hostSteps = new Map<number, number>();
+  const isRepeat = (x: LoadedKernel | LoadedRepeat): x is LoadedRepeat => 'repeat' in x;
+  const fixed = parts.every((x) => !isRepeat(x) || x.repeat.steps === undefined) ? parts.flatMap((x) => (isRepeat(x) ? repeatDispatches(x, undefined) : [x])) : null;
+  const dispatches = (): LoadedKernel[] => {
+    if (fixed) return fixed;
+    const stepsOf = (x: LoadedRepeat): number | undefined => (x.repeat.steps === undefined ? undefined : hostSteps.get(x.repeat.steps) ?? 0);
+    const first = new Uint32Array(repeats.length);
+    parts.forEach((x) => isRepeat(x) && x.repeat.steps !== undefined && (first[x.r] = firstStep(x, stepsOf(x))));
+    device.queue.writeBuffer(steps!, 0, first);
+    return parts.flatMap((x) => (isRepeat(x) ? repeatDispatches(x, stepsOf(x)) : [x]));
+  };
   const target = (buf: number): { gpu: GPUBuffer; offset: number } => {
     const b = program.buffers[buf];
     return { gpu: b.shared ? sharedBuffer! : arena, offset: b.offset };
@@ -111,16 +125,17 @@ export async function loadWebgpu(program: KernelProgram, shared?: SharedMemory, 
       const b = program.buffers[buf];
       const { gpu, offset } = target(buf);
       const words = b.dtype === 'bool' ? Uint32Array.from(data) : data;
+      if (stepsBuffers.has(buf) && elementOffset === 0 && data.length) hostSteps.set(buf, Number(data[0]));
       device.queue.writeBuffer(gpu, offset + elementOffset * elementBytes(b, true), words.buffer, words.byteOffset, Math.ceil(words.byteLength / 4) * 4);
     },
     read,
     async run() {
-      if (config.profile) return profiledRun(device, program.name, kernels);
-      await submitChecked(device, program.name, encodeRun(device, program.name, kernels).finish());
+      if (config.profile) return profiledRun(device, program.name, dispatches());
+      await submitChecked(device, program.name, encodeRun(device, program.name, dispatches()).finish());
     },
     runAndRead(bufs: readonly number[]) {
-      if (config.profile) return profiledRun(device, program.name, kernels).then(() => Promise.all(bufs.map(read)));
-      const enc = encodeRun(device, program.name, kernels);
+      if (config.profile) return profiledRun(device, program.name, dispatches()).then(() => Promise.all(bufs.map(read)));
+      const enc = encodeRun(device, program.name, dispatches());
       const sizes = bufs.map((b) => Math.ceil((program.buffers[b].size * elementBytes(program.buffers[b], true)) / 4) * 4);
       const total = sizes.reduce((a, b) => a + b, 0);
       const staging = stagingPool.take(device, total);

@@ -12,6 +12,7 @@ import { type Initializer, type InitializerIdentifier, getInitializer, withIniti
 import type { Constraint, Regularizer } from '../regularizers.js';
 import { Tensor } from '../tensor.js';
 import { checkLayerArgs, checkSampleSize, checkWeightShape } from '../validation.js';
+import { BUILT_IN_LAYERS, checkLayerOptionKeys, isRestoring, spellLayerOptions } from './layer_options.js';
 
 /** A Keras shape: the batch dimension (first) is null. */
 export type KShape = readonly (number | null)[];
@@ -54,6 +55,12 @@ export interface CallContext {
    * programs that keep no state between runs.
    */
   state?(name: string, shape: readonly number[]): { readonly value: Value; set(next: Value): void };
+  /**
+   * The run-time sequence length (int32 scalar param `timesteps`) of a
+   * program built for inputs with timesteps=None: their time axis is padded
+   * to the program's capacity. Absent in programs of fixed lengths.
+   */
+  timesteps?(): Value;
 }
 
 /** A stable 32-bit seed from a layer name, for layers created without one. */
@@ -144,7 +151,12 @@ export abstract class Layer {
   /** Keras's supports_masking: the layer passes an input mask through unchanged. */
   supportsMasking = false;
 
+  /** Option keys given to the constructor (camelCase), checked at the first application; null once checked or when restored from a config. */
+  private optionKeys: string[] | null;
+
   constructor(args: LayerArgs = {}, className?: string) {
+    const given = spellLayerOptions(new.target.name, args);
+    this.optionKeys = isRestoring() ? null : given;
     checkLayerArgs(new.target.name, args as Readonly<Record<string, unknown>>);
     if (args.name) reserveName(args.name);
     this.name = args.name ?? uniqueName(snakeCase(className ?? new.target.name));
@@ -157,6 +169,15 @@ export abstract class Layer {
   /** The layer's weights, trainable and not (Keras's layer.weights). */
   get weights(): readonly Weight[] {
     return this.own;
+  }
+
+  /**
+   * States kept between runs and batches (a stateful RNN's, Keras's
+   * layer.states): float32 values by name that every program of a model
+   * shares, zeros until the first run and after resetStates(); not weights.
+   */
+  get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    return [];
   }
 
   /** Weights an optimizer updates: none when the layer is frozen (Keras's trainable_weights). */
@@ -278,6 +299,15 @@ export abstract class Layer {
     return { ...base, ...this.layerConfig() };
   }
 
+  /** The config, or null while the layer cannot write one (a Lambda whose function has no name to save it under). */
+  private configIfWritable(): Record<string, unknown> | null {
+    try {
+      return this.getConfig();
+    } catch {
+      return null;
+    }
+  }
+
   countParams(): number {
     return this.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
   }
@@ -320,6 +350,11 @@ export abstract class Layer {
 
   /** Applies the layer to symbolic inputs, recording a new inbound node; returns every output. */
   applyMulti(inputs: Inputs): SymbolicTensor[] {
+    if (this.optionKeys) {
+      const keys = this.optionKeys;
+      this.optionKeys = null;
+      if (BUILT_IN_LAYERS.has(this.constructor)) checkLayerOptionKeys(`${this.className} ${this.name}`, keys, this.constructor, this.configIfWritable());
+    }
     const list: readonly SymbolicTensor[] = Array.isArray(inputs) ? inputs : [inputs as SymbolicTensor];
     const bad = list.findIndex((x) => !(x instanceof SymbolicTensor));
     if (bad >= 0) throw new Error(`Layer ${this.name}.apply() takes the output of Input() or of another layer (input ${bad} is ${describe(list[bad])})`);

@@ -4,7 +4,7 @@
  * beside them (Cropping, ZeroPadding, UpSampling). Each composes the window
  * compositions of ir/convolution.ts, channels-last inside: a
  * `channels_first` layer moves channels last on the way in and back on the
- * way out (the layout pass is to fold those transposes). Kernels keep Keras's
+ * way out (passes/layout.ts moves those transposes to the graph's boundary). Kernels keep Keras's
  * shapes and weight order, so getWeights/setWeights match Keras.
  */
 import { type PaddingMode, type WindowGeometry, convolve, depthwiseConvolve, patches, transposedConvolve, windowGeometry, windowOutput } from '../../ir/convolution.js';
@@ -326,6 +326,8 @@ export interface SeparableArgs extends DepthwiseArgs {
  * [...ones, c * depthMultiplier, filters], bias.
  */
 export class Depthwise extends BaseConv {
+  /** Keras's separable and depthwise convolutions take kernel_* options (their base class's) and leave them unused. */
+  static readonly optionsBeyondConfig: readonly string[] = ['kernelInitializer', 'kernelRegularizer', 'kernelConstraint'];
   readonly className: string = 'Depthwise';
   readonly depthMultiplier: number;
   private readonly depthwise: { init: Initializer; regularizer: Regularizer | null; constraint: Constraint | null };
@@ -596,7 +598,8 @@ export class LocallyConnected extends BaseConv {
   readonly className: string = 'LocallyConnected';
   private kernel: Weight | null = null;
 
-  constructor(rank: number, readonly filters: number, kernelSize: unknown, args: ConvArgs = {}) {
+  /** No dilationRate: Keras's locally connected layers have none. */
+  constructor(rank: number, readonly filters: number, kernelSize: unknown, args: Omit<ConvArgs, 'dilationRate'> = {}) {
     super(rank, kernelSize, args, ['valid']);
     checkFilters(`${new.target.name} ${this.name}`, filters);
   }
@@ -644,14 +647,14 @@ export class LocallyConnected extends BaseConv {
 
 export class LocallyConnected1D extends LocallyConnected {
   override readonly className: string = 'LocallyConnected1D';
-  constructor(filters: number, kernelSize: number | readonly number[], args: ConvArgs = {}) {
+  constructor(filters: number, kernelSize: number | readonly number[], args: Omit<ConvArgs, 'dilationRate'> = {}) {
     super(1, filters, kernelSize, args);
   }
 }
 
 export class LocallyConnected2D extends LocallyConnected {
   override readonly className: string = 'LocallyConnected2D';
-  constructor(filters: number, kernelSize: number | readonly number[], args: ConvArgs = {}) {
+  constructor(filters: number, kernelSize: number | readonly number[], args: Omit<ConvArgs, 'dilationRate'> = {}) {
     super(2, filters, kernelSize, args);
   }
 }

@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor.js';
 import type { Initializer, InitializerIdentifier } from '../initializers.js';
 import { type Constraint, type Regularizer, getConstraint, getRegularizer } from '../regularizers.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, initializerArg, initializerConfig, shapeText } from './base.js';
+import { spellOptionsEarly } from './layer_options.js';
 
 export interface EmbeddingArgs extends LayerArgs {
   readonly embeddingsInitializer?: InitializerIdentifier;
@@ -28,6 +29,7 @@ export class Embedding extends Layer {
   private embeddings: Weight | null = null;
 
   constructor(readonly inputDim: number, readonly outputDim: number, args: EmbeddingArgs = {}) {
+    spellOptionsEarly('Embedding', args);
     const length = args.inputLength ?? null;
     const lengths = length === null ? null : Array.isArray(length) ? length : [length as number];
     // Keras's input_dim here is the vocabulary size, not Dense's shorthand for the input shape.

@@ -1,5 +1,7 @@
 /** The `layers` namespace and the registry that deserialization looks classes up in. */
 import { Layer } from './base.js';
+import * as self from './index.js';
+import { BUILT_IN_LAYERS, restoringLayer } from './layer_options.js';
 import { checkLayerConfig, describeValue, ownEntry } from '../validation.js';
 import { Activation, ActivityRegularization, Dense, Flatten, InputLayer, Permute, RepeatVector, Reshape } from './core.js';
 import { ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU } from './advanced_activations.js';
@@ -125,7 +127,10 @@ export function layerFromConfig(className: string, config: Config): Layer {
   const make = ownEntry(LAYER_CLASSES, className);
   if (!make) throw new Error(`Unknown layer class ${typeof className === 'string' ? `'${className}'` : describeValue(className)}. Valid layer classes: ${Object.keys(LAYER_CLASSES).sort().join(', ')}`);
   checkLayerConfig(className, config);
-  return make(config);
+  return restoringLayer(() => make(config));
 }
 
 Bidirectional.registry = (className, config) => layerFromConfig(className, config);
+
+// Every Layer class this namespace exports has its option keys checked (src/layers/layer_options.ts).
+for (const value of Object.values(self)) if (typeof value === 'function' && value.prototype instanceof Layer) BUILT_IN_LAYERS.add(value);

@@ -21,6 +21,8 @@ export interface LambdaArgs extends LayerArgs {
 }
 
 export class Lambda extends Layer {
+  /** Its options, also while an unnamed function keeps it from writing a config. */
+  static readonly optionsBeyondConfig: readonly string[] = ['outputShape', 'arguments', 'functionName'];
   readonly className = 'Lambda';
   readonly outputShapeArg: LambdaArgs['outputShape'];
   readonly arguments: Readonly<Record<string, unknown>>;

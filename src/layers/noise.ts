@@ -56,8 +56,12 @@ export interface DropoutArgs extends LayerArgs {
 export class Dropout extends InferenceIdentity {
   readonly className: string = 'Dropout';
 
-  constructor(readonly rate: number, readonly args: DropoutArgs = {}) {
+  readonly args: DropoutArgs;
+
+  /** Keras's Dropout has no data_format: only SpatialDropout2D/3D take one. */
+  constructor(readonly rate: number, args: Omit<DropoutArgs, 'dataFormat'> = {}) {
     super(args);
+    this.args = args;
     checkRate(new.target.name, this, rate);
   }
 

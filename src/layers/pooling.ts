@@ -17,6 +17,8 @@ export interface PoolingArgs extends LayerArgs {
 }
 
 export class Pooling extends Layer {
+  /** A 1-d pool's config omits the default dataFormat (Keras 2.2.0), but the option is taken. */
+  static readonly optionsBeyondConfig: readonly string[] = ['dataFormat'];
   readonly className: string = 'Pooling';
   readonly poolSize: number[];
   readonly strides: number[];
@@ -48,8 +50,8 @@ export class Pooling extends Layer {
 
   protected override layerConfig(): Record<string, unknown> {
     const config = { poolSize: this.poolSize, padding: this.padding, strides: this.strides };
-    // Keras 2.2's 1-d pools have no data_format in their config.
-    return this.rank === 1 ? config : { ...config, dataFormat: this.dataFormat };
+    // Keras 2.2.0's 1-d pools have no data_format (2.2.3 added it): written only when it is not the default, so a round trip keeps it.
+    return this.rank === 1 && this.dataFormat === 'channels_last' ? config : { ...config, dataFormat: this.dataFormat };
   }
 }
 
@@ -100,6 +102,7 @@ export interface GlobalPoolingArgs extends LayerArgs {
 }
 
 export class GlobalPooling extends Layer {
+  static readonly optionsBeyondConfig: readonly string[] = ['dataFormat'];
   readonly className: string = 'GlobalPooling';
   readonly dataFormat: DataFormat;
 
@@ -119,7 +122,7 @@ export class GlobalPooling extends Layer {
   }
 
   protected override layerConfig(): Record<string, unknown> {
-    return this.rank === 1 ? {} : { dataFormat: this.dataFormat };
+    return this.rank === 1 && this.dataFormat === 'channels_last' ? {} : { dataFormat: this.dataFormat };
   }
 }
 

@@ -15,6 +15,7 @@ import { type Activation, type ActivationIdentifier, getActivation } from '../ac
 import type { Initializer, InitializerIdentifier } from '../initializers.js';
 import { type Constraint, type Regularizer, getConstraint, getRegularizer } from '../regularizers.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, expectRank, initializerArg, initializerConfig, seedFromName, shapeText } from './base.js';
+import { runtimeSteps, sequenceOutput, stepsInOrder } from './recurrent_time.js';
 import { type CellDef, LSTM_CELL, SIMPLE_RNN_CELL, type StepOperands, gruCell } from './recurrent_cells.js';
 
 export interface RecurrentArgs extends LayerArgs {
@@ -120,6 +121,7 @@ export abstract class RecurrentLayer extends Layer {
     const features = shape[2];
     if (features === null) throw new Error(`${this.className} ${this.name}: the last dimension of the input must be known, got ${shapeText(shape)}`);
     this.statefulBatch = shape[0];
+    this.inputTimeShape = shape;
     if (this.stateful && shape[0] === null) throw new Error(`${this.className} ${this.name}: a stateful RNN needs a fixed batch size: give the first layer batchInputShape (or batchSize), got input shape ${shapeText(shape)}`);
     const width = this.cell.gates * this.units;
     this.kernel = this.addWeight('kernel', [features, width], this.initializers.kernel, true, this.regularizers.kernel, this.constraints.kernel);
@@ -226,35 +228,48 @@ export abstract class RecurrentLayer extends Layer {
     const [x, ...initial] = xs;
     if (x.shape.length !== 3) throw new Error(`${this.className} ${this.name} expects an input of rank 3 (batch, timesteps, features), got shape (${x.shape.join(', ')})`);
     const [batch, steps] = x.shape;
-    if (!Number.isInteger(steps)) throw new Error(`${this.className} ${this.name}: inputs with an unknown number of time steps (timesteps=None) cannot be compiled yet; give the sequence length in the input shape ([timesteps, features]), got (${x.shape.map((d) => d ?? 'None').join(', ')})`);
+    const n = this.runtimeSteps(ctx);
     initial.forEach((s, i) => {
       if (s.shape.length !== 2 || s.shape[0] !== batch || s.shape[1] !== this.units) throw new Error(`${this.className} ${this.name}: initial state ${i} must have shape (${batch}, ${this.units}), got (${s.shape.join(', ')})`);
     });
-    const reverse = (v: Value): Value => (this.goBackwards ? b.slice(v, [v.shape[0] - 1, ...v.shape.slice(1).map(() => 0)], v.shape, [-1, ...v.shape.slice(1).map(() => 1)]) : v);
-    const xt = reverse(b.transpose(x, [1, 0, 2]));
+    const { xt, reverse, order } = stepsInOrder(b, x, this.goBackwards, n);
     const proj = this.project(b, xt, ctx);
     const mask = masks?.[0] ?? null;
-    const maskT = mask ? reverse(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
-    const kept = this.stateful ? this.keptStates(batch, ctx) : null;
+    const maskT = mask ? order(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
+    const kept = this.stateful ? this.stateValues(batch, ctx) : null;
     const init = initial.length ? [...initial] : kept ? kept.map((s) => s.value) : Array.from({ length: this.cell.states }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, this.units]));
     const step = this.stepParts(b, ctx, batch);
-    const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants: step.invariants }, (sb, states, [xp, m], inv) => {
+    const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants: step.invariants, reverse, steps: n }, (sb, states, [xp, m], inv) => {
       let next = step.step(sb, xp, states, inv);
       if (m) next = next.map((v, i) => sb.select(sb.broadcastTo(m, v.shape), v, states[i]));
       return { carries: next, outputs: this.returnSequences ? [next[0]] : [] };
     });
     const finals = results.slice(0, this.cell.states);
     kept?.forEach((s, i) => s.set(finals[i]));
-    const output = this.returnSequences ? b.transpose(results[this.cell.states], [1, 0, 2]) : finals[0];
+    const output = this.returnSequences ? sequenceOutput(b, results[this.cell.states], this.goBackwards, n) : finals[0];
     return this.returnState ? [output, ...finals] : [output];
+  }
+
+  /** The input shape at build: its time axis is null for sequences whose length is known at run time only. */
+  private inputTimeShape: KShape | null = null;
+
+  /** The run-time sequence length where the input has timesteps=None, else null. */
+  runtimeSteps(ctx: CallContext): Value | null {
+    return runtimeSteps(this, this.inputTimeShape, ctx);
   }
 
   /** The batch size a stateful layer was built for (its states are [batch, units]). */
   private statefulBatch: number | null = null;
 
-  /** A stateful layer's states, kept in the program between runs (zeros until the first run and after resetStates). */
-  private keptStates(batch: number, ctx: CallContext): { value: Value; set(next: Value): void }[] {
-    if (!ctx.state) throw new Error(`${this.className} ${this.name}: stateful layers keep their states between predict calls; training a stateful model (fit, trainOnBatch) is not supported yet`);
+  /** Its states [batch, units] where stateful, named `<layer>/state_<i>`. */
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    if (!this.stateful || this.statefulBatch === null) return [];
+    return Array.from({ length: this.cell.states }, (_, i) => ({ name: `${this.name}/state_${i}`, size: this.statefulBatch! * this.units }));
+  }
+
+  /** A stateful layer's states, kept between runs and batches in the model's shared state (zeros until the first run and after resetStates). */
+  private stateValues(batch: number, ctx: CallContext): { value: Value; set(next: Value): void }[] {
+    if (!ctx.state) throw new Error(`${this.className} ${this.name}: this program keeps no states between runs, so a stateful layer cannot run in it`);
     if (this.statefulBatch !== null && batch !== this.statefulBatch) throw new Error(`${this.className} ${this.name}: this stateful layer was built for batches of ${this.statefulBatch} samples, got a batch of ${batch} (use batchSize: ${this.statefulBatch} and a sample count that is a multiple of it)`);
     return Array.from({ length: this.cell.states }, (_, i) => ctx.state!(`${this.name}/state_${i}`, [batch, this.units]));
   }
@@ -278,7 +293,11 @@ export class SimpleRNN extends RecurrentLayer {
   readonly className = 'SimpleRNN';
   protected readonly cell = SIMPLE_RNN_CELL;
 
-  constructor(units: number, args: RecurrentArgs = {}) {
+  /** Keras 2's SimpleRNN takes `implementation` and drops it (a deprecation warning there). */
+  static readonly optionsBeyondConfig: readonly string[] = ['implementation'];
+
+  /** No recurrentActivation: a SimpleRNN has no gates. */
+  constructor(units: number, args: Omit<RecurrentArgs, 'recurrentActivation'> = {}) {
     super(units, args, null);
   }
 

@@ -7,6 +7,7 @@
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import type { Weight } from './base.js';
+import { spellOptionsEarly } from './layer_options.js';
 import { GRU, type GRUArgs, LSTM, type LSTMArgs } from './recurrent.js';
 
 const CUDNN_ACTIVATIONS = { activation: 'tanh', recurrentActivation: 'sigmoid' } as const;
@@ -15,6 +16,7 @@ export class CuDNNLSTM extends LSTM {
   override readonly className: string = 'CuDNNLSTM';
 
   constructor(units: number, args: LSTMArgs = {}) {
+    spellOptionsEarly('CuDNNLSTM', args);
     super(units, { ...args, ...CUDNN_ACTIVATIONS, dropout: 0, recurrentDropout: 0 });
   }
 
@@ -37,6 +39,7 @@ export class CuDNNGRU extends GRU {
   override readonly className: string = 'CuDNNGRU';
 
   constructor(units: number, args: GRUArgs = {}) {
+    spellOptionsEarly('CuDNNGRU', args);
     super(units, { ...args, ...CUDNN_ACTIVATIONS, resetAfter: true, dropout: 0, recurrentDropout: 0 });
   }
 

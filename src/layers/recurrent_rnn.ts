@@ -9,6 +9,7 @@ import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { scan } from '../../ir/scan.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, expectRank, shapeText } from './base.js';
 import { GRU, LSTM, type RecurrentArgs, type RecurrentLayer, SimpleRNN } from './recurrent.js';
+import { sequenceOutput, stepsInOrder } from './recurrent_time.js';
 
 export type CellClassName = 'SimpleRNNCell' | 'GRUCell' | 'LSTMCell';
 
@@ -106,6 +107,10 @@ export class RNN extends Layer {
     return this.cells.flatMap((l) => l.weights);
   }
 
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    return this.cells.flatMap((l) => l.keptStates);
+  }
+
   override build(inputShape: KShape | readonly KShape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? (inputShape as readonly KShape[])[0] : inputShape) as KShape;
     expectRank(this, shape, 3, 3);
@@ -138,19 +143,24 @@ export class RNN extends Layer {
     return this.returnState ? [out, ...Array.from({ length: states }, () => null)] : [out];
   }
 
+  /** The run-time sequence length where the input has timesteps=None, else null. */
+  runtimeSteps(ctx: CallContext): Value | null {
+    return this.cells[0].runtimeSteps(ctx);
+  }
+
   override lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext, masks?: readonly (Value | null)[]): Value[] {
     if (this.cells.length === 1) return this.cells[0].lowerList(b, xs, ctx, masks);
     const [x, ...initial] = xs;
     const [batch, steps] = x.shape;
-    if (!Number.isInteger(steps)) throw new Error(`RNN ${this.name}: inputs with an unknown number of time steps (timesteps=None) cannot be compiled yet; give the sequence length in the input shape`);
-    const reverse = (v: Value): Value => (this.goBackwards ? b.slice(v, [v.shape[0] - 1, ...v.shape.slice(1).map(() => 0)], v.shape, [-1, ...v.shape.slice(1).map(() => 1)]) : v);
-    const proj = this.cells[0].project(b, reverse(b.transpose(x, [1, 0, 2])), ctx);
+    const n = this.cells[0].runtimeSteps(ctx);
+    const { xt, reverse, order } = stepsInOrder(b, x, this.goBackwards, n);
+    const proj = this.cells[0].project(b, xt, ctx);
     const mask = masks?.[0] ?? null;
-    const maskT = mask ? reverse(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
+    const maskT = mask ? order(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
     const parts = this.cells.map((l, i) => ({ layer: l, step: l.stepParts(b, ctx, batch), input: i > 0 ? l.inputParts(b, ctx) : null }));
     const invariants = parts.flatMap((p) => [...(p.input?.invariants ?? []), ...p.step.invariants]);
     const init = initial.length ? [...initial] : this.cells.flatMap((l) => Array.from({ length: l.stateCount }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, l.units])));
-    const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants }, (sb, states, [xp, m], inv) => {
+    const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants, reverse, steps: n }, (sb, states, [xp, m], inv) => {
       let next: Value[] = [];
       let input = xp;
       let at = 0;
@@ -169,7 +179,7 @@ export class RNN extends Layer {
     });
     const finals = results.slice(0, init.length);
     const lastH = finals[finals.length - this.cells[this.cells.length - 1].stateCount];
-    const output = this.returnSequences ? b.transpose(results[init.length], [1, 0, 2]) : lastH;
+    const output = this.returnSequences ? sequenceOutput(b, results[init.length], this.goBackwards, n) : lastH;
     return this.returnState ? [output, ...finals] : [output];
   }
 

@@ -6,6 +6,7 @@
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, expectRank, shapeText } from './base.js';
+import { reverseSteps } from './recurrent_time.js';
 
 export class TimeDistributed extends Layer {
   readonly className = 'TimeDistributed';
@@ -18,6 +19,10 @@ export class TimeDistributed extends Layer {
 
   override get weights(): readonly Weight[] {
     return this.layer.weights;
+  }
+
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    return this.layer.keptStates;
   }
 
   override get trainableWeights(): readonly Weight[] {
@@ -61,6 +66,8 @@ interface Recurrent extends Layer {
   readonly returnSequences: boolean;
   readonly returnState: boolean;
   readonly goBackwards: boolean;
+  /** The run-time sequence length where its input has timesteps=None, else null. */
+  runtimeSteps(ctx: CallContext): Value | null;
 }
 
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave' | null;
@@ -105,6 +112,10 @@ export class Bidirectional extends Layer {
     return [...this.forwardLayer.weights, ...this.backwardLayer.weights];
   }
 
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    return [...this.forwardLayer.keptStates, ...this.backwardLayer.keptStates];
+  }
+
   override get trainableWeights(): readonly Weight[] {
     return this.trainable ? [...this.forwardLayer.trainableWeights, ...this.backwardLayer.trainableWeights] : [];
   }
@@ -124,9 +135,7 @@ export class Bidirectional extends Layer {
   override lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext, masks?: readonly (Value | null)[]): Value[] {
     const [y, ...fwStates] = b.scoped(this.forwardLayer.name, () => this.forwardLayer.lowerList(b, xs, ctx, masks));
     const [yr, ...bwStates] = b.scoped(this.backwardLayer.name, () => this.backwardLayer.lowerList(b, xs, ctx, masks));
-    const yRev = this.forwardLayer.returnSequences
-      ? b.slice(yr, yr.shape.map((d, i) => (i === 1 ? d - 1 : 0)), yr.shape, yr.shape.map((_, i) => (i === 1 ? -1 : 1)))
-      : yr;
+    const yRev = this.forwardLayer.returnSequences ? reverseSteps(b, yr, 1, this.backwardLayer.runtimeSteps(ctx)) : yr;
     const merged = this.mergeMode === 'concat' ? [b.concat([y, yRev], y.shape.length - 1)]
       : this.mergeMode === 'sum' ? [b.add(y, yRev)]
       : this.mergeMode === 'mul' ? [b.mul(y, yRev)]

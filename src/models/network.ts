@@ -23,6 +23,7 @@ import { type DataList, paramNames, standardize } from '../training/standardize.
 import { type CompileArgs, type EvaluateArgs, type FitArgs, type GeneratorFitArgs, type GeneratorOptions, Trainer } from '../training/trainer.js';
 import { concatRows, programBatch, runBatches } from './predict.js';
 import { materializeWeights } from '../initializers.js';
+import { checkPerStep, chooseCapacity, cutSteps, hasRuntimeSteps, padSteps, readsTimesteps, stepsOf } from './dynamic_time.js';
 
 export { programBatch } from './predict.js';
 
@@ -33,18 +34,11 @@ export interface PredictOptions {
 
 interface Program {
   readonly compiled: CompiledGraph;
-  /** State params (stateful RNNs' states) and their sizes: zeros at first, kept between runs. */
-  readonly states: readonly { readonly name: string; readonly size: number }[];
+  /** It reads the run-time sequence length (param `timesteps`). */
+  readonly timesteps: boolean;
 }
 
-function stateParams(graph: Graph): { name: string; size: number }[] {
-  return graph.nodes.filter((n) => n.op === 'param' && (n.attrs as { role: string }).role === 'state')
-    .map((n) => ({ name: (n.attrs as { name: string }).name, size: n.type.shape.reduce((p, q) => p * q, 1) }));
-}
 
-function zeroStates(p: Program): void {
-  for (const s of p.states) p.compiled.write(s.name, new Float32Array(s.size));
-}
 
 const unwrap = <T>(xs: readonly T[]): T | T[] => (xs.length === 1 ? xs[0] : [...xs]);
 
@@ -146,6 +140,19 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     return [...seen];
   }
 
+  /** Every stateful layer's states, once each (shared layers and nested models included). */
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    const seen = new Map<string, { name: string; size: number }>();
+    for (const l of this.layers) for (const s of l.keptStates) seen.set(s.name, s);
+    return [...seen.values()];
+  }
+
+  /** Keras 2: a stateful model takes whole batches only (its states are per batch row). */
+  checkStatefulSamples(where: string, n: number, batchSize: number, predict = false): void {
+    if (!this.keptStates.length || n % batchSize === 0 || (predict && n <= batchSize)) return;
+    throw new Error(`${where}: in a stateful network, you should only pass inputs with a number of samples that can be divided by the batch size. Found: ${n} samples. Batch size: ${batchSize}.`);
+  }
+
   /** Weights an optimizer updates: none when the model (as a layer) is frozen; else those of its trainable layers. */
   override get trainableWeights(): readonly Weight[] {
     if (!this.trainable) return [];
@@ -222,6 +229,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     this.inputs.forEach((t, i) => values.set(t, inputs[i]));
     for (const node of this.nodes()) {
       const layer = node.layer;
+      if (ctx.timesteps) checkPerStep(layer, node.inputs.map((t) => t.shape));
       const xs = node.inputs.map((t) => values.get(t)!);
       const ms = node.inputs.map((t) => masks.get(t) ?? null);
       const outs = b.scoped(layer.name, () => layer.lowerList(b, xs, ctx, ms));
@@ -254,21 +262,58 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     };
   }
 
-  /** One param per model input for a batch of `batch` samples (`input`, or `input_0`, `input_1`, ...). */
-  inputParams(b: GraphBuilder, batch: number): Value[] {
+  /**
+   * One param per model input for a batch of `batch` samples (`input`, or
+   * `input_0`, `input_1`, ...); an unknown time axis gets `capacity` steps.
+   */
+  inputParams(b: GraphBuilder, batch: number, capacity = 0): Value[] {
     const names = paramNames('input', this.inputs.length);
-    return this.inputShapes.map((s, i) => b.param(names[i], [batch, ...(s.slice(1) as number[])]));
+    return this.inputShapes.map((s, i) => b.param(names[i], [batch, ...(s.slice(1).map((d, j) => (j === 0 && d === null && capacity ? capacity : d)) as number[])]));
+  }
+
+  /** Whether an input has timesteps=None (its programs run any length up to a capacity). */
+  get runtimeSteps(): boolean {
+    return this.inputShapes.some(hasRuntimeSteps);
+  }
+
+  /** Capacities of steps compiled so far, shared by predict and training programs. */
+  readonly stepCapacities = new Set<number>();
+
+  /** The capacity for inputs of `steps` steps (0 for a model without timesteps=None). */
+  capacityFor(steps: number): number {
+    if (!this.runtimeSteps) return 0;
+    const c = chooseCapacity(steps, this.stepCapacities);
+    this.stepCapacities.add(c);
+    return c;
+  }
+
+  /** A CallContext's `timesteps` for a program of capacity `capacity`: the int32 param, made on first use. */
+  static timestepsParam(b: GraphBuilder, capacity: number): { timesteps?: () => Value } {
+    if (!capacity) return {};
+    let v: Value | null = null;
+    return { timesteps: () => (v ??= b.param('timesteps', [], 'int32')) };
+  }
+
+  /** Inputs padded to `capacity` steps, the length they had, and a function that cuts sequence outputs back to it. */
+  padInputs(xs: readonly Tensor[]): { xs: Tensor[]; steps: number; capacity: number } {
+    if (!this.runtimeSteps) return { xs: [...xs], steps: 0, capacity: 0 };
+    const steps = stepsOf(this.name, xs, this.inputShapes);
+    const capacity = this.capacityFor(steps);
+    return { xs: xs.map((t, i) => (hasRuntimeSteps(this.inputShapes[i]) ? padSteps(t, capacity) : t)), steps, capacity };
   }
 
   /**
-   * The inference graph for a fixed batch size; in the training phase
+   * The inference graph for a fixed batch size (and `capacity` steps for
+   * inputs with timesteps=None); in the training phase
    * (K.function with learning phase 1) dropout and noise are active, keyed
    * by an int32 input param `phase_step`.
    */
-  buildGraph(batch: number, training = false): ReturnType<GraphBuilder['build']> {
+  buildGraph(batch: number, training = false, capacity = 0): ReturnType<GraphBuilder['build']> {
+    if (this.runtimeSteps && !capacity) throw new Error(`Model ${this.name} has inputs with timesteps=None ${this.inputShapes.filter(hasRuntimeSteps).map(shapeText).join(', ')}: its programs are built for a capacity of steps (predict and fit choose one); give a capacity, or the sequence length in the input shape (bundles and ONNX export need a fixed length)`);
     const b = new GraphBuilder();
     const step = training ? b.param('phase_step', [], 'int32') : null;
     const ctx: CallContext = {
+      ...Network.timestepsParam(b, capacity),
       training,
       random: (seed, shape) => {
         if (!step) throw new Error('random values are only drawn in training programs');
@@ -281,30 +326,35 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
       },
     };
     const updates: { target: Value; value: Value }[] = [];
-    const outputs = this.forward(b, this.inputParams(b, batch), ctx);
+    const outputs = this.forward(b, this.inputParams(b, batch, capacity), ctx);
     return b.build(outputs, updates);
   }
 
-  /** Keras's reset_states(): every stateful layer's state back to zeros, in every compiled program. */
+  /** Keras's reset_states(): every stateful layer's state back to zeros (they live in the shared state arena, for every program). */
   resetStates(): void {
-    for (const p of this.programs.values()) zeroStates(p);
+    const shared = this.shared;
+    if (!shared?.allocated) return;
+    for (const s of this.keptStates) {
+      if (!shared.has(s.name)) continue;
+      shared.view(s.name).fill(0);
+      shared.commit(s.name);
+    }
   }
 
   /** Compiles in flight, by batch size and phase: concurrent first calls share one compile. */
   private readonly compiling = new Map<string, Promise<Program>>();
 
-  private async program(batch: number, training = false): Promise<Program> {
-    const key = `${batch}${training ? '/train' : ''}`;
+  private async program(batch: number, training = false, capacity = 0): Promise<Program> {
+    const key = `${batch}${training ? '/train' : ''}${capacity ? `/t${capacity}` : ''}`;
     let p = this.programs.get(key);
     if (!p) {
       // Large weights deferred at build are drawn now, yielding to the event loop.
       await materializeWeights(this.allWeights());
       let pending = this.compiling.get(key);
       if (!pending) {
-        const graph = this.buildGraph(batch, training);
-        pending = compileGraph(graph, { backend: this.backend, name: `${this.name}_b${batch}${training ? '_phase1' : ''}`, shared: this.sharedState() }).then((compiled) => {
-          const made = { compiled, states: stateParams(graph) };
-          zeroStates(made);
+        const graph = this.buildGraph(batch, training, capacity);
+        pending = compileGraph(graph, { backend: this.backend, name: `${this.name}_b${batch}${training ? '_phase1' : ''}${capacity ? `_t${capacity}` : ''}`, shared: this.sharedState() }).then((compiled) => {
+          const made = { compiled, timesteps: readsTimesteps(graph) };
           this.programs.set(key, made);
           this.lastStats = compiled.stats;
           return made;
@@ -318,15 +368,19 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
   }
 
   /** The model's outputs on standardized inputs, in batches; `training` runs the learning phase 1 (K.function). */
-  async run(inputs: readonly Tensor[], batchSize: number, training = false): Promise<Tensor[]> {
+  async run(given: readonly Tensor[], batchSize: number, training = false): Promise<Tensor[]> {
+    const { xs: inputs, steps, capacity } = this.padInputs(given);
     const batch = programBatch(inputs[0].shape[0], batchSize);
-    const p = await this.program(batch, training);
+    const p = await this.program(batch, training, capacity);
     if (training) p.compiled.write('phase_step', Int32Array.of(this.phaseSteps++));
-    return runBatches(p.compiled, batch, inputs, this.outputShapes.map((s) => s.slice(1) as number[]));
+    if (p.timesteps) p.compiled.write('timesteps', Int32Array.of(steps));
+    const outs = await runBatches(p.compiled, batch, inputs, this.outputShapes.map((s) => s.slice(1).map((d, j) => (j === 0 && d === null && capacity ? capacity : d)) as number[]));
+    return outs.map((t, i) => (capacity && hasRuntimeSteps(this.outputShapes[i]) ? cutSteps(t, steps) : t));
   }
 
   private shared: SharedState | null = null;
   private sharedWeights: readonly Weight[] = [];
+  private sharedStates = '';
 
   /**
    * The model's shared state arena: every weight, addressed in place by all of
@@ -335,12 +389,16 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
    */
   sharedState(): SharedState {
     const weights = this.allWeights();
-    const same = weights.length === this.sharedWeights.length && weights.every((w, i) => w === this.sharedWeights[i]);
+    const states = this.keptStates;
+    const stateKey = states.map((s) => `${s.name}:${s.size}`).join(';');
+    const same = weights.length === this.sharedWeights.length && weights.every((w, i) => w === this.sharedWeights[i]) && stateKey === this.sharedStates;
     if (!this.shared || !same) {
       this.detachWeights();
       this.shared?.dispose();
-      this.shared = new SharedState(weights.map((w) => ({ name: w.name, dtype: 'float32', size: w.value.length })));
+      // Kept states (stateful RNNs) live beside the weights, so predict, evaluate and train programs carry one set.
+      this.shared = new SharedState([...weights.map((w) => ({ name: w.name, dtype: 'float32' as const, size: w.value.length })), ...states.map((s) => ({ name: s.name, dtype: 'float32' as const, size: s.size }))]);
       this.sharedWeights = weights;
+      this.sharedStates = stateKey;
     }
     return this.shared;
   }
@@ -395,6 +453,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     options = readOptions('predict', options, PREDICT_OPTIONS);
     checkPredictArgs(options);
     const inputs = this.standardizeInputs('predict', x);
+    this.checkStatefulSamples('predict', inputs[0].shape[0], options.batchSize ?? 32, true);
     return unwrap(await this.run(inputs, options.batchSize ?? 32)) as Out;
   }
 

@@ -36,11 +36,11 @@ function checkTarget(where: string, out: OutputSetup, shape: readonly (number | 
   const want = shape.slice(1);
   const given = y.shape.slice(1);
   const sparse = out.loss.name === 'sparse_categorical_crossentropy';
-  const ok = sparse ? given.length === want.length - 1 || (given.length === want.length && given[given.length - 1] === 1) : given.length === want.length && given.every((d, i) => d === want[i]);
+  const ok = sparse ? given.length === want.length - 1 || (given.length === want.length && given[given.length - 1] === 1) : given.length === want.length && given.every((d, i) => want[i] === null || d === want[i]);
   if (!ok) {
     const expect = sparse ? 'integer class labels of shape (N,) or (N, 1)' : 'targets of the same shape as the output';
     const which = several ? ` for output '${out.name}'` : '';
-    throw new Error(`A target array with shape (${y.shape.join(', ')}) was passed${which} for an output of shape (None, ${want.join(', ')}) while using as loss \`${out.loss.name}\`. This loss expects ${expect}.`);
+    throw new Error(`A target array with shape (${y.shape.join(', ')}) was passed${which} for an output of shape (None, ${want.map((d) => d ?? 'None').join(', ')}) while using as loss \`${out.loss.name}\`. This loss expects ${expect}.`);
   }
   if (sparse) checkSparseLabels(where, y, Number(want[want.length - 1]));
 }

@@ -10,15 +10,17 @@
  * batch), with a suffix _i per model input or output when there are
  * several (input_0, target_1, ...), and state: the weights by name, optimizer slots
  * (`<weight>/<slot>`), optimizer globals (`optimizer/<name>`), `iterations`
- * (int32) and `lr`.
+ * (int32) and `lr`, stateful layers' states (`<layer>/state_<i>`, kept
+ * from batch to batch); `timesteps` (int32) for inputs with timesteps=None.
  */
-import type { Shape } from '../../ir/dtype.js';
+import { type Shape, sameShape } from '../../ir/dtype.js';
 import { type Graph, GraphBuilder, type Value } from '../../ir/graph.js';
 import type { StepGraph, TrainSource } from '../../passes/autodiff.js';
 import type { CallContext, Weight } from '../layers/base.js';
 import type { Loss } from '../losses.js';
 import type { Metric } from '../metrics.js';
 import { Network } from '../models/network.js';
+import { hasRuntimeSteps } from '../models/dynamic_time.js';
 import type { Tensor } from '../tensor.js';
 import { paramNames } from './standardize.js';
 import type { Optimizer } from '../optimizers.js';
@@ -60,12 +62,13 @@ interface Scored {
  * Forward pass, weighted losses and masked metrics. Outputs: the total loss,
  * each output's loss when there are several, then each output's metrics.
  */
-function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, targetShapes: readonly Shape[], setup: TrainSetup, ctx: CallContext): Scored {
+function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, targetShapes: readonly Shape[], setup: TrainSetup, ctx: CallContext, capacity: number): Scored {
   const n = setup.outputs.length;
   const targetNames = paramNames('target', n);
   const weightNames = paramNames('sample_weight', n);
   const penalties: Value[] = [];
-  const { outputs: preds, masks } = net.forwardWithMasks(b, net.inputParams(b, batch), { ...ctx, addLoss: (v) => void penalties.push(v) });
+  const { outputs: preds, masks: given } = net.forwardWithMasks(b, net.inputParams(b, batch, capacity), { ...ctx, addLoss: (v) => void penalties.push(v) });
+  const masks = given.map((m, i) => (capacity && hasRuntimeSteps(net.outputShapes[i]) ? stepsMask(b, ctx, m, [batch, capacity], setup.outputs[i].name) : m));
   for (const w of net.allWeights()) {
     if (w.regularizer) penalties.push(b.scoped(`${w.name} regularizer`, () => w.regularizer!(b, ctx.weight(w))));
   }
@@ -77,7 +80,11 @@ function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, 
     const weights = b.param(weightNames[i], out.timesteps ? [batch, out.timesteps] : [batch]);
     // Keras averages a loss over any axes past the sample axis (e.g. timesteps) before weighting.
     const mask = b.cast(b.binary('ne', weights, 0), 'float32');
-    const masked = (v: Value): Value => (masks[i] ? applyOutputMask(b, v, masks[i]!, mask) : v);
+    const masked = (v: Value): Value => {
+      if (!masks[i]) return v;
+      if (capacity && hasRuntimeSteps(net.outputShapes[i]) && !sameShape(v.shape, masks[i]!.shape)) throw new Error(`Output '${out.name}' has timesteps=None: its loss and metrics must give one value per sample and step (shape [${masks[i]!.shape.join(', ')}]) so that padded steps can be left out, got shape [${v.shape.join(', ')}]`);
+      return applyOutputMask(b, v, masks[i]!, mask);
+    };
     const perSample = perBatchRow(b, masked(b.scoped(`${prefix}loss`, () => out.loss.fn(b, target, preds[i]))), weights.shape, setup, `loss ${out.loss.name}`);
     losses.push(b.div(b.sum(b.mul(perSample, weights)), b.maximum(b.sum(mask), 1)));
     // Metrics are unweighted, over the samples that carry any weight (padding rows carry none).
@@ -89,6 +96,19 @@ function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, 
   const data = losses.map((l, i) => (setup.outputs[i].lossWeight === 1 ? l : b.mul(l, setup.outputs[i].lossWeight))).reduce((t, l) => b.add(t, l));
   const loss = penalties.reduce((total, p) => b.add(total, p), data);
   return { b, outputs: [loss, ...(n > 1 ? losses : []), ...metrics] };
+}
+
+/**
+ * The steps of a sequence output with timesteps=None that hold data: those
+ * before the run-time length (the program's capacity pads past it), and
+ * within the layers' own mask where there is one.
+ */
+function stepsMask(b: GraphBuilder, ctx: CallContext, mask: Value | null, shape: Shape, output: string): Value {
+  if (!ctx.timesteps) throw new Error(`Output '${output}' has timesteps=None, but the program was built without a run-time length`);
+  const valid = b.binary('lt', b.iota(shape, 1), ctx.timesteps());
+  if (!mask) return valid;
+  if (!sameShape(mask.shape, shape)) throw new Error(`Output '${output}': its mask has shape [${mask.shape.join(', ')}], expected [${shape.join(', ')}] for a sequence output`);
+  return b.binary('and', b.cast(mask, 'bool'), valid);
 }
 
 /**
@@ -126,29 +146,47 @@ function perBatchRow(b: GraphBuilder, v: Value, rows: Shape, setup: TrainSetup, 
   return v.shape.length === keep ? v : b.mean(v, v.shape.map((_, i) => i).slice(keep));
 }
 
-export function testGraph(net: Network<Tensor | Tensor[]>, batch: number, targetShapes: readonly Shape[], setup: TrainSetup): Graph {
+/** Stateful layers' states as state params of `b`, and the updates that keep each batch's final states for the next (Keras's state_updates). */
+function keptStates(b: GraphBuilder): { state: NonNullable<CallContext['state']>; updates: { target: Value; value: Value }[] } {
+  const updates: { target: Value; value: Value }[] = [];
+  return {
+    updates,
+    state: (name, shape) => {
+      const value = b.param(name, shape, 'float32', 'state');
+      return { value, set: (next) => void updates.push({ target: value, value: next }) };
+    },
+  };
+}
+
+export function testGraph(net: Network<Tensor | Tensor[]>, batch: number, targetShapes: readonly Shape[], setup: TrainSetup, capacity = 0): Graph {
   const b = new GraphBuilder();
+  const kept = keptStates(b);
   const ctx: CallContext = {
+    ...Network.timestepsParam(b, capacity),
+    state: kept.state,
     training: false,
     weight: Network.weightParams(b, 'weight'),
     random: () => {
       throw new Error('random values are only drawn in training programs');
     },
   };
-  const { outputs } = score(net, b, batch, targetShapes, setup, ctx);
-  return b.build(outputs);
+  const { outputs } = score(net, b, batch, targetShapes, setup, ctx, capacity);
+  return b.build(outputs, kept.updates);
 }
 
 /**
  * The training step, still to be differentiated: the TRAIN pipeline's
  * autodiff pass adds the backward pass and this step's optimizer updates.
  */
-export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targetShapes: readonly Shape[], setup: TrainSetup): TrainSource {
+export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targetShapes: readonly Shape[], setup: TrainSetup, capacity = 0): TrainSource {
   const b = new GraphBuilder();
   const iterations = b.param('iterations', [], 'int32', 'state');
   const lr = b.param('lr', [], 'float32', 'state');
   const stateUpdates: { w: Weight; value: Value }[] = [];
+  const kept = keptStates(b);
   const ctx: CallContext = {
+    ...Network.timestepsParam(b, capacity),
+    state: kept.state,
     training: true,
     weight: Network.weightParams(b, 'state'),
     random: (seed, shape) => b.random(seed, shape, iterations),
@@ -159,7 +197,7 @@ export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targe
     },
     reducesOverBatch: () => void BATCH_REDUCED.add(setup),
   };
-  const { outputs } = score(net, b, batch, targetShapes, setup, ctx);
+  const { outputs } = score(net, b, batch, targetShapes, setup, ctx, capacity);
   const trainable = setup.trainable;
   const params = trainable.map((w) => ctx.weight(w));
   const slots = trainable.map((w) => setup.optimizer.slotNames.map((s) => b.param(slotName(w, s), w.shape, 'float32', 'state')));
@@ -175,6 +213,8 @@ export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targe
       { target: iterations, value: builder.add(iterations, builder.constant(1, [], 'int32')) },
       // Layers' own updates (moving statistics) were built in the forward graph, which builder copies node for node.
       ...stateUpdates.map((u) => ({ target: ctx.weight(u.w), value: u.value })),
+      // Stateful layers' final states, for the next batch.
+      ...kept.updates,
     ];
     return { outputs, updates };
   };

@@ -19,6 +19,7 @@ import type { DataList } from './standardize.js';
 import { type Batch, type BatchSource, Prefetcher, Sequence } from './generators.js';
 import { COMPILE_OPTIONS, EVALUATE_OPTIONS, FIT_GENERATOR_OPTIONS, FIT_OPTIONS, GENERATOR_OPTIONS, type KerasOptions, readOptions } from '../options.js';
 import { materializeWeights } from '../initializers.js';
+import { hasRuntimeSteps, padSteps, readsTimesteps } from '../models/dynamic_time.js';
 import { type TrainSetup, globalName, reducesOverBatch, slotName, testGraph, trainGraph, trainableWeights } from './programs.js';
 
 export interface CompileOptions extends OutputArgs {
@@ -126,14 +127,15 @@ export class Trainer {
     return makeDataset(where, this.net, this.setup.outputs, x, y, sampleWeight, classWeight);
   }
 
-  private async program(kind: 'train' | 'test', batch: number, data: Dataset): Promise<CompiledGraph> {
+  private async program(kind: 'train' | 'test', batch: number, data: Dataset, capacity: number): Promise<CompiledGraph> {
     const targetShapes = data.ys.map((y) => y.shape.slice(1));
-    const key = `${kind}:${batch}:${targetShapes.map((s) => s.join(',')).join(';')}`;
+    const key = `${kind}:${batch}:${targetShapes.map((s) => s.join(',')).join(';')}:${capacity}`;
     let p = this.programs.get(key);
     if (!p) {
       await materializeWeights(this.net.allWeights());
-      const graph = kind === 'train' ? trainGraph(this.net, batch, targetShapes, this.setup) : testGraph(this.net, batch, targetShapes, this.setup);
-      p = await compileGraph(graph, { backend: this.net.backend, name: `${this.net.name}_${kind}_b${batch}`, shared: this.net.sharedState() });
+      const graph = kind === 'train' ? trainGraph(this.net, batch, targetShapes, this.setup, capacity) : testGraph(this.net, batch, targetShapes, this.setup, capacity);
+      p = await compileGraph(graph, { backend: this.net.backend, name: `${this.net.name}_${kind}_b${batch}${capacity ? `_t${capacity}` : ''}`, shared: this.net.sharedState() });
+      if (readsTimesteps('kind' in graph ? graph.forward : graph)) this.readsSteps.add(p);
       this.programs.set(key, p);
       if (kind === 'train') this.trainStats = p.stats;
     }
@@ -189,10 +191,12 @@ export class Trainer {
    * metrics_names), so the training loop can queue the next step before
    * reading this one back.
    */
-  private async launch(kind: 'train' | 'test', data: Dataset, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<Launched> {
+  private async launch(kind: 'train' | 'test', given: Dataset, order: ArrayLike<number>, start: number, end: number, batch: number): Promise<Launched> {
     // Keras runs a last partial batch as it is; a loss or metric over the whole batch must not see padding.
     if (end - start < batch && reducesOverBatch(this.setup)) batch = end - start;
-    const p = await this.program(kind, batch, data);
+    const { data, steps, capacity } = this.stepsPadded(given);
+    const p = await this.program(kind, batch, data, capacity);
+    if (this.readsSteps.has(p)) p.write('timesteps', Int32Array.of(steps));
     this.net.syncShared();
     if (kind === 'train') {
       await this.activate(p);
@@ -200,6 +204,27 @@ export class Trainer {
     }
     writeBatch((name, values) => p.write(name, values), data, this.setup.outputs, order, start, end, batch);
     return { outs: p.run().then((outs) => Array.from(outs, (a) => a[0])) };
+  }
+
+  /** Programs that read the run-time sequence length (param `timesteps`). */
+  private readonly readsSteps = new WeakSet<CompiledGraph>();
+  private readonly padded = new WeakMap<Dataset, { data: Dataset; steps: number; capacity: number }>();
+
+  /** For a model with timesteps=None: the dataset with inputs and sequence targets padded to a capacity of steps (dynamic_time.ts). */
+  private stepsPadded(data: Dataset): { data: Dataset; steps: number; capacity: number } {
+    if (!this.net.runtimeSteps) return { data, steps: 0, capacity: 0 };
+    let p = this.padded.get(data);
+    if (!p) {
+      const { xs, steps, capacity } = this.net.padInputs(data.xs);
+      const ys = data.ys.map((y, i) => {
+        if (!hasRuntimeSteps(this.net.outputShapes[i])) return y;
+        if (y.shape[1] !== steps) throw new Error(`Output '${this.setup.outputs[i].name}' has timesteps=None: its targets must have the inputs' ${steps} steps, got shape (${y.shape.join(', ')})`);
+        return padSteps(y, capacity);
+      });
+      p = { data: { xs, ys, ws: data.ws }, steps, capacity };
+      this.padded.set(data, p);
+    }
+    return p;
   }
 
   /** One step on a whole dataset as one batch. */
@@ -213,6 +238,7 @@ export class Trainer {
     checkFitArgs(args);
     let data = this.dataset('fit', x, y, args.sampleWeight, args.classWeight);
     const batchSize = args.batchSize ?? 32;
+    this.net.checkStatefulSamples('fit', samplesOf(data), batchSize);
     const epochs = args.epochs ?? 1;
     const verbose = args.verbose ?? 1;
     const outputs = this.setup.outputs;
@@ -306,7 +332,9 @@ export class Trainer {
   async evaluate(x: DataList, y: DataList, args: EvaluateArgs = {}): Promise<number[]> {
     args = readOptions('evaluate', args, EVALUATE_OPTIONS);
     checkEvaluateArgs(args);
-    return this.evaluateData(this.dataset('evaluate', x, y, args.sampleWeight), args.batchSize ?? 32);
+    const data = this.dataset('evaluate', x, y, args.sampleWeight);
+    this.net.checkStatefulSamples('evaluate', samplesOf(data), args.batchSize ?? 32);
+    return this.evaluateData(data, args.batchSize ?? 32);
   }
 
   private async evaluateData(data: Dataset, batchSize: number): Promise<number[]> {

@@ -275,12 +275,6 @@ describe('recurrent layer errors', () => {
     expect(() => new layers.LSTM(U, { name: 'm' }).apply([x, Input({ shape: [U] })])).toThrow(/LSTM m: initial_state needs 2 tensor\(s\)/);
   });
 
-  it('timesteps=None is refused with a message saying so', async () => {
-    const model = new Sequential([new layers.LSTM(4, { inputShape: [null as unknown as number, 3], name: 'open' })]);
-    await expect(model.predict(tensor(new Float32Array(2 * 5 * 3), [2, 5, 3]))).rejects.toThrow(/LSTM open: inputs with an unknown number of time steps \(timesteps=None\) cannot be compiled yet/);
-    model.dispose();
-  });
-
   it('rates outside [0, 1) and an unknown implementation', () => {
     expect(() => new layers.LSTM(2, { dropout: 1 })).toThrow(/LSTM lstm_\d+: dropout must be a number in \[0, 1\), got 1/);
     expect(() => new layers.GRU(2, { implementation: 3 })).toThrow(/implementation must be 1 or 2, got 3/);

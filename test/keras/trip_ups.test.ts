@@ -376,9 +376,10 @@ describe("README: From Keras to Kiln's naming rules", () => {
     }
   });
 
-  it('layer options are camelCase only: a snake_case key there is not read (not yet refused either)', () => {
+  it("layer options take Keras's snake_case spelling too, and an unknown key is refused (test/keras/layer_options.test.ts has more)", () => {
     expect(new layers.Dense(4, { useBias: false }).getConfig().useBias).toBe(false);
-    expect(new layers.Dense(4, { use_bias: false } as never).getConfig().useBias).toBe(true);
+    expect(new layers.Dense(4, { use_bias: false } as never).getConfig().useBias).toBe(false);
+    expect(() => new Sequential([new layers.Dense(4, { inputShape: [2], use_bais: false } as never)])).toThrow(/unknown option 'use_bais'/);
   });
 
   it('callback hooks are camelCase methods and may be async: fit waits for each', async () => {
