@@ -48,6 +48,8 @@ function vectorBits(value: string | undefined): 256 | 512 | null {
 export const config = Object.freeze({
   /** Threads for native kernels (default: every core). */
   numThreads: positiveInt('KILN_NUM_THREADS', process.env.KILN_NUM_THREADS, cpus().length),
+  /** KILN_COMPILE_JOBS: opt and llc processes a native build runs at once (default: every core). */
+  compileJobs: positiveInt('KILN_COMPILE_JOBS', process.env.KILN_COMPILE_JOBS, cpus().length),
   /** KILN_VECTOR_BITS=256|512: vector width of the CPU matmul micro-kernels, capped at the host's (default: the host's). */
   vectorBits: vectorBits(process.env.KILN_VECTOR_BITS),
   /** KILN_BACKEND: the process-wide default backend (default cpu; executor.ts checks the name). */
