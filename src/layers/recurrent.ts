@@ -186,13 +186,25 @@ export abstract class RecurrentLayer extends Layer {
     };
   }
 
-  /** Inside a loop (a stacked cell's input is the cell below's new h): x W + b for one step; the kernel and bias as invariants. */
-  inputParts(b: GraphBuilder, ctx: CallContext): { invariants: Value[]; project: (sb: GraphBuilder, x: Value, inv: readonly Value[]) => Value } {
-    if (this.dropout > 0 && ctx.training) throw new Error(`${this.className} ${this.name}: dropout on a stacked cell's input is not supported yet (set dropout on the first cell)`);
+  /**
+   * Inside a loop (a stacked cell's input is the cell below's new h): x W + b
+   * for one step; the kernel, bias and input dropout masks as invariants.
+   * The masks are this cell's own (Keras 2: each cell of StackedRNNCells
+   * draws its masks from its own input), one per gate with implementation 1.
+   */
+  inputParts(b: GraphBuilder, ctx: CallContext, batch: number): { invariants: Value[]; project: (sb: GraphBuilder, x: Value, inv: readonly Value[]) => Value } {
     const bias = this.bias ? this.inputBias(b, ctx.weight(this.bias)) : null;
+    const features = this.kernel!.shape[0];
+    const masks = this.dropoutMasks(b, ctx, this.dropout, [batch, features], this.implementation === 2 ? 1 : this.cell.gates, 1) ?? [];
     return {
-      invariants: [ctx.weight(this.kernel!), ...(bias ? [bias] : [])],
-      project: (sb, x, inv) => (bias ? sb.add(sb.matmul(x, inv[0]), sb.broadcastTo(inv[1], [x.shape[0], inv[1].shape[0]])) : sb.matmul(x, inv[0])),
+      invariants: [ctx.weight(this.kernel!), ...(bias ? [bias] : []), ...masks],
+      project: (sb, x, inv) => {
+        const [kernel, ms] = [inv[0], inv.slice(bias ? 2 : 1)];
+        const proj = ms.length === 0 ? sb.matmul(x, kernel)
+          : ms.length === 1 ? sb.matmul(sb.mul(x, ms[0]), kernel)
+          : sb.concat(ms.map((m, g) => sb.matmul(sb.mul(x, m), sb.slice(kernel, [0, g * this.units], [features, this.units]))), 1);
+        return bias ? sb.add(proj, sb.broadcastTo(inv[1], proj.shape)) : proj;
+      },
     };
   }
 
