@@ -48,6 +48,8 @@ function vectorBits(value: string | undefined): 256 | 512 | null {
 export const config = Object.freeze({
   /** Threads for native kernels (default: every core). */
   numThreads: positiveInt('KILN_NUM_THREADS', process.env.KILN_NUM_THREADS, cpus().length),
+  /** KILN_COMPILE_JOBS: opt and llc processes a native build runs at once (default: every core). */
+  compileJobs: positiveInt('KILN_COMPILE_JOBS', process.env.KILN_COMPILE_JOBS, cpus().length),
   /** KILN_VECTOR_BITS=256|512: vector width of the CPU matmul micro-kernels, capped at the host's (default: the host's). */
   vectorBits: vectorBits(process.env.KILN_VECTOR_BITS),
   /** KILN_BACKEND: the process-wide default backend (default cpu; executor.ts checks the name). */
@@ -58,7 +60,7 @@ export const config = Object.freeze({
   cacheDir: process.env.KILN_CACHE_DIR || join(packageRoot, '.kiln-cache'),
   /** KILN_CACHE_MAX_MB: the native-code cache is pruned to this size, least recently used first (default 1024). */
   cacheMaxBytes: positiveInt('KILN_CACHE_MAX_MB', process.env.KILN_CACHE_MAX_MB, 1024) * 2 ** 20,
-  /** KILN_DUMP_IR=all|<pass>,...: the pipeline runner prints the IR after those passes to stderr (input, autodiff, dce, simplify, fold_scale, fusion, lower, contractions, in_place_updates, memory_plan or memory: passes/pipeline.ts). */
+  /** KILN_DUMP_IR=all|<pass>,...: the pipeline runner prints the IR after those passes to stderr (input, autodiff, dce, simplify, layout, merge_scans, prune_scans, fold_scale, fusion, lower, contractions, in_place_updates, memory_plan or memory: passes/pipeline.ts). */
   dumpIr: stageList(process.env.KILN_DUMP_IR),
   /** KILN_PRINT_KERNEL=all|<substring>: code generators print the code of matching programs to stderr. */
   printKernel: filter(process.env.KILN_PRINT_KERNEL),

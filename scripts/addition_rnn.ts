@@ -62,17 +62,22 @@ function decode(probs: Tensor, row: number): string {
   return s;
 }
 
-export async function additionRnn(backend: BackendName, maxEpochs: number): Promise<void> {
-  const { q, a } = questions();
-  const split = Math.floor(QUESTIONS * 0.9);
-  const [x, y] = [oneHot(q.slice(0, split), MAXLEN), oneHot(a.slice(0, split), DIGITS + 1)];
-  const [xVal, yVal] = [oneHot(q.slice(split), MAXLEN), oneHot(a.slice(split), DIGITS + 1)];
-  const model = new Sequential([
+/** The example's model: questions of MAXLEN one-hot characters in, DIGITS + 1 characters out (also built by bench/compile.ts). */
+export function additionRnnModel(): Sequential {
+  return new Sequential([
     new layers.LSTM(128, { inputShape: [MAXLEN, CHARS.length] }),
     new layers.RepeatVector(DIGITS + 1),
     new layers.LSTM(128, { returnSequences: true }),
     new layers.TimeDistributed(new layers.Dense(CHARS.length, { activation: 'softmax' })),
   ]);
+}
+
+export async function additionRnn(backend: BackendName, maxEpochs: number): Promise<void> {
+  const { q, a } = questions();
+  const split = Math.floor(QUESTIONS * 0.9);
+  const [x, y] = [oneHot(q.slice(0, split), MAXLEN), oneHot(a.slice(0, split), DIGITS + 1)];
+  const [xVal, yVal] = [oneHot(q.slice(split), MAXLEN), oneHot(a.slice(split), DIGITS + 1)];
+  const model = additionRnnModel();
   model.summary();
   model.compile({ loss: 'categorical_crossentropy', optimizer: 'adam', metrics: ['accuracy'], backend });
   const start = performance.now();

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { HOST_FINGERPRINT, type VectorBits } from './host.js';
 import { poolLibrary } from './pool.js';
+import { ENTRY } from './runtime_abi.js';
 import { dyingWithParent, removeStaleTemporaries } from '../../runtime/cpu/temporaries.js';
 
 const run = promisify(execFile);
@@ -66,6 +67,8 @@ export interface NativeOptions {
   readonly maxCacheBytes: number;
   /** Vector width of the matmul micro-kernels (at most the host's). */
   readonly vectorBits: VectorBits;
+  /** opt and llc processes one build may run at once (a program of many kernels is split into this many modules; default 1). */
+  readonly jobs?: number;
   /** Called with the LLVM IR text before optimization (KILN_PRINT_KERNEL). */
   readonly print?: (text: string) => void;
 }
@@ -82,48 +85,123 @@ export function programKey(program: KernelProgram, threads: number, vectorBits: 
   return h.digest('hex').slice(0, 32);
 }
 
-/** Runs a toolchain command as a child that dies with this process (a killed compile leaves no opt-14 behind). */
-export async function tool(cmd: string, args: string[]): Promise<void> {
+/** Runs a toolchain command as a child that dies with this process (a killed compile leaves no opt-14 behind); returns its output. */
+async function toolOutput(cmd: string, args: string[]): Promise<string> {
   const [file, argv] = dyingWithParent(cmd, args);
   try {
-    await run(file, argv, { maxBuffer: 64 << 20 });
+    return (await run(file, argv, { maxBuffer: 256 << 20 })).stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new Error(`codegen/llvm: '${cmd} ${args.join(' ')}' failed: ${err.stderr || err.message}`);
   }
 }
 
+/** Runs a toolchain command as a child that dies with this process. */
+export async function tool(cmd: string, args: string[]): Promise<void> {
+  await toolOutput(cmd, args);
+}
+
+/**
+ * Kernels per part below which a module is not split: each part costs an
+ * llvm-link, opt and llc start-up (tens of milliseconds), which a small
+ * predict program does not win back.
+ */
+const KERNELS_PER_PART = 8;
+
+/** The kernels and the entry point, by the names module.ts gives them (`k<i>_...`, ENTRY). */
+const KERNEL_FUNCTIONS = ['--rfunc=^k[0-9]+_', `--func=${ENTRY}`];
+
+/** A mutable global defined (not declared) in LLVM IR text: its name. */
+const MUTABLE_GLOBAL = /^(@\S+) = (?!(?:\w+ )*external )(?:\w+ )*global /;
+
+/**
+ * Whether the helpers' IR text uses a mutable global (the kernels' packing
+ * buffers are in the text too, as definitions, but only kernels use them).
+ */
+export function helpersShareState(text: string): boolean {
+  const lines = text.split('\n');
+  const code = lines.filter((l) => !l.startsWith('@')).join('\n');
+  return lines.some((l) => {
+    const name = MUTABLE_GLOBAL.exec(l)?.[1];
+    return name !== undefined && new RegExp(`${name.replace(/[^\w@]/g, '\\$&')}(?![\\w.$])`).test(code);
+  });
+}
+
+/**
+ * Cuts the module at `input` into `parts` modules `<part(i)>.bc` that compile
+ * side by side: the kernels and the entry point are spread over the parts by
+ * llvm-split (which makes the kernels' internal symbols hidden, so nothing
+ * leaves the shared object), and each part gets its own internal copy of the
+ * helpers its kernels call (micro-kernels, packing, the thread team), so opt
+ * still inlines them as it does in one module. Returns false, leaving the
+ * module whole, when a helper defines a mutable global: copies of it would
+ * not share its state.
+ */
+async function splitModule(input: string, tmp: string, parts: number, part: (i: number) => string): Promise<boolean> {
+  const ids = Array.from({ length: parts }, (_, i) => i);
+  try {
+    await Promise.all([
+      tool('llvm-extract-14', [...KERNEL_FUNCTIONS, input, '-o', `${tmp}.kernels.bc`]),
+      tool('llvm-extract-14', ['--delete', ...KERNEL_FUNCTIONS, input, '-o', `${tmp}.helpers.bc`]),
+    ]);
+    const [helpers] = await Promise.all([
+      toolOutput('llvm-dis-14', [`${tmp}.helpers.bc`, '-o', '-']),
+      tool('llvm-split-14', ['-j', String(parts), `${tmp}.kernels.bc`, '-o', `${tmp}.split`]),
+    ]);
+    if (helpersShareState(helpers)) return false;
+    await Promise.all(ids.map((i) => tool('llvm-link-14', ['--only-needed', '--internalize', `${tmp}.split${i}`, `${tmp}.helpers.bc`, '-o', `${part(i)}.bc`])));
+    return true;
+  } finally {
+    for (const f of [`${tmp}.kernels.bc`, `${tmp}.helpers.bc`, ...ids.map((i) => `${tmp}.split${i}`)]) rmSync(f, { force: true });
+  }
+}
+
 /**
  * Runs `write(tmpPath)` (which writes `<tmp>.bc` or `<tmp>.ll`), then opt, llc
  * and the linker, and renames the shared object into place as `<key>.so`:
- * readers never see a half-written file.
+ * readers never see a half-written file. A module of many kernels is first
+ * cut into up to `jobs` modules (splitModule) that opt and llc, each single
+ * threaded, compile side by side; their objects link into one shared object.
  */
-async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: EntryNote, threadsLibrary: readonly string[]): Promise<string> {
+async function buildSharedObject(cacheDir: string, key: string, input: 'bc' | 'll', write: (tmp: string) => void, meta: EntryNote, threadsLibrary: () => Promise<readonly string[]>, jobs: number): Promise<string> {
   const path = join(cacheDir, `${key}.so`);
   mkdirSync(cacheDir, { recursive: true });
   removeStaleCacheTemporaries(cacheDir);
   const tmp = join(cacheDir, `${key}.${process.pid}.${Date.now()}`);
   const name = meta.name;
-  const timed = async (stage: BuildStage, step: () => unknown): Promise<void> => {
+  const timed = async <T>(stage: BuildStage, step: () => T | Promise<T>): Promise<T> => {
     const start = performance.now();
-    await step();
+    const result = await step();
     BUILD_TIMES.push({ program: name, stage, ms: performance.now() - start });
+    return result;
   };
+  const wanted = Math.max(1, Math.min(jobs, Math.floor((meta.kernels ?? 0) / KERNELS_PER_PART)));
+  const part = (i: number): string => `${tmp}.part${i}`;
+  let sources = [`${tmp}.${input}`];
+  const objects = (): string[] => sources.map((_, i) => `${part(i)}.o`);
   try {
     await timed('emit', () => write(tmp));
-    await timed('opt', () => tool('opt-14', ['-O3', '-mcpu=native', ...VECTOR_MATH.opt, `${tmp}.${input}`, '-o', `${tmp}.opt.bc`]));
-    await timed('llc', () => tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${tmp}.opt.bc`, '-o', `${tmp}.o`]));
-    await timed('link', () => tool('cc', ['-shared', '-o', `${tmp}.so`, `${tmp}.o`, ...threadsLibrary, ...VECTOR_MATH.link, '-lm']));
+    if (wanted > 1 && (await timed('split', () => splitModule(`${tmp}.${input}`, tmp, wanted, part)))) {
+      sources = Array.from({ length: wanted }, (_, i) => `${part(i)}.bc`);
+    }
+    await timed('opt', () => Promise.all(sources.map((src, i) => tool('opt-14', ['-O3', '-mcpu=native', ...VECTOR_MATH.opt, src, '-o', `${part(i)}.opt.bc`]))));
+    await timed('llc', () => Promise.all(sources.map((_, i) => tool('llc-14', ['-O3', '-mcpu=native', '-filetype=obj', '-relocation-model=pic', `${part(i)}.opt.bc`, '-o', `${part(i)}.o`]))));
+    const threads = await threadsLibrary();
+    await timed('link', () => tool('cc', ['-shared', '-o', `${tmp}.so`, ...objects(), ...threads, ...VECTOR_MATH.link, '-lm']));
     writeFileSync(`${tmp}.json`, `${JSON.stringify(meta)}\n`);
     renameSync(`${tmp}.json`, join(cacheDir, `${key}.json`));
     renameSync(`${tmp}.so`, path);
   } finally {
-    for (const ext of ['.bc', '.ll', '.opt.bc', '.o', '.so', '.json']) rmSync(`${tmp}${ext}`, { force: true });
+    for (const ext of ['.bc', '.ll', '.so', '.json']) rmSync(`${tmp}${ext}`, { force: true });
+    for (let i = 0; i < wanted; i++) for (const ext of ['.bc', '.opt.bc', '.o']) rmSync(`${part(i)}${ext}`, { force: true });
   }
   return path;
 }
 
-export type BuildStage = 'emit' | 'opt' | 'llc' | 'link';
+/** `pool`: finding, or on a cache's first use building, the thread pool library (pool.ts), once per cache folder and process. */
+export type BuildStage = 'pool' | 'emit' | 'split' | 'opt' | 'llc' | 'link';
+
+const poolTimed = new Set<string>();
 
 /** Wall time of each stage of every native build in this process (read by `npm run bench:compile`). */
 export const BUILD_TIMES: { readonly program: string; readonly stage: BuildStage; readonly ms: number }[] = [];
@@ -151,11 +229,22 @@ async function codeGenerator(): Promise<{ emitProgram: typeof import('./module.j
 export async function compileNative(program: KernelProgram, options: NativeOptions): Promise<NativeLibrary> {
   const key = programKey(program, options.threads, options.vectorBits);
   const path = join(options.cacheDir, `${key}.so`);
-  // Built before any program of this cache loads: programs find it beside them, in pool/.
-  const pool = await poolLibrary(options.cacheDir);
+  // Built before any program of this cache loads (programs find it beside them, in pool/),
+  // on a cache's first use side by side with the program's own build, which needs it only to link.
+  const building = poolLibrary(options.cacheDir);
+  const pool = async (): Promise<string> => {
+    const start = performance.now();
+    const path = await building;
+    if (!poolTimed.has(options.cacheDir)) {
+      poolTimed.add(options.cacheDir);
+      BUILD_TIMES.push({ program: 'kiln_pool', stage: 'pool', ms: performance.now() - start });
+    }
+    return path;
+  };
   // Cache hits clean once per process; builds clean every time.
   if (!cleanedCaches.has(options.cacheDir)) removeStaleCacheTemporaries(options.cacheDir);
   if (usableEntry(options.cacheDir, key)) {
+    await pool();
     if (options.print) options.print((await codeGenerator()).emitProgram(program, options.threads, options.vectorBits).print());
     touch(path);
     return { path, fromCache: true };
@@ -166,7 +255,7 @@ export async function compileNative(program: KernelProgram, options: NativeOptio
     const module = emitProgram(program, options.threads, options.vectorBits);
     options.print?.(module.print());
     llvm.WriteBitcodeToFile(module, `${tmp}.bc`);
-  }, meta, poolLinkFlags(pool));
+  }, meta, async () => poolLinkFlags(await pool()), options.jobs ?? 1);
   pruneCache(options.cacheDir, options.maxCacheBytes, path);
   return { path, fromCache: false };
 }
@@ -238,6 +327,6 @@ export async function compileIrText(name: string, text: string, cacheDir: string
   const key = createHash('sha256').update(CACHE_IDENTITY.codegen).update(`${CACHE_IDENTITY.host}\n`).update(text).digest('hex').slice(0, 32);
   const path = join(cacheDir, `${key}.so`);
   if (usableEntry(cacheDir, key)) return { path, fromCache: true };
-  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name, ...CACHE_IDENTITY }, ['-lgomp']);
+  await buildSharedObject(cacheDir, key, 'll', (tmp) => writeFileSync(`${tmp}.ll`, text), { name, ...CACHE_IDENTITY }, async () => ['-lgomp'], 1);
   return { path, fromCache: false };
 }

@@ -33,6 +33,8 @@ export interface CpuOptions {
   readonly maxCacheBytes?: number;
   /** Vector width of the matmul micro-kernels (default: KILN_VECTOR_BITS, else the host's widest). */
   readonly vectorBits?: VectorBits;
+  /** opt and llc processes a build runs at once (default: KILN_COMPILE_JOBS, else every core). */
+  readonly compileJobs?: number;
 }
 
 /** The micro-kernels' vector width: the one asked for, never wider than the host's. */
@@ -70,7 +72,7 @@ const dropped = new FinalizationRegistry<Held>(release);
 
 export async function loadCpu(program: KernelProgram, options: CpuOptions = {}, shared?: SharedMemory): Promise<Executable> {
   const threads = options.threads ?? config.numThreads;
-  const lib = await compileNative(program, { threads, cacheDir: options.cacheDir ?? config.cacheDir, maxCacheBytes: options.maxCacheBytes ?? config.cacheMaxBytes, vectorBits: cpuVectorBits(options.vectorBits ?? config.vectorBits), print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
+  const lib = await compileNative(program, { threads, cacheDir: options.cacheDir ?? config.cacheDir, maxCacheBytes: options.maxCacheBytes ?? config.cacheMaxBytes, jobs: options.compileJobs ?? config.compileJobs, vectorBits: cpuVectorBits(options.vectorBits ?? config.vectorBits), print: wantsPrint(program.name) ? (t) => process.stderr.write(`--- KILN_PRINT_KERNEL: ${program.name} ---\n${t}`) : undefined });
   if ((program.sharedBytes ?? 0) > (shared?.bytes ?? 0)) throw new Error(`cpu backend: program '${program.name}' needs a shared state arena of ${program.sharedBytes} bytes, got ${shared?.bytes ?? 0}`);
   const native = koffi.load(lib.path);
   // The entry point takes a pointer to its bases, passed as the address (the same register as a pointer on every 64-bit ABI).

@@ -171,6 +171,15 @@ export abstract class Layer {
     return this.own;
   }
 
+  /**
+   * States kept between runs and batches (a stateful RNN's, Keras's
+   * layer.states): float32 values by name that every program of a model
+   * shares, zeros until the first run and after resetStates(); not weights.
+   */
+  get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    return [];
+  }
+
   /** Weights an optimizer updates: none when the layer is frozen (Keras's trainable_weights). */
   get trainableWeights(): readonly Weight[] {
     return this.trainable ? this.weights.filter((w) => w.trainable) : [];

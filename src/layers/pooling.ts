@@ -7,7 +7,7 @@
 import { type PaddingMode, pool, windowGeometry } from '../../ir/convolution.js';
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type KShape, Layer, type LayerArgs } from './base.js';
-import { type DataFormat, channelsOf, expectSpatialRank, fromLast, intTuple, oneOf, readDataFormat, spatialOf, toLast, windowedSpatial, withSpatial } from './convolutional.js';
+import { type DataFormat, channelsOf, expectSpatialRank, fromLast, intTuple, oneOf, readDataFormat, spatialOf, toLast, windowedSpatial, withSpatial } from './conv_args.js';
 
 export interface PoolingArgs extends LayerArgs {
   readonly poolSize?: number | readonly number[];

@@ -186,13 +186,25 @@ export abstract class RecurrentLayer extends Layer {
     };
   }
 
-  /** Inside a loop (a stacked cell's input is the cell below's new h): x W + b for one step; the kernel and bias as invariants. */
-  inputParts(b: GraphBuilder, ctx: CallContext): { invariants: Value[]; project: (sb: GraphBuilder, x: Value, inv: readonly Value[]) => Value } {
-    if (this.dropout > 0 && ctx.training) throw new Error(`${this.className} ${this.name}: dropout on a stacked cell's input is not supported yet (set dropout on the first cell)`);
+  /**
+   * Inside a loop (a stacked cell's input is the cell below's new h): x W + b
+   * for one step; the kernel, bias and input dropout masks as invariants.
+   * The masks are this cell's own (Keras 2: each cell of StackedRNNCells
+   * draws its masks from its own input), one per gate with implementation 1.
+   */
+  inputParts(b: GraphBuilder, ctx: CallContext, batch: number): { invariants: Value[]; project: (sb: GraphBuilder, x: Value, inv: readonly Value[]) => Value } {
     const bias = this.bias ? this.inputBias(b, ctx.weight(this.bias)) : null;
+    const features = this.kernel!.shape[0];
+    const masks = this.dropoutMasks(b, ctx, this.dropout, [batch, features], this.implementation === 2 ? 1 : this.cell.gates, 1) ?? [];
     return {
-      invariants: [ctx.weight(this.kernel!), ...(bias ? [bias] : [])],
-      project: (sb, x, inv) => (bias ? sb.add(sb.matmul(x, inv[0]), sb.broadcastTo(inv[1], [x.shape[0], inv[1].shape[0]])) : sb.matmul(x, inv[0])),
+      invariants: [ctx.weight(this.kernel!), ...(bias ? [bias] : []), ...masks],
+      project: (sb, x, inv) => {
+        const [kernel, ms] = [inv[0], inv.slice(bias ? 2 : 1)];
+        const proj = ms.length === 0 ? sb.matmul(x, kernel)
+          : ms.length === 1 ? sb.matmul(sb.mul(x, ms[0]), kernel)
+          : sb.concat(ms.map((m, g) => sb.matmul(sb.mul(x, m), sb.slice(kernel, [0, g * this.units], [features, this.units]))), 1);
+        return bias ? sb.add(proj, sb.broadcastTo(inv[1], proj.shape)) : proj;
+      },
     };
   }
 
@@ -236,7 +248,7 @@ export abstract class RecurrentLayer extends Layer {
     const proj = this.project(b, xt, ctx);
     const mask = masks?.[0] ?? null;
     const maskT = mask ? order(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
-    const kept = this.stateful ? this.keptStates(batch, ctx) : null;
+    const kept = this.stateful ? this.stateValues(batch, ctx) : null;
     const init = initial.length ? [...initial] : kept ? kept.map((s) => s.value) : Array.from({ length: this.cell.states }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, this.units]));
     const step = this.stepParts(b, ctx, batch);
     const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants: step.invariants, reverse, steps: n }, (sb, states, [xp, m], inv) => {
@@ -261,9 +273,15 @@ export abstract class RecurrentLayer extends Layer {
   /** The batch size a stateful layer was built for (its states are [batch, units]). */
   private statefulBatch: number | null = null;
 
-  /** A stateful layer's states, kept in the program between runs (zeros until the first run and after resetStates). */
-  private keptStates(batch: number, ctx: CallContext): { value: Value; set(next: Value): void }[] {
-    if (!ctx.state) throw new Error(`${this.className} ${this.name}: stateful layers keep their states between predict calls; training a stateful model (fit, trainOnBatch) is not supported yet`);
+  /** Its states [batch, units] where stateful, named `<layer>/state_<i>`. */
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    if (!this.stateful || this.statefulBatch === null) return [];
+    return Array.from({ length: this.cell.states }, (_, i) => ({ name: `${this.name}/state_${i}`, size: this.statefulBatch! * this.units }));
+  }
+
+  /** A stateful layer's states, kept between runs and batches in the model's shared state (zeros until the first run and after resetStates). */
+  private stateValues(batch: number, ctx: CallContext): { value: Value; set(next: Value): void }[] {
+    if (!ctx.state) throw new Error(`${this.className} ${this.name}: this program keeps no states between runs, so a stateful layer cannot run in it`);
     if (this.statefulBatch !== null && batch !== this.statefulBatch) throw new Error(`${this.className} ${this.name}: this stateful layer was built for batches of ${this.statefulBatch} samples, got a batch of ${batch} (use batchSize: ${this.statefulBatch} and a sample count that is a multiple of it)`);
     return Array.from({ length: this.cell.states }, (_, i) => ctx.state!(`${this.name}/state_${i}`, [batch, this.units]));
   }

@@ -107,6 +107,10 @@ export class RNN extends Layer {
     return this.cells.flatMap((l) => l.weights);
   }
 
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    return this.cells.flatMap((l) => l.keptStates);
+  }
+
   override build(inputShape: KShape | readonly KShape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? (inputShape as readonly KShape[])[0] : inputShape) as KShape;
     expectRank(this, shape, 3, 3);
@@ -153,7 +157,7 @@ export class RNN extends Layer {
     const proj = this.cells[0].project(b, xt, ctx);
     const mask = masks?.[0] ?? null;
     const maskT = mask ? order(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
-    const parts = this.cells.map((l, i) => ({ layer: l, step: l.stepParts(b, ctx, batch), input: i > 0 ? l.inputParts(b, ctx) : null }));
+    const parts = this.cells.map((l, i) => ({ layer: l, step: l.stepParts(b, ctx, batch), input: i > 0 ? l.inputParts(b, ctx, batch) : null }));
     const invariants = parts.flatMap((p) => [...(p.input?.invariants ?? []), ...p.step.invariants]);
     const init = initial.length ? [...initial] : this.cells.flatMap((l) => Array.from({ length: l.stateCount }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, l.units])));
     const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants, reverse, steps: n }, (sb, states, [xp, m], inv) => {

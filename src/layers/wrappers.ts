@@ -21,6 +21,10 @@ export class TimeDistributed extends Layer {
     return this.layer.weights;
   }
 
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    return this.layer.keptStates;
+  }
+
   override get trainableWeights(): readonly Weight[] {
     return this.trainable ? this.layer.trainableWeights : [];
   }
@@ -106,6 +110,10 @@ export class Bidirectional extends Layer {
 
   override get weights(): readonly Weight[] {
     return [...this.forwardLayer.weights, ...this.backwardLayer.weights];
+  }
+
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    return [...this.forwardLayer.keptStates, ...this.backwardLayer.keptStates];
   }
 
   override get trainableWeights(): readonly Weight[] {

@@ -34,21 +34,11 @@ export interface PredictOptions {
 
 interface Program {
   readonly compiled: CompiledGraph;
-  /** State params (stateful RNNs' states) and their sizes: zeros at first, kept between runs. */
-  readonly states: readonly { readonly name: string; readonly size: number }[];
   /** It reads the run-time sequence length (param `timesteps`). */
   readonly timesteps: boolean;
 }
 
 
-function stateParams(graph: Graph): { name: string; size: number }[] {
-  return graph.nodes.filter((n) => n.op === 'param' && (n.attrs as { role: string }).role === 'state')
-    .map((n) => ({ name: (n.attrs as { name: string }).name, size: n.type.shape.reduce((p, q) => p * q, 1) }));
-}
-
-function zeroStates(p: Program): void {
-  for (const s of p.states) p.compiled.write(s.name, new Float32Array(s.size));
-}
 
 const unwrap = <T>(xs: readonly T[]): T | T[] => (xs.length === 1 ? xs[0] : [...xs]);
 
@@ -148,6 +138,19 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     const seen = new Set<Weight>();
     for (const l of this.layers) for (const w of l.weights) seen.add(w);
     return [...seen];
+  }
+
+  /** Every stateful layer's states, once each (shared layers and nested models included). */
+  override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
+    const seen = new Map<string, { name: string; size: number }>();
+    for (const l of this.layers) for (const s of l.keptStates) seen.set(s.name, s);
+    return [...seen.values()];
+  }
+
+  /** Keras 2: a stateful model takes whole batches only (its states are per batch row). */
+  checkStatefulSamples(where: string, n: number, batchSize: number, predict = false): void {
+    if (!this.keptStates.length || n % batchSize === 0 || (predict && n <= batchSize)) return;
+    throw new Error(`${where}: in a stateful network, you should only pass inputs with a number of samples that can be divided by the batch size. Found: ${n} samples. Batch size: ${batchSize}.`);
   }
 
   /** Weights an optimizer updates: none when the model (as a layer) is frozen; else those of its trainable layers. */
@@ -327,9 +330,15 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     return b.build(outputs, updates);
   }
 
-  /** Keras's reset_states(): every stateful layer's state back to zeros, in every compiled program. */
+  /** Keras's reset_states(): every stateful layer's state back to zeros (they live in the shared state arena, for every program). */
   resetStates(): void {
-    for (const p of this.programs.values()) zeroStates(p);
+    const shared = this.shared;
+    if (!shared?.allocated) return;
+    for (const s of this.keptStates) {
+      if (!shared.has(s.name)) continue;
+      shared.view(s.name).fill(0);
+      shared.commit(s.name);
+    }
   }
 
   /** Compiles in flight, by batch size and phase: concurrent first calls share one compile. */
@@ -345,8 +354,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
       if (!pending) {
         const graph = this.buildGraph(batch, training, capacity);
         pending = compileGraph(graph, { backend: this.backend, name: `${this.name}_b${batch}${training ? '_phase1' : ''}${capacity ? `_t${capacity}` : ''}`, shared: this.sharedState() }).then((compiled) => {
-          const made = { compiled, states: stateParams(graph), timesteps: readsTimesteps(graph) };
-          zeroStates(made);
+          const made = { compiled, timesteps: readsTimesteps(graph) };
           this.programs.set(key, made);
           this.lastStats = compiled.stats;
           return made;
@@ -372,6 +380,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
 
   private shared: SharedState | null = null;
   private sharedWeights: readonly Weight[] = [];
+  private sharedStates = '';
 
   /**
    * The model's shared state arena: every weight, addressed in place by all of
@@ -380,12 +389,16 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
    */
   sharedState(): SharedState {
     const weights = this.allWeights();
-    const same = weights.length === this.sharedWeights.length && weights.every((w, i) => w === this.sharedWeights[i]);
+    const states = this.keptStates;
+    const stateKey = states.map((s) => `${s.name}:${s.size}`).join(';');
+    const same = weights.length === this.sharedWeights.length && weights.every((w, i) => w === this.sharedWeights[i]) && stateKey === this.sharedStates;
     if (!this.shared || !same) {
       this.detachWeights();
       this.shared?.dispose();
-      this.shared = new SharedState(weights.map((w) => ({ name: w.name, dtype: 'float32', size: w.value.length })));
+      // Kept states (stateful RNNs) live beside the weights, so predict, evaluate and train programs carry one set.
+      this.shared = new SharedState([...weights.map((w) => ({ name: w.name, dtype: 'float32' as const, size: w.value.length })), ...states.map((s) => ({ name: s.name, dtype: 'float32' as const, size: s.size }))]);
       this.sharedWeights = weights;
+      this.sharedStates = stateKey;
     }
     return this.shared;
   }
@@ -440,6 +453,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
     options = readOptions('predict', options, PREDICT_OPTIONS);
     checkPredictArgs(options);
     const inputs = this.standardizeInputs('predict', x);
+    this.checkStatefulSamples('predict', inputs[0].shape[0], options.batchSize ?? 32, true);
     return unwrap(await this.run(inputs, options.batchSize ?? 32)) as Out;
   }
 

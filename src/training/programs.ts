@@ -10,7 +10,8 @@
  * batch), with a suffix _i per model input or output when there are
  * several (input_0, target_1, ...), and state: the weights by name, optimizer slots
  * (`<weight>/<slot>`), optimizer globals (`optimizer/<name>`), `iterations`
- * (int32) and `lr`.
+ * (int32) and `lr`, stateful layers' states (`<layer>/state_<i>`, kept
+ * from batch to batch); `timesteps` (int32) for inputs with timesteps=None.
  */
 import { type Shape, sameShape } from '../../ir/dtype.js';
 import { type Graph, GraphBuilder, type Value } from '../../ir/graph.js';
@@ -145,10 +146,24 @@ function perBatchRow(b: GraphBuilder, v: Value, rows: Shape, setup: TrainSetup, 
   return v.shape.length === keep ? v : b.mean(v, v.shape.map((_, i) => i).slice(keep));
 }
 
+/** Stateful layers' states as state params of `b`, and the updates that keep each batch's final states for the next (Keras's state_updates). */
+function keptStates(b: GraphBuilder): { state: NonNullable<CallContext['state']>; updates: { target: Value; value: Value }[] } {
+  const updates: { target: Value; value: Value }[] = [];
+  return {
+    updates,
+    state: (name, shape) => {
+      const value = b.param(name, shape, 'float32', 'state');
+      return { value, set: (next) => void updates.push({ target: value, value: next }) };
+    },
+  };
+}
+
 export function testGraph(net: Network<Tensor | Tensor[]>, batch: number, targetShapes: readonly Shape[], setup: TrainSetup, capacity = 0): Graph {
   const b = new GraphBuilder();
+  const kept = keptStates(b);
   const ctx: CallContext = {
     ...Network.timestepsParam(b, capacity),
+    state: kept.state,
     training: false,
     weight: Network.weightParams(b, 'weight'),
     random: () => {
@@ -156,7 +171,7 @@ export function testGraph(net: Network<Tensor | Tensor[]>, batch: number, target
     },
   };
   const { outputs } = score(net, b, batch, targetShapes, setup, ctx, capacity);
-  return b.build(outputs);
+  return b.build(outputs, kept.updates);
 }
 
 /**
@@ -168,8 +183,10 @@ export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targe
   const iterations = b.param('iterations', [], 'int32', 'state');
   const lr = b.param('lr', [], 'float32', 'state');
   const stateUpdates: { w: Weight; value: Value }[] = [];
+  const kept = keptStates(b);
   const ctx: CallContext = {
     ...Network.timestepsParam(b, capacity),
+    state: kept.state,
     training: true,
     weight: Network.weightParams(b, 'state'),
     random: (seed, shape) => b.random(seed, shape, iterations),
@@ -196,6 +213,8 @@ export function trainGraph(net: Network<Tensor | Tensor[]>, batch: number, targe
       { target: iterations, value: builder.add(iterations, builder.constant(1, [], 'int32')) },
       // Layers' own updates (moving statistics) were built in the forward graph, which builder copies node for node.
       ...stateUpdates.map((u) => ({ target: ctx.weight(u.w), value: u.value })),
+      // Stateful layers' final states, for the next batch.
+      ...kept.updates,
     ];
     return { outputs, updates };
   };

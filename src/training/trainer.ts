@@ -238,6 +238,7 @@ export class Trainer {
     checkFitArgs(args);
     let data = this.dataset('fit', x, y, args.sampleWeight, args.classWeight);
     const batchSize = args.batchSize ?? 32;
+    this.net.checkStatefulSamples('fit', samplesOf(data), batchSize);
     const epochs = args.epochs ?? 1;
     const verbose = args.verbose ?? 1;
     const outputs = this.setup.outputs;
@@ -331,7 +332,9 @@ export class Trainer {
   async evaluate(x: DataList, y: DataList, args: EvaluateArgs = {}): Promise<number[]> {
     args = readOptions('evaluate', args, EVALUATE_OPTIONS);
     checkEvaluateArgs(args);
-    return this.evaluateData(this.dataset('evaluate', x, y, args.sampleWeight), args.batchSize ?? 32);
+    const data = this.dataset('evaluate', x, y, args.sampleWeight);
+    this.net.checkStatefulSamples('evaluate', samplesOf(data), args.batchSize ?? 32);
+    return this.evaluateData(data, args.batchSize ?? 32);
   }
 
   private async evaluateData(data: Dataset, batchSize: number): Promise<number[]> {

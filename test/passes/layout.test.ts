@@ -98,6 +98,15 @@ describe('layout', () => {
     interpret(after, feeds).forEach((v, i) => expect(v).toEqual(interpret(graph, feeds)[i]));
   });
 
+  it('judges a shared per-channel expression once (a DAG, not a tree: 2^60 paths here)', () => {
+    const b = new GraphBuilder();
+    let scale = b.reshape(b.param('s', [3]), [1, 3, 1, 1]);
+    for (let i = 0; i < 60; i++) scale = b.mul(scale, scale);
+    const y = b.mul(b.transpose(b.param('x', [1, 2, 2, 3]), [0, 3, 1, 2]), scale);
+    const g = b.build([b.sum(b.transpose(y, [0, 2, 3, 1]), [1, 2])]);
+    expect(transposes(selectLayout(g, LAST))).toBe(0);
+  });
+
   it('refuses a layout no kernel computes in', () => {
     expect(() => selectLayout(new GraphBuilder().build([]), { layout: 'channels_first' })).toThrow(/compute channels-last, so no backend can prefer 'channels_first'/);
   });
