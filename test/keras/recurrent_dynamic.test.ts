@@ -161,7 +161,7 @@ describe('timesteps=None: training', () => {
     // Both lengths ran padded in one program of 8 steps (and one evaluate program).
     expect([...open.stepCapacities]).toEqual([8]);
     const [evalOpen, evalFixed] = [await open.evaluate(x3, y3, { verbose: 0 }), await fixed3.evaluate(x3, y3, { verbose: 0 })];
-    expect(evalOpen).toBeAllClose(evalFixed as number, close);
+    expect([evalOpen as number]).toBeAllClose([evalFixed as number], close);
     for (const m of [open, fixed5, fixed3]) m.dispose();
   });
 
