@@ -24,6 +24,7 @@ import { selectLayout } from './layout.js';
 import { type LoweredProgram, lowerFused } from './lower.js';
 import { type MemoryPlanStats, type SharedLayout, planMemory } from './memory_plan.js';
 import { mergeScans } from './merge_scans.js';
+import { pruneScans } from './prune_scans.js';
 import { simplify } from './simplify.js';
 
 /** A program after memory planning. */
@@ -118,6 +119,7 @@ export const DCE = graphPass('dce', dce);
 export const SIMPLIFY = graphPass('simplify', simplify);
 export const LAYOUT = graphPass('layout', selectLayout);
 export const MERGE_SCANS = graphPass('merge_scans', mergeScans);
+export const PRUNE_SCANS = graphPass('prune_scans', pruneScans);
 export const FOLD_SCALE = graphPass('fold_scale', foldScale);
 export const FUSION: Pass<'graph', 'fused'> = { name: 'fusion', from: 'graph', to: 'fused', run: (g) => fuse(g) };
 export const LOWER: Pass<'fused', 'kernels'> = { name: 'lower', from: 'fused', to: 'kernels', run: (f, ctx) => lowerFused(f, ctx.name) };
@@ -132,7 +134,7 @@ export const MEMORY_PLAN: Pass<'kernels', 'planned'> = {
 };
 
 /** Graph-level simplification and layout selection, shared by PREDICT and TRAIN. */
-const SIMPLIFICATION: readonly Pass<'graph', 'graph'>[] = [DCE, SIMPLIFY, LAYOUT, SIMPLIFY, MERGE_SCANS, DCE, FOLD_SCALE, DCE];
+const SIMPLIFICATION: readonly Pass<'graph', 'graph'>[] = [DCE, SIMPLIFY, LAYOUT, SIMPLIFY, MERGE_SCANS, PRUNE_SCANS, DCE, FOLD_SCALE, DCE];
 
 /** The graph passes of a predict program: what PREDICT runs before fusion. */
 export const PREDICT_GRAPH = Pipeline.start('predict', 'graph').thenAll(SIMPLIFICATION);

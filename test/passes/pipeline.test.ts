@@ -40,12 +40,12 @@ describe('pipeline', () => {
   it('lists autodiff, graph passes, fusion, lowering and memory planning as typed stages', () => {
     const stages = (p: typeof PREDICT | typeof TRAIN): string[] => p.passes.map((x) => `${x.name}:${x.from}->${x.to}`);
     expect(stages(TRAIN)).toEqual([
-      'autodiff:train->graph', 'dce:graph->graph', 'simplify:graph->graph', 'layout:graph->graph', 'simplify:graph->graph', 'merge_scans:graph->graph', 'dce:graph->graph',
+      'autodiff:train->graph', 'dce:graph->graph', 'simplify:graph->graph', 'layout:graph->graph', 'simplify:graph->graph', 'merge_scans:graph->graph', 'prune_scans:graph->graph', 'dce:graph->graph',
       'fold_scale:graph->graph', 'dce:graph->graph', 'fusion:graph->fused', 'lower:fused->kernels',
       'contractions:kernels->kernels', 'in_place_updates:kernels->kernels', 'memory_plan:kernels->planned',
     ]);
     expect(stages(PREDICT)).toEqual(stages(TRAIN).slice(1));
-    expect(PREDICT_GRAPH.passes.map((p) => p.name)).toEqual(['dce', 'simplify', 'layout', 'simplify', 'merge_scans', 'dce', 'fold_scale', 'dce']);
+    expect(PREDICT_GRAPH.passes.map((p) => p.name)).toEqual(['dce', 'simplify', 'layout', 'simplify', 'merge_scans', 'prune_scans', 'dce', 'fold_scale', 'dce']);
   });
 
   it('refuses a pass that takes another stage than the one before it', () => {
