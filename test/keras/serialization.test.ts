@@ -46,6 +46,7 @@ const LAYERS: Record<string, { input: number[]; make: () => Layer; data?: () => 
   SimpleRNN: { input: [3, 2], make: () => new layers.SimpleRNN(3, { returnSequences: true, activation: 'relu' }) },
   GRU: { input: [3, 2], make: () => new layers.GRU(2, { resetAfter: true, goBackwards: true }) },
   LSTM: { input: [3, 2], make: () => new layers.LSTM(2, { unitForgetBias: false, recurrentActivation: 'sigmoid' }) },
+  ConvLSTM2D: { input: [3, 4, 5, 2], make: () => new layers.ConvLSTM2D(2, [2, 3], { padding: 'same', strides: [2, 1], returnSequences: true, unitForgetBias: false }) },
   Conv1D: { input: [6, 2], make: () => new layers.Conv1D(3, 2, { padding: 'causal', dilationRate: 2, activation: 'relu' }) },
   Conv2D: { input: [5, 5, 2], make: () => new layers.Conv2D(3, [3, 2], { strides: [2, 1], padding: 'same', dataFormat: 'channels_first' }) },
   Conv3D: { input: [4, 4, 4, 1], make: () => new layers.Conv3D(2, 2, { useBias: false }) },
