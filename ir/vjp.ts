@@ -40,12 +40,16 @@ function expand(b: GraphBuilder, g: Value, inShape: Shape, axes: readonly number
   return b.broadcastTo(b.reshape(g, kept), inShape);
 }
 
-function reduceExtremum(b: GraphBuilder, { inputs: [x], out, attrs, g }: VjpArgs<AttrsMap['reduce_max']>): Value[] {
+function reduceExtremum(b: GraphBuilder, { inputs: [x], out, attrs, g }: VjpArgs<AttrsMap['reduce_max']>, op: 'ge' | 'le'): Value[] {
   const axes = attrs.axes.map((a) => normalizeAxis(a, x.shape.length));
-  const hit = b.cast(b.binary('eq', x, expand(b, out, x.shape, axes)), x.dtype);
-  // Ties share the cotangent equally, as TensorFlow does.
-  const count = expand(b, b.sum(hit, axes, true), x.shape, axes);
-  return [b.div(b.mul(hit, expand(b, g, x.shape, axes)), count)];
+  const extremum = expand(b, out, x.shape, axes);
+  // Ties share the cotangent equally, as TensorFlow does. The share is divided at the reduced shape, and the
+  // ties are counted with x >= max (x <= min), which CSE keeps apart from the x == max that routes the share:
+  // what spreads over x is then one compare and select that fuses into x's consumer (a max pool's window
+  // scatter compares each input point with the windows covering it), not a dense mask over every window.
+  const count = b.sum(b.cast(b.binary(op, x, extremum), x.dtype), axes, true);
+  const share = b.div(b.reshape(g, count.shape), count);
+  return [b.select(b.binary('eq', x, extremum), b.broadcastTo(share, x.shape), 0)];
 }
 
 /** The inverse of a strided slice: `g` scattered into zeros of `shape` (edges by one pad, interior steps by interleaving). */
@@ -186,8 +190,8 @@ export const VJP: VjpTable = {
   select: (b, { inputs: [c], g }) => [null, b.select(c, g, 0), b.select(c, 0, g)],
   cast: (b, { inputs: [x], g }) => [x.dtype === 'float32' || x.dtype === 'float64' ? b.cast(g, x.dtype) : null],
   reduce_sum: (b, { inputs: [x], attrs, g }) => [expand(b, g, x.shape, attrs.axes.map((a) => normalizeAxis(a, x.shape.length)))],
-  reduce_max: reduceExtremum,
-  reduce_min: reduceExtremum,
+  reduce_max: (b, args) => reduceExtremum(b, args, 'ge'),
+  reduce_min: (b, args) => reduceExtremum(b, args, 'le'),
   reshape: (b, { inputs: [x], g }) => [b.reshape(g, x.shape)],
   transpose: (b, { inputs: [x], attrs, g }) => {
     const inverse = attrs.perm.map(() => 0);

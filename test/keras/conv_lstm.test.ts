@@ -208,6 +208,31 @@ function referenceFrom(filters: number, g: Geometry, w: Float32Array[], xs: Fram
   return h;
 }
 
+describe('stateful ConvLSTM2D', () => {
+  it('carries h and c from one predict call to the next until resetStates()', async () => {
+    const layer = new layers.ConvLSTM2D(2, [2, 3], { stateful: true, padding: 'same', strides: [2, 1], dataFormat: 'channels_first', returnSequences: true });
+    const model = new Sequential([new layers.InputLayer({ batchInputShape: [B, T, C, 5, 4] }), layer]);
+    const weights = randomWeights(layer, 13);
+    layer.setWeights(weights);
+    const data = frames(14, 5, 4);
+    const fed = tensor(data.map((seq) => seq.map(toFirst)));
+    const first = await model.predict(fed, { batchSize: B });
+    const second = await model.predict(fed, { batchSize: B });
+    model.resetStates();
+    const third = await model.predict(fed, { batchSize: B });
+    expect(third.data).toEqual(first.data);
+    const w = weights.map((t) => t.data as Float32Array);
+    const g = G([2, 3], 'same', [2, 1]);
+    for (let b = 0; b < B; b++) {
+      const once = reference(2, g, w, data[b]);
+      expect(sample(first, b)).toBeAllClose(once.outputs.flatMap((f) => flat(toFirst(f))), { rtol: 1e-5, atol: 1e-5 });
+      // The second call starts from the first's final states: the last h of a run from (h, c).
+      expect(sample(second, b).slice(-once.h.length * once.h[0].length * 2)).toBeAllClose(flat(toFirst(referenceFrom(2, g, w, data[b], once.h, once.c))), { rtol: 1e-5, atol: 1e-5 });
+    }
+    model.dispose();
+  });
+});
+
 describe('ConvLSTM2D shapes, weights and summary as Keras', () => {
   it.each([
     ['valid', [10, 8, 9, 3], {}, [null, 6, 7, 4]],
@@ -259,6 +284,9 @@ describe('ConvLSTM2D errors', () => {
     expect(() => new layers.ConvLSTM2D(2, 3, { unroll: true })).toThrow(/unroll is not possible with convolutional RNNs/);
     expect(() => new layers.ConvLSTM2D(2, 3, { dropout: 1 })).toThrow(/dropout must be a number in \[0, 1\), got 1/);
     expect(() => new layers.ConvLSTM2D(2, 3, { strides: 2, dilationRate: 2 })).toThrow(/strides > 1 together with dilationRate > 1/);
+  });
+  it('stateful without a fixed batch size', () => {
+    expect(() => new Sequential([new layers.ConvLSTM2D(2, 3, { inputShape: [T, 4, 4, 1], stateful: true, name: 'clstm_d' })])).toThrow(/ConvLSTM2D clstm_d: a stateful RNN needs a fixed batch size/);
   });
   it('initial states of the wrong shape', () => {
     const x = Input({ shape: [T, 4, 4, C] });

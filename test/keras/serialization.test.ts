@@ -46,7 +46,6 @@ const LAYERS: Record<string, { input: number[]; make: () => Layer; data?: () => 
   SimpleRNN: { input: [3, 2], make: () => new layers.SimpleRNN(3, { returnSequences: true, activation: 'relu' }) },
   GRU: { input: [3, 2], make: () => new layers.GRU(2, { resetAfter: true, goBackwards: true }) },
   LSTM: { input: [3, 2], make: () => new layers.LSTM(2, { unitForgetBias: false, recurrentActivation: 'sigmoid' }) },
-  ConvLSTM2D: { input: [3, 4, 5, 2], make: () => new layers.ConvLSTM2D(2, [2, 3], { padding: 'same', strides: [2, 1], returnSequences: true, unitForgetBias: false }) },
   Conv1D: { input: [6, 2], make: () => new layers.Conv1D(3, 2, { padding: 'causal', dilationRate: 2, activation: 'relu' }) },
   Conv2D: { input: [5, 5, 2], make: () => new layers.Conv2D(3, [3, 2], { strides: [2, 1], padding: 'same', dataFormat: 'channels_first' }) },
   Conv3D: { input: [4, 4, 4, 1], make: () => new layers.Conv3D(2, 2, { useBias: false }) },
@@ -85,6 +84,7 @@ const LAYERS: Record<string, { input: number[]; make: () => Layer; data?: () => 
   RNN: { input: [4, 3], make: () => new layers.RNN(new layers.StackedRNNCells([new layers.GRUCell(2), new layers.SimpleRNNCell(3)]), { returnSequences: true }) },
   CuDNNLSTM: { input: [4, 3], make: () => new layers.CuDNNLSTM(2) },
   CuDNNGRU: { input: [4, 3], make: () => new layers.CuDNNGRU(2, { returnSequences: true }) },
+  ConvLSTM2D: { input: [3, 2, 5, 4], make: () => new layers.ConvLSTM2D(2, [2, 3], { dataFormat: 'channels_first', padding: 'same', returnSequences: true, goBackwards: true }) },
 };
 
 /** Layers of several inputs: functional models only, each input of the given shape. */
