@@ -233,6 +233,26 @@ describe('stateful ConvLSTM2D', () => {
   });
 });
 
+describe('ConvLSTM2D over run-time lengths (timesteps=None)', () => {
+  it.each([false, true])('one model runs sequences of 3, 2 and 5 steps (go_backwards %s)', async (goBackwards) => {
+    const layer = new layers.ConvLSTM2D(2, [3, 2], { padding: 'valid', returnSequences: true, goBackwards, inputShape: [null, 4, 5, C] });
+    const model = new Sequential([layer]);
+    const weights = randomWeights(layer, 15);
+    layer.setWeights(weights);
+    const w = weights.map((t) => t.data as Float32Array);
+    for (const steps of [3, 2, 5]) {
+      const data = frames(16 + steps, 4, 5, steps);
+      const got = await model.predict(tensor(data));
+      expect(got.shape).toEqual([B, steps, 2, 4, 2]);
+      for (let b = 0; b < B; b++) {
+        const ref = reference(2, G([3, 2], 'valid'), w, data[b], { backwards: goBackwards });
+        expect(sample(got, b), `${steps} steps, sample ${b}`).toBeAllClose(ref.outputs.flatMap(flat), { rtol: 1e-5, atol: 1e-5 });
+      }
+    }
+    model.dispose();
+  });
+});
+
 describe('ConvLSTM2D shapes, weights and summary as Keras', () => {
   it.each([
     ['valid', [10, 8, 9, 3], {}, [null, 6, 7, 4]],
