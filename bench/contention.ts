@@ -6,10 +6,17 @@
  * process). The goal (issue 16): with one core busy, the default stays at or
  * above 90% of the single-thread figure, and nothing changes when no other
  * process runs. `-- --samples N` sets the samples per timed epoch (default
- * 8192), `-- --threads N` the default-threads row's KILN_NUM_THREADS.
+ * 8192), `-- --threads N` the default-threads row's KILN_NUM_THREADS,
+ * `-- --rounds N` repeats the four configurations N times, interleaved, and
+ * reports each one's median (default 1).
+ * The last column is the share of parallel regions Kiln's thread pool ran on
+ * the calling thread alone (codegen/llvm/pool_source.ts: it does so while
+ * the team is slower than the caller would be alone).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import koffi from 'koffi';
 import { fileURLToPath } from 'node:url';
 import { optimizers, tensor } from '../src/index.js';
 import { fitRate, mnistMlp, syntheticData } from './mnist_mlp.js';
@@ -22,6 +29,16 @@ function argValue(name: string, fallback: number): number {
   const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
   if (!Number.isInteger(v) || v < 1) throw new Error(`bench:contention: ${name} needs a positive integer, got ${process.argv[i + 1]}`);
   return v;
+}
+
+/** Share of this process's parallel regions that the pool ran on the caller alone (null: no pool loaded). */
+function aloneShare(): number | null {
+  const pool = readFileSync('/proc/self/maps', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)[5] ?? '').find((p) => /kiln_pool\.[0-9a-f]{32}\.so$/.test(p));
+  if (!pool) return null;
+  const out = new BigUint64Array(6);
+  koffi.load(pool).func('void kiln_pool_stats(_Out_ uint64_t *out)')(out);
+  const [team, alone, , , , busy] = Array.from(out, Number);
+  return team + alone + busy > 0 ? (alone + busy) / (team + alone + busy) : null;
 }
 
 /** In a child: fit and predict rates for this process's KILN_NUM_THREADS, printed as one JSON line. */
@@ -39,7 +56,7 @@ async function measure(samples: number): Promise<void> {
     times.push((performance.now() - t0) / 1000);
   }
   model.dispose();
-  process.stdout.write(`${JSON.stringify({ fit, predict: samples / median(times) })}\n`);
+  process.stdout.write(`${JSON.stringify({ fit, predict: samples / median(times), alone: aloneShare() })}\n`);
 }
 
 /** A process that keeps one core busy until killed. */
@@ -47,7 +64,7 @@ function spinner(): ChildProcess {
   return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
 }
 
-function runChild(samples: number, threads: number | null): Promise<{ fit: number; predict: number }> {
+function runChild(samples: number, threads: number | null): Promise<{ fit: number; predict: number; alone: number | null }> {
   const env = { ...process.env };
   if (threads === null) delete env.KILN_NUM_THREADS;
   else env.KILN_NUM_THREADS = String(threads);
@@ -64,24 +81,29 @@ async function main(): Promise<void> {
   const samples = argValue('--samples', 8192);
   if (process.argv.includes('--measure')) return measure(samples);
   const defaultThreads = process.argv.includes('--threads') ? argValue('--threads', 1) : null;
-  console.log(`mnist_mlp at batch ${BATCH}, samples/s (median of 3 epochs of ${samples}); ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores`);
+  console.log(`mnist_mlp at batch ${BATCH}, samples/s (median of 3 epochs of ${samples}, and of rounds); ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores`);
   console.log(`busy cores: spinning child processes started before each measuring process\n`);
-  console.log('busy  threads         fit     predict');
-  const rows: { busy: number; label: string; fit: number; predict: number }[] = [];
-  for (const busy of [0, 1]) {
-    for (const threads of [defaultThreads, 1]) {
-      const spinners = Array.from({ length: busy }, spinner);
+  console.log('busy  threads         fit     predict  run alone');
+  const rounds = argValue('--rounds', 1);
+  const configs = [0, 1].flatMap((busy) => [defaultThreads, 1].map((threads) => ({ busy, threads, runs: [] as { fit: number; predict: number; alone: number | null }[] })));
+  for (let round = 0; round < rounds; round++) {
+    for (const c of configs) {
+      const spinners = Array.from({ length: c.busy }, spinner);
       try {
-        const r = await runChild(samples, threads);
-        const label = threads === null ? `default (${cpus().length})` : String(threads);
-        rows.push({ busy, label, ...r });
-        const f = (v: number): string => Math.round(v).toLocaleString('en-US').padStart(11);
-        console.log(`${String(busy).padStart(4)}  ${label.padEnd(11)} ${f(r.fit)} ${f(r.predict)}`);
+        c.runs.push(await runChild(samples, c.threads));
       } finally {
         for (const s of spinners) s.kill('SIGKILL');
       }
     }
   }
+  const rows = configs.map((c) => {
+    const alone = c.runs.map((r) => r.alone).filter((a): a is number => a !== null);
+    const r = { busy: c.busy, label: c.threads === null ? `default (${cpus().length})` : String(c.threads), fit: median(c.runs.map((x) => x.fit)), predict: median(c.runs.map((x) => x.predict)), alone: alone.length ? median(alone) : null };
+    const f = (v: number): string => Math.round(v).toLocaleString('en-US').padStart(11);
+    const share = r.alone === null ? '' : `${(r.alone * 100).toFixed(0)}%`;
+    console.log(`${String(r.busy).padStart(4)}  ${r.label.padEnd(11)} ${f(r.fit)} ${f(r.predict)} ${share.padStart(10)}`);
+    return r;
+  });
   const [busyDefault, busyOne] = rows.filter((r) => r.busy === 1);
   console.log(`\nwith 1 core busy, the default thread count as a share of 1 thread: fit ${(busyDefault.fit / busyOne.fit * 100).toFixed(0)}%, predict ${(busyDefault.predict / busyOne.predict * 100).toFixed(0)}%`);
 }

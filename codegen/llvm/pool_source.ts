@@ -5,27 +5,32 @@
  * per host with the system `cc` (codegen/llvm/pool.ts) and linked by every
  * CPU program; compiled into each node-cpu bundle object (codegen/bundle).
  *
- * Why not libgomp (issue 16, docs/benchmarks.md "Thread pool"): its workers
+ * Why not libgomp (issue 16, docs/benchmarks.md "Threads under contention"): its workers
  * spin a fixed count, and its closing barrier waits for a worker that another
  * process keeps off its core. Here:
  * - the caller takes chunks itself and only ever waits for chunks a worker has
  *   claimed and is running, never for a worker that has not arrived;
  * - idle workers spin for SPIN_NS after their last region, so the kernels of
  *   a step (microseconds apart) find them awake, then sleep on a futex, so
- *   an idle process costs no CPU;
- * - the caller times every team region against its own speed: when the team
- *   is no faster than the caller alone would be (a worker descheduled by
- *   another process), regions run on the caller alone for a while, doubling
- *   while probes keep failing, so a busy core costs at most its share.
+ *   an idle process costs no CPU; a worker that notices it was descheduled
+ *   while spinning (the clock jumped) sleeps at once, and for NO_SPIN_NS all
+ *   workers sleep as soon as their region ends: a core is wanted by another
+ *   process, a spinning thread would take its time from the caller, and a
+ *   sleeping one keeps the scheduler's preference when it is woken;
+ * - the caller times every team region against the same kernel's time on the
+ *   caller alone: when the team is no faster (a worker descheduled by another
+ *   process), regions run on the caller alone for a while, doubling while
+ *   probes keep failing, so a busy core costs at most its share.
  *
  * One claim word holds a region's generation, team size, chunk count and next
- * chunk: a fetch_add claims a chunk and tells which region it belongs to, so a
- * late worker can never run a chunk of a region that has ended.
+ * chunk: one atomic update claims a chunk and tells which region it belongs
+ * to, so a late worker can never run a chunk of a region that has ended.
  */
 export const POOL_C = String.raw`#define _GNU_SOURCE
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -43,11 +48,23 @@ typedef void (*kiln_kernel)(void *bases, int64_t lo, int64_t hi);
 enum { MAX_WORKERS = 254, MAX_CHUNKS = 32768 };
 /* Idle workers spin this long after their last region, then sleep. */
 #define SPIN_NS 1000000
-/* A team region whose caller waited this much longer than it would have taken alone: give up the team at once. */
-#define STALL_NS 1000000
-/* The team is judged over windows of this many regions or this much estimated solo time. */
-#define WINDOW_REGIONS 64
-#define WINDOW_NS 4000000
+/*
+ * Team regions of a window that took this much longer in all than the caller
+ * alone would have: give up the team without waiting for the window's end.
+ * Not less: on a machine many processes share, a worker (or the caller) is
+ * descheduled now and then for a few milliseconds, and a team that stalls
+ * in some regions can still be well ahead over a window.
+ */
+#define LOSS_NS 20000000
+/* A spinning worker that sees this much time pass between two looks at the clock was descheduled: the core is wanted. */
+#define PREEMPTED_NS 50000
+/* After that, workers do not spin at all for this long: they sleep as soon as their region ends. */
+#define NO_SPIN_NS 100000000
+/* The caller waiting for workers' chunks spins this long, then yields its core between looks. */
+#define WAIT_SPIN_NS 20000
+/* The team is judged over windows of this many regions or this much caller-alone time. */
+#define WINDOW_REGIONS 32
+#define WINDOW_NS 2000000
 /* The team stays while it takes at most this share of the caller-alone time. */
 #define TEAM_PAYS 0.95
 /* Caller-alone spells: first length, and the cap they double to while probes fail. */
@@ -63,6 +80,7 @@ enum { MAX_WORKERS = 254, MAX_CHUNKS = 32768 };
 static _Atomic uint64_t claim;
 static _Atomic uint32_t generation; /* futex word: the low 24 bits are the claim word's generation */
 static _Atomic int sleepers;
+static _Atomic int64_t spin_again_ns; /* until then, idle workers sleep without spinning */
 static _Atomic uint32_t finished; /* chunks of the current region that workers have run */
 static _Atomic(kiln_kernel) job_fn;
 static _Atomic(void *) job_bases;
@@ -155,13 +173,19 @@ static void *worker_main(void *arg) {
       help(id);
       continue;
     }
-    int64_t idle_since = now_ns();
+    int64_t idle_since = now_ns(), looked = idle_since;
+    if (idle_since < atomic_load_explicit(&spin_again_ns, memory_order_relaxed)) sleep_until_published(seen);
     for (unsigned spins = 1; GEN_OF(atomic_load_explicit(&claim, memory_order_acquire)) == seen; spins++) {
       relax();
-      if ((spins & 255) == 0 && now_ns() - idle_since > SPIN_NS) {
+      if ((spins & 63) != 0) continue;
+      int64_t now = now_ns();
+      if (now - looked > PREEMPTED_NS) atomic_store_explicit(&spin_again_ns, now + NO_SPIN_NS, memory_order_relaxed);
+      if (now - idle_since > SPIN_NS || now < atomic_load_explicit(&spin_again_ns, memory_order_relaxed)) {
         sleep_until_published(seen);
-        idle_since = now_ns();
+        now = now_ns();
+        idle_since = now;
       }
+      looked = now;
     }
   }
   return NULL;
@@ -200,6 +224,37 @@ static int start_workers(int n) {
   return have;
 }
 
+/*
+ * Each kernel's time on the caller alone, measured (not estimated from the
+ * caller's share of a team region: on a machine many processes share, the
+ * caller is descheduled alone as well, and an estimate from its undisturbed
+ * chunks would blame the team for every stall). Measured in every region of
+ * a caller-alone spell, and in one region in SAMPLE_EVERY of each kernel
+ * while the team runs (about 1% of the team's gain when nothing else runs).
+ */
+#define KERNEL_SLOTS 512
+#define SAMPLE_EVERY 64
+static struct kernel_time { kiln_kernel fn; int64_t alone_ns; uint32_t calls; } kernels[KERNEL_SLOTS];
+
+static struct kernel_time *kernel_time(kiln_kernel fn) {
+  uint64_t h = (uint64_t)(uintptr_t)fn * 0x9E3779B97F4A7C15ull >> 55;
+  for (int i = 0; i < 16; i++) {
+    struct kernel_time *k = &kernels[(h + i) % KERNEL_SLOTS];
+    if (k->fn == fn) return k;
+    if (!k->fn) {
+      k->fn = fn;
+      return k;
+    }
+  }
+  return NULL;
+}
+
+/* A running mean over about 8 samples, descheduled ones included: alone, the caller is descheduled too. */
+static void note_alone(struct kernel_time *k, int64_t ns) {
+  if (!k) return;
+  k->alone_ns = k->alone_ns == 0 ? ns : k->alone_ns + (ns - k->alone_ns) / 8;
+}
+
 static void go_alone(int64_t now) {
   solo = 1;
   solo_until = now + solo_for;
@@ -209,20 +264,20 @@ static void go_alone(int64_t now) {
   atomic_fetch_add(&stats[2], 1);
 }
 
-/* team_ns: the region's time; alone_ns: the caller's estimate of its time alone (< 0: no estimate). */
+/* team_ns: a team region's time; alone_ns: the same kernel's time alone. */
 static void judge(int64_t team_ns, int64_t alone_ns, int64_t now) {
-  if (alone_ns < 0) return;
-  if (team_ns - alone_ns > STALL_NS) return go_alone(now);
   window_team_ns += team_ns;
   window_alone_ns += alone_ns;
+  if (window_team_ns - window_alone_ns > LOSS_NS) return go_alone(now);
   if (++window_regions < WINDOW_REGIONS && window_alone_ns < WINDOW_NS) return;
   if (window_team_ns > TEAM_PAYS * window_alone_ns) return go_alone(now);
-  solo_for = SOLO_MIN_NS;
+  solo_for = solo_for / 2 > SOLO_MIN_NS ? solo_for / 2 : SOLO_MIN_NS;
   window_team_ns = window_alone_ns = 0;
   window_regions = 0;
 }
 
-static void run_team(kiln_kernel fn, void *bases, int64_t rows, int64_t chunk, int team) {
+/* Runs one region on the team; returns its time. */
+static int64_t run_team(kiln_kernel fn, void *bases, int64_t rows, int64_t chunk, int team) {
   int64_t chunks = (rows + chunk - 1) / chunk;
   if (chunks > MAX_CHUNKS) {
     chunk = (rows + MAX_CHUNKS - 1) / MAX_CHUNKS;
@@ -238,12 +293,20 @@ static void run_team(kiln_kernel fn, void *bases, int64_t rows, int64_t chunk, i
   atomic_store(&claim, (uint64_t)gen << 40 | (uint64_t)team << 32 | (uint64_t)chunks << 16);
   atomic_store(&generation, gen);
   if (atomic_load(&sleepers) > 0) syscall(SYS_futex, &generation, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-  int64_t t1 = now_ns();
   uint32_t mine = take_chunks();
-  int64_t t2 = now_ns();
-  while (atomic_load_explicit(&finished, memory_order_acquire) != (uint32_t)chunks - mine) relax();
-  int64_t t3 = now_ns();
-  judge(t3 - t0, mine ? (t2 - t1) * chunks / mine : -1, t3);
+  int64_t waiting = now_ns();
+  for (unsigned spins = 1; atomic_load_explicit(&finished, memory_order_acquire) != (uint32_t)chunks - mine; spins++) {
+    relax();
+    if ((spins & 63) == 0 && now_ns() - waiting > WAIT_SPIN_NS) sched_yield();
+  }
+  return now_ns() - t0;
+}
+
+static void run_alone(kiln_kernel fn, void *bases, int64_t rows, struct kernel_time *k) {
+  int64_t t0 = now_ns();
+  fn(bases, 0, rows);
+  note_alone(k, now_ns() - t0);
+  atomic_fetch_add(&stats[1], 1);
 }
 
 KILN_API void kiln_parallel(kiln_kernel fn, void *bases, int64_t rows, int64_t chunk, int32_t threads) {
@@ -259,21 +322,21 @@ KILN_API void kiln_parallel(kiln_kernel fn, void *bases, int64_t rows, int64_t c
     fn(bases, 0, rows);
     return;
   }
-  if (solo) {
-    int64_t now = now_ns();
-    if (now < solo_until) {
-      atomic_fetch_add(&stats[1], 1);
-      fn(bases, 0, rows);
-      atomic_store(&caller_busy, 0);
-      return;
+  struct kernel_time *k = kernel_time(fn);
+  if (solo && now_ns() < solo_until) {
+    run_alone(fn, bases, rows, k);
+  } else if (k && (k->alone_ns == 0 || ++k->calls % SAMPLE_EVERY == 0)) {
+    run_alone(fn, bases, rows, k);
+  } else {
+    if (solo) {
+      solo = 0;
+      atomic_fetch_add(&stats[3], 1);
     }
-    solo = 0;
-    atomic_fetch_add(&stats[3], 1);
+    team = 1 + start_workers(team - 1 < MAX_WORKERS ? team - 1 : MAX_WORKERS);
+    atomic_fetch_add(&stats[0], 1);
+    int64_t team_ns = run_team(fn, bases, rows, chunk, team);
+    if (k) judge(team_ns, k->alone_ns, now_ns());
   }
-  team = 1 + start_workers(team - 1 < MAX_WORKERS ? team - 1 : MAX_WORKERS);
-  atomic_fetch_add(&stats[0], 1);
-  if (team > 1) run_team(fn, bases, rows, chunk, team);
-  else fn(bases, 0, rows);
   atomic_store(&caller_busy, 0);
 }
 

@@ -104,7 +104,6 @@ describe('kiln_parallel', () => {
     const slowChunks = pool.run(hits, 16, 2, 600, 2000) / 16;
     expect(hits.every((h) => h === 600)).toBe(true);
     const slow = pool.stats();
-    expect(slow.fallbacks - before.fallbacks).toBeGreaterThanOrEqual(1);
     expect(slow.alone - before.alone).toBeGreaterThan(450);
     expect(slow.team - before.team).toBeLessThan(100);
     // The stalls: a few probes' worth (about 2 ms each), where waiting in every region would have cost 600.
