@@ -280,7 +280,7 @@ export abstract class RecurrentLayer extends Layer {
   }
 
   /** A stateful layer's states, kept between runs and batches in the model's shared state (zeros until the first run and after resetStates). */
-  private stateValues(batch: number, ctx: CallContext): { value: Value; set(next: Value): void }[] {
+  stateValues(batch: number, ctx: CallContext): { value: Value; set(next: Value): void }[] {
     if (!ctx.state) throw new Error(`${this.className} ${this.name}: this program keeps no states between runs, so a stateful layer cannot run in it`);
     if (this.statefulBatch !== null && batch !== this.statefulBatch) throw new Error(`${this.className} ${this.name}: this stateful layer was built for batches of ${this.statefulBatch} samples, got a batch of ${batch} (use batchSize: ${this.statefulBatch} and a sample count that is a multiple of it)`);
     return Array.from({ length: this.cell.states }, (_, i) => ctx.state!(`${this.name}/state_${i}`, [batch, this.units]));

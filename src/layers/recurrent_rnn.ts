@@ -74,7 +74,7 @@ export function cellFromConfig(c: unknown): RNNCell | StackedRNNCells {
     const args = Object.fromEntries(Object.entries(config).filter(([k]) => !LAYER_ONLY.has(k)));
     return new RNNCell(spec.className, config.units as number, args);
   }
-  throw new Error(`RNN: unknown cell class ${JSON.stringify(spec?.className)}. Valid cells: SimpleRNNCell, GRUCell, LSTMCell, StackedRNNCells`);
+  throw new Error(`RNN: unknown cell class ${JSON.stringify(spec?.className)}. Valid cells: SimpleRNNCell, GRUCell, LSTMCell, StackedRNNCells; pass a cell class of your own in customObjects`);
 }
 
 export class RNN extends Layer {
@@ -107,7 +107,6 @@ export class RNN extends Layer {
       return;
     }
     const list = this.cell instanceof StackedRNNCells ? this.cell.cells : [this.cell];
-    if (this.stateful && list.length > 1) throw new Error(`RNN ${this.name}: stateful stacked cells are not supported yet`);
     this.cells = list.map((c, i) => layerFor(c, { ...c.args, ...flags, name: list.length === 1 ? this.name : `${this.name}/cell_${i}`, batchInputShape: args.batchInputShape }));
   }
 
@@ -171,7 +170,9 @@ export class RNN extends Layer {
     const maskT = mask ? order(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
     const parts = this.cells.map((l, i) => ({ layer: l, step: l.stepParts(b, ctx, batch), input: i > 0 ? l.inputParts(b, ctx, batch) : null }));
     const invariants = parts.flatMap((p) => [...(p.input?.invariants ?? []), ...p.step.invariants]);
-    const init = initial.length ? [...initial] : this.cells.flatMap((l) => Array.from({ length: l.stateCount }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, l.units])));
+    // Stateful: every cell keeps its own states (`<rnn>/cell_<i>/state_<j>`).
+    const kept = this.stateful ? this.cells.flatMap((l) => l.stateValues(batch, ctx)) : null;
+    const init = initial.length ? [...initial] : kept ? kept.map((s) => s.value) : this.cells.flatMap((l) => Array.from({ length: l.stateCount }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, l.units])));
     const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants, reverse, steps: n }, (sb, states, [xp, m], inv) => {
       let next: Value[] = [];
       let input = xp;
@@ -190,6 +191,7 @@ export class RNN extends Layer {
       return { carries: next, outputs: this.returnSequences ? [next[next.length - last]] : [] };
     });
     const finals = results.slice(0, init.length);
+    kept?.forEach((s, i) => s.set(finals[i]));
     const lastH = finals[finals.length - this.cells[this.cells.length - 1].stateCount];
     const output = this.returnSequences ? sequenceOutput(b, results[init.length], this.goBackwards, n) : lastH;
     return this.returnState ? [output, ...finals] : [output];

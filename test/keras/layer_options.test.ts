@@ -24,6 +24,7 @@ const UNBUILT = (): Record<string, Layer> => ({
   RNN: new layers.RNN(new layers.LSTMCell(2)),
   CuDNNGRU: new layers.CuDNNGRU(2),
   CuDNNLSTM: new layers.CuDNNLSTM(2),
+  ConvLSTM2D: new layers.ConvLSTM2D(2, 3),
   ActivityRegularization: new layers.ActivityRegularization({ l1: 0.1 }),
   AlphaDropout: new layers.AlphaDropout(0.1),
   Softmax: new layers.Softmax(),
