@@ -184,6 +184,33 @@ describe('timesteps=None: training', () => {
     for (const m of [open, fixed]) m.dispose();
   });
 
+  it('fitGenerator over batches of different lengths (each its own padded length) trains as fixed-length models sharing the layers', async () => {
+    const [lstm, dense] = [new layers.LSTM(U), new layers.Dense(1)];
+    const open = new Sequential([new layers.InputLayer({ inputShape: [NONE, F] }), lstm, dense]);
+    const weights = randomize(open, 59);
+    // Fixed-length twins over the same layer objects share one set of weights.
+    const twins = [3, 6].map((steps) => {
+      const input = Input({ shape: [steps, F] });
+      return new Model({ inputs: input, outputs: dense.apply(lstm.apply(input)) });
+    });
+    const batches: [Tensor, Tensor][] = [[sequences(61, 4, 3), sequences(62, 4, 1, 1)], [sequences(63, 4, 6), sequences(64, 4, 1, 1)], [sequences(65, 4, 3), sequences(66, 4, 1, 1)]];
+    const targets = batches.map(([, y]) => tensor(y.data as Float32Array, [4, 1]));
+    open.compile({ optimizer: new optimizers.SGD({ lr: 0.5 }), loss: 'mse' });
+    function* source(): Generator<[Tensor, Tensor]> {
+      for (;;) for (let i = 0; i < batches.length; i++) yield [batches[i][0], targets[i]];
+    }
+    const h = await open.fitGenerator(source(), { stepsPerEpoch: 3, epochs: 1, verbose: 0 });
+    const trained = open.getWeights();
+    open.setWeights(weights);
+    for (const t of twins) t.compile({ optimizer: new optimizers.SGD({ lr: 0.5 }), loss: 'mse' });
+    let sum = 0;
+    for (let i = 0; i < batches.length; i++) sum += (await twins[batches[i][0].shape[1] === 3 ? 0 : 1].trainOnBatch(batches[i][0], targets[i])) as unknown as number;
+    expect(h.history.loss).toBeAllClose([sum / 3], close);
+    trained.forEach((w, i) => expect(w.data, `weight ${i}`).toBeAllClose(open.getWeights()[i].data, { rtol: 1e-4, atol: 1e-5 }));
+    expect([...open.stepCapacities].sort((a, b) => a - b)).toEqual([4, 8]);
+    for (const m of [open, ...twins]) m.dispose();
+  });
+
   it('a many-to-one classifier (Embedding maskZero, GRU, Dense sigmoid) fit on lengths 6 then 9 (a second capacity) equals fixed-length models', async () => {
     const build = (steps: number): Sequential => new Sequential([new layers.Embedding(6, 4, { maskZero: true, inputShape: [steps] }), new layers.GRU(5), new layers.Dense(1, { activation: 'sigmoid' })]);
     const next = rng(37);
