@@ -74,7 +74,7 @@ export function cellFromConfig(c: unknown): RNNCell | StackedRNNCells {
     const args = Object.fromEntries(Object.entries(config).filter(([k]) => !LAYER_ONLY.has(k)));
     return new RNNCell(spec.className, config.units as number, args);
   }
-  throw new Error(`RNN: unknown cell class ${JSON.stringify(spec?.className)}. Valid cells: SimpleRNNCell, GRUCell, LSTMCell, StackedRNNCells`);
+  throw new Error(`RNN: unknown cell class ${JSON.stringify(spec?.className)}. Valid cells: SimpleRNNCell, GRUCell, LSTMCell, StackedRNNCells; pass a cell class of your own in customObjects`);
 }
 
 export class RNN extends Layer {

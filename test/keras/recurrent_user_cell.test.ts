@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import { grad } from '../../passes/autodiff.js';
-import { AbstractRNNCell, Input, K, type KTensor, Model, Sequential, type Tensor, layers, optimizers, setBackend, tensor } from '../../src/index.js';
+import { AbstractRNNCell, Input, K, type KTensor, Model, Sequential, modelFromJSON, type Tensor, layers, optimizers, setBackend, tensor } from '../../src/index.js';
 import type { CallContext, KShape, Weight } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 import { rng } from '../helpers/nd.js';
@@ -43,6 +43,14 @@ class MinimalRNNCell extends AbstractRNNCell {
   override call(inputs: KTensor, states: KTensor[]): [KTensor, KTensor[]] {
     const output = K.tanh(K.add(K.dot(inputs, this.kernel!), K.dot(states[0], this.recurrentKernel!)));
     return [output, [output]];
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), units: this.units };
+  }
+
+  static fromConfig(c: Record<string, unknown>): MinimalRNNCell {
+    return new MinimalRNNCell(c.units as number, { name: c.name as string });
   }
 }
 
@@ -150,6 +158,19 @@ describe('RNN over a cell written by a user', () => {
       expect(analytic[i], name).toBeAllClose(numeric, { rtol: 1e-6, atol: 1e-8 });
       expect(numeric.some((v) => Math.abs(v) > 1e-3), `${name} has a gradient to check`).toBe(true);
     });
+  });
+
+  it('a model with a user cell saves its config and loads through customObjects', async () => {
+    const model = new Sequential([new layers.RNN(new MinimalRNNCell(U, { name: 'minimal' }), { inputShape: [T, F], returnSequences: true, name: 'rnn' })]);
+    const json = model.toJSON();
+    expect(JSON.parse(json).config.layers[0].config.cell).toMatchObject({ class_name: 'MinimalRNNCell', config: { name: 'minimal', units: U } });
+    expect(() => modelFromJSON(json)).toThrow(/unknown cell class "MinimalRNNCell".*pass a cell class of your own in customObjects/);
+    const copy = modelFromJSON(json, { customObjects: { MinimalRNNCell } }) as Sequential;
+    copy.setWeights(model.getWeights());
+    const x = data(9, [2, T, F]);
+    expect(((await copy.predict(x)) as Tensor).data).toBeAllClose((await model.predict(x)).data, { rtol: 1e-6, atol: 1e-7 });
+    model.dispose();
+    copy.dispose();
   });
 
   it('errors name the cell: a wrong return, a stacked user cell', async () => {
