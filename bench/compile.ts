@@ -7,9 +7,12 @@
  * (warm), beside onnxruntime-node's import + session creation + first run
  * and TensorFlow.js's import + first predict of mnist_mlp, each in a fresh
  * process too. Cold runs also report where native compile time goes
- * (emitting LLVM IR through llvm-bindings, opt, llc, linking), summed over
- * the programs built; the rest of the first call is the pass pipeline,
- * loading and running. Median of 3 runs each.
+ * (building the thread pool library once per cache, emitting LLVM IR
+ * through llvm-bindings, splitting a large module into parts compiled side
+ * by side, opt, llc, linking), wall time summed over the programs built; the
+ * rest of the first call is the pass pipeline, initializing weights (on a
+ * cold cache that builds the native Philox generator once), loading and
+ * running. Median of 3 runs each.
  *
  * `node dist/bench/compile.js [--models mnist_mlp,mnist_cnn,addition_rnn] [--runs N] [--no-peers]`
  */
@@ -38,6 +41,9 @@ const MODELS = {
 } as const;
 
 const self = fileURLToPath(import.meta.url);
+
+/** The native build's stages (codegen/llvm/toolchain.ts BUILD_TIMES), as columns. */
+const STAGES = ['pool', 'emit', 'split', 'opt', 'llc', 'link'] as const;
 
 /** Deterministic inputs in [0, 1) and one-hot targets (the last axis is the class axis). */
 function data(shape: readonly number[], rows: number, oneHot: boolean): Float32Array {
@@ -91,7 +97,7 @@ function spawn(args: readonly string[], cacheDir: string): Sample {
 
 function summarize(label: string, samples: readonly Sample[]): string {
   const total = median(samples.map((s) => s.importMs + s.firstMs));
-  const stages = ['emit', 'opt', 'llc', 'link'].map((k) => median(samples.map((s) => s.stages[k] ?? 0)));
+  const stages = STAGES.map((k) => median(samples.map((s) => s.stages[k] ?? 0)));
   const rest = median(samples.map((s) => s.firstMs - Object.values(s.stages).reduce((a, b) => a + b, 0)));
   return `| ${label} | ${fmt(total / 1000, 2)} | ${fmt(median(samples.map((s) => s.importMs)) / 1000, 2)} | ${stages.map((v) => fmt(v / 1000, 2)).join(' | ')} | ${fmt(rest / 1000, 2)} |`;
 }
@@ -104,8 +110,8 @@ async function main(): Promise<void> {
     if (!(m in MODELS)) throw new Error(`--models: unknown model '${m}'; the models are ${Object.keys(MODELS).join(', ')}`);
     return m as ModelName;
   });
-  console.log('| step | total s | import s | emit s | opt s | llc s | link s | rest s (passes, load, run) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(`| step | total s | import s | ${STAGES.map((k) => `${k} s`).join(' | ')} | rest s (passes, load, run) |`);
+  console.log(`|---|---|---|${STAGES.map(() => '---|').join('')}---|`);
   for (const name of models) {
     for (const step of ['predict', 'train'] as const) {
       const cold: Sample[] = [];

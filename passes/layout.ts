@@ -50,9 +50,10 @@ const REDUCTIONS: ReadonlySet<OpName> = new Set<OpName>(['reduce_sum', 'reduce_m
 
 /** A reduction's axes as held, and the perm of its result (kept axes only, when keepDims is off). */
 function reduceHeld(attrs: ReduceAttrs, rank: number, perm: Perm): { axes: number[]; perm: Perm } {
-  const axes = attrs.axes.map((a) => perm[a]).sort((x, y) => x - y);
+  const reduced = attrs.axes.map((a) => (a < 0 ? a + rank : a));
+  const axes = reduced.map((a) => perm[a]).sort((x, y) => x - y);
   if (attrs.keepDims) return { axes, perm };
-  const kept = Array.from({ length: rank }, (_, a) => a).filter((a) => !attrs.axes.includes(a));
+  const kept = Array.from({ length: rank }, (_, a) => a).filter((a) => !reduced.includes(a));
   const keptHeld = kept.map((a) => perm[a]).sort((x, y) => x - y);
   return { axes, perm: kept.map((a) => keptHeld.indexOf(perm[a])) };
 }
@@ -65,14 +66,20 @@ const isElementwise = (op: OpName): boolean => isUnaryOp(op) || isBinaryOp(op) |
  * in the new layout, as a channels_last graph computes them), a tensor whose
  * moved axes all have extent 1 (a reshape), or a broadcast of one.
  */
-function relayable(graph: Graph, id: number, perm: Perm): boolean {
+function relayable(graph: Graph, id: number, perm: Perm, memo: Map<string, boolean>): boolean {
+  const key = `${id}:${perm.join(',')}`;
+  let ok = memo.get(key);
+  if (ok !== undefined) return ok;
   const n = graph.nodes[id];
-  if (n.op === 'constant' || (isElementwise(n.op) && n.inputs.every((i) => relayable(graph, i, perm)))) return true;
-  if (movesUnitAxesOnly(n.type.shape, perm)) return true;
-  if (n.op !== 'broadcast') return false;
-  const w = graph.nodes[n.inputs[0]];
-  if (w.type.shape.length === n.type.shape.length) return relayable(graph, w.id, perm);
-  return w.op === 'constant' || movesUnitAxesOnly(padRank(w.type.shape, n.type.shape.length), perm);
+  const w = n.op === 'broadcast' ? graph.nodes[n.inputs[0]] : null;
+  ok = n.op === 'constant'
+    || (isElementwise(n.op) && n.inputs.every((i) => relayable(graph, i, perm, memo)))
+    || movesUnitAxesOnly(n.type.shape, perm)
+    || (!!w && (w.type.shape.length === n.type.shape.length
+      ? relayable(graph, w.id, perm, memo)
+      : w.op === 'constant' || movesUnitAxesOnly(padRank(w.type.shape, n.type.shape.length), perm)));
+  memo.set(key, ok);
+  return ok;
 }
 
 function padRank(shape: Shape, rank: number): Shape {
@@ -87,7 +94,7 @@ function padRank(shape: Shape, rank: number): Shape {
  * program's cotangent beside the forward value) asks for that transpose as
  * a seed too. Null when the move fails or removes no transpose.
  */
-function planMove(graph: Graph, seeds: ReadonlySet<number>): Move | number | null {
+function planMove(graph: Graph, seeds: ReadonlySet<number>, memo: Map<string, boolean>): Move | number | null {
   const region = new Map<number, Perm>();
   const exits = new Set<number>();
   let removed = 0;
@@ -111,7 +118,7 @@ function planMove(graph: Graph, seeds: ReadonlySet<number>): Move | number | nul
       if (isIdentity(composed)) exits.add(id);
       else region.set(id, composed);
     } else if (isElementwise(op) || op === 'concat') {
-      const stranger = n.inputs.find((i) => !region.has(i) && !relayable(graph, i, perm));
+      const stranger = n.inputs.find((i) => !region.has(i) && !relayable(graph, i, perm, memo));
       if (stranger !== undefined) return isSeedLike(graph, stranger, perm) && !seeds.has(stranger) ? stranger : null;
       region.set(id, perm);
     } else if (op === 'broadcast' || op === 'pad' || op === 'slice') {
@@ -139,7 +146,7 @@ function isSeedLike(graph: Graph, id: number, perm: Perm): boolean {
 }
 
 /** Rebuilds the graph with the move applied. */
-function applyMove(graph: Graph, move: Move): Graph {
+function applyMove(graph: Graph, move: Move, memo: Map<string, boolean>): Graph {
   const b = new GraphBuilder();
   const v: Value[] = [];
   const relaid = new Map<string, Value>();
@@ -150,7 +157,7 @@ function applyMove(graph: Graph, move: Move): Graph {
     const n = graph.nodes[id];
     const shape = held(n.type.shape, perm);
     if (n.op === 'constant') r = b.constant((n.attrs as AttrsMap['constant']).value, shape, n.type.dtype);
-    else if (isElementwise(n.op) && n.inputs.every((i) => relayable(graph, i, perm))) r = b.op(n.op, n.inputs.map((i) => relayout(i, perm)), n.attrs as OpAttrs[OpName]);
+    else if (isElementwise(n.op) && n.inputs.every((i) => relayable(graph, i, perm, memo))) r = b.op(n.op, n.inputs.map((i) => relayout(i, perm)), n.attrs as OpAttrs[OpName]);
     else if (movesUnitAxesOnly(n.type.shape, perm)) r = b.reshape(v[id], shape);
     else {
       const w = graph.nodes[n.inputs[0]];
@@ -232,16 +239,19 @@ export function selectLayout(graph: Graph, ctx: { readonly layout: 'channels_fir
     throw new Error(`layout: the window compositions (ir/convolution.ts) compute channels-last, so no backend can prefer '${ctx.layout}' yet`);
   }
   let g = graph;
+  // Whether a node can be re-laid out by a perm, per graph: shared subexpressions are judged once.
+  let memo = new Map<string, boolean>();
   for (let id = 0; id < g.nodes.length; id++) {
     if (g.nodes[id].op !== 'transpose' || !movesData(g, id)) continue;
     const seeds = new Set([id]);
-    let move = planMove(g, seeds);
+    let move = planMove(g, seeds, memo);
     while (typeof move === 'number') {
       seeds.add(move);
-      move = planMove(g, seeds);
+      move = planMove(g, seeds, memo);
     }
     if (!move) continue;
-    g = dce(applyMove(g, move));
+    g = dce(applyMove(g, move, memo));
+    memo = new Map();
     id = -1;
   }
   return g;
