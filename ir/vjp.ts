@@ -40,12 +40,16 @@ function expand(b: GraphBuilder, g: Value, inShape: Shape, axes: readonly number
   return b.broadcastTo(b.reshape(g, kept), inShape);
 }
 
-function reduceExtremum(b: GraphBuilder, { inputs: [x], out, attrs, g }: VjpArgs<AttrsMap['reduce_max']>): Value[] {
+function reduceExtremum(b: GraphBuilder, { inputs: [x], out, attrs, g }: VjpArgs<AttrsMap['reduce_max']>, op: 'ge' | 'le'): Value[] {
   const axes = attrs.axes.map((a) => normalizeAxis(a, x.shape.length));
-  const hit = b.cast(b.binary('eq', x, expand(b, out, x.shape, axes)), x.dtype);
-  // Ties share the cotangent equally, as TensorFlow does.
-  const count = expand(b, b.sum(hit, axes, true), x.shape, axes);
-  return [b.div(b.mul(hit, expand(b, g, x.shape, axes)), count)];
+  const extremum = expand(b, out, x.shape, axes);
+  // Ties share the cotangent equally, as TensorFlow does. The share is divided at the reduced shape, and the
+  // ties are counted with x >= max (x <= min), which CSE keeps apart from the x == max that routes the share:
+  // what spreads over x is then one compare and select that fuses into x's consumer (a max pool's window
+  // scatter compares each input point with the windows covering it), not a dense mask over every window.
+  const count = b.sum(b.cast(b.binary(op, x, extremum), x.dtype), axes, true);
+  const share = b.div(b.reshape(g, count.shape), count);
+  return [b.select(b.binary('eq', x, extremum), b.broadcastTo(share, x.shape), 0)];
 }
 
 /** The inverse of a strided slice: `g` scattered into zeros of `shape` (edges by one pad, interior steps by interleaving). */
@@ -83,22 +87,47 @@ function unslice(b: GraphBuilder, g: Value, shape: Shape, begin: readonly number
 
 /**
  * Overlapping windows add up: the inverse of `window` over an input of
- * `shape`, each window offset's slab scattered back with the strides, shifted
- * by offset * dilation (window's vjp, and the core of transposed convolution).
+ * `shape`, each window offset's slab shifted by offset * dilation (window's
+ * vjp, and the core of transposed convolution). Each slab is a pad of `g` (a
+ * masked view), so the sum fuses into one kernel.
  */
 export function scatterWindows(b: GraphBuilder, g: Value, shape: Shape, attrs: AttrsMap['window']): Value {
+  if (attrs.strides.some((s) => s > 1)) return scatterStridedWindows(b, g, shape, attrs);
   const r = shape.length;
   const positions = g.shape.slice(0, r);
-  // Strides first, once for all offsets: zeros between the positions. Each offset is then a shifted view (a pad), and the sum fuses.
-  const dilatedPositions = positions.map((p, a) => (p - 1) * attrs.strides[a] + 1);
-  const dilated = attrs.strides.every((s) => s === 1) ? g : unslice(b, g, [...dilatedPositions, ...attrs.size], g.shape.map(() => 0), [...attrs.strides, ...attrs.size.map(() => 1)]);
   const parts: Value[] = [];
   forEachIndex(attrs.size, (_f, k) => {
-    const at = b.slice(dilated, [...positions.map(() => 0), ...k], [...dilatedPositions, ...k.map(() => 1)]);
+    const at = b.slice(g, [...positions.map(() => 0), ...k], [...positions, ...k.map(() => 1)]);
     const low = k.map((o, a) => o * attrs.dilations[a]);
-    parts.push(b.pad(b.reshape(at, dilatedPositions), low, shape.map((n, a) => n - low[a] - dilatedPositions[a]), 0));
+    parts.push(b.pad(b.reshape(at, positions), low, shape.map((n, a) => n - low[a] - positions[a]), 0));
   });
   return parts.reduce((sum, p) => b.add(sum, p));
+}
+
+/**
+ * Strided windows, with no zeros interleaved: window w at offset o (offset x
+ * dilation) lands on input element w * s + o, which splits each axis of the
+ * input as (block, remainder) = (w + floor(o / s), o mod s) over [ceil(n / s),
+ * s]. There every slab is a pad of `g` (a masked view: no concatenation, no
+ * dilated copy), the sum fuses into one kernel over the split axes, and
+ * merging them back is a reshape of its row-major result; the remainder past
+ * `shape` is cut.
+ */
+function scatterStridedWindows(b: GraphBuilder, g: Value, shape: Shape, attrs: AttrsMap['window']): Value {
+  const r = shape.length;
+  const positions = g.shape.slice(0, r);
+  const s = attrs.strides;
+  const blocks = shape.map((n, a) => Math.ceil(n / s[a]));
+  const parts: Value[] = [];
+  forEachIndex(attrs.size, (_f, k) => {
+    const at = b.reshape(b.slice(g, [...positions.map(() => 0), ...k], [...positions, ...k.map(() => 1)]), positions.flatMap((p) => [p, 1]));
+    const o = k.map((x, a) => x * attrs.dilations[a]);
+    const low = o.flatMap((x, a) => [Math.floor(x / s[a]), x % s[a]]);
+    const high = o.flatMap((x, a) => [blocks[a] - Math.floor(x / s[a]) - positions[a], s[a] - 1 - (x % s[a])]);
+    parts.push(b.pad(at, low, high, 0));
+  });
+  const merged = b.reshape(parts.reduce((sum, p) => b.add(sum, p)), blocks.map((q, a) => q * s[a]));
+  return b.slice(merged, shape.map(() => 0), shape);
 }
 
 function matmulVjp(b: GraphBuilder, { inputs: [x, y], attrs: { transposeA: ta, transposeB: tb }, g }: VjpArgs<AttrsMap['matmul']>): Value[] {
@@ -161,8 +190,8 @@ export const VJP: VjpTable = {
   select: (b, { inputs: [c], g }) => [null, b.select(c, g, 0), b.select(c, 0, g)],
   cast: (b, { inputs: [x], g }) => [x.dtype === 'float32' || x.dtype === 'float64' ? b.cast(g, x.dtype) : null],
   reduce_sum: (b, { inputs: [x], attrs, g }) => [expand(b, g, x.shape, attrs.axes.map((a) => normalizeAxis(a, x.shape.length)))],
-  reduce_max: reduceExtremum,
-  reduce_min: reduceExtremum,
+  reduce_max: (b, args) => reduceExtremum(b, args, 'ge'),
+  reduce_min: (b, args) => reduceExtremum(b, args, 'le'),
   reshape: (b, { inputs: [x], g }) => [b.reshape(g, x.shape)],
   transpose: (b, { inputs: [x], attrs, g }) => {
     const inverse = attrs.perm.map(() => 0);

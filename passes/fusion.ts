@@ -122,12 +122,15 @@ function partition(graph: Graph, materialize: ReadonlySet<number>): FusedGraph {
     drafts[g].nodes.push(n.id);
   };
 
+  // A reshape that only buffer readers (scans, scatters) read is lowered as its input's own bytes (passes/lower.ts):
+  // its producer roots a group of its own, so a matmul keeps its bias epilogue instead of a copy doing the add.
+  const lone = new Set(nodes.filter((n) => n.op === 'reshape' && !outputs.has(n.id) && users[n.id].length > 0 && users[n.id].every((c) => needsBuffer(nodes[c], n))).map((n) => n.id));
   for (let id = nodes.length - 1; id >= 0; id--) {
     const n = nodes[id];
     if (n.op === 'param') continue;
     const cs = users[id].map((c) => nodes[c]);
     const g = commonGroup(cs, groupOf, outputs.has(id));
-    const draft = g >= 0 && !cs.some((c) => needsBuffer(c, n)) ? drafts[g] : null;
+    const draft = g >= 0 && !cs.some((c) => needsBuffer(c, n) || lone.has(c.id)) ? drafts[g] : null;
     const cls = OPS[n.op].fusion;
     const viewedByEach = cs.length > 0 && !outputs.has(id) && !cs.some((c) => needsBuffer(c, n));
     if ((n.op === 'constant' || n.op === 'iota') && viewedByEach) {

@@ -188,15 +188,26 @@ export function lowerFused(fused: FusedGraph, name = 'program'): LoweredProgram 
     bufferOf[n.id] = addBuffer(a.name, a.role, a.dtype, a.shape);
     params.set(a.name, bufferOf[n.id]);
   }
+  const reshapes = reshapeAliases(graph, fused);
   for (const g of fused.groups) {
     for (const id of g.nodes) groupOf[id] = g.id;
     const root = graph.nodes[g.root];
-    bufferOf[g.root] = addBuffer(`%${g.root}`, roleOf(root, outputSet), root.type.dtype, root.type.shape);
+    if (!reshapes.has(g.id)) bufferOf[g.root] = addBuffer(`%${g.root}`, roleOf(root, outputSet), root.type.dtype, root.type.shape);
+  }
+  // A lone reshape of a materialized tensor (a scan's or a scatter's operand) is that tensor's row-major bytes: it reads them, with no copy.
+  for (const g of fused.groups.filter((x) => reshapes.has(x.id)).sort((p, q) => p.root - q.root)) {
+    const src = bufferOf[graph.nodes[g.root].inputs[0]];
+    if (src >= 0) bufferOf[g.root] = src;
+    else {
+      reshapes.delete(g.id);
+      bufferOf[g.root] = addBuffer(`%${g.root}`, 'temp', graph.nodes[g.root].type.dtype, graph.nodes[g.root].type.shape);
+    }
   }
   for (const n of graph.nodes) if (groupOf[n.id] < 0 && n.op !== 'param') groupOf[n.id] = INLINE;
   const ctx: Ctx = { graph: fused, groupOf, bufferOf };
   const kernels: Kernel[] = [];
   for (const g of fused.groups.slice().sort((p, q) => p.root - q.root)) {
+    if (reshapes.has(g.id)) continue;
     const label = `${name}_k${kernels.length}_${graph.nodes[g.root].op}`;
     if (g.kind === 'concat') kernels.push(...lowerConcat(ctx, g, label));
     else if (g.kind === 'scan') kernels.push(...lowerScan(graph.nodes[g.root] as Node<'scan'>, bufferOf, buffers, label));
@@ -227,6 +238,12 @@ export function lowerFused(fused: FusedGraph, name = 'program'): LoweredProgram 
     kernels.push({ kind: 'loop', name: `${name}_update_${buffers[bufferOf[u.target]].name.replace(/[^A-Za-z0-9_]/g, '_')}`, outer: [...n.type.shape], inner: [], reductions: [], stores: [{ buf: bufferOf[u.target], view, space: 'full', expr: load }] });
   }
   return { name, buffers, kernels, arenaBytes: 0, params, outputs, fused, updateCopies };
+}
+
+/** Groups that are one reshape, of a value that is neither an output nor a state update's. */
+function reshapeAliases(graph: Graph, fused: FusedGraph): Set<number> {
+  const boundary = new Set([...graph.outputs, ...(graph.updates ?? []).map((u) => u.value)]);
+  return new Set(fused.groups.filter((g) => g.kind === 'loop' && g.nodes.length === 1 && graph.nodes[g.root].op === 'reshape' && !boundary.has(g.root)).map((g) => g.id));
 }
 
 /** Fuses and lowers a graph (the pipeline runs the two as separate stages). */

@@ -107,7 +107,8 @@ export function pruneScans(graph: Graph): Graph {
   const layouts = new Map([...plans.keys()].map((id) => [id, scanLayout((graph.nodes[id] as Node<'scan'>).attrs)]));
   return rebuild(graph, (b, n, xs) => {
     const plan = plans.get(n.id);
-    if (plan) return b.op('scan', plan.operands.map((i) => xs[i]), plan.attrs as OpAttrs['scan']);
+    // A dynamic scan's steps operand (its last, past the body's params) stays.
+    if (plan) return b.op('scan', [...plan.operands.map((i) => xs[i]), ...(plan.attrs.dynamic ? [xs[xs.length - 1]] : [])], plan.attrs as OpAttrs['scan']);
     const at = begins.get(n.id);
     if (!at) return null;
     // xs[0] is the new scan (a slice between stands for it); a slice that cuts one result moves to its new offset.

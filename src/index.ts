@@ -16,6 +16,8 @@ export type { CompileStats } from '../runtime/executor.js';
 import { K as backendK } from './backend.js';
 import { kFunction } from './models/k_function.js';
 export { KTensor } from './backend.js';
+/** Base for recurrent cells written by users: RNN(cell) with stateSize and call(inputs, states) in K. */
+export { AbstractRNNCell } from './layers/recurrent_user_cell.js';
 export type { KerasFunction } from './models/k_function.js';
 /** The Keras backend namespace: K operations for losses, metrics, Lambda and custom layers, and K.function. */
 export const K = { ...backendK, function: kFunction };

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIN_TARGET } from '../wgsl/target.js';
 import { emitKernel } from '../wgsl/kernel.js';
+import { repeatsOf, stepCounterShaders } from '../wgsl/repeat.js';
 import { compileWasm } from '../llvm/wasm.js';
 import { BUNDLE_TARGETS, type BundleTarget, FORMAT_VERSION, type Manifest, type ProgramSpec, type WasmProgram, type WgslKernelSpec } from '../../runtime/bundle/manifest.js';
 import type { KernelProgram } from '../../ir/kernel.js';
@@ -98,10 +99,7 @@ async function emitJob(job: Job, o: Emit): Promise<void> {
   }
   if (o.targets.includes('webgpu')) {
     const { program, common } = build(true);
-    const kernels: WgslKernelSpec[] = program.kernels.map((k) => {
-      const w = emitKernel(program, k, MIN_TARGET);
-      return { name: w.name, code: w.code, groups: w.groups, bindings: w.bindings.map((b) => ({ binding: b.binding, space: bundleSpace(b.space, k.name), offset: b.offset, size: b.size })) };
-    });
+    const kernels = wgslKernels(program);
     o.files.set(`${stem}.wgsl.json`, `${JSON.stringify(kernels)}\n`);
     o.programs.push({ target: 'webgpu', ...common, file: `${stem}.wgsl.json` });
     o.log(`webgpu ${stem}`);
@@ -160,8 +158,27 @@ export async function writeBundle(net: Network, options: BundleOptions): Promise
   return { manifest, files: sizes };
 }
 
-/** A bundle's WebGPU runtime binds the two arenas; step counters (recurrent loops, codegen/wgsl/repeat.ts) are not in bundles yet. */
-function bundleSpace(space: 'arena' | 'shared' | 'step', kernel: string): 'arena' | 'shared' {
-  if (space === 'step') throw new Error(`codegen/bundle: kernel ${kernel} runs inside a recurrent loop; WebGPU bundles of recurrent models are not supported yet`);
-  return space;
+/**
+ * The WGSL kernels of a program, each once: a recurrent loop (a repeat,
+ * codegen/wgsl/repeat.ts) as its step counter's set kernel, its body's
+ * kernels and the advance kernel, marked so the runtime dispatches the body
+ * `count` times (runtime/bundle/webgpu.ts).
+ */
+function wgslKernels(program: KernelProgram): WgslKernelSpec[] {
+  const spec = (w: { name: string; code: string; groups: readonly [number, number]; bindings: readonly { binding: number; space: 'arena' | 'shared' | 'step'; offset: number; size: number | null }[] }, loop?: WgslKernelSpec['loop']): WgslKernelSpec =>
+    ({ name: w.name, code: w.code, groups: w.groups, bindings: w.bindings.map((b) => ({ binding: b.binding, space: b.space, offset: b.offset, size: b.size })), ...(loop ? { loop } : {}) });
+  const repeats = repeatsOf(program);
+  return program.kernels.flatMap((k) => {
+    if (k.kind !== 'repeat') return [spec(emitKernel(program, k, MIN_TARGET))];
+    if (k.steps !== undefined) throw new Error(`codegen/bundle: recurrent loop ${k.name} reads its step count at run time (timesteps=None); bundles need a fixed sequence length`);
+    const r = repeats.indexOf(k);
+    const shaders = stepCounterShaders(r, k);
+    const counter = (name: string, code: string): Parameters<typeof spec>[0] => ({ name, code, groups: [1, 1], bindings: [{ binding: 0, space: 'step', offset: 0, size: null }] });
+    const loop = (role: 'set' | 'body' | 'advance'): WgslKernelSpec['loop'] => ({ repeat: r, count: k.count, role });
+    return [
+      spec(counter(`${k.name}_step_set`, shaders.set), loop('set')),
+      ...k.body.map((x) => spec(emitKernel(program, x, MIN_TARGET, r), loop('body'))),
+      spec(counter(`${k.name}_step_next`, shaders.advance), loop('advance')),
+    ];
+  });
 }

@@ -26,6 +26,8 @@ const KC_MAX = 256;
 const MC = 144;
 /** Widest column block, and the row stride of the C tile. */
 const NC_MAX = 256;
+/** Extra elements per C tile row: a row stride of a multiple of 1 KiB would put every row in the same few L1 sets. */
+const C_SKEW = 16;
 /** Narrowest column block worth splitting n into for threads (below it, rows are split instead). */
 const NC_MIN = 64;
 
@@ -273,6 +275,8 @@ interface Unit {
   readonly jc: V;
   readonly nc: V;
   readonly nPanels: V;
+  /** Row stride of the C tile: the column block plus a skew, so its rows do not share L1 sets. */
+  readonly ldc: number;
 }
 
 /** The unit's B columns, all of k, as nPanels panels of k x nr at `dst`. */
@@ -356,7 +360,7 @@ function emitRowBlock(u: Unit, ic: V, mc: V, scratch: { ap: V; bp: V; cb: V }, m
   const K = e.int64(k.k);
   const zero = e.constant(0, k.dtype);
   const { ap, bp, cb } = scratch;
-  const cell = (i: V, j: V): V => b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC_MAX)), j)]);
+  const cell = (i: V, j: V): V => b.CreateInBoundsGEP(ty, cb, [b.CreateAdd(b.CreateMul(i, e.int64(u.ldc)), j)]);
   const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(mr - 1)), e.int64(mr));
   e.loop(0, b.CreateMul(mPanels, e.int64(mr)), (i) => e.loop(0, b.CreateMul(u.nPanels, e.int64(nr)), (j) => void b.CreateStore(zero, cell(i, j)), 'zj'), 'zi');
   const slices = Math.ceil(k.k / KC_MAX);
@@ -373,7 +377,7 @@ function emitRowBlock(u: Unit, ic: V, mc: V, scratch: { ap: V; bp: V; cb: V }, m
       const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateAdd(b.CreateMul(jp, K), p0), e.int64(nr))]);
       e.loop(0, mPanels, (ip) => {
         const aPanel = b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(ip, kc), e.int64(mr))]);
-        b.CreateCall(micro, [aPanel, bPanel, cell(b.CreateMul(ip, e.int64(mr)), b.CreateMul(jp, e.int64(nr))), kc, e.int64(NC_MAX)]);
+        b.CreateCall(micro, [aPanel, bPanel, cell(b.CreateMul(ip, e.int64(mr)), b.CreateMul(jp, e.int64(nr))), kc, e.int64(u.ldc)]);
       }, 'uip');
     }, 'ujp');
   }, 'pc');
@@ -398,7 +402,7 @@ interface DirectPlan {
 function emitDirectRowBlock(u: Unit, ic: V, mc: V, scratch: { bp: V; cb: V }, plan: DirectPlan): void {
   const { e, k, ty, mr, nr, ptrs, batch } = u;
   const b = e.b;
-  const cell = (i: V, j: V): V => b.CreateInBoundsGEP(ty, scratch.cb, [b.CreateAdd(b.CreateMul(i, e.int64(NC_MAX)), j)]);
+  const cell = (i: V, j: V): V => b.CreateInBoundsGEP(ty, scratch.cb, [b.CreateAdd(b.CreateMul(i, e.int64(u.ldc)), j)]);
   const mPanels = b.CreateSDiv(b.CreateAdd(mc, e.int64(mr - 1)), e.int64(mr));
   const tileRows = b.CreateMul(mPanels, e.int64(mr));
   e.loop(0, tileRows, (i) => e.loop(0, b.CreateMul(u.nPanels, e.int64(nr)), (j) => void b.CreateStore(e.constant(0, k.dtype), cell(i, j)), 'zj'), 'zi');
@@ -420,7 +424,7 @@ function emitDirectRowBlock(u: Unit, ic: V, mc: V, scratch: { bp: V; cb: V }, pl
       e.loop(0, mPanels, (ip) => {
         const rowPanel = b.CreateInBoundsGEP(e.i64, rows, [b.CreateMul(ip, e.int64(mr))]);
         const c = cell(b.CreateMul(ip, e.int64(mr)), b.CreateMul(jp, e.int64(nr)));
-        b.CreateCall(plan.micro, [ptrs.get(k.a.buf)!, rowPanel, b.CreateInBoundsGEP(e.i64, plan.segs, [s0]), ns, e.int64(seglen), e.int64(step), bPanel, c, e.int64(NC_MAX)]);
+        b.CreateCall(plan.micro, [ptrs.get(k.a.buf)!, rowPanel, b.CreateInBoundsGEP(e.i64, plan.segs, [s0]), ns, e.int64(seglen), e.int64(step), bPanel, c, e.int64(u.ldc)]);
       }, 'dip');
     }, 'djp');
   }, 'dslice');
@@ -432,6 +436,19 @@ function directVectors(k: MatmulKernel, bits: number, threads: number): 2 | 4 {
   const wide = (4 * bits) / (k.dtype === 'float32' ? 32 : 64);
   const nc = split(k, threads).nc;
   return bits === 512 && k.n % wide === 0 && nc % wide === 0 ? 4 : 2;
+}
+
+/**
+ * B as the direct micro-kernel's panel already: unmasked, n = nr columns at
+ * unit stride, and its depth dims row-major with rows nr apart (a
+ * convolution's channels-last kernel with nr filters; a kernel gradient's
+ * cotangent with nr channels).
+ */
+export function bIsPanel(k: MatmulKernel, nr: number): boolean {
+  if (k.b.mask || k.n !== nr) return false;
+  const dims = [...(k.kDims ?? [k.k]), nr];
+  const strides = k.b.view.strides.slice(k.b.view.strides.length - dims.length);
+  return strides.every((st, d) => dims[d] === 1 || st === dims.slice(d + 1).reduce((p, q) => p * q, 1));
 }
 
 /** The run offsets of a direct A as a constant global array. */
@@ -463,7 +480,7 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const i64p = llvm.PointerType.get(e.i64, 0);
     direct = { a: inPlace, nr: dk.nr, segs: segmentTable(e, name, inPlace.segs), micro: e.external(dk.name, e.void, [ptrTy, i64p, i64p, e.i64, e.i64, e.i64, ptrTy, ptrTy, e.i64]) };
   }
-  const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(program, k.dtype) * NC_MAX), cb: threadScratch('tile_c', MC * NC_MAX) };
+  const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(program, k.dtype) * NC_MAX), cb: threadScratch('tile_c', MC * (NC_MAX + C_SKEW)) };
   const { nc: NC, rows: strip } = split(k, threads);
   e.loop(lo, hi, (unit) => {
     const idx = unflatten(e, unit, blocks(k, threads));
@@ -473,13 +490,15 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const nc = min(e, e.int64(NC), b.CreateSub(e.int64(k.n), jc));
     const nr = direct?.nr ?? uk.nr;
     const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
-    const u: Unit = { e, program, k, ty, mr: tileRows(k), nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels };
-    packB(u, scratch.bp, rowCopy);
+    const u: Unit = { e, program, k, ty, mr: tileRows(k), nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels, ldc: roundUp(NC, nr) + C_SKEW };
+    // A B that is already one panel (its rows are nr contiguous columns, one after another) is read where it lies.
+    const bp = direct && bIsPanel(k, direct.nr) ? b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...u.batch, ...k.b.view.strides.slice(u.batch.length).map(() => e.int64(0))])]) : scratch.bp;
+    if (bp === scratch.bp) packB(u, scratch.bp, rowCopy);
     const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
     e.loop(0, mBlocks, (icb) => {
       const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(MC)));
       const mc = min(e, e.int64(MC), b.CreateSub(mEnd, ic));
-      if (direct) emitDirectRowBlock(u, ic, mc, scratch, direct);
+      if (direct) emitDirectRowBlock(u, ic, mc, { bp, cb: scratch.cb }, direct);
       else emitRowBlock(u, ic, mc, scratch, micro);
     }, 'ic');
   }, 'unit');

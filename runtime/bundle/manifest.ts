@@ -43,8 +43,15 @@ export interface NativeLevel {
 export interface WgslKernelSpec {
   readonly name: string;
   readonly code: string;
-  readonly bindings: readonly { readonly binding: number; readonly space: 'arena' | 'shared'; readonly offset: number; readonly size: number | null }[];
+  /** 'step': the program's step counters (one u32 per recurrent loop). */
+  readonly bindings: readonly { readonly binding: number; readonly space: 'arena' | 'shared' | 'step'; readonly offset: number; readonly size: number | null }[];
   readonly groups: readonly [number, number];
+  /**
+   * A kernel of recurrent loop number `repeat` (a scan): 'set' starts its
+   * step counter, 'body' kernels run `count` times in order, each time
+   * followed by 'advance'. Absent: the kernel runs once, in order.
+   */
+  readonly loop?: { readonly repeat: number; readonly count: number; readonly role: 'set' | 'body' | 'advance' };
 }
 
 interface ProgramBase {

@@ -41,6 +41,25 @@ function fromWords(slot: BufferSlot, bytes: ArrayBuffer): BundleArray {
   }
 }
 
+/** Kernel indices in dispatch order: a loop's body (and its counter's advance) once per step, after its set kernel. */
+function dispatchOrder(kernels: readonly WgslKernelSpec[]): number[] {
+  const order: number[] = [];
+  for (let i = 0; i < kernels.length; i++) {
+    const loop = kernels[i].loop;
+    if (!loop || loop.role !== 'body') {
+      if (!loop || loop.role === 'set') order.push(i);
+      continue;
+    }
+    let end = i;
+    while (kernels[end].loop?.role === 'body' && kernels[end].loop?.repeat === loop.repeat) end++;
+    const advance = kernels[end];
+    if (advance?.loop?.role !== 'advance' || advance.loop.repeat !== loop.repeat) throw new Error(`kiln runtime (webgpu): recurrent loop ${loop.repeat} has no advance kernel after its body`);
+    for (let t = 0; t < loop.count; t++) for (let j = i; j <= end; j++) order.push(j);
+    i = end;
+  }
+  return order;
+}
+
 export async function webgpuEngine(source: BundleSource, manifest: Manifest, weights: Uint8Array, options: WebgpuOptions = {}): Promise<Engine> {
   const gpu = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new Error("kiln runtime: this environment offers no WebGPU (navigator.gpu is missing); load the bundle with { target: 'wasm' }");
@@ -59,13 +78,19 @@ export async function webgpuEngine(source: BundleSource, manifest: Manifest, wei
       const kernels = JSON.parse(await source.text(spec.file)) as WgslKernelSpec[];
       const arena = device.createBuffer({ label: `kiln arena b${spec.batch}`, size: words(spec.arenaBytes), usage: STORAGE });
       arenas.push(arena);
-      const ready: { pipeline: GPUComputePipeline; groups: readonly [number, number]; bindGroup: GPUBindGroup }[] = [];
+      // Recurrent loops keep their step counters in a small buffer of their own.
+      const loops = new Set(kernels.flatMap((k) => (k.loop ? [k.loop.repeat] : [])));
+      const steps = loops.size ? device.createBuffer({ label: `kiln steps b${spec.batch}`, size: words(4 * (Math.max(...loops) + 1)), usage: STORAGE }) : null;
+      if (steps) arenas.push(steps);
+      const space = (s: 'arena' | 'shared' | 'step'): GPUBuffer => (s === 'shared' ? shared : s === 'step' ? steps! : arena);
+      const loaded: { pipeline: GPUComputePipeline; groups: readonly [number, number]; bindGroup: GPUBindGroup }[] = [];
       for (const k of kernels) {
         const module = await checked(device, `kernel ${k.name} (WGSL)`, () => device.createShaderModule({ label: k.name, code: k.code }));
         const pipeline = await checked(device, `kernel ${k.name} (pipeline)`, () => device.createComputePipeline({ label: k.name, layout: 'auto', compute: { module, entryPoint: 'main' } }));
-        const entries = k.bindings.map((b) => ({ binding: b.binding, resource: { buffer: b.space === 'shared' ? shared : arena, offset: b.offset, ...(b.size === null ? {} : { size: b.size }) } }));
-        ready.push({ pipeline, groups: k.groups, bindGroup: device.createBindGroup({ label: k.name, layout: pipeline.getBindGroupLayout(0), entries }) });
+        const entries = k.bindings.map((b) => ({ binding: b.binding, resource: { buffer: space(b.space), offset: b.offset, ...(b.size === null ? {} : { size: b.size }) } }));
+        loaded.push({ pipeline, groups: k.groups, bindGroup: device.createBindGroup({ label: k.name, layout: pipeline.getBindGroupLayout(0), entries }) });
       }
+      const ready = dispatchOrder(kernels).map((i) => loaded[i]);
       const bufferOf = (slot: BufferSlot): GPUBuffer => (slot.shared ? shared : arena);
       return {
         spec,

@@ -16,6 +16,7 @@ import { Bidirectional, TimeDistributed } from './wrappers.js';
 import { GRU, LSTM, SimpleRNN } from './recurrent.js';
 import { RNN, cellFromConfig } from './recurrent_rnn.js';
 import { CuDNNGRU, CuDNNLSTM } from './recurrent_cudnn.js';
+import { ConvLSTM2D } from './convolutional_recurrent.js';
 
 export { Layer, Node, SymbolicTensor } from './base.js';
 export type { CallContext, KShape, LayerArgs, Weight } from './base.js';
@@ -28,6 +29,8 @@ export type { GRUArgs, LSTMArgs, RecurrentArgs } from './recurrent.js';
 export { GRUCell, LSTMCell, RNN, RNNCell, SimpleRNNCell, StackedRNNCells } from './recurrent_rnn.js';
 export type { RNNArgs } from './recurrent_rnn.js';
 export { CuDNNGRU, CuDNNLSTM } from './recurrent_cudnn.js';
+export { ConvLSTM2D } from './convolutional_recurrent.js';
+export type { ConvLSTM2DArgs } from './convolutional_recurrent.js';
 export type { LambdaArgs, LambdaFunction } from './lambda.js';
 export { Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum, minimum, multiply, subtract } from './merge.js';
 export {
@@ -114,6 +117,7 @@ export const LAYER_CLASSES: Readonly<Record<string, (c: Config) => Layer>> = {
   RNN: (c) => new RNN(cellFromConfig(c.cell), c),
   CuDNNLSTM: (c) => new CuDNNLSTM(c.units as number, c),
   CuDNNGRU: (c) => new CuDNNGRU(c.units as number, c),
+  ConvLSTM2D: (c) => new ConvLSTM2D(c.filters as number, c.kernelSize as number[], c),
 };
 
 /** The layer a wrapper's config holds ({class_name, config}), built through the registry. */

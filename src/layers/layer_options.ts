@@ -15,6 +15,9 @@ export const COMMON_LAYER_OPTIONS: readonly string[] = ['name', 'trainable', 'in
 
 /** Adds the camelCase spelling of each snake_case key of `args`; returns the keys as given. */
 function spell(className: string, args: object): string[] {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+    throw new Error(`${className}: options must be an object of named options, got ${Array.isArray(args) ? `the list [${String(args)}]` : String(args)} (see the layer's typings for its positional arguments)`);
+  }
   const given = args as Record<string, unknown>;
   const keys = Object.keys(given);
   for (const key of keys) {
@@ -84,3 +87,20 @@ export function checkLayerOptionKeys(where: string, given: readonly string[], la
   const unknown = given.filter((k) => !valid.has(camelCase(k)));
   if (unknown.length) throw new Error(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}. Valid options: ${[...valid].sort().join(', ')}`);
 }
+
+/**
+ * Keras's first positional argument (pool_size, padding, cropping, size)
+ * where Kiln takes options: `new MaxPooling2D([2, 2])`, `new
+ * ZeroPadding2D(1, { dataFormat })` mean `{ poolSize: [2, 2] }` and `{
+ * padding: 1, dataFormat }`; an options object alone is taken as it is.
+ */
+export function withPositional<T extends object>(className: string, key: string, first: unknown, rest: T | undefined): T {
+  if (typeof first === 'number' || Array.isArray(first)) {
+    if (rest && (Object.hasOwn(rest, key) || Object.hasOwn(rest, snakeCase(key)))) throw new Error(`${className}: ${key} is given twice, as the first argument and in the options`);
+    return { ...rest, [key]: first } as T;
+  }
+  if (rest !== undefined) throw new Error(`${className}: the first argument is the ${key} (a number or a list) or the options object, got ${first === null ? 'null' : typeof first} and a second argument`);
+  return (first ?? {}) as T;
+}
+
+const snakeCase = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

@@ -7,6 +7,7 @@
 import { type PaddingMode, pool, windowGeometry } from '../../ir/convolution.js';
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type KShape, Layer, type LayerArgs } from './base.js';
+import { withPositional } from './layer_options.js';
 import { type DataFormat, channelsOf, expectSpatialRank, fromLast, intTuple, oneOf, readDataFormat, spatialOf, toLast, windowedSpatial, withSpatial } from './conv_args.js';
 
 export interface PoolingArgs extends LayerArgs {
@@ -57,43 +58,49 @@ export class Pooling extends Layer {
 
 export class MaxPooling1D extends Pooling {
   override readonly className: string = 'MaxPooling1D';
-  constructor(args: PoolingArgs = {}) {
-    super(1, 'max', args);
+  /** `new MaxPooling1D(poolSize)`, `new MaxPooling1D(poolSize, options)` or `new MaxPooling1D(options)`. */
+  constructor(poolSize?: number | readonly number[] | PoolingArgs, args?: PoolingArgs) {
+    super(1, 'max', withPositional('MaxPooling1D', 'poolSize', poolSize, args));
   }
 }
 
 export class MaxPooling2D extends Pooling {
   override readonly className: string = 'MaxPooling2D';
-  constructor(args: PoolingArgs = {}) {
-    super(2, 'max', args);
+  /** `new MaxPooling2D(poolSize)`, `new MaxPooling2D(poolSize, options)` or `new MaxPooling2D(options)`. */
+  constructor(poolSize?: number | readonly number[] | PoolingArgs, args?: PoolingArgs) {
+    super(2, 'max', withPositional('MaxPooling2D', 'poolSize', poolSize, args));
   }
 }
 
 export class MaxPooling3D extends Pooling {
   override readonly className: string = 'MaxPooling3D';
-  constructor(args: PoolingArgs = {}) {
-    super(3, 'max', args);
+  /** `new MaxPooling3D(poolSize)`, `new MaxPooling3D(poolSize, options)` or `new MaxPooling3D(options)`. */
+  constructor(poolSize?: number | readonly number[] | PoolingArgs, args?: PoolingArgs) {
+    super(3, 'max', withPositional('MaxPooling3D', 'poolSize', poolSize, args));
   }
 }
 
 export class AveragePooling1D extends Pooling {
   override readonly className: string = 'AveragePooling1D';
-  constructor(args: PoolingArgs = {}) {
-    super(1, 'avg', args);
+  /** `new AveragePooling1D(poolSize)`, `new AveragePooling1D(poolSize, options)` or `new AveragePooling1D(options)`. */
+  constructor(poolSize?: number | readonly number[] | PoolingArgs, args?: PoolingArgs) {
+    super(1, 'avg', withPositional('AveragePooling1D', 'poolSize', poolSize, args));
   }
 }
 
 export class AveragePooling2D extends Pooling {
   override readonly className: string = 'AveragePooling2D';
-  constructor(args: PoolingArgs = {}) {
-    super(2, 'avg', args);
+  /** `new AveragePooling2D(poolSize)`, `new AveragePooling2D(poolSize, options)` or `new AveragePooling2D(options)`. */
+  constructor(poolSize?: number | readonly number[] | PoolingArgs, args?: PoolingArgs) {
+    super(2, 'avg', withPositional('AveragePooling2D', 'poolSize', poolSize, args));
   }
 }
 
 export class AveragePooling3D extends Pooling {
   override readonly className: string = 'AveragePooling3D';
-  constructor(args: PoolingArgs = {}) {
-    super(3, 'avg', args);
+  /** `new AveragePooling3D(poolSize)`, `new AveragePooling3D(poolSize, options)` or `new AveragePooling3D(options)`. */
+  constructor(poolSize?: number | readonly number[] | PoolingArgs, args?: PoolingArgs) {
+    super(3, 'avg', withPositional('AveragePooling3D', 'poolSize', poolSize, args));
   }
 }
 

@@ -121,7 +121,6 @@ export abstract class RecurrentLayer extends Layer {
     const features = shape[2];
     if (features === null) throw new Error(`${this.className} ${this.name}: the last dimension of the input must be known, got ${shapeText(shape)}`);
     this.statefulBatch = shape[0];
-    this.inputTimeShape = shape;
     if (this.stateful && shape[0] === null) throw new Error(`${this.className} ${this.name}: a stateful RNN needs a fixed batch size: give the first layer batchInputShape (or batchSize), got input shape ${shapeText(shape)}`);
     const width = this.cell.gates * this.units;
     this.kernel = this.addWeight('kernel', [features, width], this.initializers.kernel, true, this.regularizers.kernel, this.constraints.kernel);
@@ -262,12 +261,9 @@ export abstract class RecurrentLayer extends Layer {
     return this.returnState ? [output, ...finals] : [output];
   }
 
-  /** The input shape at build: its time axis is null for sequences whose length is known at run time only. */
-  private inputTimeShape: KShape | null = null;
-
-  /** The run-time sequence length where the input has timesteps=None, else null. */
+  /** The run-time sequence length where this call's input has timesteps=None, else null. */
   runtimeSteps(ctx: CallContext): Value | null {
-    return runtimeSteps(this, this.inputTimeShape, ctx);
+    return runtimeSteps(ctx);
   }
 
   /** The batch size a stateful layer was built for (its states are [batch, units]). */
@@ -280,7 +276,7 @@ export abstract class RecurrentLayer extends Layer {
   }
 
   /** A stateful layer's states, kept between runs and batches in the model's shared state (zeros until the first run and after resetStates). */
-  private stateValues(batch: number, ctx: CallContext): { value: Value; set(next: Value): void }[] {
+  stateValues(batch: number, ctx: CallContext): { value: Value; set(next: Value): void }[] {
     if (!ctx.state) throw new Error(`${this.className} ${this.name}: this program keeps no states between runs, so a stateful layer cannot run in it`);
     if (this.statefulBatch !== null && batch !== this.statefulBatch) throw new Error(`${this.className} ${this.name}: this stateful layer was built for batches of ${this.statefulBatch} samples, got a batch of ${batch} (use batchSize: ${this.statefulBatch} and a sample count that is a multiple of it)`);
     return Array.from({ length: this.cell.states }, (_, i) => ctx.state!(`${this.name}/state_${i}`, [batch, this.units]));

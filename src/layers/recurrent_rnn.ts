@@ -10,6 +10,7 @@ import { scan } from '../../ir/scan.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, expectRank, shapeText } from './base.js';
 import { GRU, LSTM, type RecurrentArgs, type RecurrentLayer, SimpleRNN } from './recurrent.js';
 import { sequenceOutput, stepsInOrder } from './recurrent_time.js';
+import { type UserCell, UserCellRNN, isUserCell } from './recurrent_user_cell.js';
 
 export type CellClassName = 'SimpleRNNCell' | 'GRUCell' | 'LSTMCell';
 
@@ -41,7 +42,7 @@ export class LSTMCell extends RNNCell {
 export class StackedRNNCells {
   readonly className = 'StackedRNNCells';
   constructor(readonly cells: readonly RNNCell[]) {
-    if (!Array.isArray(cells) || cells.length === 0 || cells.some((c) => !(c instanceof RNNCell))) throw new Error('StackedRNNCells takes a non-empty list of cells (SimpleRNNCell, GRUCell, LSTMCell)');
+    if (!Array.isArray(cells) || cells.length === 0 || cells.some((c) => !(c instanceof RNNCell))) throw new Error(`StackedRNNCells takes a non-empty list of cells (SimpleRNNCell, GRUCell, LSTMCell)${Array.isArray(cells) && cells.some(isUserCell) ? '; a cell written by a user runs alone in RNN(cell), not stacked yet' : ''}`);
   }
 }
 
@@ -73,47 +74,54 @@ export function cellFromConfig(c: unknown): RNNCell | StackedRNNCells {
     const args = Object.fromEntries(Object.entries(config).filter(([k]) => !LAYER_ONLY.has(k)));
     return new RNNCell(spec.className, config.units as number, args);
   }
-  throw new Error(`RNN: unknown cell class ${JSON.stringify(spec?.className)}. Valid cells: SimpleRNNCell, GRUCell, LSTMCell, StackedRNNCells`);
+  throw new Error(`RNN: unknown cell class ${JSON.stringify(spec?.className)}. Valid cells: SimpleRNNCell, GRUCell, LSTMCell, StackedRNNCells; pass a cell class of your own in customObjects`);
 }
 
 export class RNN extends Layer {
   readonly className = 'RNN';
   override supportsMasking = true;
-  readonly cell: RNNCell | StackedRNNCells;
+  readonly cell: RNNCell | StackedRNNCells | UserCell;
   /** One layer per cell holding its weights; a single cell's layer also runs it. */
   private readonly cells: RecurrentLayer[];
+  /** A cell written by a user (recurrent_user_cell.ts) runs through this instead. */
+  private readonly user: UserCellRNN | null = null;
   readonly returnSequences: boolean;
   readonly returnState: boolean;
   readonly goBackwards: boolean;
   readonly stateful: boolean;
   readonly unroll: boolean;
 
-  constructor(cell: RNNCell | StackedRNNCells | readonly RNNCell[], args: RNNArgs = {}) {
+  constructor(cell: RNNCell | StackedRNNCells | readonly RNNCell[] | UserCell, args: RNNArgs = {}) {
     super(args);
-    this.cell = Array.isArray(cell) ? new StackedRNNCells(cell) : (cell as RNNCell | StackedRNNCells);
-    if (!(this.cell instanceof RNNCell) && !(this.cell instanceof StackedRNNCells)) throw new Error(`RNN ${this.name}: cell must be a SimpleRNNCell, GRUCell, LSTMCell, StackedRNNCells or a list of cells`);
+    this.cell = Array.isArray(cell) ? new StackedRNNCells(cell) : (cell as RNNCell | StackedRNNCells | UserCell);
+    if (!(this.cell instanceof RNNCell) && !(this.cell instanceof StackedRNNCells) && !isUserCell(this.cell)) throw new Error(`RNN ${this.name}: cell must be a SimpleRNNCell, GRUCell, LSTMCell, StackedRNNCells, a list of cells, or a layer with stateSize and call(inputs, states)`);
     this.returnSequences = args.returnSequences ?? false;
     this.returnState = args.returnState ?? false;
     this.goBackwards = args.goBackwards ?? false;
     this.stateful = args.stateful ?? false;
     this.unroll = args.unroll ?? false;
     const flags = { returnSequences: this.returnSequences, returnState: this.returnState, goBackwards: this.goBackwards, stateful: this.stateful, unroll: this.unroll };
+    if (isUserCell(this.cell)) {
+      this.user = new UserCellRNN(this.cell, { ...flags, name: this.name, batchInputShape: args.batchInputShape });
+      this.cells = [];
+      return;
+    }
     const list = this.cell instanceof StackedRNNCells ? this.cell.cells : [this.cell];
-    if (this.stateful && list.length > 1) throw new Error(`RNN ${this.name}: stateful stacked cells are not supported yet`);
     this.cells = list.map((c, i) => layerFor(c, { ...c.args, ...flags, name: list.length === 1 ? this.name : `${this.name}/cell_${i}`, batchInputShape: args.batchInputShape }));
   }
 
   override get weights(): readonly Weight[] {
-    return this.cells.flatMap((l) => l.weights);
+    return this.user ? this.user.weights : this.cells.flatMap((l) => l.weights);
   }
 
   override get keptStates(): readonly { readonly name: string; readonly size: number }[] {
-    return this.cells.flatMap((l) => l.keptStates);
+    return this.user ? this.user.keptStates : this.cells.flatMap((l) => l.keptStates);
   }
 
   override build(inputShape: KShape | readonly KShape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? (inputShape as readonly KShape[])[0] : inputShape) as KShape;
     expectRank(this, shape, 3, 3);
+    if (this.user) this.user.shapesFor([shape]);
     let s = shape;
     for (const l of this.cells) {
       l.shapesFor([s]);
@@ -123,6 +131,7 @@ export class RNN extends Layer {
   }
 
   override computeOutputShapes(inputShapes: readonly KShape[]): KShape[] {
+    if (this.user) return this.user.computeOutputShapes(inputShapes);
     if (this.cells.length === 1) return this.cells[0].computeOutputShapes(inputShapes);
     const [x, ...initial] = inputShapes;
     expectRank(this, x, 3, 3);
@@ -137,6 +146,7 @@ export class RNN extends Layer {
   }
 
   override maskList(b: GraphBuilder, xs: readonly Value[], masks: readonly (Value | null)[]): (Value | null)[] {
+    if (this.user) return this.user.maskList(b, xs, masks);
     if (this.cells.length === 1) return this.cells[0].maskList(b, xs, masks);
     const out = this.returnSequences ? masks[0] ?? null : null;
     const states = this.cells.reduce((n, l) => n + l.stateCount, 0);
@@ -145,10 +155,11 @@ export class RNN extends Layer {
 
   /** The run-time sequence length where the input has timesteps=None, else null. */
   runtimeSteps(ctx: CallContext): Value | null {
-    return this.cells[0].runtimeSteps(ctx);
+    return (this.user ?? this.cells[0]).runtimeSteps(ctx);
   }
 
   override lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext, masks?: readonly (Value | null)[]): Value[] {
+    if (this.user) return this.user.lowerList(b, xs, ctx, masks);
     if (this.cells.length === 1) return this.cells[0].lowerList(b, xs, ctx, masks);
     const [x, ...initial] = xs;
     const [batch, steps] = x.shape;
@@ -159,7 +170,9 @@ export class RNN extends Layer {
     const maskT = mask ? order(b.reshape(b.transpose(b.cast(mask, 'bool'), [1, 0]), [steps, batch, 1])) : null;
     const parts = this.cells.map((l, i) => ({ layer: l, step: l.stepParts(b, ctx, batch), input: i > 0 ? l.inputParts(b, ctx, batch) : null }));
     const invariants = parts.flatMap((p) => [...(p.input?.invariants ?? []), ...p.step.invariants]);
-    const init = initial.length ? [...initial] : this.cells.flatMap((l) => Array.from({ length: l.stateCount }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, l.units])));
+    // Stateful: every cell keeps its own states (`<rnn>/cell_<i>/state_<j>`).
+    const kept = this.stateful ? this.cells.flatMap((l) => l.stateValues(batch, ctx)) : null;
+    const init = initial.length ? [...initial] : kept ? kept.map((s) => s.value) : this.cells.flatMap((l) => Array.from({ length: l.stateCount }, () => b.broadcastTo(b.constant(0, [], x.dtype), [batch, l.units])));
     const results = scan(b, { init, sequences: [proj, ...(maskT ? [maskT] : [])], invariants, reverse, steps: n }, (sb, states, [xp, m], inv) => {
       let next: Value[] = [];
       let input = xp;
@@ -178,6 +191,7 @@ export class RNN extends Layer {
       return { carries: next, outputs: this.returnSequences ? [next[next.length - last]] : [] };
     });
     const finals = results.slice(0, init.length);
+    kept?.forEach((s, i) => s.set(finals[i]));
     const lastH = finals[finals.length - this.cells[this.cells.length - 1].stateCount];
     const output = this.returnSequences ? sequenceOutput(b, results[init.length], this.goBackwards, n) : lastH;
     return this.returnState ? [output, ...finals] : [output];
@@ -189,7 +203,9 @@ export class RNN extends Layer {
   }
 
   protected override layerConfig(): Record<string, unknown> {
-    const list = this.cell instanceof StackedRNNCells ? this.cell.cells : [this.cell];
+    const flags = { returnSequences: this.returnSequences, returnState: this.returnState, goBackwards: this.goBackwards, stateful: this.stateful, unroll: this.unroll };
+    if (isUserCell(this.cell)) return { ...flags, cell: { className: this.cell.className, config: this.cell.getConfig() } };
+    const list = this.cell instanceof StackedRNNCells ? this.cell.cells : [this.cell as RNNCell];
     const cells = this.cells.map((l, i) => this.cellConfig(l, list[i]));
     return {
       returnSequences: this.returnSequences, returnState: this.returnState, goBackwards: this.goBackwards, stateful: this.stateful, unroll: this.unroll,

@@ -1,6 +1,7 @@
 /** The reshaping layers Keras keeps beside the convolutions: Cropping1D/2D/3D, ZeroPadding1D/2D/3D, UpSampling1D/2D/3D. */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type KShape, Layer, type LayerArgs, shapeText } from './base.js';
+import { withPositional } from './layer_options.js';
 import { type DataFormat, channelsOf, expectSpatialRank, fromLast, intTuple, oneOf, pairTuple, readDataFormat, spatialOf, toLast, withSpatial } from './conv_args.js';
 
 /** Cropping1D/2D/3D: trims [before, after] from each spatial axis. */
@@ -119,65 +120,101 @@ function bilinearAxis(b: GraphBuilder, x: Value, axis: number, times: number): V
   return b.add(b.mul(at(lo), b.sub(1, along(t))), b.mul(at(hi), along(t)));
 }
 
+export type Cropping1DArgs = LayerArgs & { cropping?: number | readonly number[] };
+
 export class Cropping1D extends Cropping {
   override readonly className: string = 'Cropping1D';
-  constructor(args: LayerArgs & { cropping?: number | readonly number[] } = {}) {
+  /** `new Cropping1D(cropping)`, `new Cropping1D(cropping, options)` or `new Cropping1D(options)`. */
+  constructor(croppingOrArgs?: Cropping1DArgs['cropping'] | Cropping1DArgs, options?: Cropping1DArgs) {
+    const args = withPositional<Cropping1DArgs>('Cropping1D', 'cropping', croppingOrArgs, options);
     super(1, args.cropping ?? [1, 1], args);
   }
 }
 
+export type Cropping2DArgs = LayerArgs & { cropping?: unknown; dataFormat?: string | null };
+
 export class Cropping2D extends Cropping {
   override readonly className: string = 'Cropping2D';
-  constructor(args: LayerArgs & { cropping?: unknown; dataFormat?: string | null } = {}) {
+  /** `new Cropping2D(cropping)`, `new Cropping2D(cropping, options)` or `new Cropping2D(options)`. */
+  constructor(croppingOrArgs?: Cropping2DArgs['cropping'] | Cropping2DArgs, options?: Cropping2DArgs) {
+    const args = withPositional<Cropping2DArgs>('Cropping2D', 'cropping', croppingOrArgs, options);
     super(2, args.cropping ?? [[0, 0], [0, 0]], args);
   }
 }
 
+export type Cropping3DArgs = LayerArgs & { cropping?: unknown; dataFormat?: string | null };
+
 export class Cropping3D extends Cropping {
   override readonly className: string = 'Cropping3D';
-  constructor(args: LayerArgs & { cropping?: unknown; dataFormat?: string | null } = {}) {
+  /** `new Cropping3D(cropping)`, `new Cropping3D(cropping, options)` or `new Cropping3D(options)`. */
+  constructor(croppingOrArgs?: Cropping3DArgs['cropping'] | Cropping3DArgs, options?: Cropping3DArgs) {
+    const args = withPositional<Cropping3DArgs>('Cropping3D', 'cropping', croppingOrArgs, options);
     super(3, args.cropping ?? [[1, 1], [1, 1], [1, 1]], args);
   }
 }
 
+export type ZeroPadding1DArgs = LayerArgs & { padding?: number | readonly number[] };
+
 export class ZeroPadding1D extends ZeroPadding {
   override readonly className: string = 'ZeroPadding1D';
-  constructor(args: LayerArgs & { padding?: number | readonly number[] } = {}) {
+  /** `new ZeroPadding1D(padding)`, `new ZeroPadding1D(padding, options)` or `new ZeroPadding1D(options)`. */
+  constructor(paddingOrArgs?: ZeroPadding1DArgs['padding'] | ZeroPadding1DArgs, options?: ZeroPadding1DArgs) {
+    const args = withPositional<ZeroPadding1DArgs>('ZeroPadding1D', 'padding', paddingOrArgs, options);
     super(1, args.padding ?? 1, args);
   }
 }
 
+export type ZeroPadding2DArgs = LayerArgs & { padding?: unknown; dataFormat?: string | null };
+
 export class ZeroPadding2D extends ZeroPadding {
   override readonly className: string = 'ZeroPadding2D';
-  constructor(args: LayerArgs & { padding?: unknown; dataFormat?: string | null } = {}) {
+  /** `new ZeroPadding2D(padding)`, `new ZeroPadding2D(padding, options)` or `new ZeroPadding2D(options)`. */
+  constructor(paddingOrArgs?: ZeroPadding2DArgs['padding'] | ZeroPadding2DArgs, options?: ZeroPadding2DArgs) {
+    const args = withPositional<ZeroPadding2DArgs>('ZeroPadding2D', 'padding', paddingOrArgs, options);
     super(2, args.padding ?? 1, args);
   }
 }
 
+export type ZeroPadding3DArgs = LayerArgs & { padding?: unknown; dataFormat?: string | null };
+
 export class ZeroPadding3D extends ZeroPadding {
   override readonly className: string = 'ZeroPadding3D';
-  constructor(args: LayerArgs & { padding?: unknown; dataFormat?: string | null } = {}) {
+  /** `new ZeroPadding3D(padding)`, `new ZeroPadding3D(padding, options)` or `new ZeroPadding3D(options)`. */
+  constructor(paddingOrArgs?: ZeroPadding3DArgs['padding'] | ZeroPadding3DArgs, options?: ZeroPadding3DArgs) {
+    const args = withPositional<ZeroPadding3DArgs>('ZeroPadding3D', 'padding', paddingOrArgs, options);
     super(3, args.padding ?? 1, args);
   }
 }
 
+export type UpSampling1DArgs = LayerArgs & { size?: number };
+
 export class UpSampling1D extends UpSampling {
   override readonly className: string = 'UpSampling1D';
-  constructor(args: LayerArgs & { size?: number } = {}) {
+  /** `new UpSampling1D(size)`, `new UpSampling1D(size, options)` or `new UpSampling1D(options)`. */
+  constructor(sizeOrArgs?: UpSampling1DArgs['size'] | UpSampling1DArgs, options?: UpSampling1DArgs) {
+    const args = withPositional<UpSampling1DArgs>('UpSampling1D', 'size', sizeOrArgs, options);
     super(1, args.size ?? 2, args);
   }
 }
 
+export type UpSampling2DArgs = LayerArgs & { size?: number | readonly number[]; dataFormat?: string | null; interpolation?: string };
+
 export class UpSampling2D extends UpSampling {
   override readonly className: string = 'UpSampling2D';
-  constructor(args: LayerArgs & { size?: number | readonly number[]; dataFormat?: string | null; interpolation?: string } = {}) {
+  /** `new UpSampling2D(size)`, `new UpSampling2D(size, options)` or `new UpSampling2D(options)`. */
+  constructor(sizeOrArgs?: UpSampling2DArgs['size'] | UpSampling2DArgs, options?: UpSampling2DArgs) {
+    const args = withPositional<UpSampling2DArgs>('UpSampling2D', 'size', sizeOrArgs, options);
     super(2, args.size ?? 2, args);
   }
 }
 
+export type UpSampling3DArgs = LayerArgs & { size?: number | readonly number[]; dataFormat?: string | null };
+
 export class UpSampling3D extends UpSampling {
   override readonly className: string = 'UpSampling3D';
-  constructor(args: LayerArgs & { size?: number | readonly number[]; dataFormat?: string | null } = {}) {
+  /** `new UpSampling3D(size)`, `new UpSampling3D(size, options)` or `new UpSampling3D(options)`. */
+  constructor(sizeOrArgs?: UpSampling3DArgs['size'] | UpSampling3DArgs, options?: UpSampling3DArgs) {
+    const args = withPositional<UpSampling3DArgs>('UpSampling3D', 'size', sizeOrArgs, options);
     super(3, args.size ?? 2, args);
   }
 }

@@ -16,7 +16,7 @@ const PER_STEP = new Set([
   'InputLayer', 'Dense', 'Activation', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'ReLU', 'Softmax', 'Embedding', 'Masking',
   'Dropout', 'SpatialDropout1D', 'GaussianDropout', 'GaussianNoise', 'AlphaDropout',
   'Add', 'Subtract', 'Multiply', 'Maximum', 'Minimum', 'Average', 'Concatenate',
-  'SimpleRNN', 'GRU', 'LSTM', 'CuDNNGRU', 'CuDNNLSTM', 'RNN', 'Bidirectional', 'TimeDistributed', 'Sequential', 'Model',
+  'SimpleRNN', 'GRU', 'LSTM', 'CuDNNGRU', 'CuDNNLSTM', 'RNN', 'ConvLSTM2D', 'Bidirectional', 'TimeDistributed', 'Sequential', 'Model',
 ]);
 
 /** Whether a shape has a time axis of unknown length (axis 1 null, the batch axis aside). */

@@ -63,3 +63,35 @@ describe('the webgpu target in Node (Dawn)', () => {
     m.dispose();
   });
 });
+
+describe('the webgpu target with recurrent loops', () => {
+  const steps = 5;
+  const n = 4;
+  function recurrent(): Sequential {
+    const m = new Sequential([
+      new layers.Bidirectional(new layers.GRU(4, { returnSequences: true, goBackwards: true }), { inputShape: [steps, 3], name: 'rec' }),
+      new layers.LSTM(3, { name: 'enc' }),
+      new layers.Dense(2, { activation: 'softmax', name: 'out' }),
+    ], { name: 'rnn_gpu' });
+    m.setWeights(m.getWeights().map((w, i) => tensor(fill(w.data.length, 31 + i, 0.5), w.shape)));
+    return m;
+  }
+  const xs = fill(n * steps * 3, 5, 1);
+  const ys = new Float32Array(n * 2).map((_, i) => (i % 2 === Math.floor(i / 2) % 2 ? 1 : 0));
+
+  it('a bundle of a GRU/LSTM model runs its loops (step counters, the body once per step): predict and a train step as the compiling model does', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'kiln-gpu-rnn-'));
+    await writeBundle(recurrent(), { out, targets: ['webgpu'], batchSizes: [n], train: { batch: n, compile: compile() } });
+    const model = recurrent();
+    const want = (await model.predict(tensor(xs, [n, steps, 3]))).data;
+    model.compile(compile());
+    const logs = (await model.trainOnBatch(tensor(xs, [n, steps, 3]), tensor(ys, [n, 2]))) as number[];
+    const after = (await model.predict(tensor(xs, [n, steps, 3]))).data;
+    const m = await load(out, { target: 'webgpu', ...(await dawn()) });
+    expect((await m.predict({ rec_input: xs })).out.data).toBeAllClose(want, { rtol: 1e-4, atol: 1e-6 });
+    const got = await m.trainOnBatch({ rec_input: xs }, { out: ys });
+    expect([got.loss, got.accuracy]).toBeAllClose(logs, { rtol: 1e-4, atol: 1e-6 });
+    expect((await m.predict({ rec_input: xs })).out.data).toBeAllClose(after, { rtol: 1e-4, atol: 1e-6 });
+    m.dispose();
+  });
+});

@@ -93,6 +93,7 @@ const CASES: Record<string, { inputs: number[][]; config: Record<string, unknown
   RNN: { inputs: [[4, 3]], config: { cell: { className: 'LSTMCell', config: { units: 2 } } } },
   CuDNNLSTM: { inputs: [[4, 3]], config: { units: 3, returnSequences: true } },
   CuDNNGRU: { inputs: [[4, 3]], config: { units: 2 } },
+  ConvLSTM2D: { inputs: [[3, 4, 4, 2]], config: { filters: 2, kernelSize: [3, 3], strides: [2, 2], recurrentActivation: 'sigmoid', unitForgetBias: false } },
 };
 
 registerCustomObject('roundTripDouble', function roundTripDouble(x: KTensor | KTensor[]): KTensor {

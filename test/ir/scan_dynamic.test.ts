@@ -111,6 +111,18 @@ describe('dynamic scan (steps read at run time)', () => {
     expect(repeats[0].kind === 'repeat' && repeats[0].count).toBe(CAP);
   });
 
+  it('keeps its steps operand when prune_scans drops a per-step output nobody reads', async () => {
+    const d = elman(CAP, false, true);
+    const graph = d.b.build([d.hT]);
+    const compiled = await compileForTest(graph, 'dyn_pruned');
+    const f = feeds(13, CAP);
+    for (const n of [3, CAP]) {
+      const got = await runAll(compiled, f, n);
+      expect(got[0], `h at n=${n}`).toBeAllClose(expected(f, n, false)[0], { rtol: 1e-5, atol: 1e-5 });
+    }
+    compiled.dispose();
+  });
+
   async function runAll(compiled: CompiledGraph, f: Record<string, Float32Array>, n: number): Promise<Float32Array[]> {
     for (const [name, data] of Object.entries(f)) compiled.write(name, data);
     compiled.write('steps', Int32Array.of(n));

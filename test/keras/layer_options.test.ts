@@ -24,6 +24,7 @@ const UNBUILT = (): Record<string, Layer> => ({
   RNN: new layers.RNN(new layers.LSTMCell(2)),
   CuDNNGRU: new layers.CuDNNGRU(2),
   CuDNNLSTM: new layers.CuDNNLSTM(2),
+  ConvLSTM2D: new layers.ConvLSTM2D(2, 3),
   ActivityRegularization: new layers.ActivityRegularization({ l1: 0.1 }),
   AlphaDropout: new layers.AlphaDropout(0.1),
   Softmax: new layers.Softmax(),
@@ -53,6 +54,17 @@ describe('layer options', () => {
   it('refuses an unknown key of a built-in layer, naming the valid ones', () => {
     expect(() => new Sequential([new layers.Dense(2, { inputShape: [3], kernelInitialiser: 'ones' } as never)])).toThrow(/Dense dense_\d+: unknown option 'kernelInitialiser'\. Valid options: .*kernelInitializer/);
     expect(() => new Sequential([new layers.Conv2D(2, [3, 3], { inputShape: [8, 8, 1], padding: 'same', stride: 2 } as never)])).toThrow(/unknown option 'stride'.*strides/);
+  });
+
+  it("takes Keras's first positional argument of pools, paddings, croppings and upsamplings", () => {
+    expect(new layers.MaxPooling2D([3, 3]).getConfig()).toMatchObject({ poolSize: [3, 3], strides: [3, 3] });
+    expect(new layers.AveragePooling1D(4, { strides: 2 }).getConfig()).toMatchObject({ poolSize: [4], strides: [2] });
+    expect(new layers.MaxPooling2D({ poolSize: [2, 1] }).getConfig()).toMatchObject({ poolSize: [2, 1] });
+    expect(new layers.ZeroPadding2D(1, { dataFormat: 'channels_first' }).getConfig()).toMatchObject({ padding: [[1, 1], [1, 1]], dataFormat: 'channels_first' });
+    expect(new layers.Cropping1D([2, 0]).getConfig()).toMatchObject({ cropping: [2, 0] });
+    expect(new layers.UpSampling2D([2, 3]).getConfig()).toMatchObject({ size: [2, 3] });
+    expect(() => new layers.MaxPooling2D([2, 2], { poolSize: [3, 3] })).toThrow('MaxPooling2D: poolSize is given twice, as the first argument and in the options');
+    expect(() => new layers.Flatten([2] as never)).toThrow(/Flatten: options must be an object of named options, got the list \[2\]/);
   });
 
   it('refuses one option in both spellings', () => {

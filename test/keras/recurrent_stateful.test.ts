@@ -97,6 +97,26 @@ describe('training stateful recurrent models', () => {
     ref.final.dispose();
   });
 
+  it('stacked cells (RNN over StackedRNNCells) keep every cell\'s states from one call to the next', async () => {
+    const cells = (): layers.RNNCell[] => [new layers.LSTMCell(3), new layers.GRUCell(2)];
+    const stateful = new Sequential([new layers.InputLayer({ batchInputShape: [B, T, F] }), new layers.RNN(new layers.StackedRNNCells(cells()), { stateful: true })]);
+    const x = Input({ shape: [T, F] });
+    const init = [Input({ shape: [3] }), Input({ shape: [3] }), Input({ shape: [2] })];
+    const twin = new Model({ inputs: [x, ...init], outputs: new layers.RNN(new layers.StackedRNNCells(cells()), { returnState: true }).applyMulti([x, ...init]) });
+    twin.setWeights(stateful.getWeights());
+    expect(stateful.keptStates.map((k) => k.name)).toEqual([0, 1, 2].map((i) => `${stateful.layers[0].name}/cell_${i < 2 ? 0 : 1}/state_${i < 2 ? i : 0}`));
+    const [x1, x2] = [data(21, B, [T, F]), data(22, B, [T, F])];
+    const zeros = [3, 3, 2].map((n) => tensor(new Float32Array(B * n), [B, n]));
+    const first = (await twin.predict([x1, ...zeros], { batchSize: B })) as Tensor[];
+    const second = (await twin.predict([x2, ...first.slice(1)], { batchSize: B })) as Tensor[];
+    expect((await stateful.predict(x1, { batchSize: B })).data).toBeAllClose(first[0].data, close);
+    expect((await stateful.predict(x2, { batchSize: B })).data).toBeAllClose(second[0].data, close);
+    stateful.resetStates();
+    expect((await stateful.predict(x2, { batchSize: B })).data).toBeAllClose(((await twin.predict([x2, ...zeros], { batchSize: B })) as Tensor[])[0].data, close);
+    stateful.dispose();
+    twin.dispose();
+  });
+
   it('evaluate and trainOnBatch advance the states too (Keras\'s state_updates); the states are not weights', async () => {
     const model = new Sequential([new layers.InputLayer({ batchInputShape: [B, T, F] }), new layers.SimpleRNN(U, { stateful: true }), new layers.Dense(1)]);
     model.compile({ optimizer: new optimizers.SGD({ lr: 0 }), loss: 'mse' });

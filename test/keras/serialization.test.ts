@@ -84,6 +84,7 @@ const LAYERS: Record<string, { input: number[]; make: () => Layer; data?: () => 
   RNN: { input: [4, 3], make: () => new layers.RNN(new layers.StackedRNNCells([new layers.GRUCell(2), new layers.SimpleRNNCell(3)]), { returnSequences: true }) },
   CuDNNLSTM: { input: [4, 3], make: () => new layers.CuDNNLSTM(2) },
   CuDNNGRU: { input: [4, 3], make: () => new layers.CuDNNGRU(2, { returnSequences: true }) },
+  ConvLSTM2D: { input: [3, 2, 5, 4], make: () => new layers.ConvLSTM2D(2, [2, 3], { dataFormat: 'channels_first', padding: 'same', returnSequences: true, goBackwards: true }) },
 };
 
 /** Layers of several inputs: functional models only, each input of the given shape. */

@@ -4,13 +4,17 @@
  * the input's loads, same numbers, for predict and for a training step).
  */
 import { describe, expect, it } from 'vitest';
+import { type TypedArray, allocArray, sizeOf } from '../../ir/dtype.js';
 import { type Graph, GraphBuilder } from '../../ir/graph.js';
-import { interpret } from '../../ir/interpret.js';
+import { interpret, interpretRun } from '../../ir/interpret.js';
+import type { AttrsMap } from '../../ir/ops.js';
+import { differentiate } from '../../passes/autodiff.js';
 import { printGraph } from '../../ir/print.js';
 import { printProgram } from '../../ir/print_kernel.js';
 import { selectLayout } from '../../passes/layout.js';
-import { compileToProgram } from '../../passes/pipeline.js';
+import { PREDICT_GRAPH, compileToProgram, runPipeline } from '../../passes/pipeline.js';
 import { Sequential, layers, optimizers, setBackend, tensor } from '../../src/index.js';
+import type { Layer } from '../../src/layers/index.js';
 import { trainGraph } from '../../src/training/programs.js';
 import { Trainer } from '../../src/training/trainer.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
@@ -181,4 +185,69 @@ describe('a channels_first model and its channels_last twin', () => {
     expect(w1.map((w) => w.shape)).toEqual(w2.map((w) => w.shape));
     w1.forEach((w, i) => expect(w.data).toBeAllClose(w2[i].data, { rtol: 1e-4, atol: 1e-5 }));
   });
+});
+
+type Format = 'channels_first' | 'channels_last';
+
+/** Layers between two convolutions, by family, in one data format. */
+const FAMILIES: Record<string, (f: Format) => Layer[]> = {
+  'ZeroPadding2D, Cropping2D': (f) => [new layers.ZeroPadding2D({ padding: [1, 2], dataFormat: f }), new layers.Cropping2D({ cropping: [[1, 0], [0, 2]], dataFormat: f })],
+  'UpSampling2D nearest': (f) => [new layers.UpSampling2D({ size: 2, dataFormat: f })],
+  'UpSampling2D bilinear': (f) => [new layers.UpSampling2D({ size: 2, dataFormat: f, interpolation: 'bilinear' })],
+  SeparableConv2D: (f) => [new layers.SeparableConv2D(4, 3, { dataFormat: f, padding: 'same' })],
+  DepthwiseConv2D: (f) => [new layers.DepthwiseConv2D(3, { dataFormat: f, depthMultiplier: 2 })],
+  Conv2DTranspose: (f) => [new layers.Conv2DTranspose(3, 3, { strides: 2, dataFormat: f })],
+  LocallyConnected2D: (f) => [new layers.LocallyConnected2D(2, 3, { dataFormat: f })],
+  'AveragePooling2D same, odd': (f) => [new layers.AveragePooling2D({ poolSize: 3, strides: 2, padding: 'same', dataFormat: f })],
+};
+
+function familyModel(f: Format, family: (f: Format) => Layer[]): Sequential {
+  return new Sequential([
+    new layers.Conv2D(3, 3, { inputShape: f === 'channels_first' ? [2, 9, 8] : [9, 8, 2], dataFormat: f, activation: 'relu' }),
+    new layers.BatchNormalization({ axis: f === 'channels_first' ? 1 : -1 }),
+    ...family(f),
+    new layers.Conv2D(2, 2, { dataFormat: f }),
+    new layers.Flatten({ dataFormat: f }),
+    new layers.Dense(2),
+  ]);
+}
+
+/** Random values for every param of the graph (sample weights 1, the step counter 0). */
+function feedsFor(g: Graph, seed: number): Map<string, TypedArray> {
+  const next = rng(seed);
+  const feeds = new Map<string, TypedArray>();
+  for (const n of g.nodes) {
+    if (n.op !== 'param') continue;
+    const a = n.attrs as AttrsMap['param'];
+    const v = allocArray(a.dtype, sizeOf(a.shape));
+    if (a.dtype === 'float32') v.forEach((_, i) => (v[i] = a.name.startsWith('sample_weight') ? 1 : next() - 0.5));
+    feeds.set(a.name, v);
+  }
+  return feeds;
+}
+
+describe('layout across the convolutional families (channels_first against channels_last)', () => {
+  for (const [name, family] of Object.entries(FAMILIES)) {
+    it(`${name}: only the input's transpose is added, and the pass changes no value`, () => {
+      const count: Record<string, number[]> = {};
+      for (const f of ['channels_first', 'channels_last'] as const) {
+        const m = familyModel(f, family);
+        const setup = new Trainer(m as never, { loss: 'mse', optimizer: SGD() } as never).setup;
+        const sources = [m.buildGraph(2), differentiate(trainGraph(m as never, 2, [[2]], setup))];
+        count[f] = sources.map((g) => {
+          const after = runPipeline(PREDICT_GRAPH, g);
+          const before = runPipeline(PREDICT_GRAPH.without('layout'), g);
+          const feeds = feedsFor(g, 3);
+          const [want, got] = [before, after].map((x) => interpretRun(x, feeds));
+          got.outputs.forEach((v, i) => expect(v).toBeAllClose(want.outputs[i], { rtol: 1e-5, atol: 1e-6 }));
+          for (const [k, v] of want.updates) expect(got.updates.get(k)!).toBeAllClose(v, { rtol: 1e-5, atol: 1e-6 });
+          return transposes(after);
+        });
+      }
+      // LocallyConnected's channels_first patches are reordered to Keras's feature order (a transpose of their own,
+      // which the input's transpose folds into), so that family keeps no more than its twin; the others keep one more.
+      const extra = name === 'LocallyConnected2D' ? [0, -1] : [1, 1];
+      expect(count.channels_first).toEqual(count.channels_last.map((n, i) => n + extra[i]));
+    });
+  }
 });

@@ -68,7 +68,37 @@ describe('lowering pads and windows', () => {
     const loss = b.sum(b.mul(y, b.param('r', [...y.shape])));
     const { builder, grads } = grad(b.build([loss]), 0, ['x']);
     const p = lower(runPipeline(PREDICT_GRAPH, builder.build(grads)), 'g');
-    // The max, the tie mask, the tie count, the cotangent spread over the mask, and a pad back over the cropped remainder.
-    expect(p.kernels.map((k) => k.name)).toEqual(['g_k0_reduce_max', 'g_k1_cast', 'g_k2_reduce_sum', 'g_k3_div', 'g_k4_pad']);
+    // The max, the ties counted and the cotangent's share divided at the pooled shape, the share selected where x equals the max, and a pad back over the cropped remainder.
+    expect(p.kernels.map((k) => k.name)).toEqual(['g_k0_reduce_max', 'g_k1_div', 'g_k2_select', 'g_k3_pad']);
+  });
+
+  it("an overlapping max pool's gradient: no tie mask over the windows, the share divided at the pooled shape", () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [2, 9, 9, 3]);
+    const y = pool(b, x, 'max', windowGeometry('valid', [9, 9], [3, 3], [1, 1], [1, 1]));
+    const loss = b.sum(b.mul(y, b.param('r', [...y.shape])));
+    const { builder, grads } = grad(b.build([loss]), 0, ['x']);
+    const p = lower(runPipeline(PREDICT_GRAPH, builder.build(grads)), 'g');
+    expect(p.kernels.map((k) => k.name)).toEqual(['g_k0_reduce_max', 'g_k1_div', 'g_k2_select', 'g_k3_add']);
+    // Ties are counted with x >= max inside the reduction; the routing compares x == max.
+    expect(printProgram(p)).toContain('acc0 = sum float32(ge(x@0+[243,27,3,1,27,3], %3@0+[147,21,3,1,0,0]))');
+    expect(printProgram(p)).toContain('select(eq(x@0+[243,27,3,1,27,3], %3@0+[147,21,3,1,0,0]), %11@0+[147,21,3,1,0,0], 0)');
+  });
+
+  it("a strided convolution's input gradient scatters through masked views: no interleaved zeros, no concatenation", () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [2, 9, 8, 3]);
+    const y = convolve(b, x, b.param('w', [3, 3, 3, 4], 'float32', 'weight'), windowGeometry('valid', [9, 8], [3, 3], [2, 2], [1, 1]));
+    const loss = b.sum(b.mul(y, b.param('r', [...y.shape])));
+    const { builder, grads } = grad(b.build([loss]), 0, ['x']);
+    const p = lower(runPipeline(PREDICT_GRAPH, builder.build(grads)), 'g');
+    // The windows' cotangent (r times w, over filters), its nine slabs summed where they land on [batch, 5 x 2, 4 x 2, c], the cut to [9, 8].
+    expect(p.kernels.map((k) => (k.kind === 'loop' ? `${k.name} outer=[${k.outer}] inner=[${k.inner}]` : k.name))).toEqual([
+      'g_k0_reduce_sum outer=[2,4,3,3,3,3] inner=[4]',
+      'g_k1_add outer=[2,1,5,2,4,2,3,1] inner=[]',
+      'g_k2_slice outer=[2,9,8,3] inner=[]',
+    ]);
+    // The slab at offset (1, 2): height 1 = block 0 + remainder 1; width 2 = block 1 + remainder 0.
+    expect(printProgram(p)).toContain(' if 0<=0+[0,0,1,0,0,0,0,0]<4 && 0<=-1+[0,0,0,1,0,0,0,0]<1 && 0<=-1+[0,0,0,0,1,0,0,0]<3 && 0<=0+[0,0,0,0,0,1,0,0]<1 else 0');
   });
 });
