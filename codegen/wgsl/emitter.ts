@@ -61,7 +61,8 @@ export class Scope {
         const idx = e.dyn ? this.dynIndex(e.view, e.dyn) : this.index(e.view);
         if (!e.mask) return this.k.load(e.buf, idx, e.dtype);
         // An invalid point reads word 0 of the buffer (always bound) and selects the fill.
-        const valid = e.mask.bounds.map((b) => `(u32${this.index({ offset: b.offset, strides: b.strides })} < ${b.size}u)`).join(' && ') || 'true';
+        // bitcast, not u32(): a bound whose coordinate is a negative constant (an empty range) must not be a constant conversion error.
+        const valid = e.mask.bounds.map((b) => `(bitcast<u32>(i32${this.index({ offset: b.offset, strides: b.strides })}) < ${b.size}u)`).join(' && ') || 'true';
         const ok = `t${this.k.nextId()}`;
         this.line(`let ${ok} = ${valid};`);
         return `select(${literal(e.mask.fill, e.dtype)}, ${this.k.load(e.buf, `select(0, ${idx}, ${ok})`, e.dtype)}, ${ok})`;
