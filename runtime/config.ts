@@ -48,8 +48,11 @@ function vectorBits(value: string | undefined): 256 | 512 | null {
 export const config = Object.freeze({
   /** Threads for native kernels (default: every core). */
   numThreads: positiveInt('KILN_NUM_THREADS', process.env.KILN_NUM_THREADS, cpus().length),
-  /** KILN_COMPILE_JOBS: opt and llc processes a native build runs at once (default: every core). */
-  compileJobs: positiveInt('KILN_COMPILE_JOBS', process.env.KILN_COMPILE_JOBS, cpus().length),
+  /**
+   * KILN_COMPILE_JOBS: opt and llc processes a native build runs at once (default 1: a large program is
+   * split only when asked, until a quiet machine shows that split programs train as fast; docs/benchmarks.md).
+   */
+  compileJobs: positiveInt('KILN_COMPILE_JOBS', process.env.KILN_COMPILE_JOBS, 1),
   /** KILN_VECTOR_BITS=256|512: vector width of the CPU matmul micro-kernels, capped at the host's (default: the host's). */
   vectorBits: vectorBits(process.env.KILN_VECTOR_BITS),
   /** KILN_BACKEND: the process-wide default backend (default cpu; executor.ts checks the name). */

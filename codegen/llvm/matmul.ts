@@ -438,6 +438,19 @@ function directVectors(k: MatmulKernel, bits: number, threads: number): 2 | 4 {
   return bits === 512 && k.n % wide === 0 && nc % wide === 0 ? 4 : 2;
 }
 
+/**
+ * B as the direct micro-kernel's panel already: unmasked, n = nr columns at
+ * unit stride, and its depth dims row-major with rows nr apart (a
+ * convolution's channels-last kernel with nr filters; a kernel gradient's
+ * cotangent with nr channels).
+ */
+export function bIsPanel(k: MatmulKernel, nr: number): boolean {
+  if (k.b.mask || k.n !== nr) return false;
+  const dims = [...(k.kDims ?? [k.k]), nr];
+  const strides = k.b.view.strides.slice(k.b.view.strides.length - dims.length);
+  return strides.every((st, d) => dims[d] === 1 || st === dims.slice(d + 1).reduce((p, q) => p * q, 1));
+}
+
 /** The run offsets of a direct A as a constant global array. */
 function segmentTable(e: Emitter, name: string, segs: readonly number[]): V {
   const ty = llvm.ArrayType.get(e.i64, segs.length);
@@ -478,12 +491,14 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const nr = direct?.nr ?? uk.nr;
     const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
     const u: Unit = { e, program, k, ty, mr: tileRows(k), nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels, ldc: roundUp(NC, nr) + C_SKEW };
-    packB(u, scratch.bp, rowCopy);
+    // A B that is already one panel (its rows are nr contiguous columns, one after another) is read where it lies.
+    const bp = direct && bIsPanel(k, direct.nr) ? b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...u.batch, ...k.b.view.strides.slice(u.batch.length).map(() => e.int64(0))])]) : scratch.bp;
+    if (bp === scratch.bp) packB(u, scratch.bp, rowCopy);
     const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
     e.loop(0, mBlocks, (icb) => {
       const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(MC)));
       const mc = min(e, e.int64(MC), b.CreateSub(mEnd, ic));
-      if (direct) emitDirectRowBlock(u, ic, mc, scratch, direct);
+      if (direct) emitDirectRowBlock(u, ic, mc, { bp, cb: scratch.cb }, direct);
       else emitRowBlock(u, ic, mc, scratch, micro);
     }, 'ic');
   }, 'unit');

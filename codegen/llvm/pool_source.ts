@@ -30,7 +30,6 @@ export const POOL_C = String.raw`#define _GNU_SOURCE
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -57,16 +56,20 @@ enum { MAX_WORKERS = 254, MAX_CHUNKS = 32768 };
  */
 #define LOSS_NS 20000000
 /* A spinning worker that sees this much time pass between two looks at the clock was descheduled: the core is wanted. */
-#define PREEMPTED_NS 50000
+#define PREEMPTED_NS 200000
 /* After that, workers do not spin at all for this long: they sleep as soon as their region ends. */
-#define NO_SPIN_NS 100000000
-/* The caller waiting for workers' chunks spins this long, then yields its core between looks. */
+#define NO_SPIN_NS 500000000
+/* The caller waiting for workers' chunks spins this long, then sleeps until the last one is done (a woken thread is scheduled sooner than one that yields). */
 #define WAIT_SPIN_NS 20000
 /* The team is judged over windows of this many regions or this much caller-alone time. */
-#define WINDOW_REGIONS 32
-#define WINDOW_NS 2000000
-/* The team stays while it takes at most this share of the caller-alone time. */
-#define TEAM_PAYS 0.95
+#define WINDOW_REGIONS 64
+#define WINDOW_NS 5000000
+/*
+ * The team stays while it takes at most this share of the caller-alone time:
+ * a team costs outside its regions too (waking workers, their share of the
+ * cores), so one that barely wins inside them loses overall.
+ */
+#define TEAM_PAYS 0.9
 /* Caller-alone spells: first length, and the cap they double to while probes fail. */
 #define SOLO_MIN_NS 4000000
 #define SOLO_MAX_NS 256000000
@@ -81,7 +84,8 @@ static _Atomic uint64_t claim;
 static _Atomic uint32_t generation; /* futex word: the low 24 bits are the claim word's generation */
 static _Atomic int sleepers;
 static _Atomic int64_t spin_again_ns; /* until then, idle workers sleep without spinning */
-static _Atomic uint32_t finished; /* chunks of the current region that workers have run */
+static _Atomic uint32_t finished; /* chunks of the current region that workers have run; the caller sleeps on it */
+static _Atomic int caller_sleeps;
 static _Atomic(kiln_kernel) job_fn;
 static _Atomic(void *) job_bases;
 static _Atomic int64_t job_rows, job_chunk;
@@ -131,6 +135,11 @@ static uint32_t take_chunks(void) {
   }
 }
 
+static void add_finished(uint32_t ran) {
+  atomic_fetch_add(&finished, ran);
+  if (atomic_load(&caller_sleeps)) syscall(SYS_futex, &finished, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 /*
  * A worker: the same, but a claim is a compare-and-swap that first checks the
  * worker belongs to the region's team, so that it never takes a chunk of a
@@ -142,7 +151,7 @@ static void help(int id) {
   uint64_t t = atomic_load_explicit(&claim, memory_order_acquire);
   for (;;) {
     if (ran && GEN_OF(t) != gen) {
-      atomic_fetch_add_explicit(&finished, ran, memory_order_release);
+      add_finished(ran);
       ran = 0;
     }
     if (id + 1 >= TEAM_OF(t) || NEXT_OF(t) >= CHUNKS_OF(t)) break;
@@ -152,7 +161,7 @@ static void help(int id) {
     ran++;
     t = atomic_load_explicit(&claim, memory_order_acquire);
   }
-  if (ran) atomic_fetch_add_explicit(&finished, ran, memory_order_release);
+  if (ran) add_finished(ran);
 }
 
 static void sleep_until_published(uint32_t seen) {
@@ -293,11 +302,15 @@ static int64_t run_team(kiln_kernel fn, void *bases, int64_t rows, int64_t chunk
   atomic_store(&claim, (uint64_t)gen << 40 | (uint64_t)team << 32 | (uint64_t)chunks << 16);
   atomic_store(&generation, gen);
   if (atomic_load(&sleepers) > 0) syscall(SYS_futex, &generation, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-  uint32_t mine = take_chunks();
+  uint32_t mine = take_chunks(), theirs = (uint32_t)chunks - mine;
   int64_t waiting = now_ns();
-  for (unsigned spins = 1; atomic_load_explicit(&finished, memory_order_acquire) != (uint32_t)chunks - mine; spins++) {
+  for (unsigned spins = 1; atomic_load_explicit(&finished, memory_order_acquire) != theirs; spins++) {
     relax();
-    if ((spins & 63) == 0 && now_ns() - waiting > WAIT_SPIN_NS) sched_yield();
+    if ((spins & 63) != 0 || now_ns() - waiting < WAIT_SPIN_NS) continue;
+    atomic_store(&caller_sleeps, 1);
+    uint32_t seen;
+    while ((seen = atomic_load(&finished)) != theirs) syscall(SYS_futex, &finished, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+    atomic_store(&caller_sleeps, 0);
   }
   return now_ns() - t0;
 }

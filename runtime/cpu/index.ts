@@ -33,7 +33,7 @@ export interface CpuOptions {
   readonly maxCacheBytes?: number;
   /** Vector width of the matmul micro-kernels (default: KILN_VECTOR_BITS, else the host's widest). */
   readonly vectorBits?: VectorBits;
-  /** opt and llc processes a build runs at once (default: KILN_COMPILE_JOBS, else every core). */
+  /** opt and llc processes a build runs at once (default: KILN_COMPILE_JOBS, else 1). */
   readonly compileJobs?: number;
 }
 

@@ -36,6 +36,7 @@ interface OutputView {
   readonly loss: { readonly name: string };
   readonly lossWeight: number;
   readonly timesteps: number;
+  readonly temporalAtRunTime?: boolean;
   readonly metrics: readonly { readonly name: string }[];
 }
 
@@ -59,7 +60,7 @@ export function trainingConfigOf(model: AnyNetwork): Obj | null {
     optimizer_config: { class_name: opt.className, config: opt.getConfig() },
     loss: byOutput((o) => o.loss.name),
     metrics: one ? outs[0].metrics.map((m) => m.name) : byOutput((o) => o.metrics.map((m) => m.name)),
-    sample_weight_mode: outs.some((o) => o.timesteps > 0) ? 'temporal' : null,
+    sample_weight_mode: outs.some((o) => o.timesteps > 0 || o.temporalAtRunTime) ? 'temporal' : null,
     loss_weights: one && outs[0].lossWeight === 1 ? null : outs.map((o) => o.lossWeight),
   };
 }

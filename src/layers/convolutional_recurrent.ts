@@ -238,7 +238,7 @@ export class ConvLSTM2D extends Layer {
     if (x.shape.length !== 5) throw new Error(`Layer ${this.name} (ConvLSTM2D) expects an input of rank 5, got shape (${x.shape.join(', ')})`);
     const xl = sequenceToLast(b, x, this.dataFormat);
     const [batch, steps] = xl.shape;
-    const n = runtimeSteps(this, this.inputTimeShape, ctx);
+    const n = runtimeSteps(ctx);
     const { xt, reverse, order } = stepsInOrder(b, xl, this.goBackwards, n);
     const proj = this.project(b, xt, ctx);
     const stateShape = [batch, ...proj.shape.slice(2, 4), this.filters];
@@ -272,7 +272,7 @@ export class ConvLSTM2D extends Layer {
 
   /** The run-time sequence length where the input has timesteps=None, else null. */
   runtimeSteps(ctx: CallContext): Value | null {
-    return runtimeSteps(this, this.inputTimeShape, ctx);
+    return runtimeSteps(ctx);
   }
 
   /** A stateful layer's states h and c (channels-last), `<layer>/state_<i>`, kept between runs and batches. */

@@ -121,7 +121,6 @@ export abstract class RecurrentLayer extends Layer {
     const features = shape[2];
     if (features === null) throw new Error(`${this.className} ${this.name}: the last dimension of the input must be known, got ${shapeText(shape)}`);
     this.statefulBatch = shape[0];
-    this.inputTimeShape = shape;
     if (this.stateful && shape[0] === null) throw new Error(`${this.className} ${this.name}: a stateful RNN needs a fixed batch size: give the first layer batchInputShape (or batchSize), got input shape ${shapeText(shape)}`);
     const width = this.cell.gates * this.units;
     this.kernel = this.addWeight('kernel', [features, width], this.initializers.kernel, true, this.regularizers.kernel, this.constraints.kernel);
@@ -262,12 +261,9 @@ export abstract class RecurrentLayer extends Layer {
     return this.returnState ? [output, ...finals] : [output];
   }
 
-  /** The input shape at build: its time axis is null for sequences whose length is known at run time only. */
-  private inputTimeShape: KShape | null = null;
-
-  /** The run-time sequence length where the input has timesteps=None, else null. */
+  /** The run-time sequence length where this call's input has timesteps=None, else null. */
   runtimeSteps(ctx: CallContext): Value | null {
-    return runtimeSteps(this, this.inputTimeShape, ctx);
+    return runtimeSteps(ctx);
   }
 
   /** The batch size a stateful layer was built for (its states are [batch, units]). */

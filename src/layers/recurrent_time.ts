@@ -7,13 +7,17 @@
  * never read, and sequence outputs hold zeros there.
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
-import type { CallContext, KShape, Layer } from './base.js';
+import type { CallContext } from './base.js';
 
-/** The run-time length for a layer whose input's time axis (axis 1) is null; null for a fixed length. */
-export function runtimeSteps(layer: Layer, inputShape: KShape | null, ctx: CallContext): Value | null {
-  if (!inputShape || inputShape[1] !== null) return null;
-  if (!ctx.timesteps) throw new Error(`${layer.className} ${layer.name}: its input has an unknown number of time steps (shape ${`(${inputShape.map((d) => d ?? 'None').join(', ')})`}), but this program was not built for run-time lengths`);
-  return ctx.timesteps();
+/**
+ * The run-time sequence length of this call, null for a fixed length: the
+ * network gives `ctx.timesteps` only to calls whose input has timesteps=None
+ * (a layer shared with fixed-length inputs runs those with their full
+ * length), and TimeDistributed takes it from the layer it wraps (the outer
+ * time axis is folded into the batch there).
+ */
+export function runtimeSteps(ctx: CallContext): Value | null {
+  return ctx.timesteps ? ctx.timesteps() : null;
 }
 
 /**

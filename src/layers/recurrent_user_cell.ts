@@ -125,7 +125,7 @@ export class UserCellRNN extends Layer {
   }
 
   runtimeSteps(ctx: CallContext): Value | null {
-    return runtimeSteps(this, this.builtShape, ctx);
+    return runtimeSteps(ctx);
   }
 
   /** One traced step: the cell's call on K tensors of the body, its weights read from the invariants. */

@@ -48,7 +48,8 @@ export class TimeDistributed extends Layer {
   override lower(b: GraphBuilder, x: Value, ctx: CallContext): Value {
     const [batch, steps, ...rest] = x.shape;
     const folded = b.reshape(x, [batch * steps, ...rest]);
-    const [y] = b.scoped(this.layer.name, () => this.layer.lowerList(b, [folded], ctx));
+    // The outer time axis is folded into the batch: the wrapped layer's own steps, if any, are all there.
+    const [y] = b.scoped(this.layer.name, () => this.layer.lowerList(b, [folded], { ...ctx, timesteps: undefined }));
     return b.reshape(y, [batch, steps, ...y.shape.slice(1)]);
   }
 

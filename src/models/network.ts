@@ -232,7 +232,9 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
       if (ctx.timesteps) checkPerStep(layer, node.inputs.map((t) => t.shape));
       const xs = node.inputs.map((t) => values.get(t)!);
       const ms = node.inputs.map((t) => masks.get(t) ?? null);
-      const outs = b.scoped(layer.name, () => layer.lowerList(b, xs, ctx, ms));
+      // Only calls on inputs with timesteps=None run to the run-time length (a layer may be shared with fixed-length inputs).
+      const nodeCtx = ctx.timesteps && !node.inputs.some((t) => hasRuntimeSteps(t.shape)) ? { ...ctx, timesteps: undefined } : ctx;
+      const outs = b.scoped(layer.name, () => layer.lowerList(b, xs, nodeCtx, ms));
       const outMasks = b.scoped(`${layer.name} mask`, () => layer.maskList(b, xs, ms));
       const activity = layer.activityRegularizer;
       if (activity && ctx.addLoss) for (const out of outs) ctx.addLoss(b.scoped(`${layer.name} activity regularizer`, () => activity(b, out)));

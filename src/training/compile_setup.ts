@@ -73,9 +73,8 @@ export function outputSetups(args: OutputArgs, names: readonly string[], shapes:
     if (mode && (mode !== 'temporal' || shape.length < 3)) {
       throw new Error(`sampleWeightMode '${mode}' needs the value 'temporal' and an output of rank 3 or more (batch, timesteps, ...); output '${name}' is ${`(None, ${shape.slice(1).join(', ')})`}`);
     }
-    if (mode === 'temporal' && shape[1] === null) throw new Error(`sampleWeightMode 'temporal' on output '${name}' with timesteps=None ${`(None, None, ${shape.slice(2).join(', ')})`} is not supported yet: give the sequence length in the input shape, or use masks (Masking, Embedding maskZero) to leave steps out`);
     const loss = getLoss(losses[i]);
-    return { name, loss, lossWeight: weights[i], timesteps: mode === 'temporal' ? Number(shape[1]) : 0, metrics: metricLists[i].map((m) => getMetric(m, loss.name, shape)) };
+    return { name, loss, lossWeight: weights[i], timesteps: mode === 'temporal' && shape[1] !== null ? Number(shape[1]) : 0, ...(mode === 'temporal' && shape[1] === null ? { temporalAtRunTime: true } : {}), metrics: metricLists[i].map((m) => getMetric(m, loss.name, shape)) };
   });
   const several = names.length > 1;
   const metricsNames = ['loss', ...(several ? names.map((n) => `${n}_loss`) : []), ...outputs.flatMap((o) => o.metrics.map((m) => (several ? `${o.name}_${m.name}` : m.name)))];

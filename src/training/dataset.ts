@@ -56,24 +56,25 @@ export function makeDataset(where: string, net: Network<Tensor | Tensor[]>, outp
   if (bad >= 0) throw new Error(`Input arrays should have the same number of samples as target arrays. Found ${n} input samples and ${ys[bad].shape[0]} target samples.`);
   ys.forEach((t, i) => checkTarget(where, outputs[i], net.outputShapes[i], t, outputs.length > 1));
   const given = sampleWeight === undefined || sampleWeight === null ? names.map(() => undefined) : standardize(where, 'sample weight', sampleWeight, names);
-  const ws = ys.map((t, i) => sampleWeights(t, given[i], classWeightFor(classWeight, names, i), outputs[i].timesteps));
+  const ws = ys.map((t, i) => sampleWeights(t, given[i], classWeightFor(classWeight, names, i), outputs[i].temporalAtRunTime ? t.shape[1] : outputs[i].timesteps));
   return { xs, ys, ws };
 }
 
 /** Rows [from, to) of every array of a dataset. */
-export function sliceDataset(d: Dataset, from: number, to: number, outputs: readonly OutputSetup[]): Dataset {
+export function sliceDataset(d: Dataset, from: number, to: number): Dataset {
   return {
     xs: d.xs.map((t) => sliceRows(t, from, to)),
     ys: d.ys.map((t) => sliceRows(t, from, to)),
-    ws: d.ws.map((w, i) => {
-      const per = Math.max(outputs[i].timesteps, 1);
+    ws: d.ws.map((w) => {
+      // Weights per sample: 1, or its timesteps in temporal mode (those of the data where they are known at run time only).
+      const per = w.length / samplesOf(d);
       return w.slice(from * per, to * per);
     }),
   };
 }
 
 /** Writes the rows order[start..end) of a dataset into a program's params, zero-padding up to `batch` rows. */
-export function writeBatch(write: (name: string, data: Float32Array) => void, d: Dataset, outputs: readonly OutputSetup[], order: ArrayLike<number>, start: number, end: number, batch: number): void {
+export function writeBatch(write: (name: string, data: Float32Array) => void, d: Dataset, order: ArrayLike<number>, start: number, end: number, batch: number): void {
   const gather = (names: readonly string[], ts: readonly Tensor[]): void => ts.forEach((t, i) => {
     const out = new Float32Array(batch * sizeOf(t.shape.slice(1)));
     gatherRows(t, order, start, end, out);
@@ -83,7 +84,7 @@ export function writeBatch(write: (name: string, data: Float32Array) => void, d:
   gather(paramNames('target', d.ys.length), d.ys);
   const weightNames = paramNames('sample_weight', d.ws.length);
   d.ws.forEach((w, k) => {
-    const per = Math.max(outputs[k].timesteps, 1);
+    const per = w.length / samplesOf(d);
     const ws = new Float32Array(batch * per);
     for (let i = start; i < end; i++) ws.set(w.subarray(order[i] * per, (order[i] + 1) * per), (i - start) * per);
     write(weightNames[k], ws);

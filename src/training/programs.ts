@@ -34,6 +34,8 @@ export interface OutputSetup {
   readonly lossWeight: number;
   /** > 0 for sampleWeightMode 'temporal': sample weights have shape [batch, timesteps]. */
   readonly timesteps: number;
+  /** sampleWeightMode 'temporal' on an output with timesteps=None: sample weights have shape [batch, steps of the data]. */
+  readonly temporalAtRunTime?: boolean;
   readonly metrics: readonly { readonly name: string; readonly fn: Metric }[];
 }
 
@@ -68,7 +70,11 @@ function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, 
   const weightNames = paramNames('sample_weight', n);
   const penalties: Value[] = [];
   const { outputs: preds, masks: given } = net.forwardWithMasks(b, net.inputParams(b, batch, capacity), { ...ctx, addLoss: (v) => void penalties.push(v) });
-  const masks = given.map((m, i) => (capacity && hasRuntimeSteps(net.outputShapes[i]) ? stepsMask(b, ctx, m, [batch, capacity], setup.outputs[i].name) : m));
+  // Sequence outputs of a run-time length leave the padded steps out: by a mask of the real steps, or, with temporal
+  // sample weights, by the zero weights the host writes there (a layer's own mask then counts over the real steps).
+  const realSteps = (i: number): boolean => !!capacity && hasRuntimeSteps(net.outputShapes[i]);
+  const temporalAtRunTime = (i: number): boolean => realSteps(i) && !!setup.outputs[i].temporalAtRunTime;
+  const masks = given.map((m, i) => (realSteps(i) && (m || !temporalAtRunTime(i)) ? stepsMask(b, ctx, m, [batch, capacity], setup.outputs[i].name) : m));
   for (const w of net.allWeights()) {
     if (w.regularizer) penalties.push(b.scoped(`${w.name} regularizer`, () => w.regularizer!(b, ctx.weight(w))));
   }
@@ -77,13 +83,13 @@ function score(net: Network<Tensor | Tensor[]>, b: GraphBuilder, batch: number, 
   setup.outputs.forEach((out, i) => {
     const prefix = n > 1 ? `${out.name} ` : '';
     const target = b.param(targetNames[i], [batch, ...targetShapes[i]]);
-    const weights = b.param(weightNames[i], out.timesteps ? [batch, out.timesteps] : [batch]);
+    const weights = b.param(weightNames[i], out.timesteps ? [batch, out.timesteps] : out.temporalAtRunTime ? [batch, capacity] : [batch]);
     // Keras averages a loss over any axes past the sample axis (e.g. timesteps) before weighting.
     const mask = b.cast(b.binary('ne', weights, 0), 'float32');
     const masked = (v: Value): Value => {
       if (!masks[i]) return v;
       if (capacity && hasRuntimeSteps(net.outputShapes[i]) && !sameShape(v.shape, masks[i]!.shape)) throw new Error(`Output '${out.name}' has timesteps=None: its loss and metrics must give one value per sample and step (shape [${masks[i]!.shape.join(', ')}]) so that padded steps can be left out, got shape [${v.shape.join(', ')}]`);
-      return applyOutputMask(b, v, masks[i]!, mask);
+      return applyOutputMask(b, v, masks[i]!, mask, temporalAtRunTime(i) ? ctx.timesteps!() : null);
     };
     const perSample = perBatchRow(b, masked(b.scoped(`${prefix}loss`, () => out.loss.fn(b, target, preds[i]))), weights.shape, setup, `loss ${out.loss.name}`);
     losses.push(b.div(b.sum(b.mul(perSample, weights)), b.maximum(b.sum(mask), 1)));
@@ -116,11 +122,11 @@ function stepsMask(b: GraphBuilder, ctx: CallContext, mask: Value | null, shape:
  * output's mask, over the mean of the mask, so masked steps (padding of a
  * sequence) count for nothing. The mean runs over the rows that carry data.
  */
-function applyOutputMask(b: GraphBuilder, score: Value, mask: Value, weighted: Value): Value {
+function applyOutputMask(b: GraphBuilder, score: Value, mask: Value, weighted: Value, stepsAtRunTime: Value | null = null): Value {
   if (score.shape.length !== mask.shape.length || score.shape.some((d, i) => d !== mask.shape[i])) return score;
   const rows = weighted.shape.length === 1 ? weighted : b.max(weighted, 1);
   const keep = b.mul(b.cast(mask, 'float32'), b.reshape(rows, [rows.shape[0], ...mask.shape.slice(1).map(() => 1)]));
-  const steps = mask.shape.slice(1).reduce((p, d) => p * d, 1);
+  const steps = stepsAtRunTime ? b.cast(stepsAtRunTime, 'float32') : mask.shape.slice(1).reduce((p, d) => p * d, 1);
   const mean = b.div(b.sum(keep), b.maximum(b.mul(b.sum(rows), steps), 1));
   return b.div(b.mul(score, keep), b.maximum(mean, 1e-12));
 }

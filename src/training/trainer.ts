@@ -10,7 +10,7 @@ import { type BackendName, compileGraph } from '../../runtime/executor.js';
 import { BaseLogger, type Callback, CallbackList, History, type Logs, ProgbarLogger } from '../callbacks.js';
 import type { Network } from '../models/network.js';
 import { type Optimizer, getOptimizer } from '../optimizers.js';
-import type { Tensor, TypedArray } from '../tensor.js';
+import { Tensor, type TypedArray } from '../tensor.js';
 import { checkEvaluateArgs, checkFitArgs, checkGeneratorArgs, checkSplit } from '../validation.js';
 import { epochOrder, makeRandom } from './data.js';
 import { type ClassWeight, type Dataset, makeDataset, samplesOf, sliceDataset, validationDataset, writeBatch } from './dataset.js';
@@ -202,7 +202,7 @@ export class Trainer {
       await this.activate(p);
       this.dirty = true;
     }
-    writeBatch((name, values) => p.write(name, values), data, this.setup.outputs, order, start, end, batch);
+    writeBatch((name, values) => p.write(name, values), data, order, start, end, batch);
     return { outs: p.run().then((outs) => Array.from(outs, (a) => a[0])) };
   }
 
@@ -221,7 +221,9 @@ export class Trainer {
         if (y.shape[1] !== steps) throw new Error(`Output '${this.setup.outputs[i].name}' has timesteps=None: its targets must have the inputs' ${steps} steps, got shape (${y.shape.join(', ')})`);
         return padSteps(y, capacity);
       });
-      p = { data: { xs, ys, ws: data.ws }, steps, capacity };
+      // Temporal sample weights of such an output: zeros on the padded steps.
+      const ws = data.ws.map((w, i) => (this.setup.outputs[i].temporalAtRunTime ? padSteps(new Tensor(w, [samplesOf(data), steps]), capacity).data as Float32Array : w));
+      p = { data: { xs, ys, ws }, steps, capacity };
       this.padded.set(data, p);
     }
     return p;
@@ -248,13 +250,13 @@ export class Trainer {
       const total = samplesOf(data);
       const split = Math.floor(total * (1 - args.validationSplit));
       checkSplit(total, args.validationSplit, split);
-      validation = sliceDataset(data, split, total, outputs);
-      data = sliceDataset(data, 0, split, outputs);
+      validation = sliceDataset(data, split, total);
+      data = sliceDataset(data, 0, split);
     }
     const n = samplesOf(data);
     const batch = Math.max(1, Math.min(batchSize, n));
     const steps = args.stepsPerEpoch ?? Math.ceil(n / batch);
-    if (validation && args.validationSteps) validation = sliceDataset(validation, 0, Math.min(samplesOf(validation), args.validationSteps * batch), outputs);
+    if (validation && args.validationSteps) validation = sliceDataset(validation, 0, Math.min(samplesOf(validation), args.validationSteps * batch));
     let order: Int32Array = new Int32Array(0);
     const train = data;
     return this.trainLoop({ epochs, steps, samples: Math.min(n, steps * batch), batchSize: batch, verbose, callbacks: args.callbacks, initialEpoch: args.initialEpoch, validation }, {

@@ -14,7 +14,7 @@ import type { DType, TypedArray } from '../../ir/dtype.js';
 import { type Graph, GraphBuilder } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import type { MatmulKernel } from '../../ir/kernel.js';
-import { directA } from '../../codegen/llvm/matmul.js';
+import { bIsPanel, directA } from '../../codegen/llvm/matmul.js';
 import { grad } from '../../passes/autodiff.js';
 import { compileToProgram } from '../../passes/pipeline.js';
 import { compileGraph } from '../../runtime/executor.js';
@@ -28,6 +28,8 @@ interface Case {
   readonly strides?: [number, number];
   readonly dilations?: [number, number];
   readonly dtype?: 'float32' | 'float64';
+  /** The panel width at which B is read in place (bIsPanel). */
+  readonly panel?: number;
   /** The direct path's run length and run offsets; null: A is packed. */
   readonly runs: { seglen: number; step: number; segs: number[] } | null;
 }
@@ -42,6 +44,9 @@ const CASES: Case[] = [
   // 1 channel (mnist_cnn's first layer): runs of the kernel's width; 576 rows cross the 144-row blocks and both threads.
   { name: '1 channel, 576 rows, 40 filters', x: [4, 14, 14, 1], kernel: [3, 3], filters: 40, runs: { seglen: 3, step: 1, segs: [0, 14, 28] } },
   { name: 'float64', x: [2, 7, 8, 6], kernel: [2, 3], filters: 12, dtype: 'float64', runs: { seglen: 18, step: 1, segs: [0, 48] } },
+  // 64 and 32 filters: B (the kernel) is one 64- or 32-wide panel as it lies, read in place where the tile is that wide.
+  { name: '3x3 over 8 channels, 64 filters', x: [2, 8, 9, 8], kernel: [3, 3], filters: 64, panel: 64, runs: { seglen: 24, step: 1, segs: [0, 72, 144] } },
+  { name: '3x3 over 2 channels, 32 filters', x: [3, 7, 7, 2], kernel: [3, 3], filters: 32, panel: 32, runs: { seglen: 6, step: 1, segs: [0, 14, 28] } },
   // A channel run longer than a slice (400 > 320): A is packed.
   { name: '400 channels (packed)', x: [1, 5, 5, 400], kernel: [2, 2], filters: 9, runs: null },
 ];
@@ -70,6 +75,7 @@ describe('implicit-GEMM convolutions with A read in place', () => {
       const matmuls = compileToProgram(graph, { name: 'conv_direct' }).program.kernels.filter((k): k is MatmulKernel => k.kind === 'matmul');
       expect(matmuls).toHaveLength(1);
       expect(directA(matmuls[0])).toEqual(c.runs);
+      expect(bIsPanel(matmuls[0], c.panel ?? 64)).toBe(c.panel !== undefined);
       const exe = await compileGraph(graph, { backend: 'cpu', name: `conv_direct_${c.x.join('_')}_${c.filters}` });
       for (const [n, d] of data) exe.write(n, d);
       const [got] = await exe.run();
@@ -83,6 +89,7 @@ describe('kernel gradients with A read in place, a step apart', () => {
   // d(sum(conv(x, w) * r))/dw: rows (window offset, channel), depth (batch, positions); x's rows of positions are runs.
   const cases = [
     { name: '3x3 over 4 channels, 16 filters', x: [3, 9, 8, 4], kernel: [3, 3], filters: 16, runs: { seglen: 6, step: 4, count: 3 * 7 } },
+    { name: '3x3 over 4 channels, 64 filters: the cotangent is one 64-wide panel', x: [2, 8, 8, 4], kernel: [3, 3], filters: 64, runs: { seglen: 6, step: 4, count: 2 * 6 } },
     { name: '1 channel, 9 rows, 32 filters (deep: 8 x 26 x 26)', x: [8, 28, 28, 1], kernel: [3, 3], filters: 32, runs: { seglen: 26, step: 1, count: 8 * 26 } },
   ];
   for (const c of cases) {
@@ -104,6 +111,7 @@ describe('kernel gradients with A read in place, a step apart', () => {
       expect(matmuls).toHaveLength(1);
       const runs = directA(matmuls[0]);
       expect(runs && { seglen: runs.seglen, step: runs.step, count: runs.segs.length }).toEqual(c.runs);
+      expect(bIsPanel(matmuls[0], c.filters)).toBe(true);
       const exe = await compileGraph(graph, { backend: 'cpu', name: `conv_dw_${c.x.join('_')}_${c.filters}` });
       for (const [n, d] of data) exe.write(n, d);
       const [got] = await exe.run();

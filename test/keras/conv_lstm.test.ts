@@ -253,6 +253,44 @@ describe('ConvLSTM2D over run-time lengths (timesteps=None)', () => {
   });
 });
 
+describe('Bidirectional(ConvLSTM2D)', () => {
+  it('concatenates the forward and the backward run along the channels', async () => {
+    const bi = new layers.Bidirectional(new layers.ConvLSTM2D(2, [2, 2], { padding: 'same' }), { inputShape: [T, 3, 4, C] });
+    const model = new Sequential([bi]);
+    const weights = randomWeights(bi, 25);
+    bi.setWeights(weights);
+    const data = frames(26, 3, 4);
+    const got = await model.predict(tensor(data));
+    expect(got.shape).toEqual([B, 3, 4, 4]);
+    const w = weights.map((t) => t.data as Float32Array);
+    for (let b = 0; b < B; b++) {
+      const fw = reference(2, G([2, 2], 'same'), w.slice(0, 3), data[b]).h;
+      const bw = reference(2, G([2, 2], 'same'), w.slice(3), data[b], { backwards: true }).h;
+      expect(sample(got, b)).toBeAllClose(flat(fw.map((row, i) => row.map((px, j) => [...px, ...bw[i][j]]))), { rtol: 1e-5, atol: 1e-5 });
+    }
+    model.dispose();
+  });
+});
+
+describe('ConvLSTM2D as a loop', () => {
+  it('convolves the input of every step outside the scan; the body holds only the recurrent convolution', () => {
+    for (const dropout of [0, 0.2]) {
+      const layer = new layers.ConvLSTM2D(2, 3, { padding: 'same', returnSequences: true, dropout });
+      layer.shapesFor([[2, T, 5, 5, C]]);
+      const b = new GraphBuilder();
+      const ctx: CallContext = { training: dropout > 0, weight: (w) => b.param(w.name, w.shape), random: (_seed, shape) => b.param('u', shape) };
+      const [y] = layer.lowerList(b, [b.param('x', [2, T, 5, 5, C])], ctx);
+      const graph = b.build([y]);
+      const scans = graph.nodes.filter((n) => n.op === 'scan');
+      expect(scans.length).toBe(1);
+      const body = (scans[0].attrs as { body: typeof graph }).body;
+      // One window per convolution: the input's (one per gate under dropout) outside, the state's inside.
+      expect(graph.nodes.filter((n) => n.op === 'window').length).toBe(dropout ? 4 : 1);
+      expect(body.nodes.filter((n) => n.op === 'window').length).toBe(1);
+    }
+  });
+});
+
 describe('ConvLSTM2D shapes, weights and summary as Keras', () => {
   it.each([
     ['valid', [10, 8, 9, 3], {}, [null, 6, 7, 4]],

@@ -10,11 +10,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
-import { interpret } from '../../ir/interpret.js';
-import { grad } from '../../passes/autodiff.js';
 import { Input, Model, Sequential, type Tensor, layers, modelFromJSON, optimizers, setBackend, tensor } from '../../src/index.js';
 import type { CallContext, Layer } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
+import { expectGradientsMatch } from '../helpers/finite_differences.js';
 import { rng } from '../helpers/nd.js';
 
 setBackend(TEST_BACKEND);
@@ -211,21 +210,8 @@ describe('recurrent layer gradients (float64 finite differences)', () => {
     const rand = (n: number, s = 1): Float64Array => Float64Array.from({ length: n }, () => (next() - 0.5) * s);
     const feeds: Record<string, Float64Array> = { x: rand(2 * T * F, 2), m: Float64Array.from({ length: 2 * T }, (_, i) => (i === 2 || i === 7 ? 0 : 1)), r: rand(y.shape.reduce((p, q) => p * q, 1)) };
     for (const w of layer.weights) feeds[w.name] = rand(w.shape.reduce((p, q) => p * q, 1), 1.2);
-    const names = ['x', ...layer.weights.map((w) => w.name)];
-    const g = grad(graph, 0, names);
-    const analytic = interpret(g.builder.build(g.grads as Value[]), feeds);
-    const loss = (fs: Record<string, Float64Array>): number => interpret(graph, fs)[0][0];
-    names.forEach((name, i) => {
-      const numeric = Array.from(feeds[name], (_, k) => {
-        const plus = feeds[name].slice();
-        const minus = feeds[name].slice();
-        plus[k] += 1e-6;
-        minus[k] -= 1e-6;
-        return (loss({ ...feeds, [name]: plus }) - loss({ ...feeds, [name]: minus })) / 2e-6;
-      });
-      // hard_sigmoid has kinks; samples sit away from them, so the tolerance stays tight.
-      expect(analytic[i], name).toBeAllClose(numeric, { rtol: 1e-5, atol: 1e-7 });
-    });
+    // hard_sigmoid has kinks; samples sit away from them, so the tolerance stays tight.
+    expectGradientsMatch(graph, feeds, ['x', ...layer.weights.map((w) => w.name)], { rtol: 1e-5, atol: 1e-7 });
   });
 });
 

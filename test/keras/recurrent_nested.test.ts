@@ -38,4 +38,15 @@ describe('RNN inside TimeDistributed', () => {
     expect(((await model.predict(x)) as Tensor).shape).toEqual([B, 2]);
     for (const m of [nested, flat, model]) m.dispose();
   });
+
+  it('with timesteps=None on the outer axis, the wrapped LSTM runs its own steps in full', async () => {
+    const open = new Sequential([new layers.TimeDistributed(new layers.LSTM(U), { inputShape: [null as unknown as number, INNER, F] }), new layers.LSTM(2)]);
+    const next = rng(5);
+    const x = tensor(Float32Array.from({ length: B * 3 * INNER * F }, () => next() - 0.5), [B, 3, INNER, F]);
+    const fixed = new Sequential([new layers.TimeDistributed(new layers.LSTM(U), { inputShape: [3, INNER, F] }), new layers.LSTM(2)]);
+    fixed.setWeights(open.getWeights());
+    expect((await open.predict(x)).data).toBeAllClose((await fixed.predict(x)).data, { rtol: 1e-5, atol: 1e-6 });
+    expect([...open.stepCapacities]).toEqual([4]);
+    for (const m of [open, fixed]) m.dispose();
+  });
 });

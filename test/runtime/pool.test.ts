@@ -104,10 +104,12 @@ describe('kiln_parallel', () => {
     const slowChunks = pool.run(hits, 16, 2, 600, 2000) / 16;
     expect(hits.every((h) => h === 600)).toBe(true);
     const slow = pool.stats();
-    expect(slow.alone - before.alone).toBeGreaterThan(450);
-    expect(slow.team - before.team).toBeLessThan(100);
-    // The stalls: a few probes' worth (about 2 ms each), where waiting in every region would have cost 600.
-    expect(slowChunks).toBeLessThan(30);
+    // Alone spells (sampling each kernel's alone time accounts for about 1 region in 64, here under 15).
+    expect(slow.alone - before.alone).toBeGreaterThan(100);
+    // The stalls (2 ms each): at most a window's loss (LOSS_NS, 20 ms) per probe of the team, a few probes
+    // in all, where a team that kept waiting would stall in each of the 600 regions.
+    // (Team regions the slow worker arrives too late for cost nothing and are not counted here.)
+    expect(slowChunks).toBeLessThan(60);
     // The worker keeps up again: within half a second of regions a probe finds it and the team comes back.
     const deadline = Date.now() + 500;
     let workerRows = 0;

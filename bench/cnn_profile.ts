@@ -1,0 +1,60 @@
+/**
+ * `node dist/bench/cnn_profile.js [predict|train] [threads]`: every kernel
+ * of mnist_cnn's predict or training-step program at batch 128, each built
+ * as a program of its own, timed in CPU time (user seconds of the process
+ * divided by the threads), which a loaded machine's time slicing inflates
+ * far less than wall time. Slowest kernels first, then the sum. Weights and
+ * inputs are zeros: the kernels' cost does not depend on the values.
+ */
+import { kernelSummary, kernelWork } from '../codegen/bundle/programs.js';
+import { compileToProgram } from '../passes/pipeline.js';
+import { loadCpu } from '../runtime/cpu/index.js';
+import { optimizers } from '../src/index.js';
+import { getOptimizer } from '../src/optimizers.js';
+import { outputSetups } from '../src/training/compile_setup.js';
+import { trainGraph, trainableWeights } from '../src/training/programs.js';
+import { mnistCnn } from './mnist_mlp.js';
+import { median } from './stats.js';
+
+const BATCH = 128;
+
+function program(kind: 'predict' | 'train'): ReturnType<typeof compileToProgram>['program'] {
+  const net = mnistCnn();
+  if (kind === 'predict') return compileToProgram(net.buildGraph(BATCH), { name: 'cnn_profile_predict' }).program;
+  const optimizer = new optimizers.Adadelta({ lr: 1.0 });
+  const { outputs } = outputSetups({ loss: 'categorical_crossentropy', metrics: ['accuracy'] }, net.outputNames, net.outputShapes);
+  const setup = { outputs, optimizer: getOptimizer(optimizer), trainable: trainableWeights(net) };
+  return compileToProgram(trainGraph(net, BATCH, [[10]], setup), { name: 'cnn_profile_train' }).program;
+}
+
+/** Median CPU seconds per call (all threads' user time / threads) over 5 runs of `reps` calls, after one call. */
+async function cpuSeconds(run: () => Promise<unknown>, reps: number, threads: number): Promise<number> {
+  await run();
+  const times: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < reps; i++) await run();
+    times.push(process.cpuUsage(c0).user / 1e6 / reps / threads);
+  }
+  return median(times);
+}
+
+async function main(): Promise<void> {
+  const kind = process.argv[2] === 'train' ? 'train' : 'predict';
+  const threads = Number(process.argv[3] ?? 1);
+  const p = program(kind);
+  const rows: { seconds: number; line: string }[] = [];
+  for (const [i, k] of p.kernels.entries()) {
+    const exe = await loadCpu({ ...p, name: `${p.name}_k${i}`, kernels: [k] }, { threads });
+    const seconds = await cpuSeconds(() => exe.run(), 3, threads);
+    exe.dispose();
+    const gflops = kernelWork(p, k).flops / seconds / 1e9;
+    rows.push({ seconds, line: `${String(i).padStart(3)} ${(seconds * 1e3).toFixed(3).padStart(8)} ms ${gflops.toFixed(1).padStart(7)} GFLOP/s  ${kernelSummary(p, k)}` });
+  }
+  const sum = rows.reduce((s, r) => s + r.seconds, 0);
+  console.log(`mnist_cnn ${kind} program, batch ${BATCH}, ${threads} thread${threads === 1 ? '' : 's'}: CPU time per kernel, slowest first`);
+  for (const r of [...rows].sort((a, b) => b.seconds - a.seconds).filter((r) => r.seconds >= 0.01 * sum)) console.log(r.line);
+  console.log(`sum of the kernels: ${(sum * 1e3).toFixed(2)} ms CPU per batch (kernels under 1% of it not listed)`);
+}
+
+await main();
