@@ -101,6 +101,8 @@ function asMatmul(k: LoopKernel, a: LoadExpr, b: LoadExpr): MatmulKernel | null 
 
 /** A loop kernel of the form store(epilogue(sum over inner of a * b)), as a matmul; else the kernel itself. */
 export function contractKernel(k: Kernel): Kernel {
+  // A loop body's kernels too: ConvLSTM2D's recurrent convolution runs once per step.
+  if (k.kind === 'repeat') return { ...k, body: k.body.map((b) => contractKernel(b) as LoopKernel | MatmulKernel) };
   if (k.kind !== 'loop' || k.reductions.length !== 1 || k.stores.length !== 1 || k.stores[0].space !== 'outer') return k;
   const [r] = k.reductions;
   const e = r.expr;

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import { grad } from '../../passes/autodiff.js';
+import { compileToProgram } from '../../passes/pipeline.js';
 import { Input, Model, Sequential, type Tensor, layers, modelFromJSON, optimizers, setBackend, tensor } from '../../src/index.js';
 import type { CallContext, Layer } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
@@ -249,6 +250,17 @@ describe('ConvLSTM2D over run-time lengths (timesteps=None)', () => {
         expect(sample(got, b), `${steps} steps, sample ${b}`).toBeAllClose(ref.outputs.flatMap(flat), { rtol: 1e-5, atol: 1e-5 });
       }
     }
+    model.dispose();
+  });
+});
+
+describe('ConvLSTM2D compiled', () => {
+  it('runs the recurrent convolution of each step on the matmul kernel (an implicit GEMM inside the loop)', () => {
+    const model = new Sequential([new layers.ConvLSTM2D(16, 3, { padding: 'same', inputShape: [T, 8, 8, C] })]);
+    const { program } = compileToProgram(model.buildGraph(4), { name: 'clstm_contraction' });
+    const loops = program.kernels.filter((k) => k.kind === 'repeat');
+    expect(loops.length).toBe(1);
+    expect(loops[0].kind === 'repeat' && loops[0].body.filter((k) => k.kind === 'matmul').length).toBe(1);
     model.dispose();
   });
 });
