@@ -19,8 +19,16 @@ const PRELUDE = `
   import { readFileSync } from 'node:fs';
   const MB = 1 << 20;
   const rss = () => process.memoryUsage().rss / MB;
+  // Finalizers run as tasks after a collection: collect until the resident size stops falling (at most about 2 s).
   const settle = async () => {
-    for (let i = 0; i < 6; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+    let last = Infinity;
+    for (let i = 0; i < 80; i++) {
+      globalThis.gc();
+      await new Promise((r) => setTimeout(r, 25));
+      const now = rss();
+      if (i >= 8 && last - now < 0.25) break;
+      last = now;
+    }
   };
   // Shared objects of compiled programs currently mapped into this process.
   const loaded = () => new Set(readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.trim().split(/\\s+/)[5] ?? '').filter((p) => /[0-9a-f]{32}\\.so$/.test(p))).size;
