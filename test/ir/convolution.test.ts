@@ -10,7 +10,7 @@ import type { Shape } from '../../ir/dtype.js';
 import { type PaddingMode, type WindowGeometry, axisPadding, convolve, depthwiseConvolve, pool, transposedConvolve, windowGeometry, windowOutput } from '../../ir/convolution.js';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
-import { grad } from '../../passes/autodiff.js';
+import { expectGradientsMatch } from '../helpers/finite_differences.js';
 import { type Nd, at, indices, make, rng, size } from '../helpers/nd.js';
 
 const draw = rng(2024);
@@ -180,19 +180,7 @@ describe('gradients against float64 finite differences', () => {
     const feeds: Record<string, Float64Array> = Object.fromEntries(inputs.map((x, i) => [`p${i}`, Float64Array.from(x.data)]));
     feeds.r = Float64Array.from({ length: size(y.shape) }, () => draw() - 0.5);
     const names = inputs.map((_, i) => `p${i}`);
-    const { builder, grads } = grad(graph, 0, names);
-    const analytic = interpret(builder.build(grads), feeds);
-    const f = (fs: Record<string, Float64Array>): number => interpret(graph, fs)[0][0];
-    names.forEach((name, i) => {
-      const numeric = Array.from(feeds[name], (_, k) => {
-        const plus = feeds[name].slice();
-        const minus = feeds[name].slice();
-        plus[k] += 1e-6;
-        minus[k] -= 1e-6;
-        return (f({ ...feeds, [name]: plus }) - f({ ...feeds, [name]: minus })) / 2e-6;
-      });
-      expect(analytic[i], name).toBeAllClose(numeric, { rtol: 1e-5, atol: 1e-7 });
-    });
+    expectGradientsMatch(graph, feeds, names, { rtol: 1e-5, atol: 1e-7 });
   }
   const g2 = (mode: PaddingMode, spatial: number[], k: number[], s: number[], d: number[]): WindowGeometry => windowGeometry(mode, spatial, k, s, d);
 

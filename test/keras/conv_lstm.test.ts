@@ -18,6 +18,7 @@ import { compileToProgram } from '../../passes/pipeline.js';
 import { Input, Model, Sequential, type Tensor, layers, modelFromJSON, optimizers, setBackend, tensor } from '../../src/index.js';
 import type { CallContext, Layer } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
+import { expectGradientsMatch } from '../helpers/finite_differences.js';
 import { rng } from '../helpers/nd.js';
 
 setBackend(TEST_BACKEND);
@@ -393,19 +394,7 @@ describe('ConvLSTM2D gradients', () => {
     if (masked) feeds.m = Float64Array.from({ length: 2 * T }, (_, i) => (i === 1 || i === 3 ? 0 : 1));
     for (const w of layer.weights) feeds[w.name] = rand(size(w.shape), 0.8);
     const names = ['x', ...layer.weights.map((w) => w.name)];
-    const g = grad(graph, 0, names);
-    const analytic = interpret(g.builder.build(g.grads as Value[]), feeds);
-    const loss = (fs: Record<string, Float64Array>): number => interpret(graph, fs)[0][0];
-    names.forEach((name, i) => {
-      const numeric = Array.from(feeds[name], (_, k) => {
-        const plus = feeds[name].slice();
-        const minus = feeds[name].slice();
-        plus[k] += 1e-6;
-        minus[k] -= 1e-6;
-        return (loss({ ...feeds, [name]: plus }) - loss({ ...feeds, [name]: minus })) / 2e-6;
-      });
-      expect(analytic[i], name).toBeAllClose(numeric, { rtol: 1e-5, atol: 1e-7 });
-    });
+    expectGradientsMatch(graph, feeds, names, { rtol: 1e-5, atol: 1e-7 });
   });
 
   it('one SGD step of fit moves every weight by -lr times the interpreter\'s gradient of the mse', async () => {
