@@ -60,6 +60,13 @@ function dispatchOrder(kernels: readonly WgslKernelSpec[]): number[] {
   return order;
 }
 
+/**
+ * Dawn's GPU object (and adapter) of each engine, held as long as the engine
+ * lives: in Node, `webgpu`'s create() object owns the instance under the
+ * device, and collecting it while the device is in use crashes the process.
+ */
+const heldGpus = new WeakMap<Engine, readonly [GPU, GPUAdapter]>();
+
 export async function webgpuEngine(source: BundleSource, manifest: Manifest, weights: Uint8Array, options: WebgpuOptions = {}): Promise<Engine> {
   const gpu = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new Error("kiln runtime: this environment offers no WebGPU (navigator.gpu is missing); load the bundle with { target: 'wasm' }");
@@ -71,7 +78,7 @@ export async function webgpuEngine(source: BundleSource, manifest: Manifest, wei
   padded.set(weights);
   device.queue.writeBuffer(shared, 0, padded);
   const arenas: GPUBuffer[] = [];
-  return {
+  const engine: Engine = {
     description: 'webgpu',
     async load(spec: ProgramSpec): Promise<LoadedProgram> {
       if (spec.target !== 'webgpu') throw new Error(`kiln runtime: program for ${spec.target} given to the webgpu engine`);
@@ -145,4 +152,6 @@ export async function webgpuEngine(source: BundleSource, manifest: Manifest, wei
       device.destroy();
     },
   };
+  heldGpus.set(engine, [gpu, adapter]);
+  return engine;
 }

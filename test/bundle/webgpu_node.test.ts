@@ -27,8 +27,11 @@ function small(): Sequential {
 const x = fill(batch * 12, 77, 1);
 const y = new Float32Array(batch * 4).map((_, i) => (i % 4 === (Math.floor(i / 4) % 4) ? 1 : 0));
 
-/** Dawn's GPU object: the default backend with a GPU, else OpenGL ES on llvmpipe. */
-async function dawn(): Promise<{ gpu: GPU; adapter: GPURequestAdapterOptions }> {
+/** Dawn's GPU object: the default backend with a GPU, else OpenGL ES on llvmpipe; one instance for the file. */
+let instance: Promise<{ gpu: GPU; adapter: GPURequestAdapterOptions }> | null = null;
+const dawn = (): Promise<{ gpu: GPU; adapter: GPURequestAdapterOptions }> => (instance ??= createDawn());
+
+async function createDawn(): Promise<{ gpu: GPU; adapter: GPURequestAdapterOptions }> {
   const hasGpu = existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD'));
   if (!hasGpu) process.env.EGL_PLATFORM ??= 'surfaceless';
   const { create } = await import('webgpu');
