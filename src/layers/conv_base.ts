@@ -1,23 +1,15 @@
 /** What Conv, its transpose, its separable forms and LocallyConnected share: geometry arguments, activation, bias. */
 import { type PaddingMode, type WindowGeometry, windowGeometry } from '../../ir/convolution.js';
 import type { GraphBuilder, Value } from '../../ir/graph.js';
-import { type ActivationIdentifier, getActivation } from '../activations.js';
-import type { Initializer, InitializerIdentifier } from '../initializers.js';
+import { getActivation } from '../activations.js';
+import type { Initializer } from '../initializers.js';
 import { type Constraint, type Regularizer, getConstraint, getRegularizer } from '../regularizers.js';
+import type { DenseArgs } from './core.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, type Weight, initializerArg, initializerConfig, shapeText } from './base.js';
 import { type DataFormat, channelsOf, expectSpatialRank, fromLast, intTuple, oneOf, readDataFormat } from './conv_args.js';
 
-export interface ConvWeightArgs {
-  readonly activation?: ActivationIdentifier;
-  readonly useBias?: boolean;
-  readonly kernelInitializer?: InitializerIdentifier;
-  readonly biasInitializer?: InitializerIdentifier;
-  readonly kernelRegularizer?: unknown;
-  readonly biasRegularizer?: unknown;
-  readonly activityRegularizer?: unknown;
-  readonly kernelConstraint?: unknown;
-  readonly biasConstraint?: unknown;
-}
+/** Dense's weight options (activation, bias, initializers, regularizers, constraints), which convolutions share. */
+export type ConvWeightArgs = Omit<DenseArgs, keyof LayerArgs>;
 
 export interface ConvArgs extends LayerArgs, ConvWeightArgs {
   readonly strides?: number | readonly number[];
