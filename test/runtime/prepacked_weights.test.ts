@@ -18,7 +18,8 @@ import { flatKernels } from '../../ir/repeat.js';
 import { compileToProgram } from '../../passes/pipeline.js';
 import { compileGraph } from '../../runtime/executor.js';
 import { SharedState } from '../../runtime/shared_state.js';
-import { Input, Model, type Network, Sequential, Tensor, layers, tensor } from '../../src/index.js';
+import type { Network } from '../../src/models/network.js';
+import { Input, Model, Sequential, Tensor, layers, tensor } from '../../src/index.js';
 
 const BATCH = 32;
 const dir = mkdtempSync(join(tmpdir(), 'kiln-prepack-'));
