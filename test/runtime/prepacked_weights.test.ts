@@ -16,7 +16,9 @@ import { GraphBuilder } from '../../ir/graph.js';
 import type { MatmulKernel } from '../../ir/kernel.js';
 import { flatKernels } from '../../ir/repeat.js';
 import { compileToProgram } from '../../passes/pipeline.js';
+import { compileWithBackend } from '../../runtime/compile_native.js';
 import { compileGraph } from '../../runtime/executor.js';
+import { kernelInterpreterBackend } from '../../runtime/kernel_interpreter.js';
 import { SharedState } from '../../runtime/shared_state.js';
 import type { Network } from '../../src/models/network.js';
 import { Input, Model, Sequential, Tensor, layers, tensor } from '../../src/index.js';
@@ -180,6 +182,25 @@ describe('the compiled program level', () => {
     expect((await predict.run())[0]).toBeAllClose(product(doubled), { rtol: 1e-5, atol: 1e-5 });
     predict.dispose();
     step.dispose();
+    state.dispose();
+  });
+
+  it('the kernel interpreter runs a program with packed copies by reading the weights themselves', async () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [BATCH, 3]);
+    const w = b.param('w', [3, 2], 'float32', 'weight');
+    const graph = b.build([b.matmul(x, w)]);
+    const state = new SharedState([{ name: 'w', dtype: 'float32', size: 6 }]);
+    const { program } = compileToProgram(graph, { backend: 'cpu', shared: state.layout });
+    expect(flatKernels(program.kernels).some((k) => k.kind === 'matmul' && k.b.packed !== undefined)).toBe(true);
+    const run = await compileWithBackend(graph, 'prepack_interpreted', kernelInterpreterBackend, 'interpreter', state);
+    run.write('x', Float32Array.from({ length: BATCH * 3 }, (_, i) => i % 5));
+    for (const scale of [1, -2]) {
+      run.write('w', Float32Array.of(1, 2, 3, 4, 5, 6).map((v) => v * scale));
+      const got = (await run.run())[0];
+      expect(Array.from(got.subarray(0, 4))).toEqual([0 * 1 + 1 * 3 + 2 * 5, 0 * 2 + 1 * 4 + 2 * 6, 3 * 1 + 4 * 3 + 0 * 5, 3 * 2 + 4 * 4 + 0 * 6].map((v) => v * scale));
+    }
+    run.dispose();
     state.dispose();
   });
 });
