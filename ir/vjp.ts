@@ -133,7 +133,10 @@ export const VJP: VjpTable = {
     const logX = b.unary('log', b.select(positive, x, 1));
     return [b.mul(g, b.mul(y, b.pow(x, b.sub(y, 1)))), b.select(positive, b.mul(g, b.mul(out, logX)), 0)];
   },
-  maximum: (b, { inputs: [x, y], g }) => {
+  maximum: (b, { inputs: [x, y], out, g }) => {
+    // max(x, 0) is relu: differentiated as TensorFlow's ReluGrad (g where the output is > 0, so none at x = 0),
+    // from the output, which lets the pre-activation die in the forward pass (a matmul's epilogue applies the relu).
+    if (b.uniformValue(y) === 0) return [b.select(b.binary('gt', out, 0), g, 0), null];
     const pick = b.binary('ge', x, y);
     return [b.select(pick, g, 0), b.select(pick, 0, g)];
   },

@@ -401,7 +401,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
       this.detachWeights();
       this.shared?.dispose();
       // Kept states (stateful RNNs) live beside the weights, so predict, evaluate and train programs carry one set.
-      this.shared = new SharedState([...weights.map((w) => ({ name: w.name, dtype: 'float32' as const, size: w.value.length })), ...states.map((s) => ({ name: s.name, dtype: 'float32' as const, size: s.size }))]);
+      this.shared = new SharedState([...weights.map((w) => ({ name: w.name, dtype: 'float32' as const, size: w.value.length })), ...states.map((s) => ({ name: s.name, dtype: 'float32' as const, size: s.size, state: true }))]);
       this.sharedWeights = weights;
       this.sharedStates = stateKey;
     }
