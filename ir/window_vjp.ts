@@ -20,8 +20,9 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 /** The inverse of `window` over an input of `shape`: `g` holds the windows' cotangents. */
 export function scatterWindows(b: GraphBuilder, g: Value, shape: Shape, attrs: WindowAttrs): Value {
-  if (attrs.strides.some((s) => s > 1)) return scatterStridedWindows(b, g, shape, attrs);
-  return scatterContraction(b, g, shape, attrs) ?? scatterSlabs(b, g, shape, attrs);
+  const contraction = scatterContraction(b, g, shape, attrs);
+  if (contraction) return contraction;
+  return attrs.strides.some((s) => s > 1) ? scatterStridedWindows(b, g, shape, attrs) : scatterSlabs(b, g, shape, attrs);
 }
 
 /** A value seen through transposes and reshapes that add or drop unit axes: `axisOf[j]` is the axis of `node` that axis j reads (-1: a unit axis). */
@@ -62,17 +63,39 @@ function factorBase(b: GraphBuilder, n: Node, rank: number): Value {
   return b.reshape(valueOf(input), [...range(rank - input.type.shape.length).map(() => 1), ...input.type.shape]);
 }
 
+/** One windowed axis of the scatter: its window, taps per phase, rows (positions per phase), and its axes in the product. */
+interface WindowAxis {
+  readonly q: number;
+  readonly k: number;
+  readonly s: number;
+  readonly d: number;
+  readonly taps: number;
+  readonly rows: number;
+  readonly pos: number;
+  readonly off: number;
+  /** Padding of x's positions: taps reach (taps - 1) * d before a row, and the last rows past x's end. */
+  readonly low: number;
+  readonly high: number;
+}
+
 /**
- * With stride 1, window w at offset o lands on input element w + o * d, so
- *   dx[i] = sum_o g[i - o * d, o]   (zero where i - o * d is not a window).
+ * Window w at offset o lands on input element i = w * s + o * d, so
+ *   dx[i] = sum_{w, o: w * s + o * d = i} g[w, o].
  * When g = sum_F x * y, where x varies along the window positions but not
  * the offsets (dy) and y along the offsets but not the positions (the
- * kernel), that is
- *   dx[i] = sum_{o', F} pad(x)[i + o' * d] * y[k - 1 - o']   (o' = k - 1 - o):
+ * kernel), that is one contraction with nothing scattered. With stride 1,
+ * o' = k - 1 - o:
+ *   dx[i] = sum_{o', F} pad(x)[i + o' * d] * y[k - 1 - o']:
  * x read through a window of its padding (a masked view, as a forward
- * convolution reads its input) and y flipped, one reduction over (o', F)
- * whose product fusion lowers as an implicit GEMM. Null when g is not of
- * that form (the slabs are summed then).
+ * convolution reads its input) and y flipped. With stride s (and d = 1),
+ * each phase i = q * s + p reads the offsets o = p + t * s:
+ *   dx[q, p] = sum_{t', F} pad(x)[q + t'] * y'[p, t']   (t' = T - 1 - t, T = ceil(k / s)),
+ * where y' is y padded to T * s offsets, split as [T, s] and flipped: the
+ * phase is one more column axis of the same contraction, and merging
+ * (q, p) back is a reshape of its row-major result. Null when g is not of
+ * that form, when strides and dilations or unit windows mix on an axis, or
+ * when the stride is not the last windowed axis's alone (the slabs are
+ * summed then).
  */
 function scatterContraction(b: GraphBuilder, g: Value, shape: Shape, attrs: WindowAttrs): Value | null {
   const r = shape.length;
@@ -85,6 +108,12 @@ function scatterContraction(b: GraphBuilder, g: Value, shape: Shape, attrs: Wind
   const kept = range(rank).filter((a) => !reduced.includes(a));
   const productAxis = (j: number): number => (axisOf[j] < 0 ? -1 : kept[axisOf[j]]);
   const windowed = range(r).filter((q) => attrs.size[q] > 1);
+  if (range(r).some((q) => attrs.strides[q] > 1 && (attrs.size[q] === 1 || attrs.dilations[q] > 1))) return null;
+  // A strided axis adds a phase axis after its positions, a column axis of the contraction: it lowers onto the
+  // matmul kernels only beside the other columns (in dx and in the kernel), after the last windowed axis. Else
+  // it would be a loop, slower than the im2col product and its scatter.
+  const stridedAxes = range(r).filter((q) => attrs.strides[q] > 1);
+  if (stridedAxes.length > 1 || (stridedAxes.length === 1 && stridedAxes[0] !== windowed[windowed.length - 1])) return null;
   const pos = windowed.map(productAxis);
   const off = windowed.map((q) => productAxis(r + q));
   if (!windowed.length || [...pos, ...off].some((a) => a < 0)) return null;
@@ -96,31 +125,79 @@ function scatterContraction(b: GraphBuilder, g: Value, shape: Shape, attrs: Wind
   // x carries the valid range, so it must vary along every position axis; y must vary along none, x along no offset axis.
   if (!pos.every((a) => varies(x, a)) || pos.some((a) => varies(y, a)) || off.some((a) => varies(x, a))) return null;
 
-  const span = windowed.map((q) => (attrs.size[q] - 1) * attrs.dilations[q]);
-  const perAxis = (values: (i: number) => number, other: number): number[] => range(rank).map((a) => (pos.includes(a) ? values(pos.indexOf(a)) : other));
-  const padded = b.pad(x, perAxis((i) => span[i], 0), perAxis((i) => span[i], 0), 0);
-  const win = b.window(padded, perAxis((i) => attrs.size[windowed[i]], 1), range(rank).map(() => 1), perAxis((i) => attrs.dilations[windowed[i]], 1));
+  const axis = windowed.map((q, i): WindowAxis => {
+    const [k, s, d] = [attrs.size[q], attrs.strides[q], attrs.dilations[q]];
+    const taps = Math.ceil(k / s);
+    const rows = s === 1 ? shape[q] : Math.ceil(shape[q] / s);
+    return { q, k, s, d, taps, rows, pos: pos[i], off: off[i], low: (taps - 1) * d, high: rows - g.shape[q] };
+  });
+  const strided = axis.filter((w) => w.s > 1);
+  // The product's axes, each strided position axis followed by its phase axis.
+  const slot = (a: number): number => a + strided.filter((w) => w.pos < a).length;
+  const phaseSlot = (w: WindowAxis): number => slot(w.pos) + 1;
+  const wide = rank + strided.length;
+  const byPos = (a: number): WindowAxis | undefined => axis.find((w) => w.pos === a);
+
+  const padded = b.pad(x, range(rank).map((a) => byPos(a)?.low ?? 0), range(rank).map((a) => byPos(a)?.high ?? 0), 0);
+  const win = b.window(padded, range(rank).map((a) => byPos(a)?.taps ?? 1), range(rank).map(() => 1), range(rank).map((a) => byPos(a)?.d ?? 1));
   // [...positions, ...offsets]: each windowed axis's offset takes the place of the product's offset axis (extent 1 in x); the rest are unit axes.
   const perm = range(rank).map((a) => (off.includes(a) ? rank + pos[off.indexOf(a)] : a));
   const moved = b.transpose(win, [...perm, ...range(2 * rank).filter((a) => !perm.includes(a))]);
-  const xs = b.reshape(moved, moved.shape.slice(0, rank));
-  if (windowed.some((q, i) => xs.shape[pos[i]] !== shape[q])) return null;
+  const xs = b.reshape(moved, range(wide).map((j) => {
+    const a = range(rank).find((c) => slot(c) === j);
+    return a === undefined ? 1 : moved.shape[a];
+  }));
 
-  const flip = off.filter((a) => varies(y, a));
-  const ys = flip.length
-    ? b.slice(y, y.shape.map((n, a) => (flip.includes(a) ? n - 1 : 0)), y.shape, y.shape.map((_, a) => (flip.includes(a) ? -1 : 1)))
-    : y;
+  const ys = flipped(b, y, axis, slot, phaseSlot, wide);
   const full = xs.shape.map((n, a) => Math.max(n, ys.shape[a]));
   const [first, second] = at === 0 ? [xs, ys] : [ys, xs];
-  const axes = [...reduced, ...off].sort((p, q) => p - q);
+  const axes = [...reduced, ...off].map(slot).sort((p, q) => p - q);
   const dx = b.sum(b.mul(b.broadcastTo(first, full), b.broadcastTo(second, full)), axes);
-  // dx's axes are the product's kept axes; order them as the window's input axes (the rest have extent 1).
-  const left = range(rank).filter((a) => !axes.includes(a));
-  const lead = range(r).map(productAxis).filter((a) => a >= 0).map((a) => left.indexOf(a));
+  // dx's axes are the product's kept axes; order them as the window's input axes (phases after positions; the rest have extent 1).
+  const left = range(wide).filter((a) => !axes.includes(a));
+  const lead = range(r).flatMap((q) => {
+    const a = productAxis(q);
+    const w = byPos(a);
+    return a < 0 ? [] : [left.indexOf(slot(a)), ...(w && w.s > 1 ? [left.indexOf(phaseSlot(w))] : [])];
+  });
   const rest = range(left.length).filter((i) => !lead.includes(i));
   if (rest.some((i) => dx.shape[i] !== 1)) return null;
-  const arranged = b.transpose(dx, [...lead, ...rest]);
-  return b.reshape(arranged, shape);
+  const merged = range(r).map((q) => {
+    const w = axis.find((v) => v.q === q);
+    return w ? w.rows * w.s : productAxis(q) < 0 ? 1 : g.shape[q];
+  });
+  const joined = b.reshape(b.transpose(dx, [...lead, ...rest]), merged);
+  // Rows past the input (its remainder when the stride does not divide it) are cut.
+  return merged.some((n, q) => n !== shape[q]) ? b.slice(joined, shape.map(() => 0), shape) : joined;
+}
+
+/**
+ * y over the product's axes (`wide` of them): along each windowed axis,
+ * offsets reversed; along a strided one, first padded to taps * s and split
+ * into [taps, phase], the phase moved to its own axis.
+ */
+function flipped(b: GraphBuilder, y: Value, axis: readonly WindowAxis[], slot: (a: number) => number, phaseSlot: (w: WindowAxis) => number, wide: number): Value {
+  const strided = axis.filter((w) => w.s > 1);
+  // A y constant along a strided axis's offsets still has phases without taps: give it its offsets.
+  const spread = b.broadcastTo(y, y.shape.map((n, a) => strided.find((w) => w.off === a)?.k ?? n));
+  const padded = b.pad(spread, spread.shape.map(() => 0), spread.shape.map((_, a) => {
+    const w = strided.find((v) => v.off === a);
+    return w ? w.taps * w.s - w.k : 0;
+  }), 0);
+  // Split each strided offset axis as [taps, phase], then put every axis in its slot.
+  const split = padded.shape.flatMap((n, a) => {
+    const w = strided.find((v) => v.off === a);
+    return w ? [w.taps, w.s] : [n];
+  });
+  const targets = padded.shape.flatMap((_, a) => {
+    const w = strided.find((v) => v.off === a);
+    return w ? [slot(a), phaseSlot(w)] : [slot(a)];
+  });
+  const perm = range(wide).map((j) => targets.indexOf(j));
+  const placed = b.transpose(b.reshape(padded, split), perm);
+  const reversed = axis.filter((w) => placed.shape[slot(w.off)] > 1).map((w) => slot(w.off));
+  if (!reversed.length) return placed;
+  return b.slice(placed, placed.shape.map((n, a) => (reversed.includes(a) ? n - 1 : 0)), placed.shape, placed.shape.map((_, a) => (reversed.includes(a) ? -1 : 1)));
 }
 
 /** Each window offset's slab of `g` is a pad (a masked view), so the sum fuses into one kernel. */
