@@ -31,7 +31,7 @@ interface Traced {
 }
 
 /** Each output axis's input axis for a reshape that only adds or drops unit axes (-1 for added ones); null for any other reshape. */
-function unitAxes(out: Shape, input: Shape): number[] | null {
+export function unitAxes(out: Shape, input: Shape): number[] | null {
   const real = input.flatMap((d, j) => (d === 1 ? [] : [j]));
   let next = 0;
   const axes = out.map((d) => (d === 1 ? -1 : next < real.length && input[real[next]] === d ? real[next++] : -2));

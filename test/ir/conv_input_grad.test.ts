@@ -111,6 +111,15 @@ describe('stride-1 input gradients as one contraction', () => {
     // The flipped kernel: window offsets walk the weights backwards.
     expect(mm.kind === 'matmul' && mm.b.view.strides.slice(0, 2).every((st) => st < 0)).toBe(true);
   });
+
+  it("a 'same' one is computed over the input, not over the padded extent its pad's vjp cuts (passes/simplify.ts)", () => {
+    const c: Case = { name: 'same', x: [4, 12, 12, 16], k: [3, 3, 16, 32], mode: 'same', dilations: [1, 1], kind: 'conv' };
+    const { graph } = lossGraph(c, 'float32', true);
+    const { builder, grads } = grad(graph, 0, ['x']);
+    const { program } = compileToProgram(builder.build(grads), { name: 'g' });
+    const last = program.kernels[program.kernels.length - 1];
+    expect(last.kind === 'matmul' && `${last.m}x${last.k} @ ${last.k}x${last.n} mDims=[${last.mDims}] masked=${!!last.a.mask}`).toBe('576x288 @ 288x16 mDims=[4,12,12] masked=false');
+  });
 });
 
 describe('a training step of a convolutional network', () => {
