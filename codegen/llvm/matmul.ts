@@ -255,9 +255,9 @@ function packPanels(e: Emitter, panels: V, extent: V, width: number, kc: V, dst:
   }, `${tag}tt`), `${tag}tp`), `${tag}tail`);
 }
 
-/** Deepest k of the program's packed matmuls of `dtype`: the B packing buffer holds a whole column block. */
-function maxK(program: KernelProgram, dtype: string): number {
-  return Math.max(1, ...flatKernels(program.kernels).filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x)).map((x) => x.k));
+/** Deepest k of the program's matmuls of `dtype` that pack B per call: the B packing buffer holds a whole column block. */
+function maxK(e: Emitter, program: KernelProgram, dtype: string, threads: number): number {
+  return Math.max(1, ...flatKernels(program.kernels).filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x) && !readsPackedB(e, x, threads)).map((x) => x.k));
 }
 
 /** What the packed form's helpers share within one unit of one kernel. */
@@ -307,11 +307,14 @@ function panelWidth(e: Emitter, k: MatmulKernel, threads: number): number {
 /**
  * Whether the kernel reads B from its packed copy (MatmulOperand.packed,
  * kept current at program entry by codegen/llvm/prepack.ts): not when B is
- * streamed, nor when it is already one panel read where it lies.
+ * streamed, nor when it is already one panel read where it lies. A unit's
+ * panels are a slice of the copy only when its first column is a whole
+ * number of panels: column blocks must be too.
  */
 export function readsPackedB(e: Emitter, k: MatmulKernel, threads: number): boolean {
   if (k.b.packed === undefined || streaming(k)) return false;
-  return !(directA(k) && bIsPanel(k, panelWidth(e, k, threads)));
+  const nr = panelWidth(e, k, threads);
+  return !(directA(k) && bIsPanel(k, nr)) && split(k, threads).nc % nr === 0 && NC_MAX % nr === 0;
 }
 
 /** Units of a whole-B packing: column blocks of NC_MAX (a multiple of every panel width, so each block starts a panel). */
@@ -527,7 +530,7 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const i64p = llvm.PointerType.get(e.i64, 0);
     direct = { a: inPlace, nr: dk.nr, segs: segmentTable(e, name, inPlace.segs), micro: e.external(dk.name, e.void, [ptrTy, i64p, i64p, e.i64, e.i64, e.i64, ptrTy, ptrTy, e.i64]) };
   }
-  const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(program, k.dtype) * NC_MAX), cb: threadScratch('tile_c', MC * (NC_MAX + C_SKEW)) };
+  const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(e, program, k.dtype, threads) * NC_MAX), cb: threadScratch('tile_c', MC * (NC_MAX + C_SKEW)) };
   const { nc: NC, rows: strip } = split(k, threads);
   const packedB = readsPackedB(e, k, threads);
   e.loop(lo, hi, (unit) => {
