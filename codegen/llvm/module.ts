@@ -33,8 +33,8 @@ function workOf(k: PlainKernel): number {
   return points * (k.reductions.length + 1);
 }
 
-function rowCount(k: PlainKernel, threads: number): number {
-  return k.kind === 'matmul' ? matmulRows(k, threads) : rowsOf(k);
+function rowCount(k: PlainKernel): number {
+  return k.kind === 'matmul' ? matmulRows(k) : rowsOf(k);
 }
 
 /** Chunks per thread a parallel kernel is cut into: enough that a thread slowed by another process costs only its share. */
@@ -138,7 +138,7 @@ export function emitProgram(program: KernelProgram, threads: number, vectorBits:
   const planOf = (k: PlainKernel, label: string): KernelPlan => {
     const name = `${label}_${k.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
     const fn = k.kind === 'matmul' ? emitMatmulKernel(e, program, k, name, threads) : emitLoopKernel(e, program, k, name);
-    const rows = rowCount(k, threads);
+    const rows = rowCount(k);
     const parallel = threads > 1 && rows > 1 && workOf(k) >= PARALLEL_WORK;
     return { fn, rows, parallel };
   };
