@@ -38,6 +38,14 @@ const C_SKEW = 16;
 const UNITS_WANTED = 8;
 /** Fewest rows of a strip that packs B: its panels are reused by each MC block of the strip (strips of 64 rows cost about 8%, of 396 nothing measurable). */
 const STRIP_MIN = 2 * MC;
+/**
+ * Fewest units of a matmul, so that two threads share every one (mnist_cnn's
+ * 128 x 9216 @ 9216 x 128 layer, a softmax layer's 10 columns): below the
+ * sizes above, at the cost of packing A or B twice.
+ */
+const UNITS_MIN = 2;
+/** Narrowest column block, and fewest rows of a strip, cut for UNITS_MIN. */
+const NC_MIN = 64;
 
 /** Deepest slice of an A read in place: its B panel (KC_DIRECT x NR) stays in L1. */
 const KC_DIRECT = 320;
@@ -143,14 +151,18 @@ function bInPlace(k: MatmulKernel): boolean {
  * column blocks of at most NC_MAX (narrower ones pack A once more each, and
  * mnist_mlp's predict at batch 128 ran 11% slower on one thread with blocks
  * of 128); then, where batch x blocks are fewer than UNITS_WANTED, strips of
- * rows, each at least STRIP_MIN rows (MC where B is not packed).
+ * rows, each at least STRIP_MIN rows (MC where B is not packed). A matmul
+ * still in one unit is cut in two: columns if there are 2 x NC_MIN, else rows.
  */
 export function split(k: MatmulKernel): Split {
   const batch = k.batch.reduce((p, q) => p * q, 1);
-  const nc = roundUp(Math.ceil(k.n / Math.ceil(k.n / NC_MAX)), NR_ALIGN);
+  let nc = roundUp(Math.ceil(k.n / Math.ceil(k.n / NC_MAX)), NR_ALIGN);
+  if (batch * Math.ceil(k.n / nc) < UNITS_MIN && k.n >= UNITS_MIN * NC_MIN) nc = roundUp(Math.ceil(k.n / UNITS_MIN), NR_ALIGN);
   const outer = batch * Math.ceil(k.n / nc);
-  const strips = Math.max(1, Math.min(Math.ceil(UNITS_WANTED / outer), Math.floor(k.m / (bInPlace(k) ? MC : STRIP_MIN))));
-  return { nc, rows: roundUp(Math.ceil(k.m / strips), tileRows(k)) };
+  const mr = tileRows(k);
+  let strips = Math.max(1, Math.min(Math.ceil(UNITS_WANTED / outer), Math.floor(k.m / (bInPlace(k) ? MC : STRIP_MIN))));
+  if (outer * strips < UNITS_MIN) strips = Math.min(UNITS_MIN, Math.floor(k.m / NC_MIN) || 1);
+  return { nc, rows: roundUp(Math.ceil(k.m / strips), mr) };
 }
 
 function blocks(k: MatmulKernel): number[] {

@@ -3,7 +3,8 @@
  * the same for every thread count, so that a program built for two threads
  * runs alone as the one-thread program does; column blocks of at most 256,
  * and strips of rows only where there are too few blocks and the strips stay
- * large enough to reuse the packed B panels (or B is read in place). The
+ * large enough to reuse the packed B panels (or B is read in place), except
+ * that a matmul is never left in one unit when it can be cut in two. The
  * strips' edges are checked numerically on two threads and on one, whole
  * (extents that are constants) and ragged (extents clipped per unit).
  */
@@ -25,14 +26,22 @@ describe('matmul units', () => {
     // The weight gradient (784 rows) in two strips of 396, each above the 288 rows that keep B's reuse.
     expect(split(kernel(784, 512, 128))).toEqual({ nc: 256, rows: 396 });
     expect(matmulRows(kernel(784, 512, 128))).toBe(2 * 2);
-    expect(matmulRows(kernel(128, 10, 512))).toBe(1);
+  });
+
+  it('cut a matmul that would be one unit in two: columns where there are 128, else rows', () => {
+    // mnist_cnn's first dense layer: A and B are 4.7 MB each, and two threads share it.
+    expect(split(kernel(128, 128, 9216))).toEqual({ nc: 64, rows: 128 });
+    // The softmax layer's 10 columns: two strips of 64 rows.
+    expect(split(kernel(128, 10, 512))).toEqual({ nc: 32, rows: 64 });
+    expect(matmulRows(kernel(500, 64, 288))).toBe(2);
+    // Too small to cut.
+    expect(matmulRows(kernel(100, 64, 288))).toBe(1);
   });
 
   it('cut tall matmuls with few columns into up to 8 strips of at least 288 rows', () => {
     expect(split(kernel(86528, 64, 288))).toEqual({ nc: 64, rows: 10818 });
     expect(matmulRows(kernel(86528, 64, 288))).toBe(8);
     expect(matmulRows(kernel(600, 64, 288))).toBe(2);
-    expect(matmulRows(kernel(500, 64, 288))).toBe(1);
     // A batch supplies units of its own.
     expect(matmulRows(kernel(4096, 64, 32, [8]))).toBe(8);
   });
