@@ -3,7 +3,9 @@
  * Conv2D 64 3x3 relu, MaxPooling2D 2x2, Dropout 0.25, Flatten, Dense 128
  * relu, Dropout 0.5, Dense 10 softmax; Adadelta lr=1.0) on Kiln's CPU
  * backend: fit samples/s at batch 128, predict samples/s at batch 1, 32 and
- * 128, and the GFLOP/s of its two forward convolutions alone; beside them in
+ * 128, and the GFLOP/s of its two forward convolutions (the predict
+ * program's two convolution kernels, each timed alone; and, for contrast,
+ * end to end through predict of a two-convolution model); beside them in
  * the same run, onnxruntime-node (predict; an ONNX graph of the same model
  * with the same weights) and TensorFlow.js (predict on its wasm backend; fit
  * on its cpu backend, since wasm has no Conv2DBackpropFilter kernel). The
@@ -19,9 +21,12 @@ import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as ort from 'onnxruntime-node';
+import { kernelWork } from '../codegen/bundle/programs.js';
 import { vectorWidth } from '../codegen/llvm/microkernel.js';
+import type { MatmulKernel } from '../ir/kernel.js';
+import { compileToProgram } from '../passes/pipeline.js';
 import { config } from '../runtime/config.js';
-import { cpuVectorBits } from '../runtime/cpu/index.js';
+import { cpuVectorBits, loadCpu } from '../runtime/cpu/index.js';
 import { fmaPeakGflops } from '../runtime/cpu/peak.js';
 import { Sequential, layers, optimizers, tensor } from '../src/index.js';
 import { initializer, type message, model as onnxModel, node, valueInfo } from './onnx.js';
@@ -63,8 +68,34 @@ async function predictRate(batch: number): Promise<number> {
   return batch / s;
 }
 
-/** GFLOP/s of the two forward convolutions alone (2 FLOPs per multiply-add), at batch 128. */
-async function convRate(): Promise<number> {
+/**
+ * GFLOP/s of mnist_cnn's two forward convolutions (2 FLOPs per multiply-add)
+ * at batch 128: its predict program's implicit-GEMM kernels (the gathered
+ * matmuls, each with its fused bias and relu), each loaded as a program of
+ * its own and timed in wall time on the default thread count.
+ */
+async function convKernelRate(): Promise<number> {
+  const p = compileToProgram(mnistCnn().buildGraph(128), { name: 'bench_cnn_convs' }).program;
+  const convs = p.kernels.filter((k): k is MatmulKernel => k.kind === 'matmul' && !!(k.mDims || k.kDims));
+  if (convs.length !== 2) throw new Error(`bench:cnn: expected mnist_cnn's predict program to hold 2 convolution kernels, found ${convs.length}`);
+  let [flops, seconds] = [0, 0];
+  for (const [i, k] of convs.entries()) {
+    const exe = await loadCpu({ ...p, name: `${p.name}_conv${i}`, kernels: [k] }, { threads: config.numThreads });
+    seconds += await timeIt(() => exe.run(), 10);
+    flops += kernelWork(p, k).flops;
+    exe.dispose();
+  }
+  const expected = 128 * 2 * (26 * 26 * 32 * 9 + 24 * 24 * 64 * 288);
+  if (flops !== expected) throw new Error(`bench:cnn: the convolution kernels do ${flops} FLOPs, expected ${expected}`);
+  return flops / seconds / 1e9;
+}
+
+/**
+ * The same two convolutions end to end: predict of a Conv2D -> Conv2D model
+ * (no activation) at batch 128, so this also counts writing the input and
+ * returning the 18.9 MB output to JavaScript.
+ */
+async function convModelRate(): Promise<number> {
   const model = new Sequential([new layers.Conv2D(32, [3, 3], { inputShape: [28, 28, 1] }), new layers.Conv2D(64, [3, 3])]);
   const { x } = images(128);
   const s = await timeIt(() => model.predict(x, { batchSize: 128 }), 3);
@@ -163,9 +194,11 @@ async function main(): Promise<void> {
     const p = await peersPredict(batch, session, tfModel);
     console.log(`${String(batch).padStart(15)} ${f(k)} ${f(p.ort)} ${f(p.tfjs).padStart(10)} ${(k / p.ort).toFixed(2).padStart(9)} ${(k / p.tfjs).toFixed(2).padStart(10)}`);
   }
-  const conv = await convRate();
+  const [conv, convModel] = [await convKernelRate(), await convModelRate()];
   const peak = await fmaPeakGflops(config.numThreads, vectorWidth('float32', cpuVectorBits()));
-  console.log(`forward convolutions (3x3, 1->32 and 32->64 channels), batch 128: ${conv.toFixed(1)} GFLOP/s = ${((100 * conv) / peak).toFixed(0)}% of the FMA peak measured in this run (${peak.toFixed(1)} GFLOP/s on ${config.numThreads} threads)`);
+  const share = (g: number): string => `${g.toFixed(1)} GFLOP/s = ${((100 * g) / peak).toFixed(0)}% of the FMA peak`;
+  console.log(`forward convolutions (3x3, 1->32 and 32->64 channels, bias and relu fused), batch 128: ${share(conv)} measured in this run (${peak.toFixed(1)} GFLOP/s on ${config.numThreads} threads)`);
+  console.log(`  end to end, predict of a Conv2D -> Conv2D model (with writing its input and returning its 18.9 MB output): ${share(convModel)}`);
 }
 
 await main();

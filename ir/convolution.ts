@@ -9,7 +9,7 @@
 import type { Shape } from './dtype.js';
 import type { GraphBuilder, Value } from './graph.js';
 import { windowCount } from './ops.js';
-import { scatterWindows } from './vjp.js';
+import { scatterWindows } from './window_vjp.js';
 
 export type PaddingMode = 'valid' | 'same' | 'causal' | 'full';
 

@@ -5,7 +5,7 @@
  * is built, naming the layer.
  */
 import { type DType, type Shape, type TensorType, shapeStr } from './dtype.js';
-import { type OpAttrs, type OpName, type ParamRole, OPS } from './ops.js';
+import { type AttrsMap, type OpAttrs, type OpName, type ParamRole, OPS } from './ops.js';
 import type { BinaryOp, UnaryOp } from './scalar.js';
 
 export interface Node<K extends OpName = OpName> {
@@ -90,6 +90,13 @@ export class GraphBuilder {
 
   constant(value: number, shape: Shape = [], dtype: DType = 'float32'): Value {
     return this.op('constant', [], { value, shape, dtype });
+  }
+
+  /** The value of `v` when it is one number everywhere (a constant, possibly broadcast); else null. */
+  uniformValue(v: Value): number | null {
+    const n = this.nodes[v.id];
+    if (n.op === 'constant') return (n.attrs as AttrsMap['constant']).value;
+    return n.op === 'broadcast' ? this.uniformValue({ id: n.inputs[0], shape: [], dtype: v.dtype }) : null;
   }
 
   iota(shape: Shape, axis: number, dtype: DType = 'int32'): Value {

@@ -135,6 +135,14 @@ export interface MatmulOperand {
   readonly view: View;
   /** Bounds over the operand's space; the fill is 0 (a padded operand adds nothing). */
   readonly mask?: Mask;
+  /**
+   * B only: a 'packed' buffer (passes/prepack_weights.ts) where the CPU code
+   * keeps this weight packed for its micro-kernel, repacked at program entry
+   * whenever the weights generation moved (KernelProgram.weights). A cache
+   * of `buf`'s values in the code generator's layout: the interpreters read
+   * `buf` and ignore it.
+   */
+  readonly packed?: number;
 }
 
 /**
@@ -160,7 +168,12 @@ export interface RepeatKernel {
 
 export type Kernel = LoopKernel | MatmulKernel | RepeatKernel;
 
-export type BufferRole = 'input' | 'output' | 'weight' | 'state' | 'temp';
+/**
+ * 'packed': bytes a program keeps for itself between runs (packed copies of
+ * weights and the generation they were packed at): in its own arena, never a
+ * param, written only by the code that packs them, never by a kernel.
+ */
+export type BufferRole = 'input' | 'output' | 'weight' | 'state' | 'temp' | 'packed';
 
 export interface BufferDecl {
   readonly id: number;
@@ -202,6 +215,36 @@ export interface KernelProgram {
   readonly arenaBytes: number;
   /** Bytes of the shared state arena the program expects (0 when it has none). */
   readonly sharedBytes?: number;
+  /** How the program keeps packed weights current, or advances their generation (passes/prepack_weights.ts). */
+  readonly weights?: WeightsGeneration;
+}
+
+/**
+ * Packed copies of weights can never be stale: every writer of a weight
+ * advances the generation, a count in the shared state arena (int32 x 2, read
+ * as one unsigned 64-bit count: it never wraps); a program that reads packed
+ * copies compares it, at entry, with the generation it packed at, and repacks
+ * when they differ. The packed copies and that record are the program's own,
+ * so programs of one model keep their copies independently.
+ */
+export interface WeightsGeneration {
+  /** The shared 'state' buffer holding the generation. */
+  readonly generation: number;
+  /** A 'packed' buffer (int32 x 2): generation + 1 when the program last packed, 0 before it ever did. */
+  readonly packedAt?: number;
+  /** The program writes weights (a training step): it advances the generation when it ends. */
+  readonly advances: boolean;
+}
+
+/** The generation count's elements (int32): one 64-bit count. */
+export const GENERATION_WORDS = 2;
+
+/** Widest panel of B a code generator packs (four 512-bit vectors of float32): packed copies are sized for it. */
+export const PACKED_PANEL_MAX = 64;
+
+/** Elements of B's packed copy: every column, padded to whole panels of the widest width, for all of k. */
+export function packedElements(k: MatmulKernel): number {
+  return Math.ceil(k.n / PACKED_PANEL_MAX) * PACKED_PANEL_MAX * k.k;
 }
 
 export const ARENA_ALIGN = 64;

@@ -34,7 +34,7 @@ export function printKernel(k: Kernel, bufName: (id: number) => string): string 
   }
   if (k.kind === 'matmul') {
     const dims = `${k.mDims ? ` mDims=${shapeStr(k.mDims)}` : ''}${k.kDims ? ` kDims=${shapeStr(k.kDims)}` : ''}`;
-    const operand = (op: typeof k.a): string => `${bufName(op.buf)}@${viewText(op.view)}${op.mask ? maskText(op.mask) : ''}`;
+    const operand = (op: typeof k.a): string => `${bufName(op.buf)}@${viewText(op.view)}${op.mask ? maskText(op.mask) : ''}${op.packed === undefined ? '' : ` packed ${bufName(op.packed)}`}`;
     return [
       `matmul ${k.name} batch=${shapeStr(k.batch)} m=${k.m} n=${k.n} k=${k.k}${dims} ${k.dtype}`,
       `  a = ${operand(k.a)}  b = ${operand(k.b)}`,
@@ -54,5 +54,7 @@ export function printProgram(program: KernelProgram): string {
   const name = (id: number): string => program.buffers[id].name;
   const alias = (b: KernelProgram['buffers'][number]): string => (b.alias ? ` = ${name(b.alias.of)}[${b.alias.offset}${b.alias.step ? ` + ${b.alias.step}*t` : ''}]` : '');
   const buffers = program.buffers.map((b) => `buffer ${b.name}: ${b.role} ${b.dtype}${shapeStr(b.shape)} @${b.offset}${alias(b)}`);
-  return [`program ${program.name} arena=${program.arenaBytes}`, ...buffers, ...program.kernels.map((k) => printKernel(k, name))].join('\n');
+  const w = program.weights;
+  const weights = w ? ` weights=${name(w.generation)}${w.packedAt === undefined ? '' : ` packed_at=${name(w.packedAt)}`}${w.advances ? ' advances' : ''}` : '';
+  return [`program ${program.name} arena=${program.arenaBytes}${weights}`, ...buffers, ...program.kernels.map((k) => printKernel(k, name))].join('\n');
 }

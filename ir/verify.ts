@@ -29,6 +29,9 @@
  * K9  (ir/verify_scatter.ts) a scatter store is its kernel's one full store,
  *     with no reductions, into a float buffer the kernel does not load, and
  *     distinct outer points add into distinct elements whatever the indices.
+ * K10 (ir/verify_packed.ts) a matmul B with a packed copy is an unmasked
+ *     weight, its copy a 'packed' buffer of the program's own that nothing
+ *     else reads or writes, and the program names its weights generation.
  */
 import { DTYPE_BYTES, sameShape, shapeStr, sizeOf } from './dtype.js';
 import type { Graph } from './graph.js';
@@ -37,6 +40,7 @@ import { OPS } from './ops.js';
 
 import { type PlainKernel, flatKernels } from './repeat.js';
 import { verifyRepeats } from './verify_repeat.js';
+import { verifyPacked } from './verify_packed.js';
 import { verifyScatter } from './verify_scatter.js';
 
 export class VerifyError extends Error {
@@ -160,6 +164,7 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
     check(b.size === sizeOf(b.shape), 'K1', () => `buffer ${b.name} has size ${b.size} but shape ${shapeStr(b.shape)}`);
   });
   verifyRepeats(p, planned);
+  verifyPacked(p, planned, check);
   for (const k of flatKernels(p.kernels)) {
     const { space, spaceA, spaceB } = kernelSpace(k);
     if (space.some((d) => d === 0)) continue;

@@ -6,10 +6,10 @@
  * differentiable (integer, bool, indices).
  */
 import type { Shape } from './dtype.js';
-import { forEachIndex } from './eval_kernels.js';
 import type { GraphBuilder, Value } from './graph.js';
 import { type AttrsMap, type OpName, normalizeAxis } from './ops.js';
 import { scanVjp } from './scan.js';
+import { scatterWindows } from './window_vjp.js';
 
 export interface VjpArgs<A> {
   readonly inputs: readonly Value[];
@@ -85,51 +85,6 @@ function unslice(b: GraphBuilder, g: Value, shape: Shape, begin: readonly number
   return b.pad(v, low, high, 0);
 }
 
-/**
- * Overlapping windows add up: the inverse of `window` over an input of
- * `shape`, each window offset's slab shifted by offset * dilation (window's
- * vjp, and the core of transposed convolution). Each slab is a pad of `g` (a
- * masked view), so the sum fuses into one kernel.
- */
-export function scatterWindows(b: GraphBuilder, g: Value, shape: Shape, attrs: AttrsMap['window']): Value {
-  if (attrs.strides.some((s) => s > 1)) return scatterStridedWindows(b, g, shape, attrs);
-  const r = shape.length;
-  const positions = g.shape.slice(0, r);
-  const parts: Value[] = [];
-  forEachIndex(attrs.size, (_f, k) => {
-    const at = b.slice(g, [...positions.map(() => 0), ...k], [...positions, ...k.map(() => 1)]);
-    const low = k.map((o, a) => o * attrs.dilations[a]);
-    parts.push(b.pad(b.reshape(at, positions), low, shape.map((n, a) => n - low[a] - positions[a]), 0));
-  });
-  return parts.reduce((sum, p) => b.add(sum, p));
-}
-
-/**
- * Strided windows, with no zeros interleaved: window w at offset o (offset x
- * dilation) lands on input element w * s + o, which splits each axis of the
- * input as (block, remainder) = (w + floor(o / s), o mod s) over [ceil(n / s),
- * s]. There every slab is a pad of `g` (a masked view: no concatenation, no
- * dilated copy), the sum fuses into one kernel over the split axes, and
- * merging them back is a reshape of its row-major result; the remainder past
- * `shape` is cut.
- */
-function scatterStridedWindows(b: GraphBuilder, g: Value, shape: Shape, attrs: AttrsMap['window']): Value {
-  const r = shape.length;
-  const positions = g.shape.slice(0, r);
-  const s = attrs.strides;
-  const blocks = shape.map((n, a) => Math.ceil(n / s[a]));
-  const parts: Value[] = [];
-  forEachIndex(attrs.size, (_f, k) => {
-    const at = b.reshape(b.slice(g, [...positions.map(() => 0), ...k], [...positions, ...k.map(() => 1)]), positions.flatMap((p) => [p, 1]));
-    const o = k.map((x, a) => x * attrs.dilations[a]);
-    const low = o.flatMap((x, a) => [Math.floor(x / s[a]), x % s[a]]);
-    const high = o.flatMap((x, a) => [blocks[a] - Math.floor(x / s[a]) - positions[a], s[a] - 1 - (x % s[a])]);
-    parts.push(b.pad(at, low, high, 0));
-  });
-  const merged = b.reshape(parts.reduce((sum, p) => b.add(sum, p)), blocks.map((q, a) => q * s[a]));
-  return b.slice(merged, shape.map(() => 0), shape);
-}
-
 function matmulVjp(b: GraphBuilder, { inputs: [x, y], attrs: { transposeA: ta, transposeB: tb }, g }: VjpArgs<AttrsMap['matmul']>): Value[] {
   if (y.shape.length === 2 && x.shape.length > 2) {
     // y is shared by every batch: its cotangent contracts over batch and rows at once.
@@ -178,7 +133,10 @@ export const VJP: VjpTable = {
     const logX = b.unary('log', b.select(positive, x, 1));
     return [b.mul(g, b.mul(y, b.pow(x, b.sub(y, 1)))), b.select(positive, b.mul(g, b.mul(out, logX)), 0)];
   },
-  maximum: (b, { inputs: [x, y], g }) => {
+  maximum: (b, { inputs: [x, y], out, g }) => {
+    // max(x, 0) is relu: differentiated as TensorFlow's ReluGrad (g where the output is > 0, so none at x = 0),
+    // from the output, which lets the pre-activation die in the forward pass (a matmul's epilogue applies the relu).
+    if (b.uniformValue(y) === 0) return [b.select(b.binary('gt', out, 0), g, 0), null];
     const pick = b.binary('ge', x, y);
     return [b.select(pick, g, 0), b.select(pick, 0, g)];
   },

@@ -59,16 +59,27 @@ interface Draft {
 const VIEWABLE = new Set(['reshape', 'transpose', 'broadcast', 'slice', 'pad', 'window', 'constant', 'iota']);
 
 /** Whether `consumer` must read `operand` from a materialized buffer. */
-function needsBuffer(consumer: Node, operand: Node): boolean {
+function needsBuffer(consumer: Node, operand: Node, nodes: readonly Node[]): boolean {
   switch (OPS[consumer.op].fusion) {
     case 'contraction': return !VIEWABLE.has(operand.op) || operand.op === 'constant' || operand.op === 'iota';
     case 'opaque': return true;
     // Transposes, slices and reshapes re-index their producer in place; a
     // broadcast or overlapping windows would recompute it for every copy, and
     // a pad would need its mask on every load inside it, so they read a buffer.
-    case 'movement': return (consumer.op === 'broadcast' || consumer.op === 'window' || consumer.op === 'pad') && !VIEWABLE.has(operand.op);
+    // Windows over the padding of a computed value (which is materialized
+    // anyway) read a padded copy: every element is read by several windows,
+    // and a convolution's product then reads its operand in place with the
+    // direct micro-kernel instead of packing it through the mask.
+    case 'movement': return (consumer.op === 'broadcast' || consumer.op === 'window' || consumer.op === 'pad') && !VIEWABLE.has(operand.op)
+      || (consumer.op === 'window' && operand.op === 'pad' && !viewOfParam(nodes, operand.inputs[0]));
     default: return false;
   }
+}
+
+/** Whether node `id` is a param seen through movement ops (a load with no copy). */
+function viewOfParam(nodes: readonly Node[], id: number): boolean {
+  const n = nodes[id];
+  return n.op === 'param' || (OPS[n.op].fusion === 'movement' && viewOfParam(nodes, n.inputs[0]));
 }
 
 function usersOf(graph: Graph): number[][] {
@@ -124,15 +135,15 @@ function partition(graph: Graph, materialize: ReadonlySet<number>): FusedGraph {
 
   // A reshape that only buffer readers (scans, scatters) read is lowered as its input's own bytes (passes/lower.ts):
   // its producer roots a group of its own, so a matmul keeps its bias epilogue instead of a copy doing the add.
-  const lone = new Set(nodes.filter((n) => n.op === 'reshape' && !outputs.has(n.id) && users[n.id].length > 0 && users[n.id].every((c) => needsBuffer(nodes[c], n))).map((n) => n.id));
+  const lone = new Set(nodes.filter((n) => n.op === 'reshape' && !outputs.has(n.id) && users[n.id].length > 0 && users[n.id].every((c) => needsBuffer(nodes[c], n, nodes))).map((n) => n.id));
   for (let id = nodes.length - 1; id >= 0; id--) {
     const n = nodes[id];
     if (n.op === 'param') continue;
     const cs = users[id].map((c) => nodes[c]);
     const g = commonGroup(cs, groupOf, outputs.has(id));
-    const draft = g >= 0 && !cs.some((c) => needsBuffer(c, n) || lone.has(c.id)) ? drafts[g] : null;
+    const draft = g >= 0 && !cs.some((c) => needsBuffer(c, n, nodes) || lone.has(c.id)) ? drafts[g] : null;
     const cls = OPS[n.op].fusion;
-    const viewedByEach = cs.length > 0 && !outputs.has(id) && !cs.some((c) => needsBuffer(c, n));
+    const viewedByEach = cs.length > 0 && !outputs.has(id) && !cs.some((c) => needsBuffer(c, n, nodes));
     if ((n.op === 'constant' || n.op === 'iota') && viewedByEach) {
       groupOf[id] = INLINE;
     } else if (cls === 'movement' && g < 0 && viewedByEach) {

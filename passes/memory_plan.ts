@@ -39,6 +39,7 @@ export function kernelAccess(k: Kernel): { reads: Set<number>; writes: Set<numbe
     case 'matmul':
       reads.add(k.a.buf);
       reads.add(k.b.buf);
+      if (k.b.packed !== undefined) reads.add(k.b.packed);
       return { reads, writes: new Set([k.out.buf]) };
     case 'loop': return { reads, writes: new Set(k.stores.map((s) => s.buf)) };
     case 'repeat': {
@@ -58,6 +59,12 @@ export function kernelAccess(k: Kernel): { reads: Set<number>; writes: Set<numbe
 export interface SharedLayout {
   readonly offsets: ReadonlyMap<string, number>;
   readonly bytes: number;
+  /**
+   * The entries that are weights (not kept states): the ones a program may
+   * keep packed copies of, and whose writers advance the weights generation
+   * (passes/prepack_weights.ts). Without it no copies are kept.
+   */
+  readonly weights?: ReadonlySet<string>;
 }
 
 export function planMemory<P extends KernelProgram>(program: P, shared?: SharedLayout, wideBool = false): { program: P; stats: MemoryPlanStats } {

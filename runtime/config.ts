@@ -63,7 +63,7 @@ export const config = Object.freeze({
   cacheDir: process.env.KILN_CACHE_DIR || join(packageRoot, '.kiln-cache'),
   /** KILN_CACHE_MAX_MB: the native-code cache is pruned to this size, least recently used first (default 1024). */
   cacheMaxBytes: positiveInt('KILN_CACHE_MAX_MB', process.env.KILN_CACHE_MAX_MB, 1024) * 2 ** 20,
-  /** KILN_DUMP_IR=all|<pass>,...: the pipeline runner prints the IR after those passes to stderr (input, autodiff, dce, simplify, layout, merge_scans, prune_scans, fold_scale, fusion, lower, contractions, in_place_updates, memory_plan or memory: passes/pipeline.ts). */
+  /** KILN_DUMP_IR=all|<pass>,...: the pipeline runner prints the IR after those passes to stderr (input, autodiff, dce, simplify, layout, merge_scans, prune_scans, fold_scale, fusion, lower, contractions, in_place_updates, prepack_weights, memory_plan or memory: passes/pipeline.ts). */
   dumpIr: stageList(process.env.KILN_DUMP_IR),
   /** KILN_PRINT_KERNEL=all|<substring>: code generators print the code of matching programs to stderr. */
   printKernel: filter(process.env.KILN_PRINT_KERNEL),

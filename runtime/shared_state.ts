@@ -8,12 +8,27 @@
 import { type DType, DTYPE_BYTES, type TypedArray, viewArray } from '../ir/dtype.js';
 import { ARENA_ALIGN } from '../ir/kernel.js';
 import type { SharedLayout } from '../passes/memory_plan.js';
+import { WEIGHTS_GENERATION } from '../passes/prepack_weights.js';
+import { GENERATION_WORDS } from '../ir/kernel.js';
 import type { SharedMemory } from './backend.js';
 
 export interface SharedEntry {
   readonly name: string;
   readonly dtype: DType;
   readonly size: number;
+  /** A kept state (a stateful RNN's), not a weight: programs keep no packed copies of it, and writing it leaves theirs valid. */
+  readonly state?: boolean;
+}
+
+/**
+ * Adds one to the weights generation (GENERATION_WORDS int32 elements, one
+ * little-endian unsigned 64-bit count), so that every program's packed
+ * copies of the weights are rebuilt before their next use.
+ */
+export function advanceGeneration(words: Int32Array): void {
+  const low = (words[0] + 1) | 0;
+  words[0] = low;
+  if (low === 0) words[1] = (words[1] + 1) | 0;
 }
 
 export class SharedState {
@@ -24,14 +39,18 @@ export class SharedState {
   /** The allocation in flight: concurrent first programs share it. */
   private allocating: Promise<SharedMemory> | null = null;
 
-  constructor(entries: readonly SharedEntry[]) {
+  constructor(given: readonly SharedEntry[]) {
+    const clash = given.find((e) => e.name === WEIGHTS_GENERATION);
+    if (clash) throw new Error(`shared state: the entry name '${WEIGHTS_GENERATION}' is reserved for the weights generation`);
+    // The weights generation sits after the entries, so their offsets are as without it.
+    const entries = [...given, { name: WEIGHTS_GENERATION, dtype: 'int32' as const, size: GENERATION_WORDS, state: true }];
     const offsets = new Map<string, number>();
     let bytes = 0;
     for (const e of entries) {
       offsets.set(e.name, bytes);
       bytes += Math.ceil(Math.max(e.size * DTYPE_BYTES[e.dtype], 1) / ARENA_ALIGN) * ARENA_ALIGN;
     }
-    this.layout = { offsets, bytes };
+    this.layout = { offsets, bytes, weights: new Set(given.filter((e) => !e.state).map((e) => e.name)) };
     this.entries = new Map(entries.map((e) => [e.name, e]));
   }
 
@@ -81,9 +100,13 @@ export class SharedState {
     return viewArray(this.memory.buffer, e.dtype, this.layout.offsets.get(name)!, e.size);
   }
 
-  /** Pushes entry `name` (after its view was written) to the device, where the memory is a mirror. */
+  /**
+   * Pushes entry `name` (after its view was written) to the device, where the
+   * memory is a mirror; a weight's write also advances the weights generation.
+   */
   commit(name: string): void {
     const e = this.entries.get(name);
+    if (e && this.layout.weights?.has(name) && this.memory) advanceGeneration(this.view(WEIGHTS_GENERATION) as Int32Array);
     if (e && this.memory?.upload) this.memory.upload(this.layout.offsets.get(name)!, e.size * DTYPE_BYTES[e.dtype]);
   }
 

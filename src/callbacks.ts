@@ -292,7 +292,8 @@ export class ReduceLROnPlateau extends Callback {
   private wait = 0;
   private cooldownLeft = 0;
 
-  constructor(options: KerasOptions<ReduceLROnPlateauArgs> = {}) {
+  /** `epsilon` is Keras 2.2's old name for minDelta, still accepted. */
+  constructor(options: KerasOptions<ReduceLROnPlateauArgs> & { readonly epsilon?: number } = {}) {
     super();
     const args = readOptions('callbacks.ReduceLROnPlateau', options, REDUCE_LR_OPTIONS);
     this.args = { monitor: 'val_loss', factor: 0.1, patience: 10, verbose: 0, mode: 'auto', minDelta: 1e-4, cooldown: 0, minLr: 0, ...args };

@@ -16,6 +16,7 @@ import type { KernelProgram } from '../../ir/kernel.js';
 import type { CompileArgs } from '../../src/training/trainer.js';
 import { buildTrainProgram } from './train.js';
 import type { Network } from '../../src/models/network.js';
+import type { Tensor } from '../../src/tensor.js';
 import { type CpuLevel, NATIVE_LIBRARIES, compileNativeLevel, cpuLevels } from './native.js';
 import { type BundleProgram, kernelSummary, modelPrograms } from './programs.js';
 import { entryDeclarations, entryModule } from './entry.js';
@@ -106,7 +107,9 @@ async function emitJob(job: Job, o: Emit): Promise<void> {
   }
 }
 
-export async function writeBundle(net: Network, options: BundleOptions): Promise<BundleResult> {
+export async function writeBundle(model: Network | Network<Tensor | Tensor[]>, options: BundleOptions): Promise<BundleResult> {
+  // A bundle reads the model's layers, weights and shapes, never what its predict returns: any model will do.
+  const net = model as Network;
   const targets = checkTargets(options.targets ?? ['node-cpu', 'wasm', 'webgpu']);
   const batchSizes = checkBatchSizes(options.batchSizes ?? [1, 32]);
   const levels: CpuLevel[] = cpuLevels(options.cpuLevels ?? ['avx512', 'avx2']);

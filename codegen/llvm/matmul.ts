@@ -18,7 +18,7 @@ import type { Emitter } from './context.js';
 import { emitExpr, loadElement, maskedLoad, storeElement, viewIndex } from './expr.js';
 import { bufferPointers, unflatten } from './loop_kernel.js';
 import { flatKernels } from '../../ir/repeat.js';
-import { type TileRows, directMicroKernel, microKernel, packKernel } from './microkernel.js';
+import { type TileRows, directMicroKernel, microKernel, packKernel, vectorWidth } from './microkernel.js';
 
 type V = llvm.Value;
 
@@ -290,9 +290,9 @@ function packPanels(e: Emitter, panels: V, extent: V, width: number, kc: V, dst:
   }, `${tag}tt`), `${tag}tp`), `${tag}tail`);
 }
 
-/** Deepest k of the program's packed matmuls of `dtype`: the B packing buffer holds a whole column block. */
-function maxK(program: KernelProgram, dtype: string): number {
-  return Math.max(1, ...flatKernels(program.kernels).filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x)).map((x) => x.k));
+/** Deepest k of the program's matmuls of `dtype` that pack B per call: the B packing buffer holds a whole column block. */
+function maxK(e: Emitter, program: KernelProgram, dtype: string): number {
+  return Math.max(1, ...flatKernels(program.kernels).filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x) && !readsPackedB(e, x)).map((x) => x.k));
 }
 
 /** What the packed form's helpers share within one unit of one kernel. */
@@ -331,6 +331,56 @@ function packB(u: Unit, dst: V, rowCopy: llvm.Function): void {
   }, 'bpanel');
   const tail = b.CreateMul(full, e.int64(nr));
   packPanels(e, b.CreateSub(u.nPanels, full), b.CreateSub(u.nc, tail), nr, K, b.CreateInBoundsGEP(ty, dst, [b.CreateMul(tail, K)]), (j, p) => load(b.CreateAdd(tail, j), p), zero, ty, 'b');
+}
+
+/** Width of B's panels: the direct micro-kernel's where A is read in place, else the packing micro-kernel's. */
+function panelWidth(e: Emitter, k: MatmulKernel): number {
+  const vw = vectorWidth(k.dtype as 'float32' | 'float64', e.vectorBits);
+  return directA(k) ? directVectors(k, e.vectorBits) * vw : 2 * vw;
+}
+
+/**
+ * Whether the kernel reads B from its packed copy (MatmulOperand.packed,
+ * kept current at program entry by codegen/llvm/prepack.ts): not when B is
+ * streamed, nor when it is already one panel read where it lies. A unit's
+ * panels are a slice of the copy only when its first column is a whole
+ * number of panels: column blocks must be too.
+ */
+export function readsPackedB(e: Emitter, k: MatmulKernel): boolean {
+  if (k.b.packed === undefined || streaming(k)) return false;
+  const nr = panelWidth(e, k);
+  return !(directA(k) && bIsPanel(k, nr)) && split(k).nc % nr === 0 && NC_MAX % nr === 0;
+}
+
+/** Units of a whole-B packing: column blocks of NC_MAX (a multiple of every panel width, so each block starts a panel). */
+export function packedBRows(k: MatmulKernel): number {
+  return Math.ceil(k.n / NC_MAX);
+}
+
+/**
+ * `void name(i8* bases, i64 lo, i64 hi)` packing column blocks [lo, hi) of B,
+ * for all of k, into its packed copy: the panels a unit at column jc would
+ * pack, at jc * k of the copy. B reads the same for every batch index (K10).
+ */
+export function emitPackB(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string): llvm.Function {
+  const ty = e.typeOf(k.dtype);
+  const ptrTy = llvm.PointerType.get(ty, 0);
+  const copy = packKernel(k.dtype as 'float32' | 'float64', e.vectorBits);
+  e.requireMicroKernel(copy);
+  const rowCopy = e.external(copy.name, e.void, [ptrTy, e.i64, ptrTy, e.i64]);
+  const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
+  const b = e.b;
+  const ptrs = bufferPointers(e, program, new Set([k.b.buf, k.b.packed!]), fn.getArg(0));
+  const nr = panelWidth(e, k);
+  e.loop(fn.getArg(1), fn.getArg(2), (block) => {
+    const jc = b.CreateMul(block, e.int64(NC_MAX));
+    const nc = min(e, e.int64(NC_MAX), b.CreateSub(e.int64(k.n), jc));
+    const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
+    const u: Unit = { e, program, k, ty, mr: tileRows(k), nr, ptrs, batch: k.batch.map(() => e.int64(0)), jc, nc, nPanels, ldc: 0 };
+    packB(u, b.CreateInBoundsGEP(ty, ptrs.get(k.b.packed!)!, [b.CreateMul(jc, e.int64(k.k))]), rowCopy);
+  }, 'block');
+  e.endFunction();
+  return fn;
 }
 
 /** Per row of a block: A's element index at depth 0, and each mask bound's coordinate there. */
@@ -515,8 +565,9 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const i64p = llvm.PointerType.get(e.i64, 0);
     direct = { a: inPlace, nr: dk.nr, segs: segmentTable(e, name, inPlace.segs), micro: e.external(dk.name, e.void, [ptrTy, i64p, i64p, e.i64, e.i64, e.i64, ptrTy, ptrTy, e.i64]) };
   }
-  const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(program, k.dtype) * NC_MAX), cb: threadScratch('tile_c', MC * (NC_MAX + C_SKEW)) };
+  const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(e, program, k.dtype) * NC_MAX), cb: threadScratch('tile_c', MC * (NC_MAX + C_SKEW)) };
   const { nc: NC, rows: strip } = split(k);
+  const packedB = readsPackedB(e, k);
   e.loop(lo, hi, (unit) => {
     const idx = unflatten(e, unit, blocks(k));
     const m0 = b.CreateMul(idx[idx.length - 2], e.int64(strip));
@@ -526,15 +577,17 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const nr = direct?.nr ?? uk.nr;
     const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
     const u: Unit = { e, program, k, ty, mr: tileRows(k), nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels, ldc: roundUp(NC, nr) + C_SKEW };
-    // A B that is already one panel (its rows are nr contiguous columns, one after another) is read where it lies.
-    const bp = direct && bIsPanel(k, direct.nr) ? b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...u.batch, ...k.b.view.strides.slice(u.batch.length).map(() => e.int64(0))])]) : scratch.bp;
+    // A B that is already one panel (its rows are nr contiguous columns, one after another) is read where it lies;
+    // a weight packed at program entry, from its packed copy, where this unit's panels start at jc * k.
+    const bp = direct && bIsPanel(k, direct.nr) ? b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...u.batch, ...k.b.view.strides.slice(u.batch.length).map(() => e.int64(0))])])
+      : packedB ? b.CreateInBoundsGEP(ty, ptrs.get(k.b.packed!)!, [b.CreateMul(jc, e.int64(k.k))]) : scratch.bp;
     if (bp === scratch.bp) packB(u, scratch.bp, rowCopy);
     const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
     e.loop(0, mBlocks, (icb) => {
       const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(MC)));
       const mc = min(e, e.int64(MC), b.CreateSub(mEnd, ic));
       if (direct) emitDirectRowBlock(u, ic, mc, { bp, cb: scratch.cb }, direct);
-      else emitRowBlock(u, ic, mc, scratch, micro);
+      else emitRowBlock(u, ic, mc, { ...scratch, bp }, micro);
     }, 'ic');
   }, 'unit');
   e.endFunction();

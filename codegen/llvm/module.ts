@@ -18,6 +18,7 @@ import type { Kernel, KernelProgram } from '../../ir/kernel.js';
 import { Emitter } from './context.js';
 import { emitLoopKernel, rowsOf } from './loop_kernel.js';
 import { emitMatmulKernel, matmulRows } from './matmul.js';
+import { emitAdvance, emitPackers, emitRepack } from './prepack.js';
 import { assignStepSlots, entryBases, emitRepeatLoop } from './repeat.js';
 import type { PlainKernel } from '../../ir/repeat.js';
 import { ENTRY } from './runtime_abi.js';
@@ -144,10 +145,11 @@ export function emitProgram(program: KernelProgram, threads: number, vectorBits:
   };
   // A repeat's body kernels are emitted once each; the entry loops around their calls.
   const plans = program.kernels.map((k, i) => (k.kind === 'repeat' ? { repeat: k, body: k.body.map((x, j) => planOf(x, `k${i}_${j}`)) } : planOf(k, `k${i}`)));
+  const packers = emitPackers(e, program).map((p) => ({ fn: p.fn, rows: p.rows, parallel: threads > 1 && p.rows > 1 && p.work >= PARALLEL_WORK }));
   const entry = e.beginFunction(ENTRY, e.void, [e.i8p], llvm.Function.LinkageTypes.ExternalLinkage);
   const bases = entryBases(e, entry.getArg(0), slots);
   const kernelType = llvm.PointerType.get(llvm.FunctionType.get(e.void, [e.i8p, e.i64, e.i64], false), 0);
-  const flat = plans.flatMap((p) => ('repeat' in p ? p.body : [p]));
+  const flat = [...packers, ...plans.flatMap((p) => ('repeat' in p ? p.body : [p]))];
   if (parallelRuntime === 'openmp' && flat.some((p) => p.parallel)) e.microKernels.set('kiln_parallel', OPENMP_PARALLEL);
   const call = (p: KernelPlan): void => {
     if (p.parallel) {
@@ -155,10 +157,12 @@ export function emitProgram(program: KernelProgram, threads: number, vectorBits:
       e.b.CreateCall(parallel, [p.fn, bases, e.int64(p.rows), e.int64(chunkRows(p.rows, threads)), e.int32(threads)]);
     } else e.b.CreateCall(p.fn, [bases, e.int64(0), e.int64(p.rows)]);
   };
+  if (packers.length) emitRepack(e, program, bases, () => packers.forEach(call));
   for (const p of plans) {
     if ('repeat' in p) emitRepeatLoop(e, program, p.repeat, bases, () => p.body.forEach(call));
     else call(p);
   }
+  emitAdvance(e, program, bases);
   e.endFunction();
   linkMicroKernels(e);
   if (llvm.verifyModule(e.module)) throw new Error(`codegen/llvm: the module for '${program.name}' does not verify`);

@@ -14,6 +14,7 @@ import { HOST_VECTOR_BITS, type VectorBits } from '../../codegen/llvm/host.js';
 import { ENTRY } from '../../codegen/llvm/runtime_abi.js';
 import type { Backend, Executable, SharedMemory } from '../backend.js';
 import { config } from '../config.js';
+import { advanceGeneration } from '../shared_state.js';
 import { mapPages } from './pages.js';
 
 // Programs link Kiln's thread pool (codegen/llvm/pool.ts), built into the
@@ -93,6 +94,8 @@ export async function loadCpu(program: KernelProgram, options: CpuOptions = {}, 
     write(buf: number, data: TypedArray, elementOffset = 0) {
       check();
       views[buf].set(data, elementOffset);
+      // A write into the shared arena may change a weight: every program's packed copies are rebuilt before use.
+      if (program.buffers[buf].shared && program.weights) advanceGeneration(views[program.weights.generation] as Int32Array);
     },
     async read(buf: number) {
       check();

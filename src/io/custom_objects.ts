@@ -9,9 +9,13 @@
 import { ACTIVATIONS, type Activation } from '../activations.js';
 import { Layer } from '../layers/base.js';
 import { LAYER_CLASSES } from '../layers/index.js';
+import type { AbstractRNNCell } from '../layers/recurrent_user_cell.js';
 import { customObject } from '../custom_objects.js';
 
-type LayerClass = (new (config: Record<string, unknown>) => Layer) & { fromConfig?: (config: Record<string, unknown>) => Layer };
+/** A user layer or RNN cell: built by its static fromConfig (any constructor then), else by `new` with the config. */
+type LayerClass =
+  | ((abstract new (...args: never[]) => Layer | AbstractRNNCell) & { fromConfig(config: Record<string, unknown>): Layer | AbstractRNNCell })
+  | (new (config: Record<string, unknown>) => Layer | AbstractRNNCell);
 
 /** By the name a file uses: a Layer subclass, or a function (activation `(b, x) => Value`, loss or metric). */
 export type CustomObjects = Readonly<Record<string, LayerClass | ((...args: never[]) => unknown)>>;

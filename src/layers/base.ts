@@ -73,7 +73,7 @@ export function seedFromName(name: string): number {
 export interface LayerArgs {
   readonly name?: string;
   readonly trainable?: boolean;
-  readonly inputShape?: readonly number[];
+  readonly inputShape?: readonly (number | null)[];
   readonly batchInputShape?: KShape;
   readonly batchSize?: number;
   readonly inputDim?: number;

@@ -47,6 +47,9 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
   private readonly programs = new Map<string, Program>();
   /** Calls of training-phase inference programs so far: the step their random values are keyed by. */
   private phaseSteps = 0;
+
+  /** Keras 2 JSON (snake_case), as Keras's `model.to_json()`; load it with modelFromJSON. */
+  abstract toJSON(): string;
   private lastStats: CompileStats | null = null;
   /** The backend given to compile(); null follows the process-wide default (setBackend, KILN_BACKEND). */
   private chosenBackend: BackendName | null = null;
@@ -398,7 +401,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
       this.detachWeights();
       this.shared?.dispose();
       // Kept states (stateful RNNs) live beside the weights, so predict, evaluate and train programs carry one set.
-      this.shared = new SharedState([...weights.map((w) => ({ name: w.name, dtype: 'float32' as const, size: w.value.length })), ...states.map((s) => ({ name: s.name, dtype: 'float32' as const, size: s.size }))]);
+      this.shared = new SharedState([...weights.map((w) => ({ name: w.name, dtype: 'float32' as const, size: w.value.length })), ...states.map((s) => ({ name: s.name, dtype: 'float32' as const, size: s.size, state: true }))]);
       this.sharedWeights = weights;
       this.sharedStates = stateKey;
     }
@@ -598,7 +601,7 @@ export abstract class Network<Out extends Tensor | Tensor[] = Tensor> extends La
 
   /** The model's Keras 2 config as YAML (Keras's to_yaml); load it with modelFromYAML. */
   toYAML(): string {
-    return yamlPackage().stringify(JSON.parse((this as unknown as { toJSON(): string }).toJSON()));
+    return yamlPackage().stringify(JSON.parse(this.toJSON()));
   }
 
   /** Releases compiled programs (native code and arenas); the layers keep their weights. */

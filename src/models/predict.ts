@@ -27,6 +27,12 @@ export async function runBatches(program: CompiledGraph, batch: number, inputs: 
   const rowsIn = inputs.map((x) => sizeOf(x.shape.slice(1)));
   const data = inputs.map((x) => (x.data instanceof Float32Array ? x.data : Float32Array.from(x.data)));
   const rowsOut = outShapes.map((s) => sizeOf(s));
+  // One full batch: the run's own copies are the results (a large output is not allocated and copied twice).
+  if (n === batch) {
+    data.forEach((d, i) => program.write(names[i], d));
+    const ys = await program.run();
+    return ys.map((y, i) => new Tensor(y instanceof Float32Array ? y : Float32Array.from(y), [n, ...outShapes[i]]));
+  }
   const outs = rowsOut.map((r) => new Float32Array(n * r));
   let inFlight: { start: number; count: number; result: Promise<TypedArray[]> } | null = null;
   const collect = async (f: NonNullable<typeof inFlight>): Promise<void> => {

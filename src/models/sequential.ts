@@ -4,6 +4,13 @@ import { InputLayer } from '../layers/core.js';
 import { Network } from './network.js';
 import { modelToJSON, sequentialFromConfig, toCamelCase } from '../serialization.js';
 import type { Tensor } from '../tensor.js';
+import { type KerasOptions, optionSpec, readOptions } from '../options.js';
+
+export interface SequentialArgs {
+  readonly name?: string;
+}
+
+const SEQUENTIAL_OPTIONS = optionSpec<SequentialArgs>({ name: true });
 
 export class Sequential extends Network<Tensor> {
   readonly className: string = 'Sequential';
@@ -11,8 +18,9 @@ export class Sequential extends Network<Tensor> {
   private readonly chain: Node[] = [];
   private inputTensor: SymbolicTensor | null = null;
 
-  constructor(layers: readonly Layer[] = [], options: { name?: string } = {}) {
-    super(options.name, 'Sequential');
+  /** Keras's `Sequential(layers=None, name=None)`: the name positionally or as an option. */
+  constructor(layers: readonly Layer[] = [], options: string | KerasOptions<SequentialArgs> = {}) {
+    super(typeof options === 'string' ? options : readOptions('Sequential', options, SEQUENTIAL_OPTIONS).name, 'Sequential');
     for (const l of layers) this.add(l);
   }
 

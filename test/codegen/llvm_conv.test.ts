@@ -58,7 +58,8 @@ function caseGraph(c: Case): { graph: Graph; data: Map<string, TypedArray> } {
   const b = new GraphBuilder();
   const param = (name: string, shape: number[]) => {
     const n = shape.reduce((p, q) => p * q, 1);
-    data.set(name, (dtype === 'float64' ? Float64Array : Float32Array).from({ length: n }, () => draw() * 2 - 1));
+    const values = Array.from({ length: n }, () => draw() * 2 - 1);
+    data.set(name, dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values));
     return b.param(name, shape, dtype);
   };
   const x = param('x', c.x);

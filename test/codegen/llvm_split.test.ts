@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import type { TypedArray } from '../../ir/dtype.js';
 
 // Models take the number of compile jobs and the cache from the environment when runtime/config.ts loads: three jobs whatever the host's cores, and a fresh cache, so the training program is built here.
 const modelCache = mkdtempSync(join(tmpdir(), 'kiln-split-models-'));
@@ -40,7 +41,7 @@ function chain(name: string, kernels: number) {
 }
 
 /** Runs the chain on 0..39 with `jobs` compile jobs: its outputs and the stages its build went through. */
-async function build(name: string, kernels: number, jobs: number): Promise<{ out: Float32Array; stages: string[] }> {
+async function build(name: string, kernels: number, jobs: number): Promise<{ out: TypedArray; stages: string[] }> {
   const { program, x, y } = chain(name, kernels);
   const exe = await loadCpu(program, { cacheDir: mkdtempSync(join(cacheDir, 'c-')), threads: 1, compileJobs: jobs });
   exe.write(x, Float32Array.from({ length: 40 }, (_, i) => i));

@@ -22,7 +22,8 @@ expect.extend({
 });
 
 declare module 'vitest' {
-  interface Matchers<T = unknown> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- must match vitest's own declaration to merge with it
+  interface Matchers<T = any> {
     toBeAllClose(want: ArrayLike<number>, tol?: Tolerance): T;
   }
 }

@@ -82,3 +82,22 @@ describe('vjp vs central finite differences (float64)', () => {
     });
   });
 });
+
+describe('relu as max(x, 0)', () => {
+  // At ties tf.maximum passes the cotangent to x (x >= y), while relu (max with a constant 0) follows
+  // ReluGrad: the cotangent only where the output is > 0.
+  const gradAt = (build: (b: GraphBuilder, x: Value) => Value, xs: readonly number[]): number[] => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [xs.length], 'float64');
+    const graph = b.build([b.sum(build(b, x))]);
+    const { builder, grads } = grad(graph, 0, ['x']);
+    return Array.from(interpret(builder.build(grads), { x: Float64Array.from(xs) })[0]);
+  };
+  it('max(x, 0) passes no cotangent where x = 0 (ReluGrad), one where x > 0', () => {
+    expect(gradAt((b, x) => b.maximum(x, 0), [-1, 0, 2, -0])).toEqual([0, 0, 1, 0]);
+  });
+  it('max(x, c) with another constant or a tensor keeps tf.maximum\'s ties (x >= y)', () => {
+    expect(gradAt((b, x) => b.maximum(x, 0.5), [0.5, 0, 1])).toEqual([1, 0, 1]);
+    expect(gradAt((b, x) => b.maximum(x, b.mul(x, 0)), [0, -1, 1])).toEqual([1, 0, 1]);
+  });
+});

@@ -383,7 +383,7 @@ describe('ConvLSTM2D gradients', () => {
     ['valid strides 2, go_backwards, channels_first', { strides: 2, goBackwards: true, dataFormat: 'channels_first' }, false],
   ] as const)('%s: float64 finite differences', (_name, args, masked) => {
     const layer = new layers.ConvLSTM2D(2, [2, 3], args);
-    const xShape = args.dataFormat === 'channels_first' ? [2, T, C, 5, 4] : [2, T, 3, 4, C];
+    const xShape = 'dataFormat' in args && args.dataFormat === 'channels_first' ? [2, T, C, 5, 4] : [2, T, 3, 4, C];
     const { b, y } = float64Graph(layer, xShape, masked);
     const r = b.param('r', y.shape, 'float64');
     const graph = b.build([b.sum(b.mul(y, r))]);

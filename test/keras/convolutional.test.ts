@@ -6,7 +6,7 @@
  * in test/ir/convolution.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { Input, Model, Sequential, layers, modelFromJSON, optimizers, setBackend, tensor } from '../../src/index.js';
+import { Input, Model, Sequential, type Tensor, layers, modelFromJSON, optimizers, setBackend, tensor } from '../../src/index.js';
 import type { Layer } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 import { type Graph, GraphBuilder } from '../../ir/graph.js';
@@ -111,7 +111,7 @@ describe('Keras 2 JSON round trips, same outputs', () => {
     const copy = modelFromJSON(json);
     expect(copy.getConfig()).toEqual(seq.getConfig());
     copy.setWeights(seq.getWeights());
-    const [a, b] = [await seq.predict(x), await copy.predict(x)];
+    const [a, b] = [await seq.predict(x), (await copy.predict(x)) as Tensor];
     expect(b.data).toBeAllClose(a.data, { rtol: 1e-6, atol: 1e-7 });
     expect(Array.from(a.data).every(Number.isFinite)).toBe(true);
     const inp = Input({ shape: input });

@@ -1,11 +1,13 @@
 /** The Keras front end: tensors, layers, models, weights, configs and the errors users see. */
 import { describe, expect, it } from 'vitest';
-import { Input, Model, Sequential, layers, modelFromJSON, modelToJSON, setBackend, tensor } from '../../src/index.js';
+import { Input, Model, Sequential, type Tensor, layers, modelFromJSON, modelToJSON, setBackend, tensor } from '../../src/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 
 setBackend(TEST_BACKEND);
 
-const near = (got: ArrayLike<number>, want: readonly number[], tol = 1e-5): void => expect(got).toBeAllClose(want, { rtol: tol, atol: tol });
+const near = (got: ArrayLike<number>, want: readonly number[], tol = 1e-5): void => {
+  expect(got).toBeAllClose(want, { rtol: tol, atol: tol });
+};
 
 describe('tensor()', () => {
   it('infers shapes from nested arrays and checks sizes', () => {
@@ -291,7 +293,7 @@ describe('models', () => {
     const copy = modelFromJSON(json);
     copy.setWeights(model.getWeights());
     const x = tensor([[0.1, -0.7, 2]]);
-    near((await copy.predict(x)).data, Array.from((await model.predict(x)).data));
+    near(((await copy.predict(x)) as Tensor).data, Array.from(((await model.predict(x)) as Tensor).data));
     expect(copy.layers.map((l) => l.className)).toEqual(['Dense', 'Reshape', 'Permute', 'Flatten', 'LeakyReLU']);
   });
 });

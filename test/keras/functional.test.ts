@@ -174,7 +174,7 @@ describe('models as layers', () => {
     expect(inner.getWeights().map((w) => Array.from(w.data))).not.toEqual(before);
     // The inner model sees the trained weights too.
     const h = await inner.predict(xs);
-    const direct = await new Model({ inputs: outer.input, outputs: (outer.getLayer('inner') as Sequential).getOutputAt(0) }).predict(xs);
+    const direct = await new Model({ inputs: outer.input, outputs: (outer.getLayer('inner') as Sequential).getOutputAt(0) }).predict(xs) as Tensor;
     expect(direct.data).toBeAllClose(h.data);
     outer.dispose();
     inner.dispose();
@@ -186,7 +186,7 @@ describe('models as layers', () => {
     const m = new Model({ inputs: x, outputs: new layers.Dense(2, { name: 'top' }).apply(hidden) });
     const features = new Model({ inputs: m.input, outputs: m.getLayer('hidden').output });
     const xs = data(4, 5, 6);
-    const f = await features.predict(xs);
+    const f = (await features.predict(xs)) as Tensor;
     const kernel = m.getLayer('hidden').getWeights();
     const want = addBias(mul(matOf(xs), matOf(kernel[0])), Array.from(kernel[1].data)).flat().map((v) => Math.max(v, 0));
     expect(f.data).toBeAllClose(want, { rtol: 1e-5, atol: 1e-6 });

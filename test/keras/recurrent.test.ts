@@ -323,7 +323,7 @@ describe('CuDNNLSTM and CuDNNGRU', () => {
       const n = gates * U;
       const bias = cls === 'CuDNNLSTM' ? tensor(Array.from({ length: n }, (_, i) => b[i] + b[n + i])) : tensor(Array.from(b), [2, n]);
       model.setWeights([weights[0], weights[1], bias]);
-      expect((await cudnn.predict(xs)).data, cls).toBeAllClose((await model.predict(xs)).data, { rtol: 1e-6, atol: 1e-6 });
+      expect(((await cudnn.predict(xs)) as Tensor).data, cls).toBeAllClose(((await model.predict(xs)) as Tensor).data, { rtol: 1e-6, atol: 1e-6 });
       cudnn.dispose();
       model.dispose();
     }

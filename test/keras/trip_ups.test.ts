@@ -195,7 +195,7 @@ describe('item 3: scalar losses and metrics, as Keras takes them', () => {
     m.compile({ optimizer: 'sgd', loss: 'mse', metrics: [meanPred] });
     expect(m.metricsNames).toEqual(['loss', 'mean_pred']);
     const pred = await m.predict(x8);
-    const mean = pred.data.reduce((a, b) => a + b, 0) / N;
+    const mean = Array.from(pred.data).reduce((a, b) => a + b, 0) / N;
     // Batches of 6, 6 and 4: the size-weighted mean of the batch means is the mean over all samples.
     const [, got] = (await m.evaluate(x8, y1, { batchSize: 6, verbose: 0 })) as number[];
     expect(got).toBeCloseTo(mean, 5);
@@ -204,7 +204,7 @@ describe('item 3: scalar losses and metrics, as Keras takes them', () => {
     await m.fit(x8, y1, { epochs: 1, batchSize: 6, shuffle: false, verbose: 0, callbacks: [new callbacks.LambdaCallback({ onBatchEnd: (_b, logs) => void (sizes.push(logs.size), seen.push(logs.mean_pred)) })] });
     expect(sizes).toEqual([6, 6, 4]);
     // The first batch's value comes before any update: the mean of the first 6 predictions.
-    expect(seen[0]).toBeCloseTo(pred.data.slice(0, 6).reduce((a, b) => a + b, 0) / 6, 5);
+    expect(seen[0]).toBeCloseTo(Array.from(pred.data.slice(0, 6)).reduce((a, b) => a + b, 0) / 6, 5);
   });
 
   it('a scalar loss trains and evaluates like the per-sample one it averages', async () => {
@@ -341,6 +341,10 @@ describe("README: From Keras to Kiln's naming rules", () => {
     expect(new callbacks.LearningRateScheduler((epoch) => 0.1 / (epoch + 1))).toBeInstanceOf(callbacks.Callback);
     expect(utils.toCategorical([1], 10).shape).toEqual([1, 10]);
     expect(new optimizers.RMSprop(0.01, { rho: 0.8 }).lr).toBe(0.01);
+    // Keras's Sequential(layers=None, name=None): the name positionally, or as an option; other keys refused.
+    expect(new Sequential([new layers.Dense(1, { inputShape: [2] })], 'stack').name).toBe('stack');
+    expect(new Sequential([], { name: 'named' }).name).toBe('named');
+    expect(() => new Sequential([], { nme: 'x' } as never)).toThrow("Sequential: unknown option 'nme'");
   });
 
   it('snake_case option keys type-check against the built typings, and unknown keys do not', async () => {

@@ -25,3 +25,21 @@ describe('fusion', () => {
   });
 });
 
+
+describe('relu in a training step', () => {
+  it('the matmul epilogues apply the relus: no kernel writes a pre-activation (ReluGrad reads the output)', async () => {
+    const { Sequential, layers, optimizers } = await import('../../src/index.js');
+    const { Trainer } = await import('../../src/training/trainer.js');
+    const { trainGraph } = await import('../../src/training/programs.js');
+    const { compileToProgram } = await import('../../passes/pipeline.js');
+    const m = new Sequential([
+      new layers.Conv2D(8, [3, 3], { inputShape: [7, 6, 2], activation: 'relu' }),
+      new layers.Flatten(), new layers.Dense(5, { activation: 'relu' }), new layers.Dense(2, { activation: 'softmax' }),
+    ]);
+    const setup = new Trainer(m as never, { loss: 'categorical_crossentropy', optimizer: new optimizers.SGD({ lr: 0.1 }) } as never).setup;
+    const { program } = compileToProgram(trainGraph(m as never, 3, [[2]], setup), { name: 'relu_epilogue' });
+    const forward = program.kernels.filter((k) => k.kind === 'matmul').slice(0, 2);
+    expect(forward.map((k) => k.kind === 'matmul' && [k.m, k.k, k.n])).toEqual([[3 * 5 * 4, 18, 8], [3, 160, 5]]);
+    for (const k of forward) expect(JSON.stringify(k.kind === 'matmul' && k.epilogue)).toContain('"op":"maximum"');
+  });
+});

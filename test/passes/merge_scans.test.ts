@@ -4,7 +4,7 @@
  * results are unchanged.
  */
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../../ir/graph.js';
+import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import { scan } from '../../ir/scan.js';
 import { grad } from '../../passes/autodiff.js';
@@ -48,9 +48,9 @@ describe('merge_scans', () => {
     const h0 = b.param('h0', [2]);
     const xs = b.param('xs', [3, 2]);
     const ys = b.param('ys', [3, 2]);
-    const step = (sb: GraphBuilder, [h]: { id: number; shape: readonly number[]; dtype: 'float32' }[], [x]: typeof h): { carries: typeof h; outputs: typeof h } => ({ carries: [sb.add(h, x)], outputs: [] });
-    const [a] = scan(b, { init: [h0], sequences: [xs], invariants: [] }, step as never);
-    const [c] = scan(b, { init: [h0], sequences: [ys], invariants: [] }, step as never);
+    const step = (sb: GraphBuilder, [h]: readonly Value[], [x]: readonly Value[]): { carries: Value[]; outputs: Value[] } => ({ carries: [sb.add(h, x)], outputs: [] });
+    const [a] = scan(b, { init: [h0], sequences: [xs], invariants: [] }, step);
+    const [c] = scan(b, { init: [h0], sequences: [ys], invariants: [] }, step);
     const g = b.build([b.add(a, c)]);
     expect(scans(mergeScans(g))).toBe(2);
   });

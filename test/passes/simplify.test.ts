@@ -28,3 +28,27 @@ describe('simplify and dce', () => {
   });
 });
 
+
+describe('slices sink below reductions', () => {
+  it('a slice of a reduction (through a transpose and a unit reshape) slices its input instead', () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [4, 6, 3]);
+    const s = b.transpose(b.sum(x, [2]), [1, 0]);
+    const y = b.slice(b.reshape(s, [6, 1, 4]), [1, 0, 1], [4, 1, 2]);
+    expect(printGraph(dce(simplify(b.build([y]))))).toBe(text(`
+      %0: float32[4, 6, 3] = param{name=x, role=input}()
+      %1: float32[2, 4, 3] = slice{begin=[1,1,0], size=[2,4,3], step=[1,1,1]}(%0)
+      %2: float32[2, 4] = reduce_sum{axes=[2], keepDims=false}(%1)
+      %3: float32[4, 2] = transpose{perm=[1,0]}(%2)
+      %4: float32[4, 1, 2] = reshape{shape=[4,1,2]}(%3)
+      return %4`));
+  });
+
+  it('stays above a reduction that something else reads', () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [4, 6]);
+    const s = b.sum(x, [1], true);
+    const g = b.build([b.slice(s, [1, 0], [2, 1]), b.unary('exp', s)]);
+    expect(printGraph(dce(simplify(g)))).toBe(printGraph(g));
+  });
+});

@@ -10,7 +10,7 @@ import { type Graph, GraphBuilder, type Value } from '../../ir/graph.js';
 import { convolve, depthwiseConvolve, pool, transposedConvolve, windowGeometry } from '../../ir/convolution.js';
 import { interpret } from '../../ir/interpret.js';
 import { compileForTest, compileKernelInterpreted, TEST_BACKEND } from '../helpers/backend.js';
-import { at, atBroadcast, broadcastShape, closeTo, make, rng } from '../helpers/nd.js';
+import { at, atBroadcast, broadcastShape, closeTo, indices, make, rng } from '../helpers/nd.js';
 import { grad } from '../../passes/autodiff.js';
 import { compileToProgram } from '../../passes/pipeline.js';
 import { OP_CASES, generate } from '../helpers/op_cases.js';
@@ -174,7 +174,7 @@ describe('pads and windows over random shapes, empty valid ranges included', () 
       const r = c.shape.length;
       const ref = new Float64Array(c.data.length);
       const cot = gradFeeds.get(`r${i}`)!;
-      make(windows[i].shape, (idx) => idx).data.forEach((idx, flat) => {
+      indices(windows[i].shape).forEach((idx, flat) => {
         const src = c.shape.map((_, a) => idx[a] * c.strides[a] + idx[r + a] * c.dilations[a] - c.low[a]);
         if (src.every((v, a) => v >= 0 && v < c.shape[a])) ref[src.reduce((f, v, a) => f * c.shape[a] + v, 0)] += cot[flat];
       });
