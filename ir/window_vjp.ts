@@ -90,11 +90,10 @@ interface WindowAxis {
  * convolution reads its input) and y flipped. With stride s (and d = 1),
  * each phase i = q * s + p reads the offsets o = p + t * s:
  *   dx[q, p] = sum_{t', F} pad(x)[q + t'] * y'[p, t']   (t' = T - 1 - t, T = ceil(k / s)),
- * where y' is y padded to T * s offsets, split as [T, s] and flipped: the
- * phase is one more column axis of the same contraction, and merging
- * (q, p) back is a reshape of its row-major result. Null when g is not of
- * that form, when strides and dilations or unit windows mix on an axis, or
- * when the stride is not the last windowed axis's alone (the slabs are
+ * where y'[p, t'] = y[p + t * s] (zero past the kernel): the phase is one
+ * more column axis of the same contraction, and merging (q, p) back is a
+ * reshape of its row-major result. Null when g is not of that form, or when
+ * a stride meets a dilation or a window of one on an axis (the slabs are
  * summed then).
  */
 function scatterContraction(b: GraphBuilder, g: Value, shape: Shape, attrs: WindowAttrs): Value | null {
@@ -109,11 +108,6 @@ function scatterContraction(b: GraphBuilder, g: Value, shape: Shape, attrs: Wind
   const productAxis = (j: number): number => (axisOf[j] < 0 ? -1 : kept[axisOf[j]]);
   const windowed = range(r).filter((q) => attrs.size[q] > 1);
   if (range(r).some((q) => attrs.strides[q] > 1 && (attrs.size[q] === 1 || attrs.dilations[q] > 1))) return null;
-  // A strided axis adds a phase axis after its positions, a column axis of the contraction: it lowers onto the
-  // matmul kernels only beside the other columns (in dx and in the kernel), after the last windowed axis. Else
-  // it would be a loop, slower than the im2col product and its scatter.
-  const stridedAxes = range(r).filter((q) => attrs.strides[q] > 1);
-  if (stridedAxes.length > 1 || (stridedAxes.length === 1 && stridedAxes[0] !== windowed[windowed.length - 1])) return null;
   const pos = windowed.map(productAxis);
   const off = windowed.map((q) => productAxis(r + q));
   if (!windowed.length || [...pos, ...off].some((a) => a < 0)) return null;
@@ -132,9 +126,13 @@ function scatterContraction(b: GraphBuilder, g: Value, shape: Shape, attrs: Wind
     return { q, k, s, d, taps, rows, pos: pos[i], off: off[i], low: (taps - 1) * d, high: rows - g.shape[q] };
   });
   const strided = axis.filter((w) => w.s > 1);
-  // The product's axes, each strided position axis followed by its phase axis.
-  const slot = (a: number): number => a + strided.filter((w) => w.pos < a).length;
-  const phaseSlot = (w: WindowAxis): number => slot(w.pos) + 1;
+  // The phases are columns of the contraction (only y reads them): the product's axes with the phase axes just
+  // before its first other column axis (the channels of dx), so that the columns are adjacent in dx and in y'
+  // and the contraction lowers onto the matmul kernels.
+  const summed = [...reduced, ...off];
+  const columns = range(rank).find((a) => !summed.includes(a) && varies(y, a) && !varies(x, a)) ?? rank;
+  const slot = (a: number): number => (a < columns ? a : a + strided.length);
+  const phaseSlot = (w: WindowAxis): number => columns + strided.indexOf(w);
   const wide = rank + strided.length;
   const byPos = (a: number): WindowAxis | undefined => axis.find((w) => w.pos === a);
 
@@ -172,32 +170,33 @@ function scatterContraction(b: GraphBuilder, g: Value, shape: Shape, attrs: Wind
 }
 
 /**
- * y over the product's axes (`wide` of them): along each windowed axis,
- * offsets reversed; along a strided one, first padded to taps * s and split
- * into [taps, phase], the phase moved to its own axis.
+ * y over the product's axes (`wide` of them), offsets reversed. Along a
+ * strided axis, phase p reads the offsets p, p + s, ...: each phase's taps,
+ * padded to the same count, are one slice of the phase axis. The phases are
+ * joined by a concat, so y' is written once in the product's order (the
+ * layout the matmul kernels read its columns in).
  */
 function flipped(b: GraphBuilder, y: Value, axis: readonly WindowAxis[], slot: (a: number) => number, phaseSlot: (w: WindowAxis) => number, wide: number): Value {
   const strided = axis.filter((w) => w.s > 1);
   // A y constant along a strided axis's offsets still has phases without taps: give it its offsets.
   const spread = b.broadcastTo(y, y.shape.map((n, a) => strided.find((w) => w.off === a)?.k ?? n));
-  const padded = b.pad(spread, spread.shape.map(() => 0), spread.shape.map((_, a) => {
-    const w = strided.find((v) => v.off === a);
-    return w ? w.taps * w.s - w.k : 0;
-  }), 0);
-  // Split each strided offset axis as [taps, phase], then put every axis in its slot.
-  const split = padded.shape.flatMap((n, a) => {
-    const w = strided.find((v) => v.off === a);
-    return w ? [w.taps, w.s] : [n];
-  });
-  const targets = padded.shape.flatMap((_, a) => {
-    const w = strided.find((v) => v.off === a);
-    return w ? [slot(a), phaseSlot(w)] : [slot(a)];
-  });
-  const perm = range(wide).map((j) => targets.indexOf(j));
-  const placed = b.transpose(b.reshape(padded, split), perm);
-  const reversed = axis.filter((w) => placed.shape[slot(w.off)] > 1).map((w) => slot(w.off));
-  if (!reversed.length) return placed;
-  return b.slice(placed, placed.shape.map((n, a) => (reversed.includes(a) ? n - 1 : 0)), placed.shape, placed.shape.map((_, a) => (reversed.includes(a) ? -1 : 1)));
+  const phase = (start: readonly number[]): Value => {
+    const at = (a: number): number => strided.findIndex((w) => w.off === a);
+    const taps = spread.shape.map((n, a) => (at(a) < 0 ? n : Math.ceil((n - start[at(a)]) / strided[at(a)].s)));
+    const picked = b.slice(spread, spread.shape.map((_, a) => (at(a) < 0 ? 0 : start[at(a)])), taps, spread.shape.map((_, a) => (at(a) < 0 ? 1 : strided[at(a)].s)));
+    const whole = b.pad(picked, taps.map(() => 0), taps.map((n, a) => (at(a) < 0 ? 0 : strided[at(a)].taps - n)), 0);
+    const reversed = axis.filter((w) => whole.shape[w.off] > 1).map((w) => w.off);
+    const flippedTaps = reversed.length ? b.slice(whole, whole.shape.map((n, a) => (reversed.includes(a) ? n - 1 : 0)), whole.shape, whole.shape.map((_, a) => (reversed.includes(a) ? -1 : 1))) : whole;
+    return b.reshape(flippedTaps, range(wide).map((j) => {
+      const a = range(flippedTaps.shape.length).find((c) => slot(c) === j);
+      return a === undefined ? 1 : flippedTaps.shape[a];
+    }));
+  };
+  // Phases in row-major order, joined along the last strided axis's phase first.
+  const join = (i: number, start: readonly number[]): Value => i === strided.length
+    ? phase(start)
+    : b.concat(range(strided[i].s).map((p) => join(i + 1, [...start, p])), phaseSlot(strided[i]));
+  return join(0, []);
 }
 
 /** Each window offset's slab of `g` is a pad (a masked view), so the sum fuses into one kernel. */

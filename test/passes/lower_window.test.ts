@@ -85,20 +85,37 @@ describe('lowering pads and windows', () => {
     expect(printProgram(p)).toContain('select(eq(x@0+[243,27,3,1,27,3], %3@0+[147,21,3,1,0,0]), %11@0+[147,21,3,1,0,0], 0)');
   });
 
-  it("a strided convolution's input gradient scatters through masked views: no interleaved zeros, no concatenation", () => {
+  it("a strided average pool's input gradient scatters through masked views: no interleaved zeros, no concatenation", () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [2, 9, 8, 3]);
+    const y = pool(b, x, 'avg', windowGeometry('valid', [9, 8], [3, 3], [2, 2], [1, 1]));
+    const loss = b.sum(b.mul(y, b.param('r', [...y.shape])));
+    const { builder, grads } = grad(b.build([loss]), 0, ['x']);
+    const p = lower(runPipeline(PREDICT_GRAPH, builder.build(grads)), 'g');
+    // The windows' cotangent (r over the window's size), its nine slabs summed where they land on [batch, 5 x 2, 4 x 2, c], the cut to [9, 8].
+    expect(p.kernels.map((k) => (k.kind === 'loop' ? `${k.name} outer=[${k.outer}] inner=[${k.inner}]` : k.name))).toEqual([
+      'g_k0_mul outer=[2,4,3,3] inner=[]',
+      'g_k1_add outer=[2,1,5,2,4,2,3,1] inner=[]',
+      'g_k2_slice outer=[2,9,8,3] inner=[]',
+    ]);
+    // The slab at offset (1, 2): height 1 = block 0 + remainder 1; width 2 = block 1 + remainder 0.
+    expect(printProgram(p)).toContain(' if 0<=0+[0,0,1,0,0,0,0,0]<4 && 0<=-1+[0,0,0,1,0,0,0,0]<1 && 0<=-1+[0,0,0,0,1,0,0,0]<3 && 0<=0+[0,0,0,0,0,1,0,0]<1 else 0');
+  });
+
+  it("a strided convolution's input gradient is one contraction, the phases columns beside the channels", () => {
     const b = new GraphBuilder();
     const x = b.param('x', [2, 9, 8, 3]);
     const y = convolve(b, x, b.param('w', [3, 3, 3, 4], 'float32', 'weight'), windowGeometry('valid', [9, 8], [3, 3], [2, 2], [1, 1]));
     const loss = b.sum(b.mul(y, b.param('r', [...y.shape])));
     const { builder, grads } = grad(b.build([loss]), 0, ['x']);
     const p = lower(runPipeline(PREDICT_GRAPH, builder.build(grads)), 'g');
-    // The windows' cotangent (r times w, over filters), its nine slabs summed where they land on [batch, 5 x 2, 4 x 2, c], the cut to [9, 8].
-    expect(p.kernels.map((k) => (k.kind === 'loop' ? `${k.name} outer=[${k.outer}] inner=[${k.inner}]` : k.name))).toEqual([
-      'g_k0_reduce_sum outer=[2,4,3,3,3,3] inner=[4]',
-      'g_k1_add outer=[2,1,5,2,4,2,3,1] inner=[]',
-      'g_k2_slice outer=[2,9,8,3] inner=[]',
+    // Over [batch, 5 row pairs, 4 column pairs, 2 x 2 phases, 3 channels] with depth [2 x 2 taps, 4 filters]; the phases' interleaving, the cut.
+    const names = p.kernels.map((k) => (k.kind === 'loop' ? `${k.name} outer=[${k.outer}] inner=[${k.inner}]` : k.name));
+    expect(names.filter((n) => !n.includes('slice outer=[1') && !n.includes('concat'))).toEqual([
+      'g_k10_reduce_sum outer=[2,5,4,2,2,3] inner=[2,2,4]',
+      'g_k11_transpose outer=[2,5,2,4,2,3] inner=[]',
+      'g_k12_slice outer=[2,9,8,3] inner=[]',
     ]);
-    // The slab at offset (1, 2): height 1 = block 0 + remainder 1; width 2 = block 1 + remainder 0.
-    expect(printProgram(p)).toContain(' if 0<=0+[0,0,1,0,0,0,0,0]<4 && 0<=-1+[0,0,0,1,0,0,0,0]<1 && 0<=-1+[0,0,0,0,1,0,0,0]<3 && 0<=0+[0,0,0,0,0,1,0,0]<1 else 0');
+    expect(names.some((n) => n.endsWith('_add'))).toBe(false);
   });
 });
