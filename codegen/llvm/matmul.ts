@@ -1,8 +1,9 @@
 /**
  * Matmul kernels: C = epilogue(A @ B), blocked for the cache and computed by
  * the register-tiled micro-kernel (./microkernel.ts). The work is split into
- * units of (batch, a strip of rows, NC columns); each thread takes a range of
- * units and uses its own packing buffers. A unit packs its B columns once, for
+ * units of (batch, a strip of rows, NC columns), the same whatever the
+ * thread count; each thread takes ranges of units and uses its own packing
+ * buffers. A unit packs its B columns once, for
  * all of k, into NR-column panels; then for each MC-row block and KC slice of
  * k it packs the A block into MR-row panels (zero-padded at the edges, so the
  * micro-kernel only ever sees full tiles), accumulates into a per-thread C
@@ -28,7 +29,22 @@ const MC = 144;
 const NC_MAX = 256;
 /** Extra elements per C tile row: a row stride of a multiple of 1 KiB would put every row in the same few L1 sets. */
 const C_SKEW = 16;
-/** Narrowest column block worth splitting n into for threads (below it, rows are split instead). */
+/**
+ * Units a packed matmul is cut into where its shape allows, whatever the
+ * thread count: enough that a team of any size shares them dynamically and
+ * a thread another process slows holds only a small share, so a program
+ * built for two threads runs as fast on one as a program built for one.
+ */
+const UNITS_WANTED = 8;
+/** Fewest rows of a strip that packs B: its panels are reused by each MC block of the strip (strips of 64 rows cost about 8%, of 396 nothing measurable). */
+const STRIP_MIN = 2 * MC;
+/**
+ * Fewest units of a matmul, so that two threads share every one (mnist_cnn's
+ * 128 x 9216 @ 9216 x 128 layer, a softmax layer's 10 columns): below the
+ * sizes above, at the cost of packing A or B twice.
+ */
+const UNITS_MIN = 2;
+/** Narrowest column block, and fewest rows of a strip, cut for UNITS_MIN. */
 const NC_MIN = 64;
 
 /** Deepest slice of an A read in place: its B panel (KC_DIRECT x NR) stays in L1. */
@@ -108,7 +124,6 @@ function loadOperand(e: Emitter, k: MatmulKernel, op: MatmulKernel['a'], ptrs: M
 const NR_ALIGN = 32;
 
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
  * Rows of the micro-kernel's tile: 6, or 4 where 6-row tiles would pad more
@@ -126,29 +141,49 @@ interface Split {
   readonly rows: number;
 }
 
-/**
- * Column blocks of at most NC_MAX whose count the threads divide evenly
- * (1024 columns on 2 threads: 4 x 256); when batch x column blocks still do
- * not divide evenly among the threads, the rows are cut into strips too.
- */
-function split(k: MatmulKernel, threads: number): Split {
-  const perThread = Math.ceil(k.n / threads);
-  const nc = perThread < NC_MIN ? roundUp(Math.min(k.n, NC_MAX), NR_ALIGN) : roundUp(Math.ceil(perThread / Math.ceil(perThread / NC_MAX)), NR_ALIGN);
-  const outer = k.batch.reduce((p, q) => p * q, 1) * Math.ceil(k.n / nc);
-  const mr = tileRows(k);
-  const parts = outer >= 4 * threads ? 1 : Math.min(threads / gcd(outer, threads), Math.ceil(k.m / mr));
-  return { nc, rows: roundUp(Math.ceil(k.m / parts), mr) };
+/** B read where it lies by the direct micro-kernel (see bIsPanel): strips then cost no packing. */
+function bInPlace(k: MatmulKernel): boolean {
+  return directA(k) !== null && bIsPanel(k, k.n);
 }
 
-function blocks(k: MatmulKernel, threads: number): number[] {
+/**
+ * Units of the packed form, independent of the thread count: balanced
+ * column blocks of at most NC_MAX (narrower ones pack A once more each, and
+ * mnist_mlp's predict at batch 128 ran 11% slower on one thread with blocks
+ * of 128); then, where batch x blocks are fewer than UNITS_WANTED, strips of
+ * rows, each at least STRIP_MIN rows (MC where B is not packed). A matmul
+ * still in one unit is cut in two: columns if there are 2 x NC_MIN, else rows.
+ */
+export function split(k: MatmulKernel): Split {
+  const batch = k.batch.reduce((p, q) => p * q, 1);
+  let nc = roundUp(Math.ceil(k.n / Math.ceil(k.n / NC_MAX)), NR_ALIGN);
+  if (batch * Math.ceil(k.n / nc) < UNITS_MIN && k.n >= UNITS_MIN * NC_MIN) nc = roundUp(Math.ceil(k.n / UNITS_MIN), NR_ALIGN);
+  const outer = batch * Math.ceil(k.n / nc);
+  const mr = tileRows(k);
+  let strips = Math.max(1, Math.min(Math.ceil(UNITS_WANTED / outer), Math.floor(k.m / (bInPlace(k) ? MC : STRIP_MIN))));
+  if (outer * strips < UNITS_MIN) strips = Math.min(UNITS_MIN, Math.floor(k.m / NC_MIN) || 1);
+  return { nc, rows: roundUp(Math.ceil(k.m / strips), mr) };
+}
+
+function blocks(k: MatmulKernel): number[] {
   if (streaming(k)) return [...k.batch, Math.ceil(k.n / STREAM_NB)];
-  const { nc, rows } = split(k, threads);
+  const { nc, rows } = split(k);
   return [...k.batch, Math.ceil(k.m / rows), Math.ceil(k.n / nc)];
 }
 
-/** Units of work the kernel is split into across threads. */
-export function matmulRows(k: MatmulKernel, threads: number): number {
-  return blocks(k, threads).reduce((p, q) => p * q, 1);
+/** Units of work the kernel is split into; the same for every thread count. */
+export function matmulRows(k: MatmulKernel): number {
+  return blocks(k).reduce((p, q) => p * q, 1);
+}
+
+/**
+ * `extent` from `origin`, clipped to `total`: a constant where every block
+ * is whole, so that LLVM sizes a unit's loops whatever range of units the
+ * pool passes (a one-thread program's entry calls a kernel with constant
+ * bounds, and LLVM folds the extents there).
+ */
+function blockExtent(e: Emitter, origin: V, extent: number, total: number): V {
+  return total % extent === 0 ? e.int64(extent) : min(e, e.int64(extent), e.b.CreateSub(e.int64(total), origin));
 }
 
 /** A zero-initialized global array of `threads` slices of `size` elements. */
@@ -209,10 +244,10 @@ function emitStreamingMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel
   const fma = e.intrinsic(llvm.Intrinsic.fmuladd, [ty]);
   const zero = e.constant(0, k.dtype);
   e.loop(lo, hi, (u) => {
-    const idx = unflatten(e, u, blocks(k, threads));
+    const idx = unflatten(e, u, blocks(k));
     const batch = idx.slice(0, -1);
     const jc = b.CreateMul(idx[idx.length - 1], e.int64(STREAM_NB));
-    const nc = min(e, e.int64(STREAM_NB), b.CreateSub(e.int64(k.n), jc));
+    const nc = blockExtent(e, jc, STREAM_NB, k.n);
     const cell = (i: V, j: V): V => b.CreateInBoundsGEP(ty, tile, [b.CreateAdd(b.CreateMul(i, e.int64(STREAM_NB)), j)]);
     e.loop(0, k.m, (i) => e.loop(0, nc, (j) => void b.CreateStore(zero, cell(i, j)), 'zj'), 'zi');
     e.loop(0, k.k, (p) => {
@@ -256,8 +291,8 @@ function packPanels(e: Emitter, panels: V, extent: V, width: number, kc: V, dst:
 }
 
 /** Deepest k of the program's matmuls of `dtype` that pack B per call: the B packing buffer holds a whole column block. */
-function maxK(e: Emitter, program: KernelProgram, dtype: string, threads: number): number {
-  return Math.max(1, ...flatKernels(program.kernels).filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x) && !readsPackedB(e, x, threads)).map((x) => x.k));
+function maxK(e: Emitter, program: KernelProgram, dtype: string): number {
+  return Math.max(1, ...flatKernels(program.kernels).filter((x): x is MatmulKernel => x.kind === 'matmul' && x.dtype === dtype && !streaming(x) && !readsPackedB(e, x)).map((x) => x.k));
 }
 
 /** What the packed form's helpers share within one unit of one kernel. */
@@ -299,9 +334,9 @@ function packB(u: Unit, dst: V, rowCopy: llvm.Function): void {
 }
 
 /** Width of B's panels: the direct micro-kernel's where A is read in place, else the packing micro-kernel's. */
-function panelWidth(e: Emitter, k: MatmulKernel, threads: number): number {
+function panelWidth(e: Emitter, k: MatmulKernel): number {
   const vw = vectorWidth(k.dtype as 'float32' | 'float64', e.vectorBits);
-  return directA(k) ? directVectors(k, e.vectorBits, threads) * vw : 2 * vw;
+  return directA(k) ? directVectors(k, e.vectorBits) * vw : 2 * vw;
 }
 
 /**
@@ -311,10 +346,10 @@ function panelWidth(e: Emitter, k: MatmulKernel, threads: number): number {
  * panels are a slice of the copy only when its first column is a whole
  * number of panels: column blocks must be too.
  */
-export function readsPackedB(e: Emitter, k: MatmulKernel, threads: number): boolean {
+export function readsPackedB(e: Emitter, k: MatmulKernel): boolean {
   if (k.b.packed === undefined || streaming(k)) return false;
-  const nr = panelWidth(e, k, threads);
-  return !(directA(k) && bIsPanel(k, nr)) && split(k, threads).nc % nr === 0 && NC_MAX % nr === 0;
+  const nr = panelWidth(e, k);
+  return !(directA(k) && bIsPanel(k, nr)) && split(k).nc % nr === 0 && NC_MAX % nr === 0;
 }
 
 /** Units of a whole-B packing: column blocks of NC_MAX (a multiple of every panel width, so each block starts a panel). */
@@ -327,7 +362,7 @@ export function packedBRows(k: MatmulKernel): number {
  * for all of k, into its packed copy: the panels a unit at column jc would
  * pack, at jc * k of the copy. B reads the same for every batch index (K10).
  */
-export function emitPackB(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string, threads: number): llvm.Function {
+export function emitPackB(e: Emitter, program: KernelProgram, k: MatmulKernel, name: string): llvm.Function {
   const ty = e.typeOf(k.dtype);
   const ptrTy = llvm.PointerType.get(ty, 0);
   const copy = packKernel(k.dtype as 'float32' | 'float64', e.vectorBits);
@@ -336,7 +371,7 @@ export function emitPackB(e: Emitter, program: KernelProgram, k: MatmulKernel, n
   const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
   const b = e.b;
   const ptrs = bufferPointers(e, program, new Set([k.b.buf, k.b.packed!]), fn.getArg(0));
-  const nr = panelWidth(e, k, threads);
+  const nr = panelWidth(e, k);
   e.loop(fn.getArg(1), fn.getArg(2), (block) => {
     const jc = b.CreateMul(block, e.int64(NC_MAX));
     const nc = min(e, e.int64(NC_MAX), b.CreateSub(e.int64(k.n), jc));
@@ -482,9 +517,9 @@ function emitDirectRowBlock(u: Unit, ic: V, mc: V, scratch: { bp: V; cb: V }, pl
 }
 
 /** Vectors per tile row of the direct micro-kernel: 4 with AVX-512's 32 registers when the column blocks fill them, else 2. */
-function directVectors(k: MatmulKernel, bits: number, threads: number): 2 | 4 {
+function directVectors(k: MatmulKernel, bits: number): 2 | 4 {
   const wide = (4 * bits) / (k.dtype === 'float32' ? 32 : 64);
-  const nc = split(k, threads).nc;
+  const nc = split(k).nc;
   return bits === 512 && k.n % wide === 0 && nc % wide === 0 ? 4 : 2;
 }
 
@@ -525,20 +560,20 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
   const inPlace = directA(k);
   let direct: DirectPlan | null = null;
   if (inPlace) {
-    const dk = directMicroKernel(k.dtype, tileRows(k), e.vectorBits, directVectors(k, e.vectorBits, threads));
+    const dk = directMicroKernel(k.dtype, tileRows(k), e.vectorBits, directVectors(k, e.vectorBits));
     e.requireMicroKernel(dk);
     const i64p = llvm.PointerType.get(e.i64, 0);
     direct = { a: inPlace, nr: dk.nr, segs: segmentTable(e, name, inPlace.segs), micro: e.external(dk.name, e.void, [ptrTy, i64p, i64p, e.i64, e.i64, e.i64, ptrTy, ptrTy, e.i64]) };
   }
-  const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(e, program, k.dtype, threads) * NC_MAX), cb: threadScratch('tile_c', MC * (NC_MAX + C_SKEW)) };
-  const { nc: NC, rows: strip } = split(k, threads);
-  const packedB = readsPackedB(e, k, threads);
+  const scratch = { ap: threadScratch('pack_a', MC * KC_MAX), bp: threadScratch('pack_b', maxK(e, program, k.dtype) * NC_MAX), cb: threadScratch('tile_c', MC * (NC_MAX + C_SKEW)) };
+  const { nc: NC, rows: strip } = split(k);
+  const packedB = readsPackedB(e, k);
   e.loop(lo, hi, (unit) => {
-    const idx = unflatten(e, unit, blocks(k, threads));
+    const idx = unflatten(e, unit, blocks(k));
     const m0 = b.CreateMul(idx[idx.length - 2], e.int64(strip));
-    const mEnd = min(e, b.CreateAdd(m0, e.int64(strip)), e.int64(k.m));
+    const mEnd = b.CreateAdd(m0, blockExtent(e, m0, strip, k.m));
     const jc = b.CreateMul(idx[idx.length - 1], e.int64(NC));
-    const nc = min(e, e.int64(NC), b.CreateSub(e.int64(k.n), jc));
+    const nc = blockExtent(e, jc, NC, k.n);
     const nr = direct?.nr ?? uk.nr;
     const nPanels = b.CreateSDiv(b.CreateAdd(nc, e.int64(nr - 1)), e.int64(nr));
     const u: Unit = { e, program, k, ty, mr: tileRows(k), nr, ptrs, batch: idx.slice(0, -2), jc, nc, nPanels, ldc: roundUp(NC, nr) + C_SKEW };

@@ -34,8 +34,8 @@ function workOf(k: PlainKernel): number {
   return points * (k.reductions.length + 1);
 }
 
-function rowCount(k: PlainKernel, threads: number): number {
-  return k.kind === 'matmul' ? matmulRows(k, threads) : rowsOf(k);
+function rowCount(k: PlainKernel): number {
+  return k.kind === 'matmul' ? matmulRows(k) : rowsOf(k);
 }
 
 /** Chunks per thread a parallel kernel is cut into: enough that a thread slowed by another process costs only its share. */
@@ -139,13 +139,13 @@ export function emitProgram(program: KernelProgram, threads: number, vectorBits:
   const planOf = (k: PlainKernel, label: string): KernelPlan => {
     const name = `${label}_${k.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
     const fn = k.kind === 'matmul' ? emitMatmulKernel(e, program, k, name, threads) : emitLoopKernel(e, program, k, name);
-    const rows = rowCount(k, threads);
+    const rows = rowCount(k);
     const parallel = threads > 1 && rows > 1 && workOf(k) >= PARALLEL_WORK;
     return { fn, rows, parallel };
   };
   // A repeat's body kernels are emitted once each; the entry loops around their calls.
   const plans = program.kernels.map((k, i) => (k.kind === 'repeat' ? { repeat: k, body: k.body.map((x, j) => planOf(x, `k${i}_${j}`)) } : planOf(k, `k${i}`)));
-  const packers = emitPackers(e, program, threads).map((p) => ({ fn: p.fn, rows: p.rows, parallel: threads > 1 && p.rows > 1 && p.work >= PARALLEL_WORK }));
+  const packers = emitPackers(e, program).map((p) => ({ fn: p.fn, rows: p.rows, parallel: threads > 1 && p.rows > 1 && p.work >= PARALLEL_WORK }));
   const entry = e.beginFunction(ENTRY, e.void, [e.i8p], llvm.Function.LinkageTypes.ExternalLinkage);
   const bases = entryBases(e, entry.getArg(0), slots);
   const kernelType = llvm.PointerType.get(llvm.FunctionType.get(e.void, [e.i8p, e.i64, e.i64], false), 0);

@@ -50,11 +50,16 @@ enum { MAX_WORKERS = 254, MAX_CHUNKS = 32768 };
 /*
  * Team regions of a window that took this much longer in all than the caller
  * alone would have: give up the team without waiting for the window's end.
- * Not less: on a machine many processes share, a worker (or the caller) is
- * descheduled now and then for a few milliseconds, and a team that stalls
- * in some regions can still be well ahead over a window.
+ * A team that has won windows may lose up to LOSS_NS: on a machine many
+ * processes share, a worker (or the caller) is descheduled now and then for
+ * a few milliseconds, and a team that stalls in some regions can still be
+ * well ahead over a window. A team just back from a spell alone (a probe)
+ * may lose only PROBE_LOSS_NS, doubling with each window it wins: with one
+ * of two cores busy the team wins a window now and then and loses the next,
+ * and each loss is then a couple of milliseconds, not twenty.
  */
 #define LOSS_NS 20000000
+#define PROBE_LOSS_NS 2000000
 /* A spinning worker that sees this much time pass between two looks at the clock was descheduled: the core is wanted. */
 #define PREEMPTED_NS 200000
 /* After that, workers do not spin at all for this long: they sleep as soon as their region ends. */
@@ -70,9 +75,9 @@ enum { MAX_WORKERS = 254, MAX_CHUNKS = 32768 };
  * cores), so one that barely wins inside them loses overall.
  */
 #define TEAM_PAYS 0.9
-/* Caller-alone spells: first length, and the cap they double to while probes fail. */
+/* Caller-alone spells: first length, and the cap they double to while probes fail (a probe a second while a core stays busy). */
 #define SOLO_MIN_NS 4000000
-#define SOLO_MAX_NS 256000000
+#define SOLO_MAX_NS 1000000000
 
 /* claim word: generation (24 bits) | team (8) | chunks (16) | next chunk (16) */
 #define GEN_OF(t) ((uint32_t)((t) >> 40))
@@ -98,7 +103,7 @@ static int cap = -1;
 
 /* The caller's view of contention (only touched with caller_busy held). */
 static int solo;
-static int64_t solo_until, solo_for = SOLO_MIN_NS;
+static int64_t solo_until, solo_for = SOLO_MIN_NS, loss_limit = PROBE_LOSS_NS;
 static int64_t window_team_ns, window_alone_ns;
 static int window_regions;
 static _Atomic uint64_t stats[6]; /* team regions, alone regions, fallbacks, probes, workers started, busy-caller regions */
@@ -268,6 +273,7 @@ static void go_alone(int64_t now) {
   solo = 1;
   solo_until = now + solo_for;
   solo_for = solo_for * 2 < SOLO_MAX_NS ? solo_for * 2 : SOLO_MAX_NS;
+  loss_limit = PROBE_LOSS_NS;
   window_team_ns = window_alone_ns = 0;
   window_regions = 0;
   atomic_fetch_add(&stats[2], 1);
@@ -277,10 +283,11 @@ static void go_alone(int64_t now) {
 static void judge(int64_t team_ns, int64_t alone_ns, int64_t now) {
   window_team_ns += team_ns;
   window_alone_ns += alone_ns;
-  if (window_team_ns - window_alone_ns > LOSS_NS) return go_alone(now);
+  if (window_team_ns - window_alone_ns > loss_limit) return go_alone(now);
   if (++window_regions < WINDOW_REGIONS && window_alone_ns < WINDOW_NS) return;
   if (window_team_ns > TEAM_PAYS * window_alone_ns) return go_alone(now);
   solo_for = solo_for / 2 > SOLO_MIN_NS ? solo_for / 2 : SOLO_MIN_NS;
+  loss_limit = loss_limit * 2 < LOSS_NS ? loss_limit * 2 : LOSS_NS;
   window_team_ns = window_alone_ns = 0;
   window_regions = 0;
 }

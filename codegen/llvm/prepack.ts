@@ -16,7 +16,7 @@ import { emitPackB, packedBRows, readsPackedB } from './matmul.js';
 
 type V = llvm.Value;
 
-/** A packing function over `rows` column blocks, and its work (elements copied) for the entry's choice of threads. */
+/** A packing function over `rows` column blocks, and its work (elements copied) for the entry's choice of parallel or not. */
 export interface Packer {
   readonly fn: llvm.Function;
   readonly rows: number;
@@ -24,12 +24,12 @@ export interface Packer {
 }
 
 /** One packing function per matmul that reads its B from a packed copy (emitted before the entry point). */
-export function emitPackers(e: Emitter, program: KernelProgram, threads: number): Packer[] {
+export function emitPackers(e: Emitter, program: KernelProgram): Packer[] {
   if (program.weights?.packedAt === undefined) return [];
   return flatKernels(program.kernels).flatMap((k, i) => {
-    if (k.kind !== 'matmul' || !readsPackedB(e, k, threads)) return [];
+    if (k.kind !== 'matmul' || !readsPackedB(e, k)) return [];
     const name = `pack${i}_${k.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
-    return [{ fn: emitPackB(e, program, k, name, threads), rows: packedBRows(k), work: k.k * k.n }];
+    return [{ fn: emitPackB(e, program, k, name), rows: packedBRows(k), work: k.k * k.n }];
   });
 }
 

@@ -106,7 +106,7 @@ describe('kiln_parallel', () => {
     const slow = pool.stats();
     // Alone spells (sampling each kernel's alone time accounts for about 1 region in 64, here under 15).
     expect(slow.alone - before.alone).toBeGreaterThan(100);
-    // The stalls (2 ms each): at most a window's loss (LOSS_NS, 20 ms) per probe of the team, a few probes
+    // The stalls (2 ms each): at most a probe's loss (PROBE_LOSS_NS, 2 ms, doubling while the team wins) per probe, a few probes
     // in all, where a team that kept waiting would stall in each of the 600 regions.
     // (Team regions the slow worker arrives too late for cost nothing and are not counted here.)
     expect(slowChunks).toBeLessThan(60);
