@@ -108,16 +108,23 @@ function commonGroup(cs: readonly Node[], groupOf: Int32Array, isOutput: boolean
  */
 export function fuse(graph: Graph, materialize: ReadonlySet<number> = new Set()): FusedGraph {
   const forced = new Set(materialize);
+  // Map groups that iterate over a finer space than their root's, by root: a reshape that splits the
+  // group's axes (a tiled pool's gradient, [.., 12, 2, ..] -> [.., 24, ..]) then reads its input in place.
+  const refined = new Map<number, Shape>();
   for (;;) {
-    const fused = partition(graph, forced);
+    const fused = partition(graph, forced, refined);
     const unreachable = firstUnreachable(fused);
     if (!unreachable) return fused;
+    if (unreachable.refine && !refined.has(unreachable.root)) {
+      refined.set(unreachable.root, unreachable.refine);
+      continue;
+    }
     if (forced.has(unreachable.node)) throw new Error(`fusion: %${unreachable.node} stays unreachable once materialized: ${unreachable.reason}`);
     forced.add(unreachable.node);
   }
 }
 
-function partition(graph: Graph, materialize: ReadonlySet<number>): FusedGraph {
+function partition(graph: Graph, materialize: ReadonlySet<number>, refined: ReadonlyMap<number, Shape> = new Map()): FusedGraph {
   const { nodes } = graph;
   const users = usersOf(graph);
   const outputs = new Set([...graph.outputs, ...(graph.updates ?? []).map((u) => u.value), ...materialize]);
@@ -180,13 +187,15 @@ function partition(graph: Graph, materialize: ReadonlySet<number>): FusedGraph {
       newGroup(n, 'loop');
     }
   }
+  const space = (d: Draft): Shape => (d.kind === 'loop' && d.reduces.length === 0 && refined.get(d.root)) || d.space;
   const groups = drafts.map((d, i): FusionGroup => ({
-    id: i, kind: d.kind, root: d.root, nodes: [...d.nodes].sort((a, b) => a - b), space: d.space, reduceAxes: d.reduceAxes,
+    id: i, kind: d.kind, root: d.root, nodes: [...d.nodes].sort((a, b) => a - b), space: space(d), reduceAxes: d.reduceAxes,
   }));
   return { ...graph, groups };
 }
 
-type Unreachable = { readonly node: number; readonly reason: string };
+/** What a walk cannot reach in the group rooted at `root`; `refine`: the finer space that group may take instead. */
+type Unreachable = { readonly node: number; readonly reason: string; readonly root: number; readonly refine?: Shape };
 
 /** The first node, in the order lowering meets them, that some group's maps cannot reach; null when every group lowers. */
 function firstUnreachable(fused: FusedGraph): Unreachable | null {
@@ -235,7 +244,7 @@ class Walker {
     if (this.seen.has(key)) return null;
     this.seen.add(key);
     const v = visitNode(this.ctx, id, map);
-    if (v.k === 'materialize') return v;
+    if (v.k === 'materialize') return { node: v.node, reason: v.reason, root: this.ctx.group.root, ...(v.refine ? { refine: v.refine } : {}) };
     if (v.k !== 'compute') return null;
     const inputs = this.ctx.graph.nodes[id].inputs;
     for (let i = 0; i < v.inputs.length; i++) {
@@ -248,7 +257,7 @@ class Walker {
 
   /** A matmul operand must reach an unmasked buffer through movement ops alone. */
   operand(id: number, map: IndexMap): Unreachable | null {
-    return this.walk(id, map) ?? (this.isView(id, map) ? null : { node: id, reason: 'a matmul operand must be a strided view of a buffer' });
+    return this.walk(id, map) ?? (this.isView(id, map) ? null : { node: id, reason: 'a matmul operand must be a strided view of a buffer', root: this.ctx.group.root });
   }
 
   private isView(id: number, map: IndexMap): boolean {

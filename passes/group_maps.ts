@@ -38,8 +38,12 @@ export type Visit =
   | { readonly k: 'acc' }
   /** Computed from its inputs, each read through its map (null: read directly from its buffer, as gather's params). */
   | { readonly k: 'compute'; readonly inputs: readonly (IndexMap | null)[] }
-  /** Not expressible in this group: `node` must root a group of its own. */
-  | { readonly k: 'materialize'; readonly node: number; readonly reason: string };
+  /**
+   * Not expressible in this group: `node` must root a group of its own, unless
+   * the group may iterate over the finer space `refine` instead (a reshape that
+   * splits the group's axes, read at the kernel's point).
+   */
+  | { readonly k: 'materialize'; readonly node: number; readonly reason: string; readonly refine?: Shape };
 
 /** Ops a masked map passes through: they only re-index (or read a buffer). */
 const MASK_PASSES: ReadonlySet<OpName> = new Set<OpName>(['transpose', 'broadcast', 'slice', 'reshape', 'pad', 'window']);
@@ -47,7 +51,7 @@ const MASK_PASSES: ReadonlySet<OpName> = new Set<OpName>(['transpose', 'broadcas
 /** Movement ops: a matmul operand may pass through these on its way to a buffer. */
 export const VIEW_OPS: ReadonlySet<OpName> = MASK_PASSES;
 
-const materialize = (node: number, reason: string): Visit => ({ k: 'materialize', node, reason });
+const materialize = (node: number, reason: string, refine?: Shape): Visit => ({ k: 'materialize', node, reason, ...(refine ? { refine } : {}) });
 
 function shapeText(s: Shape): string {
   return `[${s.join(', ')}]`;
@@ -85,6 +89,40 @@ function atKernelPoint(ctx: WalkContext, n: Node, map: IndexMap): boolean {
   const expected = accMap(n, ctx.group, ctx.kernelSpace);
   return n.type.shape.every((size, a) => size === 1
     || (map.offset[a] === expected.offset[a] && map.rows[a].every((c, d) => ctx.kernelSpace[d] === 1 || c === expected.rows[a][d])));
+}
+
+/** Whether `fine` splits each axis of `coarse` into consecutive row-major axes (merging them back is a reshape). */
+export function refines(fine: Shape, coarse: Shape): boolean {
+  let at = 0;
+  for (const n of coarse) {
+    let product = 1;
+    while (at < fine.length && product < n) product *= fine[at++];
+    while (at < fine.length && fine[at] === 1 && n === 1 && product === 1) at++;
+    if (product !== n) return false;
+  }
+  return at === fine.length || fine.slice(at).every((d) => d === 1);
+}
+
+/** A reshape read at the kernel's point of a map group (no reductions) whose input splits the group's axes. */
+function splitsSpace(ctx: WalkContext, map: IndexMap, fine: Shape): boolean {
+  const { space, reduceAxes } = ctx.group;
+  const atPoint = map.shape.length === space.length && map.shape.every((d, j) => d === space[j])
+    && map.offset.every((o) => o === 0) && map.rows.every((r, j) => r.every((c, d) => c === (d === j ? 1 : 0))) && !map.mask;
+  return reduceAxes.length === 0 && atPoint && refines(fine, space);
+}
+
+/** The map of a tensor of `coarse` shape over a finer space whose axes split its axes (refines(space, coarse)). */
+function mergeMap(coarse: Shape, space: readonly number[]): IndexMap {
+  const rows = coarse.map(() => space.map(() => 0));
+  let at = 0;
+  coarse.forEach((n, j) => {
+    let product = 1;
+    const run: number[] = [];
+    while (at < space.length && product < n) (product *= space[at]), run.push(at++);
+    let stride = 1;
+    for (const d of run.reverse()) (rows[j][d] = stride), (stride *= space[d]);
+  });
+  return { shape: coarse, offset: coarse.map(() => 0), rows, space };
 }
 
 /** Gather's maps: its params (read from their buffer with a dynamic index on `axis`) and its indices. */
@@ -129,7 +167,9 @@ export function visitNode(ctx: WalkContext, id: number, map: IndexMap): Visit {
       // A materialized tensor is row-major: reading it through a reshape is the same linear view.
       if (ctx.buffered(n.inputs[0])) return through(map);
       const m = reshapeMap(map, inShape(0));
-      return m ? through(m) : materialize(n.inputs[0], `reshape ${shapeText(inShape(0))} -> ${shapeText(n.type.shape)} is not affine in the fused loop`);
+      if (m) return through(m);
+      const refine = splitsSpace(ctx, map, inShape(0)) ? inShape(0) : undefined;
+      return materialize(n.inputs[0], `reshape ${shapeText(inShape(0))} -> ${shapeText(n.type.shape)} is not affine in the fused loop`, refine);
     }
     case 'pad': {
       const a = n.attrs as AttrsMap['pad'];
@@ -168,13 +208,15 @@ export function loopPlan(graph: Graph, g: GroupSpace & { readonly id: number; re
   const spaceMap = (shape: Shape): IndexMap => identityMap(shape, kernelSpace, dims);
   const reduces = g.nodes.map((id) => graph.nodes[id]).filter((n) => REDUCE_OPS.has(n.op));
   const rowGroup = root.type.shape.length === g.space.length && root.type.shape.every((d, i) => d === g.space[i]);
-  if (!rowGroup && reduces.length === 0) throw new Error(`lower: group ${g.id} reduces but has no reduction node`);
+  // A map group over a finer space than its root's (fusion refined it so that a split reads in place).
+  const refined = !rowGroup && reduces.length === 0 && g.reduceAxes.length === 0 && refines(g.space, root.type.shape);
+  if (!rowGroup && !refined && reduces.length === 0) throw new Error(`lower: group ${g.id} reduces but has no reduction node`);
   return {
     kernelSpace,
     outerRank: g.space.length - g.reduceAxes.length,
     reductions: reduces.map((n) => ({ node: n, input: n.inputs[0], map: spaceMap(graph.nodes[n.inputs[0]].type.shape) })),
     full: rowGroup || g.reduceAxes.length === 0,
-    rootMap: rowGroup ? spaceMap(root.type.shape) : accMap(reduces[0], g, kernelSpace),
+    rootMap: rowGroup ? spaceMap(root.type.shape) : refined ? mergeMap(root.type.shape, kernelSpace) : accMap(reduces[0], g, kernelSpace),
   };
 }
 

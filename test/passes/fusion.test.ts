@@ -1,6 +1,7 @@
 /** Fusion: which nodes share a kernel, as text. */
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../ir/graph.js';
+import { printProgram } from '../../ir/print_kernel.js';
 import { fuse, printFusion } from '../../passes/fusion.js';
 import { lower } from '../../passes/lower.js';
 import { mlp, text } from '../helpers/graphs.js';
@@ -17,11 +18,21 @@ describe('fusion', () => {
   it('materializes a tensor whose reshape is not affine inside the fused loop', () => {
     const b = new GraphBuilder();
     const x = b.param('x', [3, 4]);
-    const g = b.build([b.unary('neg', b.reshape(b.transpose(b.unary('exp', x), [1, 0]), [12]))]);
+    const g = b.build([b.unary('neg', b.reshape(b.transpose(b.unary('exp', x), [1, 0]), [2, 6]))]);
     const p = lower(g, 'r');
     expect(printFusion(p.fused)).toBe(text(`
       loop %2 space=[4,3]: %1:exp %2:transpose
-      loop %4 space=[12]: %3:reshape %4:neg`));
+      loop %4 space=[2,6]: %3:reshape %4:neg`));
+  });
+
+  it('iterates a map group over the finer space when a reshape splits its axes, instead of materializing', () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [3, 4]);
+    const g = b.build([b.unary('neg', b.reshape(b.transpose(b.unary('exp', x), [1, 0]), [12]))]);
+    const p = lower(g, 'r');
+    expect(printFusion(p.fused)).toBe(text(`
+      loop %4 space=[4,3]: %1:exp %2:transpose %3:reshape %4:neg`));
+    expect(printProgram(p)).toContain('full %4@0+[3,1] = neg(exp(x@0+[1,4]))');
   });
 });
 

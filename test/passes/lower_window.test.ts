@@ -72,6 +72,18 @@ describe('lowering pads and windows', () => {
     expect(p.kernels.map((k) => k.name)).toEqual(['g_k0_reduce_max', 'g_k1_div', 'g_k2_select', 'g_k3_pad']);
   });
 
+  it("a 2x2 max pool's gradient and the relu's before it are one pass over the pooled windows, writing dx once", () => {
+    const b = new GraphBuilder();
+    const x = b.param('x', [2, 6, 4, 3]);
+    const y = pool(b, b.maximum(x, 0), 'max', windowGeometry('valid', [6, 4], [2, 2], [2, 2], [1, 1]));
+    const loss = b.sum(b.mul(y, b.param('r', [...y.shape])));
+    const { builder, grads } = grad(b.build([loss]), 0, ['x']);
+    const p = lower(runPipeline(PREDICT_GRAPH, builder.build(grads)), 'g');
+    // The full-size kernels: the relu, then dx over [batch, 3, 2, 2, 2, c] (the pool's windows split out of [6, 4]).
+    const full = p.kernels.flatMap((k) => (k.kind === 'loop' && k.outer.reduce((q, n) => q * n, 1) === 2 * 6 * 4 * 3 ? [`${k.name} outer=[${k.outer}]`] : []));
+    expect(full).toEqual(['g_k0_maximum outer=[2,6,4,3]', 'g_k3_select outer=[2,3,2,2,2,3]']);
+  });
+
   it("an overlapping max pool's gradient: no tie mask over the windows, the share divided at the pooled shape", () => {
     const b = new GraphBuilder();
     const x = b.param('x', [2, 9, 9, 3]);

@@ -89,7 +89,7 @@ describe('pipeline', () => {
     // exp -> transpose -> reshape: the reshape is not affine over the transposed loop, so fusion materializes the transpose.
     const b = new GraphBuilder();
     const x = b.param('x', [3, 4]);
-    const g = b.build([b.unary('neg', b.reshape(b.transpose(b.unary('exp', x), [1, 0]), [12]))]);
+    const g = b.build([b.unary('neg', b.reshape(b.transpose(b.unary('exp', x), [1, 0]), [2, 6]))]);
     const fused = fuse(g);
     expect(fused.groups.map((grp) => fused.nodes[grp.root].op).sort()).toEqual(['neg', 'transpose']);
     const feeds = { x: Float32Array.from({ length: 12 }, (_, i) => i / 10) };
