@@ -103,7 +103,8 @@ static int cap = -1;
 
 /* The caller's view of contention (only touched with caller_busy held). */
 static int solo;
-static int64_t solo_until, solo_for = SOLO_MIN_NS, loss_limit = PROBE_LOSS_NS;
+/* A new team may lose LOSS_NS like an established one: its workers' first regions fault their scratch in. */
+static int64_t solo_until, solo_for = SOLO_MIN_NS, loss_limit = LOSS_NS;
 static int64_t window_team_ns, window_alone_ns;
 static int window_regions;
 static _Atomic uint64_t stats[6]; /* team regions, alone regions, fallbacks, probes, workers started, busy-caller regions */
