@@ -61,3 +61,11 @@ export function shapeStr(shape: Shape): string {
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/** Each output axis's input axis for a reshape that only adds or drops unit axes (-1 for added ones); null for any other reshape. */
+export function unitAxes(out: Shape, input: Shape): number[] | null {
+  const real = input.flatMap((d, j) => (d === 1 ? [] : [j]));
+  let next = 0;
+  const axes = out.map((d) => (d === 1 ? -1 : next < real.length && input[real[next]] === d ? real[next++] : -2));
+  return next === real.length && !axes.includes(-2) ? axes : null;
+}

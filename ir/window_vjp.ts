@@ -4,12 +4,12 @@
  * of a convolution and the core of transposed convolution, where the
  * cotangent of the windows is itself a contraction (dy times the kernel,
  * summed over filters): an im2col-sized tensor if it were computed before the
- * scatter. With stride 1 the scatter is pushed into that contraction's
- * operands instead, so the gradient is one contraction over (window offset,
- * filter) that lowers onto the matmul kernels with no im2col tensor; other
- * cotangents (a pool's) and strides > 1 add up slabs of `g`.
+ * scatter. The scatter is pushed into that contraction's operands instead
+ * (strides as phase axes), so the gradient is one contraction over (window
+ * offset, filter) that lowers onto the matmul kernels with no im2col tensor;
+ * other cotangents (a pool's) add up slabs of `g`.
  */
-import type { Shape } from './dtype.js';
+import { type Shape, unitAxes } from './dtype.js';
 import { forEachIndex } from './eval_kernels.js';
 import type { GraphBuilder, Node, Value } from './graph.js';
 import { type AttrsMap, normalizeAxis } from './ops.js';
@@ -29,14 +29,6 @@ export function scatterWindows(b: GraphBuilder, g: Value, shape: Shape, attrs: W
 interface Traced {
   readonly node: Node;
   readonly axisOf: readonly number[];
-}
-
-/** Each output axis's input axis for a reshape that only adds or drops unit axes (-1 for added ones); null for any other reshape. */
-export function unitAxes(out: Shape, input: Shape): number[] | null {
-  const real = input.flatMap((d, j) => (d === 1 ? [] : [j]));
-  let next = 0;
-  const axes = out.map((d) => (d === 1 ? -1 : next < real.length && input[real[next]] === d ? real[next++] : -2));
-  return next === real.length && !axes.includes(-2) ? axes : null;
 }
 
 function traceViews(b: GraphBuilder, g: Value): Traced {

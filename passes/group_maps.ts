@@ -111,20 +111,6 @@ function splitsSpace(ctx: WalkContext, map: IndexMap, fine: Shape): boolean {
   return reduceAxes.length === 0 && atPoint && refines(fine, space);
 }
 
-/** The map of a tensor of `coarse` shape over a finer space whose axes split its axes (refines(space, coarse)). */
-function mergeMap(coarse: Shape, space: readonly number[]): IndexMap {
-  const rows = coarse.map(() => space.map(() => 0));
-  let at = 0;
-  coarse.forEach((n, j) => {
-    let product = 1;
-    const run: number[] = [];
-    while (at < space.length && product < n) (product *= space[at]), run.push(at++);
-    let stride = 1;
-    for (const d of run.reverse()) (rows[j][d] = stride), (stride *= space[d]);
-  });
-  return { shape: coarse, offset: coarse.map(() => 0), rows, space };
-}
-
 /** Gather's maps: its params (read from their buffer with a dynamic index on `axis`) and its indices. */
 export function gatherMaps(n: Node<'gather'>, params: Shape, indices: Shape, map: IndexMap): { params: IndexMap; indices: IndexMap; axis: number; stride: number } {
   const axis = n.attrs.axis < 0 ? n.attrs.axis + params.length : n.attrs.axis;
@@ -216,7 +202,7 @@ export function loopPlan(graph: Graph, g: GroupSpace & { readonly id: number; re
     outerRank: g.space.length - g.reduceAxes.length,
     reductions: reduces.map((n) => ({ node: n, input: n.inputs[0], map: spaceMap(graph.nodes[n.inputs[0]].type.shape) })),
     full: rowGroup || g.reduceAxes.length === 0,
-    rootMap: rowGroup ? spaceMap(root.type.shape) : refined ? mergeMap(root.type.shape, kernelSpace) : accMap(reduces[0], g, kernelSpace),
+    rootMap: rowGroup ? spaceMap(root.type.shape) : refined ? reshapeMap(identityMap(kernelSpace, kernelSpace), root.type.shape)! : accMap(reduces[0], g, kernelSpace),
   };
 }
 

@@ -8,9 +8,8 @@
  *   a slice of a reduction that nothing else reads becomes a reduction of a
  *   slice, so only the kept elements are computed.
  */
-import { sameShape } from '../ir/dtype.js';
+import { sameShape, unitAxes } from '../ir/dtype.js';
 import type { Graph, GraphBuilder, Node, Value } from '../ir/graph.js';
-import { unitAxes } from '../ir/window_vjp.js';
 import { type AttrsMap, isBinaryOp, isUnaryOp } from '../ir/ops.js';
 import { rebuild } from './rebuild.js';
 import { scalarOp } from '../ir/scalar_eval.js';
