@@ -15,7 +15,9 @@
  * fit is timed on KILN_BENCH_CNN_TFJS_STEPS steps (default 1) of
  * KILN_BENCH_CNN_TFJS_BATCH samples (default 32; its kernels are
  * single-threaded loops whose cost per sample does not depend on the batch)
- * after a warm-up step of 8 samples.
+ * after a warm-up step of 8 samples. Where bench/peers/setup-keras.sh has made
+ * its virtualenv, Keras 3 on TensorFlow and on JAX follow in child processes
+ * (bench/keras_peer.ts), rated against Kiln's figures from this run.
  */
 import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
@@ -29,6 +31,7 @@ import { config } from '../runtime/config.js';
 import { cpuVectorBits, loadCpu } from '../runtime/cpu/index.js';
 import { fmaPeakGflops } from '../runtime/cpu/peak.js';
 import { Sequential, layers, optimizers, tensor } from '../src/index.js';
+import { printKerasPeers, type KilnFigures } from './keras_peer.js';
 import { initializer, type message, model as onnxModel, node, valueInfo } from './onnx.js';
 import { mnistCnn } from './mnist_mlp.js';
 import { median, timeIt } from './stats.js';
@@ -178,9 +181,11 @@ const ONLY = process.env.KILN_BENCH_CNN_ONLY;
 async function main(): Promise<void> {
   const f = (v: number): string => Math.round(v).toLocaleString('en-US').padStart(8);
   console.log(`mnist_cnn, samples/s; ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores; kiln on its cpu backend\n`);
+  const kilnFigures: KilnFigures = { predict: { 1: 0, 32: 0, 128: 0 } };
   if (ONLY !== 'predict') {
     await tf.setBackend('cpu');
     const [kFit, tFit] = [await fitRate(), await tfFitRate(TFJS_BATCH, TFJS_STEPS)];
+    kilnFigures.fit = kFit;
     console.log(`fit: kiln ${f(kFit)} (batch 128)  tfjs-cpu ${f(tFit)} (batch ${TFJS_BATCH}, ${TFJS_STEPS} step${TFJS_STEPS === 1 ? '' : 's'})  kiln/tfjs ${(kFit / tFit).toFixed(2)}`);
   }
   await tf.setBackend('wasm');
@@ -189,8 +194,8 @@ async function main(): Promise<void> {
   const tfModel = tfCnn();
   tfModel.setWeights(kiln.getWeights().map((w) => tf.tensor(w.data as Float32Array, w.shape as number[])));
   console.log('predict   batch     kiln  onnxrt  tfjs-wasm  kiln/ort  kiln/tfjs');
-  for (const batch of [1, 32, 128]) {
-    const k = await predictRate(batch);
+  for (const batch of [1, 32, 128] as const) {
+    const k = (kilnFigures.predict[batch] = await predictRate(batch));
     const p = await peersPredict(batch, session, tfModel);
     console.log(`${String(batch).padStart(15)} ${f(k)} ${f(p.ort)} ${f(p.tfjs).padStart(10)} ${(k / p.ort).toFixed(2).padStart(9)} ${(k / p.tfjs).toFixed(2).padStart(10)}`);
   }
@@ -199,6 +204,7 @@ async function main(): Promise<void> {
   const share = (g: number): string => `${g.toFixed(1)} GFLOP/s = ${((100 * g) / peak).toFixed(0)}% of the FMA peak`;
   console.log(`forward convolutions (3x3, 1->32 and 32->64 channels, bias and relu fused), batch 128: ${share(conv)} measured in this run (${peak.toFixed(1)} GFLOP/s on ${config.numThreads} threads)`);
   console.log(`  end to end, predict of a Conv2D -> Conv2D model (with writing its input and returning its 18.9 MB output): ${share(convModel)}`);
+  await printKerasPeers(kilnFigures, config.numThreads);
 }
 
 await main();
