@@ -126,7 +126,9 @@ export function runKerasPeer(python: string, backend: KerasBackend, threads: num
 
 const LABEL = 32;
 const f = (v: number): string => Math.round(v).toLocaleString('en-US').padStart(8);
-const cell = (keras: number, kiln: number | undefined): string => `${f(keras)} ${kiln === undefined ? '     ' : (kiln / keras).toFixed(2).padStart(5)}`;
+/** kiln/keras in 5 characters: 2 decimals below 10, 1 below 100, none above. */
+const ratio = (r: number): string => r.toFixed(r < 10 ? 2 : r < 100 ? 1 : 0).padStart(5);
+const cell = (keras: number, kiln: number | undefined): string => `${f(keras)} ${kiln === undefined ? '     ' : ratio(kiln / keras)}`;
 const row = (label: string, fit: string, batches: readonly string[]): string => `${label.padEnd(LABEL)} ${fit}  ${batches.join('  ')}`;
 
 /** The column heads over kerasRows. */

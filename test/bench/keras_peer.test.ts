@@ -36,6 +36,10 @@ describe('keras peer of bench:cnn', () => {
     expect(rows[0]).toMatch(/^keras 3\.15\.1 jax 0\.10\.2 +400 +2\.00 +200 +0\.50 +1,600 +2\.00 +3,200 +1\.00$/);
     expect(rows[1]).toMatch(/^ +xla on; predict_on_batch +500 +0\.20 +2,000 +1\.60 +4,000 +0\.80$/);
     for (const r of rows) expect(r.length).toBe(kerasHeader().length);
+    const wide = kerasRows({ fit: 800, predict: { 1: 24_000, 32: 3200, 128: 3200 } }, k);
+    expect(wide[0]).toMatch(/ 200 +120 +1,600 /);
+    expect(wide[1]).toMatch(/ 500 +48\.0 +2,000 /);
+    expect(wide[0].length).toBe(kerasHeader().length);
   });
 
   it('without a Keras python, gives the setup command instead', () => {
