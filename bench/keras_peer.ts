@@ -19,7 +19,8 @@ type Batch = (typeof KERAS_BATCHES)[number];
 export interface KerasFigures {
   backend: KerasBackend;
   versions: Record<string, string>;
-  threads: number;
+  /** The CPUs the child could run on (its thread pools size themselves to them). */
+  cpus: number;
   jitCompile: boolean;
   /** null under KILN_BENCH_CNN_ONLY=predict. */
   fit: number | null;
@@ -75,12 +76,12 @@ export function parseKerasLine(stdout: string, backend: KerasBackend): KerasFigu
     throw new Error(`keras-${backend}: its last line is not JSON (${(e as Error).message}): ${line.slice(0, 300)}`);
   }
   if (j.backend !== backend) throw new Error(`keras-${backend}: the child ran backend ${JSON.stringify(j.backend)}, expected ${backend}`);
-  const threads = j.threads;
-  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1) throw new Error(`keras-${backend}: threads should be a positive integer, got ${JSON.stringify(threads)}`);
+  const cpus = j.cpus;
+  if (typeof cpus !== 'number' || !Number.isInteger(cpus) || cpus < 1) throw new Error(`keras-${backend}: cpus should be a positive integer, got ${JSON.stringify(cpus)}`);
   return {
     backend,
     versions: (typeof j.versions === 'object' && j.versions !== null ? j.versions : {}) as Record<string, string>,
-    threads,
+    cpus,
     jitCompile: j.jit_compile === true,
     fit: j.fit === null ? null : rate(j.fit, 'fit', backend),
     predict: rates(j.predict, 'predict', backend),
@@ -160,7 +161,7 @@ export async function printKerasPeers(kiln: KilnFigures, threads: number): Promi
     try {
       const k = await runKerasPeer(found.python, backend, threads);
       for (const row of kerasRows(kiln, k)) console.log(row);
-      if (k.threads !== threads) console.log(`  (keras-${backend} ran on ${k.threads} CPUs, kiln on ${threads} threads)`);
+      if (k.cpus !== threads) console.log(`  (keras-${backend} ran on ${k.cpus} CPUs, kiln on ${threads} threads)`);
     } catch (e) {
       console.log((e as Error).message);
     }

@@ -30,6 +30,7 @@ if threads < 1:
     sys.exit(f"keras_cnn.py: KILN_BENCH_KERAS_THREADS must be a positive integer, got {threads}")
 if threads < len(cpus):
     os.sched_setaffinity(0, cpus[:threads])
+cpus_used = len(os.sched_getaffinity(0))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -110,7 +111,7 @@ def main():
         import jax
         versions["jax"] = jax.__version__
     print(json.dumps({
-        "backend": BACKEND, "versions": versions, "threads": threads, "jit_compile": model.jit_compile,
+        "backend": BACKEND, "versions": versions, "cpus": cpus_used, "jit_compile": model.jit_compile,
         "fit": fit, "predict": predict, "predict_on_batch": on_batch,
     }))
 

@@ -3,7 +3,7 @@ import { findKerasPython, kerasHeader, kerasRows, parseKerasLine, runKerasPeer, 
 
 const line = (over: Record<string, unknown> = {}): string =>
   JSON.stringify({
-    backend: 'jax', versions: { keras: '3.15.1', jax: '0.10.2' }, threads: 2, jit_compile: true, fit: 400,
+    backend: 'jax', versions: { keras: '3.15.1', jax: '0.10.2' }, cpus: 2, jit_compile: true, fit: 400,
     predict: { 1: 200, 32: 1600, 128: 3200 }, predict_on_batch: { 1: 500, 32: 2000, 128: 4000 }, ...over,
   });
 
@@ -27,7 +27,7 @@ describe('keras peer of bench:cnn', () => {
     expect(() => parseKerasLine(line(), 'tensorflow')).toThrow(/ran backend "jax", expected tensorflow/);
     expect(() => parseKerasLine(line({ predict: { 1: 200, 32: 1600 } }), 'jax')).toThrow(/predict at batch 128 should be a positive number of samples\/s, got undefined/);
     expect(() => parseKerasLine(line({ fit: -1 }), 'jax')).toThrow(/fit should be a positive number/);
-    expect(() => parseKerasLine(line({ threads: 0 }), 'jax')).toThrow(/threads should be a positive integer/);
+    expect(() => parseKerasLine(line({ cpus: 0 }), 'jax')).toThrow(/cpus should be a positive integer/);
   });
 
   it('rates kiln against each figure, in columns under the header', () => {
