@@ -12,11 +12,11 @@
  * packing.
  */
 import llvm from './llvm.js';
-import type { Expr, KernelProgram, MatmulKernel } from '../../ir/kernel.js';
+import { type Expr, type KernelProgram, type MatmulKernel, exprDType, rowGroup } from '../../ir/kernel.js';
 import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
 import { emitExpr, loadElement, maskedLoad, storeElement, viewIndex } from './expr.js';
-import { bufferPointers, unflatten } from './loop_kernel.js';
+import { bufferPointers, reduceInit, reduceStep, unflatten } from './loop_kernel.js';
 import { flatKernels } from '../../ir/repeat.js';
 import { type TileRows, directMicroKernel, microKernel, packKernel, vectorWidth } from './microkernel.js';
 
@@ -124,6 +124,14 @@ function loadOperand(e: Emitter, k: MatmulKernel, op: MatmulKernel['a'], ptrs: M
 const NR_ALIGN = 32;
 
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+
+/** Rows of a row block: MC, or the most whole groups of a rowReduce that fit in it (a group is never split). */
+function blockRows(k: MatmulKernel): number {
+  const g = rowGroup(k);
+  if (g > MC) throw new Error(`codegen/llvm: kernel ${k.name} reduces groups of ${g} rows; a row block holds ${MC}`);
+  return Math.floor(MC / g) * g;
+}
 
 /**
  * Rows of the micro-kernel's tile: 6, or 4 where 6-row tiles would pad more
@@ -162,7 +170,8 @@ export function split(k: MatmulKernel): Split {
   const mr = tileRows(k);
   let strips = Math.max(1, Math.min(Math.ceil(UNITS_WANTED / outer), Math.floor(k.m / (bInPlace(k) ? MC : STRIP_MIN))));
   if (outer * strips < UNITS_MIN) strips = Math.min(UNITS_MIN, Math.floor(k.m / NC_MIN) || 1);
-  return { nc, rows: roundUp(Math.ceil(k.m / strips), mr) };
+  const g = rowGroup(k);
+  return { nc, rows: roundUp(Math.ceil(k.m / strips), (mr * g) / gcd(mr, g)) };
 }
 
 function blocks(k: MatmulKernel): number[] {
@@ -217,14 +226,34 @@ function beginMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel, name: 
   };
 }
 
-/** out[batch, row0 + i, col0 + j] = epilogue(acc(i, j)) for i < rows, j < cols. */
+/**
+ * out[batch, row0 + i, col0 + j] = epilogue(acc(i, j)) for i < rows, j < cols.
+ * With a rowReduce, each group of g consecutive rows (whole groups: blocks
+ * start and end on them) is reduced into one output row, row0 / g + i / g.
+ */
 function emitEpilogue(e: Emitter, program: KernelProgram, k: MatmulKernel, ptrs: Map<number, V>, batch: V[], origin: [V, V], extent: [V | number, V | number], acc: (i: V, j: V) => V): void {
   const b = e.b;
-  e.loop(0, extent[0], (i) => e.loop(0, extent[1], (j) => {
-    const point = [...batch, ...split1(e, b.CreateAdd(origin[0], i), k.mDims), b.CreateAdd(origin[1], j)];
-    const v = emitExpr(e, k.epilogue, { idx: point, accs: [acc(i, j)], ptrs, memo: new Map<Expr, V>() });
-    storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, point), program.buffers[k.out.buf].dtype, v);
-  }, 'ej'), 'ei');
+  const g = rowGroup(k);
+  const mDims = k.mDims ?? [k.m];
+  const kept = k.rowReduce ? mDims.slice(0, mDims.length - k.rowReduce.dims) : mDims;
+  const groupDims = mDims.slice(kept.length);
+  const dtype = exprDType(k.epilogue);
+  const rows = g === 1 ? extent[0] : typeof extent[0] === 'number' ? extent[0] / g : b.CreateSDiv(extent[0], e.int64(g));
+  const first = g === 1 ? origin[0] : b.CreateSDiv(origin[0], e.int64(g));
+  e.loop(0, rows, (i) => {
+    const at = split1(e, b.CreateAdd(first, i), kept.length === mDims.length ? k.mDims : kept);
+    e.loop(0, extent[1], (j) => {
+      const col = b.CreateAdd(origin[1], j);
+      const value = (r: number): V => {
+        const inner = groupDims.map((_, t) => e.int64(Math.floor(r / groupDims.slice(t + 1).reduce((p, q) => p * q, 1)) % groupDims[t]));
+        const row = g === 1 ? i : b.CreateAdd(b.CreateMul(i, e.int64(g)), e.int64(r));
+        return emitExpr(e, k.epilogue, { idx: [...batch, ...at, ...inner, col], accs: [acc(row, j)], ptrs, memo: new Map<Expr, V>() });
+      };
+      let v = k.rowReduce ? reduceInit(e, k.rowReduce.op, dtype) : value(0);
+      for (let r = 0; k.rowReduce && r < g; r++) v = reduceStep(e, k.rowReduce.op, dtype, v, value(r));
+      storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, [...batch, ...at, col]), program.buffers[k.out.buf].dtype, v);
+    }, 'ej');
+  }, 'ei');
 }
 
 function min(e: Emitter, a: V, b: V): V {
@@ -582,10 +611,11 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const bp = direct && bIsPanel(k, direct.nr) ? b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...u.batch, ...k.b.view.strides.slice(u.batch.length).map(() => e.int64(0))])])
       : packedB ? b.CreateInBoundsGEP(ty, ptrs.get(k.b.packed!)!, [b.CreateMul(jc, e.int64(k.k))]) : scratch.bp;
     if (bp === scratch.bp) packB(u, scratch.bp, rowCopy);
-    const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
+    const mcb = blockRows(k);
+    const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(mcb - 1)), e.int64(mcb));
     e.loop(0, mBlocks, (icb) => {
-      const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(MC)));
-      const mc = min(e, e.int64(MC), b.CreateSub(mEnd, ic));
+      const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(mcb)));
+      const mc = min(e, e.int64(mcb), b.CreateSub(mEnd, ic));
       if (direct) emitDirectRowBlock(u, ic, mc, { bp, cb: scratch.cb }, direct);
       else emitRowBlock(u, ic, mc, { ...scratch, bp }, micro);
     }, 'ic');
