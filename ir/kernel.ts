@@ -126,8 +126,28 @@ export interface MatmulKernel {
   readonly b: MatmulOperand;
   /** Loads in the epilogue are over batch ++ M ++ [n]. */
   readonly epilogue: Expr;
-  /** View over batch ++ M ++ [n]. */
+  /** View over batch ++ M ++ [n]; with `rowReduce`, over batch ++ M' ++ [n]. */
   readonly out: { readonly buf: number; readonly view: View };
+  /**
+   * A reduction of the epilogue's values over the last `dims` dims of M (a
+   * non-overlapping pooling fused into the convolution before it,
+   * passes/pool_epilogue.ts): out[batch, M', j] = op over the trailing dims,
+   * in order, of epilogue[batch, M', trailing, j], where M' is M without
+   * them. The rows of one group are consecutive, so a tile reduces them
+   * before anything is stored.
+   */
+  readonly rowReduce?: RowReduce;
+}
+
+export interface RowReduce {
+  /** Trailing dims of M reduced (fewer than M has). */
+  readonly dims: number;
+  readonly op: ReduceOp;
+}
+
+/** Rows of M one output row of a matmul reduces: the product of its `rowReduce` dims (1 without). */
+export function rowGroup(k: MatmulKernel): number {
+  return k.rowReduce ? (k.mDims ?? [k.m]).slice(-k.rowReduce.dims).reduce((p, q) => p * q, 1) : 1;
 }
 
 export interface MatmulOperand {
@@ -333,19 +353,25 @@ export function maskHolds(mask: Mask | undefined, point: readonly number[]): boo
   });
 }
 
-/** The iteration spaces of a matmul: of A, of B, and of its output and epilogue. */
-export function matmulSpaces(k: MatmulKernel): { a: number[]; b: number[]; out: number[] } {
+/**
+ * The iteration spaces of a matmul: of A, of B, of its epilogue (`out`), and
+ * of its output view (`stored`: `out` less the rowReduce dims).
+ */
+export function matmulSpaces(k: MatmulKernel): { a: number[]; b: number[]; out: number[]; stored: number[] } {
   const m = k.mDims ?? [k.m];
   const kk = k.kDims ?? [k.k];
-  return { a: [...k.batch, ...m, ...kk], b: [...k.batch, ...kk, k.n], out: [...k.batch, ...m, k.n] };
+  const kept = k.rowReduce ? m.slice(0, m.length - k.rowReduce.dims) : m;
+  return { a: [...k.batch, ...m, ...kk], b: [...k.batch, ...kk, k.n], out: [...k.batch, ...m, k.n], stored: [...k.batch, ...kept, k.n] };
 }
 
 /**
  * The same computation as a loop kernel (outer batch ++ M ++ [n], inner K,
  * one sum reduction): how backends without a multi-dim matmul template run
- * one, and what the kernel interpreter runs.
+ * one, and what the kernel interpreter runs. Not for a matmul with a
+ * rowReduce (a second reduction over the sum's results).
  */
 export function matmulAsLoop(k: MatmulKernel): LoopKernel {
+  if (k.rowReduce) throw new Error(`matmulAsLoop: kernel ${k.name} reduces groups of rows after its epilogue; a loop kernel cannot express that`);
   const batch = k.batch.length;
   const m = (k.mDims ?? [k.m]).length;
   const kd = (k.kDims ?? [k.k]).length;

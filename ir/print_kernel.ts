@@ -36,7 +36,7 @@ export function printKernel(k: Kernel, bufName: (id: number) => string): string 
     const dims = `${k.mDims ? ` mDims=${shapeStr(k.mDims)}` : ''}${k.kDims ? ` kDims=${shapeStr(k.kDims)}` : ''}`;
     const operand = (op: typeof k.a): string => `${bufName(op.buf)}@${viewText(op.view)}${op.mask ? maskText(op.mask) : ''}${op.packed === undefined ? '' : ` packed ${bufName(op.packed)}`}`;
     return [
-      `matmul ${k.name} batch=${shapeStr(k.batch)} m=${k.m} n=${k.n} k=${k.k}${dims} ${k.dtype}`,
+      `matmul ${k.name} batch=${shapeStr(k.batch)} m=${k.m} n=${k.n} k=${k.k}${dims}${k.rowReduce ? ` rowReduce=${k.rowReduce.op}/${k.rowReduce.dims}` : ''} ${k.dtype}`,
       `  a = ${operand(k.a)}  b = ${operand(k.b)}`,
       `  ${bufName(k.out.buf)}@${viewText(k.out.view)} = ${p(k.epilogue)}`,
     ].join('\n');

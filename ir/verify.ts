@@ -21,8 +21,8 @@
  * K6  a mask has one stride per dim of the kernel's space for each bound,
  *     integer bound sizes >= 0, a fill its load's dtype can hold, and no
  *     gather index beside it. (K3 holds a masked load to its valid points.)
- * K7  a matmul's mDims and kDims multiply to its m and k, and a masked
- *     operand fills with 0.
+ * K7  a matmul's mDims and kDims multiply to its m and k, a masked
+ *     operand fills with 0, and a rowReduce keeps at least one dim of M.
  * K8  (ir/verify_repeat.ts) an alias stays inside its root at every step of
  *     the repeats that touch it, and a buffer that moves with a step is
  *     touched only inside repeat bodies.
@@ -200,7 +200,12 @@ export function verifyProgram(p: KernelProgram, planned = false): void {
         access(op.buf, op.view, over, what, k.dtype, op.mask);
       }
       exprs(k.epilogue);
-      access(k.out.buf, k.out.view, space, 'matmul out');
+      if (k.rowReduce) {
+        const { dims, op } = k.rowReduce;
+        check(Number.isInteger(dims) && dims >= 1 && !!k.mDims && dims < k.mDims.length, 'K7', () => `kernel ${k.name}: rowReduce over ${dims} dims of mDims ${JSON.stringify(k.mDims)}; it needs 1 to mDims.length - 1`);
+        check(op === 'sum' || op === 'max' || op === 'min', 'K7', () => `kernel ${k.name}: rowReduce op '${op}'`);
+      }
+      access(k.out.buf, k.out.view, matmulSpaces(k).stored, 'matmul out');
       stored(k.out.buf);
     } else {
       verifyScatter(p, k);

@@ -119,7 +119,13 @@ export function planMemory<P extends KernelProgram>(program: P, shared?: SharedL
     tempBytes = Math.max(tempBytes, best + size);
     placed.push(b);
   }
-  const placed0 = buffers.map((b) => (inShared(b) ? { ...b, offset: offsets[b.id], shared: true } : { ...b, offset: b.role === 'temp' ? residentBytes + Math.max(offsets[b.id], 0) : offsets[b.id] }));
+  // An untouched temp keeps its declaration, emptied, so that every buffer's view lies inside the arena.
+  const untouched = (b: BufferDecl): boolean => b.role === 'temp' && first[aliasRoot(buffers, b.id)] === Infinity;
+  const placed0 = buffers.map((b): BufferDecl => {
+    if (inShared(b)) return { ...b, offset: offsets[b.id], shared: true };
+    if (untouched(b)) return { ...b, size: 0, shape: [0], offset: residentBytes, ...(b.alias ? { alias: { ...b.alias, offset: 0, step: 0 } } : {}) };
+    return { ...b, offset: b.role === 'temp' ? residentBytes + Math.max(offsets[b.id], 0) : offsets[b.id] };
+  });
   const planned = placeAliases(placed0, wideBool);
   const tempBytesUnplanned = temps.reduce((s, b) => s + bytesOf(b), 0);
   return {

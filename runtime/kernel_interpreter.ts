@@ -4,8 +4,8 @@
  * against. It follows the same arena plan as the native backends, so memory
  * planning bugs (two live buffers sharing bytes) show up here too.
  */
-import { type DType, type TypedArray, viewArray } from '../ir/dtype.js';
-import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type RepeatKernel, type MatmulKernel, type View, exprDType, maskHolds, matmulAsLoop } from '../ir/kernel.js';
+import { type DType, type TypedArray, allocArray, stridesOf, viewArray } from '../ir/dtype.js';
+import { type Expr, type Kernel, type KernelProgram, type LoopKernel, type RepeatKernel, type MatmulKernel, type View, exprDType, maskHolds, matmulAsLoop, matmulSpaces } from '../ir/kernel.js';
 import { philoxUniform } from '../ir/philox.js';
 import { iterationsOf, stepBuffers, stepOf } from '../ir/repeat.js';
 import { scalarOp } from '../ir/scalar_eval.js';
@@ -69,6 +69,7 @@ class Machine {
   run(kernel: Kernel): void {
     if (kernel.kind === 'repeat') this.repeat(kernel);
     else if (kernel.kind === 'loop') this.loop(kernel);
+    else if (kernel.rowReduce) this.reducedMatmul(kernel);
     else if (kernel.mDims || kernel.kDims || kernel.a.mask || kernel.b.mask) this.loop(matmulAsLoop(kernel));
     else this.matmul(kernel);
   }
@@ -82,6 +83,28 @@ class Machine {
       for (const b of moving) this.arrays[b.id] = viewArray(b.shared ? this.shared! : this.arena, b.dtype, b.offset + t * b.alias!.stepBytes!, b.size);
       for (const body of k.body) this.run(body);
     }
+  }
+
+  /** The epilogue's values over batch ++ M ++ [n] into a scratch array, then each group of rows reduced into the output. */
+  private reducedMatmul(k: MatmulKernel): void {
+    const { out, stored } = matmulSpaces(k);
+    const dtype = exprDType(k.epilogue);
+    const scratch = this.arrays.length;
+    this.arrays.push(allocArray(dtype, out.reduce((p, q) => p * q, 1)));
+    this.loop(matmulAsLoop({ ...k, rowReduce: undefined, out: { buf: scratch, view: { offset: 0, strides: stridesOf(out) } } }));
+    const values = this.arrays.pop()!;
+    const { dims, op } = k.rowReduce!;
+    const kept = stored.length - 1;
+    const group = out.slice(kept, kept + dims);
+    const strides = stridesOf(out);
+    forEach(stored, (pt) => {
+      let acc: number = (dtype === 'int32' ? INT_REDUCE_INIT : REDUCE_INIT)[op];
+      forEach(group, (g) => {
+        const v = values[at({ offset: 0, strides }, [...pt.slice(0, kept), ...g, pt[kept]])];
+        acc = op === 'sum' ? round(dtype, acc + v) : op === 'max' ? maxNaN(acc, v) : minNaN(acc, v);
+      });
+      this.arrays[k.out.buf][at(k.out.view, pt)] = acc;
+    });
   }
 
   private loop(k: LoopKernel): void {

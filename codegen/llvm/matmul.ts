@@ -9,106 +9,23 @@
  * micro-kernel only ever sees full tiles), accumulates into a per-thread C
  * tile, and applies the epilogue (bias, activation, ...) once when the tile is
  * complete. Any strides work: transposed operands cost nothing beyond the
- * packing.
+ * packing. How the work is cut (units, blocks, tiles, which operands are read
+ * in place) is decided in ./matmul_plan.ts.
  */
 import llvm from './llvm.js';
-import type { Expr, KernelProgram, MatmulKernel } from '../../ir/kernel.js';
+import { type Expr, type KernelProgram, type MatmulKernel, exprDType, rowGroup } from '../../ir/kernel.js';
 import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
 import { emitExpr, loadElement, maskedLoad, storeElement, viewIndex } from './expr.js';
-import { bufferPointers, unflatten } from './loop_kernel.js';
+import { bufferPointers, reduceInit, reduceStep, unflatten } from './loop_kernel.js';
 import { flatKernels } from '../../ir/repeat.js';
 import { type TileRows, directMicroKernel, microKernel, packKernel, vectorWidth } from './microkernel.js';
+import { type DirectA, KC_DIRECT, KC_MAX, MC, NC_MAX, STREAM_NB, STREAM_ROWS, bIsPanel, blockRows, blocks, directA, directVectors, gathers, roundUp, split, streaming, tileRows } from './matmul_plan.js';
 
 type V = llvm.Value;
 
-/** Largest k slice; slices are balanced (k = 784 runs as 4 x 196, not 3 x 256 + 16). */
-const KC_MAX = 256;
-const MC = 144;
-/** Widest column block, and the row stride of the C tile. */
-const NC_MAX = 256;
 /** Extra elements per C tile row: a row stride of a multiple of 1 KiB would put every row in the same few L1 sets. */
 const C_SKEW = 16;
-/**
- * Units a packed matmul is cut into where its shape allows, whatever the
- * thread count: enough that a team of any size shares them dynamically and
- * a thread another process slows holds only a small share, so a program
- * built for two threads runs as fast on one as a program built for one.
- */
-const UNITS_WANTED = 8;
-/** Fewest rows of a strip that packs B: its panels are reused by each MC block of the strip (strips of 64 rows cost about 8%, of 396 nothing measurable). */
-const STRIP_MIN = 2 * MC;
-/**
- * Fewest units of a matmul, so that two threads share every one (mnist_cnn's
- * 128 x 9216 @ 9216 x 128 layer, a softmax layer's 10 columns): below the
- * sizes above, at the cost of packing A or B twice.
- */
-const UNITS_MIN = 2;
-/** Narrowest column block, and fewest rows of a strip, cut for UNITS_MIN. */
-const NC_MIN = 64;
-
-/** Deepest slice of an A read in place: its B panel (KC_DIRECT x NR) stays in L1. */
-const KC_DIRECT = 320;
-/** Most runs in a direct A's offset table (a constant array in the object file: 64 KiB). */
-const MAX_SEGMENTS = 8192;
-
-/** Rows up to which the unpacked, B-streaming form is used (small-batch inference). */
-const STREAM_ROWS = 8;
-/** Columns per unit of the streaming form. */
-const STREAM_NB = 64;
-
-/** Few rows and contiguous B rows: stream B once instead of packing it (see emitStreamingMatmul). */
-function streaming(k: MatmulKernel): boolean {
-  return !gathers(k) && k.m <= STREAM_ROWS && k.b.view.strides[k.b.view.strides.length - 1] === 1;
-}
-
-/** A matmul whose operands are read through several dims or masks (an implicit-GEMM convolution). */
-function gathers(k: MatmulKernel): boolean {
-  return !!(k.mDims || k.kDims || k.a.mask || k.b.mask);
-}
-
-/**
- * An A read in place by the direct micro-kernel: depth runs of `seglen`
- * elements `step` apart, starting at `segs` (offsets from a row's depth-0
- * element, in depth order). A forward convolution over channels-last input
- * has one contiguous run per window row (kernel width x channels, when those
- * are adjacent in memory); a kernel gradient, whose rows are (window offset,
- * channel) and whose depth is (batch, positions), has one run per output row
- * with a step of the channel count. Either way A needs no packing.
- */
-export interface DirectA {
-  readonly seglen: number;
-  readonly step: number;
-  readonly segs: readonly number[];
-}
-
-/** The in-place reading of a gathered, unmasked A (runs of at most KC_DIRECT); else null (A is packed). */
-export function directA(k: MatmulKernel): DirectA | null {
-  if (!gathers(k) || k.a.mask) return null;
-  const allDims = k.kDims ?? [k.k];
-  const allStrides = k.a.view.strides.slice(k.a.view.strides.length - allDims.length);
-  // Depth dims of extent 1 (one input channel) change neither the offsets nor the depth order.
-  const kept = allDims.flatMap((n, i) => (n > 1 ? [i] : []));
-  const [dims, strides] = [kept.map((i) => allDims[i]), kept.map((i) => allStrides[i])];
-  if (!dims.length) return null;
-  let d = dims.length - 1;
-  const step = strides[d];
-  if (step <= 0 || dims[d] > KC_DIRECT) return null;
-  let seglen = dims[d];
-  while (d > 0 && strides[d - 1] === seglen * step && seglen * dims[d - 1] <= KC_DIRECT) seglen *= dims[--d];
-  const outer = dims.slice(0, d);
-  const count = outer.reduce((p, q) => p * q, 1);
-  if (count > MAX_SEGMENTS) return null;
-  const segs = Array.from({ length: count }, (_, s) => {
-    let [rest, at] = [s, 0];
-    for (let a = outer.length - 1; a >= 0; a--) {
-      at += (rest % outer[a]) * strides[a];
-      rest = Math.floor(rest / outer[a]);
-    }
-    return at;
-  });
-  return { seglen, step, segs };
-}
 
 /** Indices over M (row `i`) or K (depth `p`): the flat index, or split over the dims when there are several. */
 function split1(e: Emitter, flat: V, dims: readonly number[] | undefined): V[] {
@@ -118,62 +35,6 @@ function split1(e: Emitter, flat: V, dims: readonly number[] | undefined): V[] {
 /** Element of operand `op` at `point` of its space (batch ++ M ++ K for A, batch ++ K ++ [n] for B). */
 function loadOperand(e: Emitter, k: MatmulKernel, op: MatmulKernel['a'], ptrs: Map<number, V>, point: V[]): V {
   return maskedLoad(e, ptrs.get(op.buf)!, viewIndex(e, op.view, point), op.mask, point, k.dtype);
-}
-
-/** Column blocks are whole micro-tiles (two vectors: 16 or 32 float32 columns, 8 or 16 float64); 32 serves all. */
-const NR_ALIGN = 32;
-
-const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
-
-/**
- * Rows of the micro-kernel's tile: 6, or 4 where 6-row tiles would pad more
- * than 2% of the rows and 4-row tiles pad fewer (m = 32 runs as 32 rows, not
- * 36; m = 512 keeps the 6-row tile, a little faster when nothing is padded).
- */
-function tileRows(k: MatmulKernel): TileRows {
-  const pad6 = roundUp(k.m, 6) - k.m;
-  return pad6 > 0.02 * k.m && roundUp(k.m, 4) - k.m < pad6 ? 4 : 6;
-}
-
-/** How the packed form splits C into units: `nc` columns by `rows` rows each. */
-interface Split {
-  readonly nc: number;
-  readonly rows: number;
-}
-
-/** B read where it lies by the direct micro-kernel (see bIsPanel): strips then cost no packing. */
-function bInPlace(k: MatmulKernel): boolean {
-  return directA(k) !== null && bIsPanel(k, k.n);
-}
-
-/**
- * Units of the packed form, independent of the thread count: balanced
- * column blocks of at most NC_MAX (narrower ones pack A once more each, and
- * mnist_mlp's predict at batch 128 ran 11% slower on one thread with blocks
- * of 128); then, where batch x blocks are fewer than UNITS_WANTED, strips of
- * rows, each at least STRIP_MIN rows (MC where B is not packed). A matmul
- * still in one unit is cut in two: columns if there are 2 x NC_MIN, else rows.
- */
-export function split(k: MatmulKernel): Split {
-  const batch = k.batch.reduce((p, q) => p * q, 1);
-  let nc = roundUp(Math.ceil(k.n / Math.ceil(k.n / NC_MAX)), NR_ALIGN);
-  if (batch * Math.ceil(k.n / nc) < UNITS_MIN && k.n >= UNITS_MIN * NC_MIN) nc = roundUp(Math.ceil(k.n / UNITS_MIN), NR_ALIGN);
-  const outer = batch * Math.ceil(k.n / nc);
-  const mr = tileRows(k);
-  let strips = Math.max(1, Math.min(Math.ceil(UNITS_WANTED / outer), Math.floor(k.m / (bInPlace(k) ? MC : STRIP_MIN))));
-  if (outer * strips < UNITS_MIN) strips = Math.min(UNITS_MIN, Math.floor(k.m / NC_MIN) || 1);
-  return { nc, rows: roundUp(Math.ceil(k.m / strips), mr) };
-}
-
-function blocks(k: MatmulKernel): number[] {
-  if (streaming(k)) return [...k.batch, Math.ceil(k.n / STREAM_NB)];
-  const { nc, rows } = split(k);
-  return [...k.batch, Math.ceil(k.m / rows), Math.ceil(k.n / nc)];
-}
-
-/** Units of work the kernel is split into; the same for every thread count. */
-export function matmulRows(k: MatmulKernel): number {
-  return blocks(k).reduce((p, q) => p * q, 1);
 }
 
 /**
@@ -217,14 +78,34 @@ function beginMatmul(e: Emitter, program: KernelProgram, k: MatmulKernel, name: 
   };
 }
 
-/** out[batch, row0 + i, col0 + j] = epilogue(acc(i, j)) for i < rows, j < cols. */
+/**
+ * out[batch, row0 + i, col0 + j] = epilogue(acc(i, j)) for i < rows, j < cols.
+ * With a rowReduce, each group of g consecutive rows (whole groups: blocks
+ * start and end on them) is reduced into one output row, row0 / g + i / g.
+ */
 function emitEpilogue(e: Emitter, program: KernelProgram, k: MatmulKernel, ptrs: Map<number, V>, batch: V[], origin: [V, V], extent: [V | number, V | number], acc: (i: V, j: V) => V): void {
   const b = e.b;
-  e.loop(0, extent[0], (i) => e.loop(0, extent[1], (j) => {
-    const point = [...batch, ...split1(e, b.CreateAdd(origin[0], i), k.mDims), b.CreateAdd(origin[1], j)];
-    const v = emitExpr(e, k.epilogue, { idx: point, accs: [acc(i, j)], ptrs, memo: new Map<Expr, V>() });
-    storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, point), program.buffers[k.out.buf].dtype, v);
-  }, 'ej'), 'ei');
+  const g = rowGroup(k);
+  const mDims = k.mDims ?? [k.m];
+  const kept = k.rowReduce ? mDims.slice(0, mDims.length - k.rowReduce.dims) : mDims;
+  const groupDims = mDims.slice(kept.length);
+  const dtype = exprDType(k.epilogue);
+  const rows = g === 1 ? extent[0] : typeof extent[0] === 'number' ? extent[0] / g : b.CreateSDiv(extent[0], e.int64(g));
+  const first = g === 1 ? origin[0] : b.CreateSDiv(origin[0], e.int64(g));
+  e.loop(0, rows, (i) => {
+    const at = split1(e, b.CreateAdd(first, i), kept.length === mDims.length ? k.mDims : kept);
+    e.loop(0, extent[1], (j) => {
+      const col = b.CreateAdd(origin[1], j);
+      const value = (r: number): V => {
+        const inner = groupDims.map((_, t) => e.int64(Math.floor(r / groupDims.slice(t + 1).reduce((p, q) => p * q, 1)) % groupDims[t]));
+        const row = g === 1 ? i : b.CreateAdd(b.CreateMul(i, e.int64(g)), e.int64(r));
+        return emitExpr(e, k.epilogue, { idx: [...batch, ...at, ...inner, col], accs: [acc(row, j)], ptrs, memo: new Map<Expr, V>() });
+      };
+      let v = k.rowReduce ? reduceInit(e, k.rowReduce.op, dtype) : value(0);
+      for (let r = 0; k.rowReduce && r < g; r++) v = reduceStep(e, k.rowReduce.op, dtype, v, value(r));
+      storeElement(e, ptrs.get(k.out.buf)!, viewIndex(e, k.out.view, [...batch, ...at, col]), program.buffers[k.out.buf].dtype, v);
+    }, 'ej');
+  }, 'ei');
 }
 
 function min(e: Emitter, a: V, b: V): V {
@@ -350,11 +231,6 @@ export function readsPackedB(e: Emitter, k: MatmulKernel): boolean {
   if (k.b.packed === undefined || streaming(k)) return false;
   const nr = panelWidth(e, k);
   return !(directA(k) && bIsPanel(k, nr)) && split(k).nc % nr === 0 && NC_MAX % nr === 0;
-}
-
-/** Units of a whole-B packing: column blocks of NC_MAX (a multiple of every panel width, so each block starts a panel). */
-export function packedBRows(k: MatmulKernel): number {
-  return Math.ceil(k.n / NC_MAX);
 }
 
 /**
@@ -516,26 +392,6 @@ function emitDirectRowBlock(u: Unit, ic: V, mc: V, scratch: { bp: V; cb: V }, pl
   emitEpilogue(e, u.program, k, ptrs, batch, [ic, u.jc], [mc, u.nc], (i, j) => b.CreateLoad(ty, cell(i, j)));
 }
 
-/** Vectors per tile row of the direct micro-kernel: 4 with AVX-512's 32 registers when the column blocks fill them, else 2. */
-function directVectors(k: MatmulKernel, bits: number): 2 | 4 {
-  const wide = (4 * bits) / (k.dtype === 'float32' ? 32 : 64);
-  const nc = split(k).nc;
-  return bits === 512 && k.n % wide === 0 && nc % wide === 0 ? 4 : 2;
-}
-
-/**
- * B as the direct micro-kernel's panel already: unmasked, n = nr columns at
- * unit stride, and its depth dims row-major with rows nr apart (a
- * convolution's channels-last kernel with nr filters; a kernel gradient's
- * cotangent with nr channels).
- */
-export function bIsPanel(k: MatmulKernel, nr: number): boolean {
-  if (k.b.mask || k.n !== nr) return false;
-  const dims = [...(k.kDims ?? [k.k]), nr];
-  const strides = k.b.view.strides.slice(k.b.view.strides.length - dims.length);
-  return strides.every((st, d) => dims[d] === 1 || st === dims.slice(d + 1).reduce((p, q) => p * q, 1));
-}
-
 /** The run offsets of a direct A as a constant global array. */
 function segmentTable(e: Emitter, name: string, segs: readonly number[]): V {
   const ty = llvm.ArrayType.get(e.i64, segs.length);
@@ -582,10 +438,11 @@ export function emitMatmulKernel(e: Emitter, program: KernelProgram, k: MatmulKe
     const bp = direct && bIsPanel(k, direct.nr) ? b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...u.batch, ...k.b.view.strides.slice(u.batch.length).map(() => e.int64(0))])])
       : packedB ? b.CreateInBoundsGEP(ty, ptrs.get(k.b.packed!)!, [b.CreateMul(jc, e.int64(k.k))]) : scratch.bp;
     if (bp === scratch.bp) packB(u, scratch.bp, rowCopy);
-    const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(MC - 1)), e.int64(MC));
+    const mcb = blockRows(k);
+    const mBlocks = b.CreateSDiv(b.CreateAdd(b.CreateSub(mEnd, m0), e.int64(mcb - 1)), e.int64(mcb));
     e.loop(0, mBlocks, (icb) => {
-      const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(MC)));
-      const mc = min(e, e.int64(MC), b.CreateSub(mEnd, ic));
+      const ic = b.CreateAdd(m0, b.CreateMul(icb, e.int64(mcb)));
+      const mc = min(e, e.int64(mcb), b.CreateSub(mEnd, ic));
       if (direct) emitDirectRowBlock(u, ic, mc, { bp, cb: scratch.cb }, direct);
       else emitRowBlock(u, ic, mc, { ...scratch, bp }, micro);
     }, 'ic');

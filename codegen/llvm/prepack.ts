@@ -12,7 +12,8 @@ import type { KernelProgram } from '../../ir/kernel.js';
 import { flatKernels } from '../../ir/repeat.js';
 import type { Emitter } from './context.js';
 import { bufferPointers } from './loop_kernel.js';
-import { emitPackB, packedBRows, readsPackedB } from './matmul.js';
+import { emitPackB, readsPackedB } from './matmul.js';
+import { packedBRows } from './matmul_plan.js';
 
 type V = llvm.Value;
 

@@ -68,6 +68,7 @@ export function emitKernel(program: KernelProgram, k: Kernel, target: WgslTarget
   if (k.kind === 'matmul' ? k.dtype === 'float64' : program.buffers.some((b) => b.dtype === 'float64')) {
     throw new Error(`WebGPU has no float64: kernel ${k.name} of '${program.name}' cannot run on the webgpu backend (use float32 or the cpu backend)`);
   }
+  if (k.kind === 'matmul' && k.rowReduce) throw new Error(`WGSL emitter: kernel ${k.name} of '${program.name}' reduces groups of rows after its epilogue (passes/pool_epilogue.ts makes those for the cpu backend only)`);
   // Multi-dim and masked matmuls (implicit-GEMM convolutions) run as the equivalent loop kernel here.
   if (k.kind === 'matmul' && (k.mDims || k.kDims || k.a.mask || k.b.mask)) return emitKernel(program, matmulAsLoop(k), target, repeat);
   // A matmul over a buffer that moves with a step runs as a loop: its vec4 staging needs static alignment.

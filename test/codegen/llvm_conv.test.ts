@@ -14,7 +14,7 @@ import type { DType, TypedArray } from '../../ir/dtype.js';
 import { type Graph, GraphBuilder } from '../../ir/graph.js';
 import { interpret } from '../../ir/interpret.js';
 import type { MatmulKernel } from '../../ir/kernel.js';
-import { bIsPanel, directA } from '../../codegen/llvm/matmul.js';
+import { bIsPanel, directA } from '../../codegen/llvm/matmul_plan.js';
 import { grad } from '../../passes/autodiff.js';
 import { compileToProgram } from '../../passes/pipeline.js';
 import { compileGraph } from '../../runtime/executor.js';

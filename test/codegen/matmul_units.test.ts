@@ -1,5 +1,5 @@
 /**
- * How a packed matmul is cut into units (codegen/llvm/matmul.ts `split`):
+ * How a packed matmul is cut into units (codegen/llvm/matmul_plan.ts `split`):
  * the same for every thread count, so that a program built for two threads
  * runs alone as the one-thread program does; column blocks of at most 256,
  * and strips of rows only where there are too few blocks and the strips stay
@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Expr, MatmulKernel } from '../../ir/kernel.js';
-import { matmulRows, split } from '../../codegen/llvm/matmul.js';
+import { matmulRows, split } from '../../codegen/llvm/matmul_plan.js';
 import { CheckedProgram, acc, runOnCpu, rowMajor, uniform, view } from '../helpers/llvm_program.js';
 
 /** A float32 row-major matmul kernel of m x k @ k x n (buffers 0, 1 and 2). */
@@ -31,11 +31,22 @@ describe('matmul units', () => {
   it('cut a matmul that would be one unit in two: columns where there are 128, else rows', () => {
     // mnist_cnn's first dense layer: A and B are 4.7 MB each, and two threads share it.
     expect(split(kernel(128, 128, 9216))).toEqual({ nc: 64, rows: 128 });
+    // With its weights packed once (passes/prepack_weights.ts), rows first: each column block would pack all of A.
+    const packed = kernel(128, 128, 9216);
+    expect(split({ ...packed, b: { ...packed.b, packed: 3 } })).toEqual({ nc: 128, rows: 64 });
     // The softmax layer's 10 columns: two strips of 64 rows.
     expect(split(kernel(128, 10, 512))).toEqual({ nc: 32, rows: 64 });
     expect(matmulRows(kernel(500, 64, 288))).toBe(2);
     // Too small to cut.
     expect(matmulRows(kernel(100, 64, 288))).toBe(1);
+  });
+
+  it('keep the row groups of a rowReduce whole: strips are whole tiles and whole groups', () => {
+    // A 1D pool of 5 over 316 windows x 5 rows, A and B read in place: 8 strips of 198 rows become strips of 210
+    // (a multiple of 6-row tiles and of 5-row groups); without the pool, 198.
+    const pooled: MatmulKernel = { ...kernel(1580, 64, 288), mDims: [316, 5], rowReduce: { dims: 1, op: 'max' } };
+    expect(split(pooled)).toEqual({ nc: 64, rows: 210 });
+    expect(split({ ...pooled, rowReduce: undefined })).toEqual({ nc: 64, rows: 198 });
   });
 
   it('cut tall matmuls with few columns into up to 8 strips of at least 288 rows', () => {
