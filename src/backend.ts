@@ -6,7 +6,7 @@
  */
 import type { GraphBuilder, Value } from '../ir/graph.js';
 import { softmax as softmaxIr } from './activations.js';
-import { argmax as argmaxIr, batchDot as batchDotIr, l2Normalize as l2NormalizeIr } from './tensor_ops.js';
+import { argmax as argmaxIr, batchDot as batchDotIr, l2Normalize as l2NormalizeIr, normalFromUniforms } from './tensor_ops.js';
 
 /** A symbolic tensor inside a traced K function. */
 export class KTensor {
@@ -31,6 +31,12 @@ export interface Trace {
   readonly builder: GraphBuilder;
   weight(w: WeightLike): Value;
   readonly training: boolean;
+  /**
+   * Uniform [0, 1) values of `shape` in the builder, new at every training
+   * step (and at every step of a loop for an RNN cell's call); absent
+   * where the program draws none (inference, losses).
+   */
+  random?(shape: readonly number[], seed: number | undefined): Value;
 }
 
 let active: Trace | null = null;
@@ -204,6 +210,53 @@ const K_SHAPE_OPS = {
   softplus: (x: KTensor): KTensor => wrap(x.builder, x.builder.unary('log1p', x.builder.unary('exp', x.value))),
 };
 
+/** Uniform [0, 1) values of `shape` from the active trace's random stream. */
+function uniform(what: string, shape: readonly number[], seed: number | undefined): KTensor {
+  const t = tracing(what);
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 1)) throw new Error(`K.${what}: shape must be a list of positive integers, got ${JSON.stringify(shape)}`);
+  if (!t.training || !t.random) {
+    throw new Error(`K.${what}: random values are only drawn in training programs (a layer's or an RNN cell's call traced for fit); write K.inTrainPhase(() => ..., alt) so the draw is traced in training only, or use K.dropout, which is the identity outside training`);
+  }
+  return wrap(t.builder, t.random(shape, seed));
+}
+
+/**
+ * Keras's random ops, for a layer's or RNN cell's call: drawn fresh at every
+ * training step (in a cell, at every time step), from Philox streams keyed
+ * by `seed` (default: one per draw, from the layer's name).
+ */
+const K_RANDOM_OPS = {
+  randomUniform: (shape: readonly number[], minval = 0, maxval = 1, _dtype?: string, seed?: number): KTensor => {
+    const u = uniform('randomUniform', shape, seed);
+    return wrap(u.builder, u.builder.add(u.builder.mul(u.value, maxval - minval), minval));
+  },
+  randomNormal: (shape: readonly number[], mean = 0, stddev = 1, _dtype?: string, seed?: number): KTensor => {
+    const u = uniform('randomNormal', [2, ...shape], seed);
+    const b = u.builder;
+    const half = (i: number): Value => b.reshape(b.slice(u.value, [i, ...shape.map(() => 0)], [1, ...shape]), [...shape]);
+    return wrap(b, b.add(b.mul(normalFromUniforms(b, half(0), half(1)), stddev), mean));
+  },
+  /** 1 with probability p, else 0 (Keras's random_binomial). */
+  randomBinomial: (shape: readonly number[], p = 0, _dtype?: string, seed?: number): KTensor => {
+    const u = uniform('randomBinomial', shape, seed);
+    return wrap(u.builder, u.builder.select(u.builder.binary('lt', u.value, p), 1, 0));
+  },
+  /**
+   * Keras's dropout: x zeroed with probability `level`, the rest scaled by
+   * 1 / (1 - level); one draw per element of `noiseShape` (default x's
+   * shape, broadcast over axes of size 1). The identity outside training.
+   */
+  dropout: (x: KTensor, level: number, noiseShape?: readonly number[] | null, seed?: number): KTensor => {
+    if (typeof level !== 'number' || !(level >= 0 && level < 1)) throw new Error(`K.dropout: level must be in [0, 1), got ${String(level)}`);
+    if (!tracing('dropout').training || level === 0) return x;
+    const shape = noiseShape ?? x.shape;
+    if (shape.length !== x.shape.length || shape.some((d, i) => d !== 1 && d !== x.shape[i])) throw new Error(`K.dropout: noiseShape [${shape.join(', ')}] does not broadcast to the input's shape [${x.shape.join(', ')}]`);
+    const b = x.builder;
+    const keep = b.broadcastTo(b.binary('ge', uniform('dropout', shape, seed).value, level), x.shape);
+    return wrap(b, b.select(keep, b.mul(x.value, 1 / (1 - level)), 0));
+  },
+};
+
 export const K = {
   epsilon: (): number => 1e-7,
   add: binary('add'), sub: binary('sub'), mul: binary('mul'), div: binary('div'), pow: binary('pow'),
@@ -231,6 +284,7 @@ export const K = {
   /** 1 in training programs, 0 otherwise (Keras's learning_phase(), fixed per compiled program). */
   learningPhase: (): number => (tracing('learningPhase').training ? 1 : 0),
   ...K_SHAPE_OPS,
+  ...K_RANDOM_OPS,
 };
 
 export type KFunction = (yTrue: KTensor, yPred: KTensor) => KTensor;

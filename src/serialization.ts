@@ -17,7 +17,7 @@ import type { Tensor } from './tensor.js';
 import { type CustomObjects, customObject } from './custom_objects.js';
 import { Lambda } from './layers/lambda.js';
 import { TimeDistributed } from './layers/wrappers.js';
-import { RNN } from './layers/recurrent_rnn.js';
+import { RNN, cellFromConfig } from './layers/recurrent_rnn.js';
 import type { UserCell } from './layers/recurrent_user_cell.js';
 
 export { type CustomObjects, customObject, registerCustomObject } from './custom_objects.js';
@@ -64,10 +64,10 @@ function makeLayerFromConfig(className: string, config: Config, customObjects: C
     if (!inner || typeof inner.className !== 'string') fail(`TimeDistributed ${String(config.name)} needs layer: {class_name, config}`);
     return new TimeDistributed(makeLayer(inner.className, inner.config ?? {}, customObjects), config);
   }
-  const cell = className === 'RNN' ? (config.cell as LayerEntry | undefined) : undefined;
-  if (cell && typeof cell.className === 'string' && typeof customObject(cell.className, customObjects) === 'function') {
-    // A cell written by a user (recurrent_user_cell.ts), made by its class from customObjects.
-    return new RNN(makeLayerFromConfig(cell.className, cell.config ?? {}, customObjects) as UserCell, config);
+  if (className === 'RNN' && !customObject(className, customObjects)) {
+    // Cells written by users (recurrent_user_cell.ts), alone or stacked, are made by their classes from customObjects.
+    const custom = (name: string, c: Config): UserCell | null => (typeof customObject(name, customObjects) === 'function' ? makeLayerFromConfig(name, c, customObjects) as UserCell : null);
+    return new RNN(cellFromConfig(config.cell, custom), config);
   }
   const custom = customObject(className, customObjects) as { fromConfig?: (c: Config) => Layer; new (c: Config): Layer } | undefined;
   if (typeof custom === 'function') {

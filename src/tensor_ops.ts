@@ -1,4 +1,4 @@
-/** Small IR compositions shared by losses, metrics and the K namespace. */
+/** Small IR compositions shared by losses, metrics, noise layers and the K namespace. */
 import type { GraphBuilder, Value } from '../ir/graph.js';
 
 /** Index of the first maximum along the last axis, as float32. */
@@ -37,4 +37,23 @@ export function batchDot(b: GraphBuilder, x: Value, y: Value, ax: number, ay: nu
   const ym = b.reshape(b.transpose(y, [0, ay, ...y.shape.map((_, i) => i).filter((i) => i !== 0 && i !== ay)]), [batch, y.shape[ay], size(yr)]);
   const out = [...xr, ...yr];
   return b.reshape(b.matmul(xm, ym), [batch, ...(out.length ? out : [1])]);
+}
+
+/** Standard normal values from two uniform [0, 1) streams of one shape (Box-Muller). */
+export function normalFromUniforms(b: GraphBuilder, u1: Value, u2: Value): Value {
+  const radius = b.unary('sqrt', b.mul(b.unary('log', b.sub(1, u1)), -2));
+  return b.mul(radius, cosTwoPi(b, u2));
+}
+
+/** cos(2 pi u) for u in [0, 1), from a short even polynomial on the reduced argument. */
+function cosTwoPi(b: GraphBuilder, u: Value): Value {
+  // Reduce to t = 2 pi (u - 1/2) in [-pi, pi): cos(2 pi u) = -cos(t); then cos(t) by range-halving: cos(t) = 2 cos^2(t/2) - 1.
+  const half = b.mul(b.sub(u, 0.5), Math.PI);
+  const h2 = b.mul(half, half);
+  // Taylor series of cos on [-pi/2, pi/2] to degree 12: error < 3e-9.
+  const coeffs = [1, -1 / 2, 1 / 24, -1 / 720, 1 / 40320, -1 / 3628800, 1 / 479001600];
+  let c: Value = b.mul(h2, coeffs[coeffs.length - 1]);
+  for (let i = coeffs.length - 2; i > 0; i--) c = b.mul(b.add(c, coeffs[i]), h2);
+  c = b.add(c, coeffs[0]);
+  return b.unary('neg', b.sub(b.mul(b.mul(c, c), 2), 1));
 }

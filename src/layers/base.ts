@@ -232,7 +232,9 @@ export abstract class Layer {
   /** Emits IR for a list of inputs (with their masks, null where none), returning the list of outputs. */
   lowerList(b: GraphBuilder, xs: readonly Value[], ctx: CallContext, masks?: readonly (Value | null)[]): Value[] {
     if (!this.defines('call')) return [this.lower(b, only(this, xs, 'input'), ctx)];
-    const outs = withTrace({ builder: b, weight: (w) => ctx.weight(w as Weight), training: ctx.training }, () => {
+    let draws = 0;
+    const random = (shape: readonly number[], seed: number | undefined): Value => ctx.random(seed ?? (seedFromName(this.name) + draws++) >>> 0, shape);
+    const outs = withTrace({ builder: b, weight: (w) => ctx.weight(w as Weight), training: ctx.training, random }, () => {
       const ks = xs.map((x) => new KTensor(b, x));
       const ms = (masks ?? xs.map(() => null)).map((m) => (m ? new KTensor(b, m) : null));
       return this.call(ks.length === 1 ? ks[0] : ks, { training: ctx.training, mask: ms.length === 1 ? ms[0] : ms });

@@ -6,6 +6,7 @@
  */
 import type { GraphBuilder, Value } from '../../ir/graph.js';
 import { type CallContext, type KShape, Layer, type LayerArgs, seedFromName } from './base.js';
+import { normalFromUniforms } from '../tensor_ops.js';
 import { describeValue } from '../validation.js';
 
 abstract class InferenceIdentity extends Layer {
@@ -22,23 +23,7 @@ abstract class InferenceIdentity extends Layer {
 
 /** Standard normal values from two uniform streams (Box-Muller). */
 function normal(b: GraphBuilder, ctx: CallContext, seed: number, shape: readonly number[]): Value {
-  const u1 = ctx.random(seed, shape);
-  const u2 = ctx.random((seed ^ 0x5bd1e995) >>> 0, shape);
-  const radius = b.unary('sqrt', b.mul(b.unary('log', b.sub(1, u1)), -2));
-  return b.mul(radius, cosTwoPi(b, u2));
-}
-
-/** cos(2 pi u) for u in [0, 1), from a short even polynomial on the reduced argument. */
-function cosTwoPi(b: GraphBuilder, u: Value): Value {
-  // Reduce to t = 2 pi (u - 1/2) in [-pi, pi): cos(2 pi u) = -cos(t); then cos(t) by range-halving: cos(t) = 2 cos^2(t/2) - 1.
-  const half = b.mul(b.sub(u, 0.5), Math.PI);
-  const h2 = b.mul(half, half);
-  // Taylor series of cos on [-pi/2, pi/2] to degree 12: error < 3e-9.
-  const coeffs = [1, -1 / 2, 1 / 24, -1 / 720, 1 / 40320, -1 / 3628800, 1 / 479001600];
-  let c: Value = b.mul(h2, coeffs[coeffs.length - 1]);
-  for (let i = coeffs.length - 2; i > 0; i--) c = b.mul(b.add(c, coeffs[i]), h2);
-  c = b.add(c, coeffs[0]);
-  return b.unary('neg', b.sub(b.mul(b.mul(c, c), 2), 1));
+  return normalFromUniforms(b, ctx.random(seed, shape), ctx.random((seed ^ 0x5bd1e995) >>> 0, shape));
 }
 
 /** `className` is the constructed class's: subclass fields are not set yet while a base constructor runs. */

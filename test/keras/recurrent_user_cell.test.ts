@@ -9,11 +9,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, type Value } from '../../ir/graph.js';
-import { AbstractRNNCell, Input, K, type KTensor, Model, Sequential, modelFromJSON, type Tensor, layers, optimizers, setBackend, tensor } from '../../src/index.js';
-import type { CallContext, KShape, Weight } from '../../src/layers/index.js';
+import { AbstractRNNCell, Input, K, type KTensor, Model, Sequential, modelFromJSON, type Tensor, layers, optimizers, setBackend } from '../../src/index.js';
+import type { CallContext } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
 import { expectGradientsMatch } from '../helpers/finite_differences.js';
 import { rng } from '../helpers/nd.js';
+import { MinimalRNNCell, TwoStateCell, data } from '../helpers/user_cells.js';
 
 setBackend(TEST_BACKEND);
 
@@ -21,61 +22,6 @@ const B = 3;
 const T = 5;
 const F = 4;
 const U = 3;
-
-/** Keras's MinimalRNNCell with a tanh: h' = tanh(x W + h U). */
-class MinimalRNNCell extends AbstractRNNCell {
-  readonly className = 'MinimalRNNCell';
-  readonly stateSize: number;
-  kernel: Weight | null = null;
-  recurrentKernel: Weight | null = null;
-
-  constructor(readonly units: number, args: layers.LayerArgs = {}) {
-    super(args);
-    this.stateSize = units;
-  }
-
-  override build(inputShape: KShape): void {
-    this.kernel = this.addWeight('kernel', [inputShape[1] as number, this.units], 'glorot_uniform');
-    this.recurrentKernel = this.addWeight('recurrent_kernel', [this.units, this.units], 'orthogonal');
-  }
-
-  override call(inputs: KTensor, states: KTensor[]): [KTensor, KTensor[]] {
-    const output = K.tanh(K.add(K.dot(inputs, this.kernel!), K.dot(states[0], this.recurrentKernel!)));
-    return [output, [output]];
-  }
-
-  override getConfig(): Record<string, unknown> {
-    return { ...super.getConfig(), units: this.units };
-  }
-
-  static fromConfig(c: Record<string, unknown>): MinimalRNNCell {
-    return new MinimalRNNCell(c.units as number, { name: c.name as string });
-  }
-}
-
-/** Two states (a, s): a' = tanh(x W + a U), s' = s + a'; output 2 a' (outputSize given). */
-class TwoStateCell extends AbstractRNNCell {
-  readonly className = 'TwoStateCell';
-  readonly stateSize = [U, U];
-  override readonly outputSize = U;
-  w: Weight | null = null;
-  u: Weight | null = null;
-
-  override build(inputShape: KShape): void {
-    this.w = this.addWeight('w', [inputShape[1] as number, U]);
-    this.u = this.addWeight('u', [U, U]);
-  }
-
-  override call(x: KTensor, [a, s]: KTensor[]): [KTensor, KTensor[]] {
-    const next = K.tanh(K.add(K.dot(x, this.w!), K.dot(a, this.u!)));
-    return [K.mul(next, 2), [next, K.add(s, next)]];
-  }
-}
-
-function data(seed: number, shape: number[], scale = 1): Tensor {
-  const next = rng(seed);
-  return tensor(Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => (next() - 0.5) * 2 * scale), shape);
-}
 
 describe('RNN over a cell written by a user', () => {
   it('a tanh MinimalRNNCell predicts and trains (SGD) exactly as SimpleRNN without bias', async () => {
@@ -97,7 +43,7 @@ describe('RNN over a cell written by a user', () => {
 
   it('a cell of two states: return_state, masks with gaps and go_backwards against a float64 reference', async () => {
     const input = Input({ shape: [T, F] });
-    const rnn = new layers.RNN(new TwoStateCell(), { returnSequences: true, returnState: true, goBackwards: true });
+    const rnn = new layers.RNN(new TwoStateCell(U), { returnSequences: true, returnState: true, goBackwards: true });
     const outs = rnn.applyMulti(new layers.Masking({ maskValue: 0 }).apply(input));
     const model = new Model({ inputs: input, outputs: outs });
     const x = data(5, [B, T, F]);
@@ -128,7 +74,7 @@ describe('RNN over a cell written by a user', () => {
   });
 
   it('its gradients match float64 central finite differences', () => {
-    const rnn = new layers.RNN(new TwoStateCell(), { returnSequences: true });
+    const rnn = new layers.RNN(new TwoStateCell(U), { returnSequences: true });
     rnn.shapesFor([[null, T, F]]);
     const b = new GraphBuilder();
     const x = b.param('x', [2, T, F], 'float64');
@@ -158,7 +104,7 @@ describe('RNN over a cell written by a user', () => {
     copy.dispose();
   });
 
-  it('errors name the cell: a wrong return, a stacked user cell', async () => {
+  it('errors name the cell: a wrong return; StackedRNNCells names what is not a cell', async () => {
     class Bad extends AbstractRNNCell {
       readonly className = 'Bad';
       readonly stateSize = 2;
@@ -169,6 +115,6 @@ describe('RNN over a cell written by a user', () => {
     const model = new Sequential([new layers.RNN(new Bad({ name: 'bad' }), { inputShape: [T, 2], name: 'r' })]);
     await expect(model.predict(data(1, [1, T, 2]))).rejects.toThrow(/RNN r: cell bad \(Bad\): call\(inputs, states\) must return \[output, newStates\]/);
     model.dispose();
-    expect(() => new layers.StackedRNNCells([new MinimalRNNCell(2) as never])).toThrow(/a cell written by a user runs alone in RNN\(cell\)/);
+    expect(() => new layers.StackedRNNCells([new MinimalRNNCell(2), new layers.Dense(2) as never])).toThrow(/StackedRNNCells: cell 1 is not a cell: every cell must be a SimpleRNNCell, GRUCell, LSTMCell or a layer with stateSize/);
   });
 });
