@@ -5,7 +5,7 @@ import { rng } from './nd.js';
 
 /** Keras's MinimalRNNCell with a tanh: h' = tanh(x W + h U). */
 export class MinimalRNNCell extends AbstractRNNCell {
-  readonly className = 'MinimalRNNCell';
+  readonly className: string = 'MinimalRNNCell';
   readonly stateSize: number;
   kernel: Weight | null = null;
   recurrentKernel: Weight | null = null;
