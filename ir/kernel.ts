@@ -312,6 +312,24 @@ export function exprDType(e: Expr): DType {
 
 export type LoadExpr = Extract<Expr, { k: 'load' }>;
 
+/**
+ * `e` with every view (a load's, with its mask bounds; an index's; a
+ * random's) re-expressed by `f` (a change of iteration space). A load for
+ * which `replace` answers is swapped whole, its answer taken as it is.
+ */
+export function mapExprViews(e: Expr, f: (v: View) => View, replace?: (load: LoadExpr) => Expr | null): Expr {
+  if (e.k === 'load') {
+    const swapped = replace?.(e);
+    if (swapped) return swapped;
+  }
+  const inner = mapExprChildren(e, (c) => mapExprViews(c, f, replace));
+  switch (inner.k) {
+    case 'load': return { ...inner, view: f(inner.view), ...(inner.mask ? { mask: { ...inner.mask, bounds: inner.mask.bounds.map((b): Bound => ({ ...b, ...f(b) })) } } : {}) };
+    case 'index': case 'random': return { ...inner, view: f(inner.view) };
+    case 'const': case 'acc': case 'unary': case 'binary': case 'select': case 'cast': return inner;
+  }
+}
+
 /** Calls `visit` on every load in `e` (gather index loads included), depth first. */
 export function visitLoads(e: Expr, visit: (load: LoadExpr) => void): void {
   if (e.k === 'load') visit(e);

@@ -28,6 +28,7 @@ import { poolEpilogue } from './pool_epilogue.js';
 import { prepackWeights } from './prepack_weights.js';
 import { pruneScans } from './prune_scans.js';
 import { simplify } from './simplify.js';
+import { splitReductions } from './split_reductions.js';
 
 /** A program after memory planning. */
 export interface PlannedProgram {
@@ -127,6 +128,7 @@ export const FUSION: Pass<'graph', 'fused'> = { name: 'fusion', from: 'graph', t
 export const LOWER: Pass<'fused', 'kernels'> = { name: 'lower', from: 'fused', to: 'kernels', run: (f, ctx) => lowerFused(f, ctx.name) };
 export const CONTRACTIONS = kernelPass('contractions', contractions);
 export const POOL_EPILOGUE = kernelPass('pool_epilogue', poolEpilogue);
+export const SPLIT_REDUCTIONS = kernelPass('split_reductions', splitReductions);
 export const IN_PLACE_UPDATES = kernelPass('in_place_updates', inPlaceUpdates);
 export const PREPACK_WEIGHTS = kernelPass('prepack_weights', prepackWeights);
 export const MEMORY_PLAN: Pass<'kernels', 'planned'> = {
@@ -145,7 +147,7 @@ export const PREDICT_GRAPH = Pipeline.start('predict', 'graph').thenAll(SIMPLIFI
 
 /** From graphs to kernels placed in the arena. */
 function toKernels<I extends Stage>(graphs: Pipeline<I, 'graph'>): Pipeline<I, 'planned'> {
-  return graphs.then(FUSION).then(LOWER).thenAll([CONTRACTIONS, POOL_EPILOGUE, IN_PLACE_UPDATES, PREPACK_WEIGHTS]).then(MEMORY_PLAN);
+  return graphs.then(FUSION).then(LOWER).thenAll([CONTRACTIONS, POOL_EPILOGUE, SPLIT_REDUCTIONS, IN_PLACE_UPDATES, PREPACK_WEIGHTS]).then(MEMORY_PLAN);
 }
 
 /** Predict and test programs: a graph in, a planned kernel program out. */

@@ -21,7 +21,7 @@
  * reduce over rows that do not exist. WebGPU's matmul emitter has no such
  * form, so the pass runs for the cpu backend only.
  */
-import { type Bound, type Expr, type Kernel, type LoopKernel, type MatmulKernel, type View, exprChildren, mapExprChildren, visitLoads } from '../ir/kernel.js';
+import { type Expr, type Kernel, type LoopKernel, type MatmulKernel, type View, exprChildren, mapExprViews, visitLoads } from '../ir/kernel.js';
 import type { LoweredProgram } from './lower.js';
 import { kernelAccess } from './memory_plan.js';
 import type { PassContext } from './pipeline.js';
@@ -114,7 +114,7 @@ function fusePool(k: MatmulKernel, l: LoopKernel): MatmulKernel | null {
   const fromL = (v: View): View => ({ offset: v.offset, strides: order.map((d) => v.strides[d]) });
   const fromK = (v: View): View => compose(v, map, order);
   const newM = order.slice(0, -1).map((d) => space[d]);
-  const epilogue = mapViews(r.expr, fromL, (load) => (load.buf === x ? mapViews(k.epilogue, fromK) : null));
+  const epilogue = mapExprViews(r.expr, fromL, (load) => (load.buf === x ? mapExprViews(k.epilogue, fromK) : null));
   // A over M ++ K: its M coordinates through the map (its K strides unchanged).
   const aMap = (v: View): View => {
     const m = mDims.length;
@@ -194,18 +194,4 @@ function compose(v: View, map: Affine, order: readonly number[]): View {
     offset: v.offset + map.offset.reduce((sum, o, c) => sum + o * v.strides[c], 0),
     strides: order.map((d) => map.rows.reduce((sum, row, c) => sum + row[d] * v.strides[c], 0)),
   };
-}
-
-/** `e` with every view (and mask bound) re-expressed by `f`; a load `replace` answers for is swapped whole. */
-function mapViews(e: Expr, f: (v: View) => View, replace?: (load: Extract<Expr, { k: 'load' }>) => Expr | null): Expr {
-  if (e.k === 'load') {
-    const swapped = replace?.(e);
-    if (swapped) return swapped;
-  }
-  const inner = mapExprChildren(e, (c) => mapViews(c, f, replace));
-  switch (inner.k) {
-    case 'load': return { ...inner, view: f(inner.view), ...(inner.mask ? { mask: { ...inner.mask, bounds: inner.mask.bounds.map((b): Bound => ({ ...b, ...f(b) })) } } : {}) };
-    case 'index': case 'random': return { ...inner, view: f(inner.view) };
-    case 'const': case 'acc': case 'unary': case 'binary': case 'select': case 'cast': return inner;
-  }
 }

@@ -20,6 +20,7 @@ import { emitExpr, loadElement, maskedLoad, storeElement, viewIndex } from './ex
 import { bufferPointers, reduceInit, reduceStep, unflatten } from './loop_kernel.js';
 import { flatKernels } from '../../ir/repeat.js';
 import { type TileRows, directMicroKernel, microKernel, packKernel, vectorWidth } from './microkernel.js';
+import { type PackOrder, panelPackKernel } from './pack_kernels.js';
 import { type DirectA, KC_DIRECT, KC_MAX, MC, NC_MAX, STREAM_NB, STREAM_ROWS, bIsPanel, blockRows, blocks, directA, directVectors, gathers, roundUp, split, streaming, tileRows } from './matmul_plan.js';
 
 type V = llvm.Value;
@@ -203,15 +204,26 @@ function packB(u: Unit, dst: V, rowCopy: llvm.Function): void {
   const zero = e.constant(0, k.dtype);
   const strides = k.b.view.strides;
   const load = (j: V, p: V): V => loadOperand(e, k, k.b, ptrs, [...batch, ...split1(e, p, k.kDims), b.CreateAdd(jc, j)]);
-  if (strides[strides.length - 1] !== 1 || gathers(k)) return packPanels(e, u.nPanels, u.nc, nr, K, dst, load, zero, ty, 'b');
-  // Contiguous columns: full panels are vector row copies; only the last, partial panel goes element by element.
+  const [sk, sn] = strides.slice(-2);
+  // Contiguous columns: full panels are vector row copies; contiguous depth (B = W^T): transposing copies.
+  const copy = gathers(k) ? null : sn === 1 ? { fn: rowCopy, ld: sk } : sk === 1 ? { fn: panelPacker(e, k, nr, 'depth'), ld: sn } : null;
+  if (!copy) return packPanels(e, u.nPanels, u.nc, nr, K, dst, load, zero, ty, 'b');
+  // Only the last, partial panel goes element by element.
   const full = b.CreateSDiv(u.nc, e.int64(nr));
   e.loop(0, full, (panel) => {
     const src = b.CreateInBoundsGEP(ty, ptrs.get(k.b.buf)!, [viewIndex(e, k.b.view, [...batch, e.int64(0), b.CreateAdd(jc, b.CreateMul(panel, e.int64(nr)))])]);
-    b.CreateCall(rowCopy, [src, e.int64(strides[strides.length - 2]), b.CreateInBoundsGEP(ty, dst, [b.CreateMul(b.CreateMul(panel, K), e.int64(nr))]), K]);
+    b.CreateCall(copy.fn, [src, e.int64(copy.ld), b.CreateInBoundsGEP(ty, dst, [b.CreateMul(b.CreateMul(panel, K), e.int64(nr))]), K]);
   }, 'bpanel');
   const tail = b.CreateMul(full, e.int64(nr));
   packPanels(e, b.CreateSub(u.nPanels, full), b.CreateSub(u.nc, tail), nr, K, b.CreateInBoundsGEP(ty, dst, [b.CreateMul(tail, K)]), (j, p) => load(b.CreateAdd(tail, j), p), zero, ty, 'b');
+}
+
+/** `void kiln_pack_<order>_<t>_w<width>(T* src, i64 ld, T* dst, i64 kc)` (./pack_kernels.ts), linked into the module. */
+function panelPacker(e: Emitter, k: MatmulKernel, width: number, order: PackOrder): llvm.Function {
+  const kernel = panelPackKernel(k.dtype as 'float32' | 'float64', width, order);
+  e.requireMicroKernel(kernel);
+  const ptrTy = llvm.PointerType.get(e.typeOf(k.dtype), 0);
+  return e.external(kernel.name, e.void, [ptrTy, e.i64, ptrTy, e.i64]);
 }
 
 /** Width of B's panels: the direct micro-kernel's where A is read in place, else the packing micro-kernel's. */
@@ -332,7 +344,19 @@ function emitRowBlock(u: Unit, ic: V, mc: V, scratch: { ap: V; bp: V; cb: V }, m
     const kc = min(e, e.int64(sliceK), b.CreateSub(K, p0));
     // The im2col gather of a convolution happens here, panel by panel: A's masked view over batch ++ M ++ K.
     const loadA = rows ? gatheredA(u, rows, p0) : (i: V, p: V): V => loadOperand(e, k, k.a, ptrs, [...batch, b.CreateAdd(ic, i), b.CreateAdd(p0, p)]);
-    packPanels(e, mPanels, mc, mr, kc, ap, loadA, zero, ty, 'a');
+    const [sm, sk] = k.a.view.strides.slice(-2);
+    if (rows || sm !== 1) packPanels(e, mPanels, mc, mr, kc, ap, loadA, zero, ty, 'a');
+    else {
+      // Rows adjacent in memory (A = X^T): each depth step of a full panel copies mr adjacent elements; the partial panel as above.
+      const copy = panelPacker(e, k, mr, 'lanes');
+      const full = b.CreateSDiv(mc, e.int64(mr));
+      e.loop(0, full, (panel) => {
+        const src = b.CreateInBoundsGEP(ty, ptrs.get(k.a.buf)!, [viewIndex(e, k.a.view, [...batch, b.CreateAdd(ic, b.CreateMul(panel, e.int64(mr))), p0])]);
+        b.CreateCall(copy, [src, e.int64(sk), b.CreateInBoundsGEP(ty, ap, [b.CreateMul(b.CreateMul(panel, kc), e.int64(mr))]), kc]);
+      }, 'apanel');
+      const tail = b.CreateMul(full, e.int64(mr));
+      packPanels(e, b.CreateSub(mPanels, full), b.CreateSub(mc, tail), mr, kc, b.CreateInBoundsGEP(ty, ap, [b.CreateMul(tail, kc)]), (i, p) => loadA(b.CreateAdd(tail, i), p), zero, ty, 'a');
+    }
     // jp outer, ip inner: one B micro-panel stays in L1 while the A block streams from L2.
     e.loop(0, u.nPanels, (jp) => {
       const bPanel = b.CreateInBoundsGEP(ty, bp, [b.CreateMul(b.CreateAdd(b.CreateMul(jp, K), p0), e.int64(nr))]);

@@ -44,6 +44,9 @@ const CASES: Case[] = [
   { dtype: 'float64', m: 7, n: 9, k: 130 },
   { dtype: 'float64', batch: [2], m: 150, n: 70, k: 400, transA: true },
   { dtype: 'float64', batch: [2], m: 28, n: 21, k: 50 },
+  // Transposed packing copies (codegen/llvm/pack_kernels.ts): several full panels each way, two k slices of A.
+  { dtype: 'float32', m: 150, n: 100, k: 300, transA: true, transB: true },
+  { dtype: 'float64', m: 20, n: 70, k: 300, transB: true },
 ];
 
 function describeCase(c: Case): string {

@@ -42,7 +42,7 @@ describe('pipeline', () => {
     expect(stages(TRAIN)).toEqual([
       'autodiff:train->graph', 'dce:graph->graph', 'simplify:graph->graph', 'layout:graph->graph', 'simplify:graph->graph', 'merge_scans:graph->graph', 'prune_scans:graph->graph', 'dce:graph->graph',
       'fold_scale:graph->graph', 'dce:graph->graph', 'fusion:graph->fused', 'lower:fused->kernels',
-      'contractions:kernels->kernels', 'pool_epilogue:kernels->kernels', 'in_place_updates:kernels->kernels', 'prepack_weights:kernels->kernels', 'memory_plan:kernels->planned',
+      'contractions:kernels->kernels', 'pool_epilogue:kernels->kernels', 'split_reductions:kernels->kernels', 'in_place_updates:kernels->kernels', 'prepack_weights:kernels->kernels', 'memory_plan:kernels->planned',
     ]);
     expect(stages(PREDICT)).toEqual(stages(TRAIN).slice(1));
     expect(PREDICT_GRAPH.passes.map((p) => p.name)).toEqual(['dce', 'simplify', 'layout', 'simplify', 'merge_scans', 'prune_scans', 'dce', 'fold_scale', 'dce']);
