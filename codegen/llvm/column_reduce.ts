@@ -5,15 +5,19 @@
  * one cache line per element; here the last outer dim is cut into blocks
  * of BLOCK points with their accumulators on the stack, and the inner
  * points are the outer loop: each inner point reads one contiguous run of
- * the block (a loop that vectorizes). Every accumulator still folds its
- * inner points in the same order, so results do not change.
+ * the block (a loop that vectorizes; plain sums, a bias gradient's, add the
+ * run in explicit vectors, ./pack_kernels.ts rowAddKernel). Every
+ * accumulator still folds its inner points in the same order, so results do
+ * not change.
  */
 import llvm from './llvm.js';
-import { type Expr, type KernelProgram, type LoopKernel, exprChildren, visitLoads } from '../../ir/kernel.js';
+import { type Expr, type KernelProgram, type LoadExpr, type LoopKernel, exprChildren, visitLoads } from '../../ir/kernel.js';
 import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
 import { type Point, emitExpr, storeElement, viewIndex } from './expr.js';
 import { bufferPointers, lastDimSlices, reduceInit, reduceStep, unflatten } from './loop_kernel.js';
+import { vectorWidth } from './microkernel.js';
+import { rowAddKernel } from './pack_kernels.js';
 
 type V = llvm.Value;
 
@@ -40,6 +44,20 @@ export function isColumnReduction(k: LoopKernel): boolean {
   return alongRows && !alongColumns;
 }
 
+/** Every reduction sums a plain float load of one dtype that runs contiguously along the columns. */
+function plainSums(k: LoopKernel): boolean {
+  const last = k.outer.length - 1;
+  const dtype = k.reductions[0].dtype;
+  return (dtype === 'float32' || dtype === 'float64') && k.reductions.every((r) => r.op === 'sum' && r.dtype === dtype && r.expr.k === 'load' && !r.expr.mask && !r.expr.dyn && r.expr.dtype === dtype && r.expr.view.strides[last] === 1);
+}
+
+function rowAddFunction(e: Emitter, dtype: 'float32' | 'float64'): llvm.Function {
+  const kernel = rowAddKernel(dtype, vectorWidth(dtype, e.vectorBits));
+  e.requireMicroKernel(kernel);
+  const ptr = llvm.PointerType.get(e.typeOf(dtype), 0);
+  return e.external(kernel.name, e.void, [ptr, ptr, e.i64]);
+}
+
 export function emitColumnReduction(e: Emitter, program: KernelProgram, k: LoopKernel, name: string): llvm.Function {
   const fn = e.beginFunction(name, e.void, [e.i8p, e.i64, e.i64]);
   const [bases, lo, hi] = [fn.getArg(0), fn.getArg(1), fn.getArg(2)];
@@ -52,6 +70,7 @@ export function emitColumnReduction(e: Emitter, program: KernelProgram, k: LoopK
   const arrays = slots.map((s) => e.alloca(s.type, `cols${s.r.id}`));
   const at = (slot: number, i: V): V => e.b.CreateInBoundsGEP(slots[slot].type, arrays[slot], [e.int64(0), i]);
   const point = (idx: V[], accs: V[] = []): Point => ({ idx, accs, ptrs, memo: new Map<Expr, V>() });
+  const rowAdd = plainSums(k) ? rowAddFunction(e, k.reductions[0].dtype as 'float32' | 'float64') : null;
   e.loop(lo, hi, (u) => {
     const rowIdx = unflatten(e, e.b.CreateUDiv(u, e.int64(slices)), k.outer.slice(0, -1));
     const from = e.b.CreateMul(e.b.CreateURem(u, e.int64(slices)), e.int64(chunk));
@@ -62,13 +81,24 @@ export function emitColumnReduction(e: Emitter, program: KernelProgram, k: LoopK
       const j1 = e.b.CreateSelect(e.b.CreateICmpSLT(e.b.CreateAdd(j0, e.int64(BLOCK)), end), e.b.CreateAdd(j0, e.int64(BLOCK)), end);
       const local = (j: V): V => e.b.CreateSub(j, j0);
       e.loop(j0, j1, (j) => slots.forEach((s, i) => void e.b.CreateStore(reduceInit(e, s.r.op, s.r.dtype), at(i, local(j)))), 'init');
-      e.loopNest(k.inner, (inner) => e.loop(j0, j1, (j) => {
-        const p = point([...rowIdx, j, ...inner]);
-        slots.forEach((s, i) => {
-          const slot = at(i, local(j));
-          e.b.CreateStore(reduceStep(e, s.r.op, s.r.dtype, e.b.CreateLoad(s.elem, slot), emitExpr(e, s.r.expr, p)), slot);
-        });
-      }, 'col'), 'r');
+      e.loopNest(k.inner, (inner) => {
+        if (rowAdd) {
+          // Plain sums: each accumulator block adds one contiguous run of the row, in explicit vectors.
+          slots.forEach((s, i) => {
+            const l = s.r.expr as LoadExpr;
+            const src = e.b.CreateInBoundsGEP(s.elem, ptrs.get(l.buf)!, [viewIndex(e, l.view, [...rowIdx, j0, ...inner])]);
+            e.b.CreateCall(rowAdd, [src, at(i, e.int64(0)), e.b.CreateSub(j1, j0)]);
+          });
+          return;
+        }
+        e.loop(j0, j1, (j) => {
+          const p = point([...rowIdx, j, ...inner]);
+          slots.forEach((s, i) => {
+            const slot = at(i, local(j));
+            e.b.CreateStore(reduceStep(e, s.r.op, s.r.dtype, e.b.CreateLoad(s.elem, slot), emitExpr(e, s.r.expr, p)), slot);
+          });
+        }, 'col');
+      }, 'r');
       e.loop(j0, j1, (j) => {
         const accs: V[] = [];
         slots.forEach((s, i) => (accs[s.r.id] = e.b.CreateLoad(s.elem, at(i, local(j)))));

@@ -141,6 +141,7 @@ layerNorm(3, 5, 19);
   column('column max float64, 3 x [50, 600]', 'max', 'float64', [3, 50, 600], 22);
   column('column min int32, [1000, 20]', 'min', 'int32', [1, 1000, 20], 23);
   column('column sum int32, [1000, 20]', 'sum', 'int32', [1, 1000, 20], 24);
+  column('column sum float64, 2 x [70, 45]: vectors and a tail', 'sum', 'float64', [2, 70, 45], 26);
   column('column sum float32, [2048, 512], threaded', 'sum', 'float32', [1, 2048, 512], 25);
 }
 
