@@ -1,6 +1,8 @@
 /** RNN cells written as a user would (Keras 2.2's MinimalRNNCell pattern), for the recurrent tests. */
+import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { AbstractRNNCell, K, type KTensor, type Tensor, layers, tensor } from '../../src/index.js';
-import type { KShape, Weight } from '../../src/layers/index.js';
+import type { CallContext, KShape, Layer, Weight } from '../../src/layers/index.js';
+import { expectGradientsMatch } from './finite_differences.js';
 import { rng } from './nd.js';
 
 /** Keras's MinimalRNNCell with a tanh: h' = tanh(x W + h U). */
@@ -71,4 +73,35 @@ export class TwoStateCell extends AbstractRNNCell {
 export function data(seed: number, shape: number[], scale = 1): Tensor {
   const next = rng(seed);
   return tensor(Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => (next() - 0.5) * 2 * scale), shape);
+}
+
+/**
+ * Gradients of sum(layer(x) * r) in float64, for x and every weight, against
+ * central finite differences. In the training phase each random draw is a
+ * param of uniform values (held fixed); returns the draws' shapes by seed.
+ */
+export function expectLayerGradientsMatch(layer: Layer, shape: number[], seed: number, training = false): Map<number, number[]> {
+  layer.shapesFor([[null, ...shape.slice(1)]]);
+  const b = new GraphBuilder();
+  const x = b.param('x', shape, 'float64');
+  const params = new Map<string, Value>();
+  const draws = new Map<number, number[]>();
+  const ctx: CallContext = {
+    training,
+    weight: (w) => params.get(w.name) ?? params.set(w.name, b.param(w.name, w.shape, 'float64')).get(w.name)!,
+    random: (s, drawShape) => {
+      draws.set(s, [...drawShape]);
+      return b.param(`u${s}`, drawShape, 'float64');
+    },
+  };
+  const [y] = layer.lowerList(b, [x], ctx);
+  const graph = b.build([b.sum(b.mul(y, b.param('r', y.shape, 'float64')))]);
+  const next = rng(seed);
+  const size = (s: readonly number[]): number => s.reduce((p, q) => p * q, 1);
+  const rand = (n: number, scale: number): Float64Array => Float64Array.from({ length: n }, () => (next() - 0.5) * scale);
+  const feeds: Record<string, Float64Array> = { x: rand(size(shape), 2), r: rand(size(y.shape), 1) };
+  for (const w of layer.weights) feeds[w.name] = rand(size(w.shape), 1.2);
+  for (const [s, drawShape] of draws) feeds[`u${s}`] = Float64Array.from({ length: size(drawShape) }, () => next());
+  expectGradientsMatch(graph, feeds, ['x', ...layer.weights.map((w) => w.name)], { rtol: 1e-6, atol: 1e-8, nonTrivial: true });
+  return draws;
 }

@@ -11,13 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { Input, Model, Sequential, type Tensor, layers, loadModel, modelFromJSON, optimizers, setBackend, tensor } from '../../src/index.js';
-import type { CallContext, Layer } from '../../src/layers/index.js';
+import type { Layer } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
-import { expectGradientsMatch } from '../helpers/finite_differences.js';
-import { rng } from '../helpers/nd.js';
-import { MinimalRNNCell, TwoStateCell, data } from '../helpers/user_cells.js';
+
+import { MinimalRNNCell, TwoStateCell, data, expectLayerGradientsMatch } from '../helpers/user_cells.js';
 
 setBackend(TEST_BACKEND);
 const dir = mkdtempSync(join(tmpdir(), 'kiln-stacked-cells-'));
@@ -103,20 +101,7 @@ describe('user cells in StackedRNNCells', () => {
 
   it('its gradients (go_backwards, a GRUCell between two user cells) match float64 central finite differences', () => {
     const rnn = new layers.RNN(new layers.StackedRNNCells([new TwoStateCell(2), new layers.GRUCell(3, { resetAfter: true }), new MinimalRNNCell(2)]), { returnSequences: true, goBackwards: true });
-    rnn.shapesFor([[null, T, F]]);
-    const b = new GraphBuilder();
-    const x = b.param('x', [2, T, F], 'float64');
-    const params = new Map<string, Value>();
-    const weight = (w: { name: string; shape: readonly number[] }): Value => params.get(w.name) ?? params.set(w.name, b.param(w.name, w.shape, 'float64')).get(w.name)!;
-    const ctx: CallContext = { training: false, weight, random: () => { throw new Error('no randomness'); } };
-    const [y] = rnn.lowerList(b, [x], ctx);
-    const r = b.param('r', y.shape, 'float64');
-    const graph = b.build([b.sum(b.mul(y, r))]);
-    const next = rng(41);
-    const rand = (n: number, s = 1): Float64Array => Float64Array.from({ length: n }, () => (next() - 0.5) * s);
-    const feeds: Record<string, Float64Array> = { x: rand(2 * T * F, 2), r: rand(y.shape.reduce((p, q) => p * q, 1)) };
-    for (const w of rnn.weights) feeds[w.name] = rand(w.shape.reduce((p, q) => p * q, 1), 1.2);
-    expectGradientsMatch(graph, feeds, ['x', ...rnn.weights.map((w) => w.name)], { rtol: 1e-6, atol: 1e-8, nonTrivial: true });
+    expectLayerGradientsMatch(rnn, [2, T, F], 41);
   });
 
   it('stateful: every cell keeps its states from one batch to the next, as its stateful layers in turn do', async () => {

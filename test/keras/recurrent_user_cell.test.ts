@@ -8,13 +8,10 @@
  * differences; the errors.
  */
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, type Value } from '../../ir/graph.js';
 import { AbstractRNNCell, Input, K, type KTensor, Model, Sequential, modelFromJSON, type Tensor, layers, optimizers, setBackend } from '../../src/index.js';
-import type { CallContext } from '../../src/layers/index.js';
 import { TEST_BACKEND } from '../helpers/backend.js';
-import { expectGradientsMatch } from '../helpers/finite_differences.js';
-import { rng } from '../helpers/nd.js';
-import { MinimalRNNCell, TwoStateCell, data } from '../helpers/user_cells.js';
+
+import { MinimalRNNCell, TwoStateCell, data, expectLayerGradientsMatch } from '../helpers/user_cells.js';
 
 setBackend(TEST_BACKEND);
 
@@ -75,20 +72,7 @@ describe('RNN over a cell written by a user', () => {
 
   it('its gradients match float64 central finite differences', () => {
     const rnn = new layers.RNN(new TwoStateCell(U), { returnSequences: true });
-    rnn.shapesFor([[null, T, F]]);
-    const b = new GraphBuilder();
-    const x = b.param('x', [2, T, F], 'float64');
-    const params = new Map<string, Value>();
-    const weight = (wt: { name: string; shape: readonly number[] }): Value => params.get(wt.name) ?? params.set(wt.name, b.param(wt.name, wt.shape, 'float64')).get(wt.name)!;
-    const ctx: CallContext = { training: false, weight, random: () => { throw new Error('no randomness'); } };
-    const [y] = rnn.lowerList(b, [x], ctx);
-    const r = b.param('r', y.shape, 'float64');
-    const graph = b.build([b.sum(b.mul(y, r))]);
-    const next = rng(31);
-    const rand = (n: number, s = 1): Float64Array => Float64Array.from({ length: n }, () => (next() - 0.5) * s);
-    const feeds: Record<string, Float64Array> = { x: rand(2 * T * F, 2), r: rand(y.shape.reduce((p, q) => p * q, 1)) };
-    for (const wt of rnn.weights) feeds[wt.name] = rand(wt.shape.reduce((p, q) => p * q, 1), 1.2);
-    expectGradientsMatch(graph, feeds, ['x', ...rnn.weights.map((wt) => wt.name)], { rtol: 1e-6, atol: 1e-8, nonTrivial: true });
+    expectLayerGradientsMatch(rnn, [2, T, F], 31);
   });
 
   it('a model with a user cell saves its config and loads through customObjects', async () => {
