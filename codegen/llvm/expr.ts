@@ -31,7 +31,7 @@ export function viewIndex(e: Emitter, view: View, idx: readonly V[]): V {
 }
 
 /** i1: every bound's coordinate lies in [0, size) (one unsigned compare each). */
-function maskValid(e: Emitter, bounds: readonly Bound[], idx: readonly V[]): V {
+export function maskValid(e: Emitter, bounds: readonly Bound[], idx: readonly V[]): V {
   let valid: V = e.b.getTrue();
   for (const b of bounds) {
     const c = viewIndex(e, { offset: b.offset, strides: b.strides }, idx);

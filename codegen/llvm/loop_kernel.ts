@@ -8,11 +8,11 @@
  */
 import llvm from './llvm.js';
 import type { DType } from '../../ir/dtype.js';
-import { type Expr, type KernelProgram, type LoopKernel, exprChildren } from '../../ir/kernel.js';
+import { type Expr, type KernelProgram, type LoadExpr, type LoopKernel, exprChildren, mapExprChildren, mapStoreExprs } from '../../ir/kernel.js';
 import type { ReduceOp } from '../../ir/scalar.js';
 import { kernelAccess } from '../../passes/memory_plan.js';
 import type { Emitter } from './context.js';
-import { type Point, emitExpr, storeElement, viewIndex } from './expr.js';
+import { type Point, emitExpr, maskValid, storeElement, viewIndex } from './expr.js';
 import { floatMinMax } from './scalar.js';
 import { emitScatterKernel, isScatterKernel, scatterUnits } from './scatter.js';
 import { emitColumnReduction, isColumnReduction } from './column_reduce.js';
@@ -125,6 +125,30 @@ function rowInvariantLoads(k: LoopKernel): Expr[] {
   return found;
 }
 
+/**
+ * Masked loads whose bounds do not move along a row (stride 0 on the last
+ * outer dim and every inner dim): each row of a padded copy lies wholly
+ * inside the valid range or wholly in the padding. Left to select, every
+ * element picks its index, and the row's loop ran scalar.
+ */
+function rowInvariantMasks(k: LoopKernel): Set<LoadExpr> {
+  const varying = [...k.outer.keys()].slice(-1).concat([...k.inner.keys()].map((d) => k.outer.length + d));
+  const found = new Set<LoadExpr>();
+  const visit = (x: Expr): void => {
+    if (x.k === 'load' && x.mask && !x.dyn && x.mask.bounds.every((b) => varying.every((d) => b.strides[d] === 0))) found.add(x);
+    exprChildren(x).forEach(visit);
+  };
+  for (const r of k.reductions) visit(r.expr);
+  for (const st of k.stores) visit(st.expr);
+  return found;
+}
+
+/** `k` with the masks of `loads` dropped (for rows where every one of them holds). */
+function withoutMasks(k: LoopKernel, loads: ReadonlySet<LoadExpr>): LoopKernel {
+  const strip = (x: Expr): Expr => (x.k === 'load' && loads.has(x) ? { ...x, mask: undefined } : mapExprChildren(x, strip));
+  return { ...k, reductions: k.reductions.map((r) => ({ ...r, expr: strip(r.expr) })), stores: k.stores.map((st) => mapStoreExprs(st, strip)) };
+}
+
 export function emitLoopKernel(e: Emitter, program: KernelProgram, k: LoopKernel, name: string): llvm.Function {
   if (isScatterKernel(k)) return emitScatterKernel(e, program, k, name);
   if (isColumnReduction(k)) return emitColumnReduction(e, program, k, name);
@@ -133,14 +157,32 @@ export function emitLoopKernel(e: Emitter, program: KernelProgram, k: LoopKernel
   const { reads, writes } = kernelAccess(k);
   const ptrs = bufferPointers(e, program, new Set([...reads, ...writes]), arena);
   const rowDims = k.outer.slice(0, -1);
-  const invariants = rowInvariantLoads(k);
+  const masked = k.outer.length ? rowInvariantMasks(k) : new Set<LoadExpr>();
+  const unmasked = masked.size ? withoutMasks(k, masked) : k;
+  const invariants = [...rowInvariantLoads(k), ...(unmasked === k ? [] : rowInvariantLoads(unmasked))];
   let hoisted = new Map<Expr, V>();
+  let rowStart: Point | null = null;
   const hoist = (rowIdx: V[]): void => {
-    const at: Point = { idx: [...rowIdx, ...(k.outer.length ? [e.int64(0)] : []), ...k.inner.map(() => e.int64(0))], accs: [], ptrs, memo: new Map<Expr, V>() };
-    hoisted = new Map(invariants.map((x) => [x, emitExpr(e, x, at)]));
+    rowStart = { idx: [...rowIdx, ...(k.outer.length ? [e.int64(0)] : []), ...k.inner.map(() => e.int64(0))], accs: [], ptrs, memo: new Map<Expr, V>() };
+    hoisted = new Map(invariants.map((x) => [x, emitExpr(e, x, rowStart!)]));
   };
   const point = (idx: V[], accs: V[]): Point => ({ idx, accs, ptrs, memo: new Map(hoisted) });
-  const body = (outerIdx: V[]): void => {
+  /** The row's loop over the last outer dim: where the row-invariant masks all hold, a copy of it without them. */
+  const rowLoop = (rowIdx: V[], from: V | number, to: V | number): void => {
+    if (unmasked === k) return e.loop(from, to, (j) => body(k, [...rowIdx, j]), 'j');
+    let valid: V = e.b.getTrue();
+    for (const l of masked) valid = e.b.CreateAnd(valid, maskValid(e, l.mask!.bounds, rowStart!.idx));
+    const [inside, padding, done] = [e.block('row.inside'), e.block('row.padding'), e.block('row.done')];
+    e.b.CreateCondBr(valid, inside, padding);
+    e.b.SetInsertPoint(inside);
+    e.loop(from, to, (j) => body(unmasked, [...rowIdx, j]), 'ji');
+    e.b.CreateBr(done);
+    e.b.SetInsertPoint(padding);
+    e.loop(from, to, (j) => body(k, [...rowIdx, j]), 'jp');
+    e.b.CreateBr(done);
+    e.b.SetInsertPoint(done);
+  };
+  const body = (k: LoopKernel, outerIdx: V[]): void => {
     const accs: V[] = [];
     for (const r of k.reductions) {
       const slot = e.alloca(e.typeOf(r.dtype), `acc${r.id}`);
@@ -169,18 +211,18 @@ export function emitLoopKernel(e: Emitter, program: KernelProgram, k: LoopKernel
   e.loop(lo, hi, (u) => {
     if (k.outer.length === 0) {
       hoist([]);
-      return body([]);
+      return body(k, []);
     }
     if (slices === 1) {
       const rowIdx = unflatten(e, u, rowDims);
       hoist(rowIdx);
-      return e.loop(0, last, (j) => body([...rowIdx, j]), 'j');
+      return rowLoop(rowIdx, 0, last);
     }
     const rowIdx = unflatten(e, e.b.CreateUDiv(u, e.int64(slices)), rowDims);
     hoist(rowIdx);
     const from = e.b.CreateMul(e.b.CreateURem(u, e.int64(slices)), e.int64(chunk));
     const to = e.b.CreateAdd(from, e.int64(chunk));
-    e.loop(from, e.b.CreateSelect(e.b.CreateICmpSLT(to, e.int64(last)), to, e.int64(last)), (j) => body([...rowIdx, j]), 'j');
+    rowLoop(rowIdx, from, e.b.CreateSelect(e.b.CreateICmpSLT(to, e.int64(last)), to, e.int64(last)));
   }, 'unit');
   e.endFunction();
   return fn;
