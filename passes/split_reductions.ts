@@ -13,6 +13,7 @@
  * unsplit kernel (max and min are exact).
  */
 import { type BufferDecl, type Expr, type Kernel, type LoopKernel, type Reduction, type Store, type View, exprChildren, mapExprViews, mapStoreExprs } from '../ir/kernel.js';
+import { stridesOf } from '../ir/dtype.js';
 import type { LoweredProgram } from './lower.js';
 import type { PassContext } from './pipeline.js';
 
@@ -28,12 +29,6 @@ const LONG_INNER = 16384;
 const MAX_PARTS = 8;
 
 const product = (xs: readonly number[]): number => xs.reduce((p, q) => p * q, 1);
-
-function rowMajor(shape: readonly number[]): number[] {
-  const strides = shape.map(() => 1);
-  for (let d = shape.length - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
-  return strides;
-}
 
 export function splitReductions(p: LoweredProgram, ctx: PassContext): LoweredProgram {
   if (ctx.backend !== 'cpu') return p;
@@ -63,7 +58,7 @@ function split(k: LoopKernel, parts: number, buffers: BufferDecl[]): [LoopKernel
   const rows = k.inner[0] / parts;
   // The partial kernel's space: [part] ++ outer ++ [rows of a part] ++ the other inner dims.
   const toPartial = (v: View): View => ({ offset: v.offset, strides: [v.strides[nOuter] * rows, ...v.strides] });
-  const outerStrides = rowMajor(k.outer);
+  const outerStrides = stridesOf(k.outer);
   const partials = k.reductions.map((r) => {
     const id = buffers.length;
     buffers.push({ id, name: `${k.name}:partial${r.id}`, role: 'temp', dtype: r.dtype, size: parts * product(k.outer), shape: [parts, ...k.outer], offset: -1 });

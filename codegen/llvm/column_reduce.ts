@@ -6,7 +6,7 @@
  * of BLOCK points with their accumulators on the stack, and the inner
  * points are the outer loop: each inner point reads one contiguous run of
  * the block (a loop that vectorizes; plain sums, a bias gradient's, add the
- * run in explicit vectors, ./pack_kernels.ts rowAddKernel). Every
+ * run in explicit vectors, rowAddKernel below). Every
  * accumulator still folds its inner points in the same order, so results do
  * not change.
  */
@@ -17,7 +17,6 @@ import type { Emitter } from './context.js';
 import { type Point, emitExpr, storeElement, viewIndex } from './expr.js';
 import { bufferPointers, lastDimSlices, reduceInit, reduceStep, unflatten } from './loop_kernel.js';
 import { vectorWidth } from './microkernel.js';
-import { rowAddKernel } from './pack_kernels.js';
 
 type V = llvm.Value;
 
@@ -109,4 +108,54 @@ export function emitColumnReduction(e: Emitter, program: KernelProgram, k: LoopK
   }, 'unit');
   e.endFunction();
   return fn;
+}
+
+/**
+ * `void kiln_row_add_<t>(T* src, T* acc, i64 n)`: acc[j] += src[j] for j < n,
+ * in explicit vectors of `vw` with a scalar tail: a plain sum's step. The
+ * generic step indexes each element through the view, which LLVM 14 folds
+ * into `or`s it can no longer see as consecutive, and it ran scalar.
+ */
+function rowAddKernel(dtype: 'float32' | 'float64', vw: number): { name: string; ir: string } {
+  const s = dtype === 'float32' ? 'float' : 'double';
+  const v = `<${vw} x ${s}>`;
+  const name = `kiln_row_add_${dtype === 'float32' ? 'f32' : 'f64'}_v${vw}`;
+  const lines = [
+    `define void @${name}(${s}* noalias nocapture readonly %src, ${s}* noalias nocapture %acc, i64 %n) {`,
+    'entry:',
+    `  %full = and i64 %n, ${-vw}`,
+    '  %anyv = icmp sgt i64 %full, 0',
+    '  br i1 %anyv, label %vloop, label %tail.check',
+    'vloop:',
+    '  %j = phi i64 [ 0, %entry ], [ %j.next, %vloop ]',
+    `  %sp = getelementptr inbounds ${s}, ${s}* %src, i64 %j`,
+    `  %sv = bitcast ${s}* %sp to ${v}*`,
+    `  %x = load ${v}, ${v}* %sv, align ${dtype === 'float32' ? 4 : 8}`,
+    `  %ap = getelementptr inbounds ${s}, ${s}* %acc, i64 %j`,
+    `  %av = bitcast ${s}* %ap to ${v}*`,
+    `  %a = load ${v}, ${v}* %av, align ${dtype === 'float32' ? 4 : 8}`,
+    `  %sum = fadd ${v} %a, %x`,
+    `  store ${v} %sum, ${v}* %av, align ${dtype === 'float32' ? 4 : 8}`,
+    `  %j.next = add i64 %j, ${vw}`,
+    '  %vmore = icmp slt i64 %j.next, %full',
+    '  br i1 %vmore, label %vloop, label %tail.check',
+    'tail.check:',
+    '  %anyt = icmp slt i64 %full, %n',
+    '  br i1 %anyt, label %tloop, label %exit',
+    'tloop:',
+    '  %t = phi i64 [ %full, %tail.check ], [ %t.next, %tloop ]',
+    `  %tsp = getelementptr inbounds ${s}, ${s}* %src, i64 %t`,
+    `  %tx = load ${s}, ${s}* %tsp`,
+    `  %tap = getelementptr inbounds ${s}, ${s}* %acc, i64 %t`,
+    `  %ta = load ${s}, ${s}* %tap`,
+    `  %tsum = fadd ${s} %ta, %tx`,
+    `  store ${s} %tsum, ${s}* %tap`,
+    '  %t.next = add i64 %t, 1',
+    '  %tmore = icmp slt i64 %t.next, %n',
+    '  br i1 %tmore, label %tloop, label %exit',
+    'exit:',
+    '  ret void',
+    '}',
+  ];
+  return { name, ir: `${lines.join('\n')}\n` };
 }

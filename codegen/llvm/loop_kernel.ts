@@ -97,6 +97,11 @@ export function reduceStep(e: Emitter, op: ReduceOp, dtype: DType, acc: V, v: V)
   return e.b.CreateSelect(op === 'max' ? e.b.CreateICmpSGT(v, acc) : e.b.CreateICmpSLT(v, acc), v, acc);
 }
 
+/** The dims a row's loops run over: the last outer dim and every inner dim. */
+function rowVaryingDims(k: LoopKernel): number[] {
+  return [...k.outer.keys()].slice(-1).concat([...k.inner.keys()].map((d) => k.outer.length + d));
+}
+
 /**
  * Loads that read one element for a whole row: stride 0 on the last outer
  * dim and every inner dim (a step counter, a scalar). Emitted once per row,
@@ -106,7 +111,7 @@ export function reduceStep(e: Emitter, op: ReduceOp, dtype: DType, acc: V, v: V)
  * another element (ir/kernel.ts; in-place updates read the element they write).
  */
 function rowInvariantLoads(k: LoopKernel): Expr[] {
-  const varying = [...k.outer.keys()].slice(-1).concat([...k.inner.keys()].map((d) => k.outer.length + d));
+  const varying = rowVaryingDims(k);
   const invariant = (x: Expr): boolean => {
     if (x.k === 'load') return varying.every((d) => x.view.strides[d] === 0 && (x.mask?.bounds ?? []).every((b) => b.strides[d] === 0)) && (!x.dyn || invariant(x.dyn.expr));
     if (x.k === 'index' || x.k === 'random' || x.k === 'acc') return false;
@@ -132,7 +137,7 @@ function rowInvariantLoads(k: LoopKernel): Expr[] {
  * element picks its index, and the row's loop ran scalar.
  */
 function rowInvariantMasks(k: LoopKernel): Set<LoadExpr> {
-  const varying = [...k.outer.keys()].slice(-1).concat([...k.inner.keys()].map((d) => k.outer.length + d));
+  const varying = rowVaryingDims(k);
   const found = new Set<LoadExpr>();
   const visit = (x: Expr): void => {
     if (x.k === 'load' && x.mask && !x.dyn && x.mask.bounds.every((b) => varying.every((d) => b.strides[d] === 0))) found.add(x);
